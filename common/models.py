@@ -1,0 +1,143 @@
+"""The event and notification models that travel between services (pydantic v2).
+
+``Event`` is the envelope on the AMQP wire: the producer builds it from an HTTP body and the
+consumer validates it again, since anything may publish to the exchange. ``Notification`` is
+what the consumer buffers in Redis, the gateway sends to clients and the persister stores.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+__all__ = [
+    "ID_PATTERN",
+    "MAX_RECIPIENTS",
+    "MAX_TEXT",
+    "Event",
+    "EventType",
+    "Id",
+    "Notification",
+    "Priority",
+    "check_type_rules",
+    "notification_id",
+    "utc_now",
+]
+
+ID_PATTERN = r"^[A-Za-z0-9._@-]{1,128}$"
+MAX_RECIPIENTS = 1000
+MAX_TEXT = 2000
+
+Id = Annotated[str, StringConstraints(strict=True, pattern=ID_PATTERN)]
+"""A user, tenant, post, comment or event id. The charset keeps ids safe inside Redis keys,
+hash tags and AMQP headers."""
+
+_NAMESPACE = uuid.UUID("6f1c6c1e-2b8a-4c55-9a3e-5b0d6f1e4a17")
+
+
+def notification_id(tenant_id: str, event_id: str, recipient_id: str) -> str:
+    """The id of the notification an event makes for one recipient.
+
+    Derived, never random: a redelivered or re-sent event makes the same id, which every write
+    (buffer, stream, store) is idempotent on.
+    """
+    return str(uuid.uuid5(_NAMESPACE, f"{tenant_id}\x1f{event_id}\x1f{recipient_id}"))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+class EventType(StrEnum):
+    LIKE = "LIKE"
+    COMMENT = "COMMENT"
+    FOLLOW = "FOLLOW"
+    MENTION = "MENTION"
+    SYSTEM = "SYSTEM"
+
+
+class Priority(StrEnum):
+    TRANSACTIONAL = "transactional"
+    PROMOTIONAL = "promotional"
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("recipients must be unique")
+    return values
+
+
+class Event(BaseModel):
+    """An accepted activity event, as published to RabbitMQ (JSON body, one per message)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    eventId: Id
+    tenantId: Id = "default"
+    type: EventType
+    actorId: Id
+    recipients: Annotated[
+        list[Id], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_unique)
+    ]
+    postId: Id | None = None
+    commentId: Id | None = None
+    text: Annotated[str, StringConstraints(strict=True, max_length=MAX_TEXT)] | None = None
+    occurredAt: UtcDatetime
+    acceptedAt: UtcDatetime
+
+    @model_validator(mode="after")
+    def _rules_of_type(self) -> Self:
+        check_type_rules(self.type, self.actorId, self.recipients, self.postId, self.text)
+        return self
+
+
+def check_type_rules(
+    kind: EventType, actor: str, recipients: list[str], post_id: str | None, text: str | None
+) -> None:
+    """Rules that depend on the event type; shared by the HTTP body and the AMQP envelope so
+    both reject the same things."""
+    if actor in recipients:
+        raise ValueError("actorId must not be one of the recipients: nobody is notified of "
+                         "their own activity")
+    if kind in (EventType.LIKE, EventType.COMMENT) and post_id is None:
+        raise ValueError(f"postId is required for {kind.value}")
+    if kind in (EventType.COMMENT, EventType.SYSTEM) and not (text and text.strip()):
+        raise ValueError(f"text is required for {kind.value}")
+
+
+class Notification(BaseModel):
+    """One notification for one recipient (the wire protocol's ``notification`` object)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    tenantId: Id
+    userId: Id
+    type: EventType
+    actorId: Id
+    eventId: Id
+    postId: Id | None = None
+    commentId: Id | None = None
+    message: str
+    priority: Priority
+    createdAt: UtcDatetime
+    expiresAt: UtcDatetime

@@ -1,0 +1,27 @@
+"""Running a long-lived worker process: signals to an event, and a clean exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import uvloop
+
+__all__ = ["run_service", "stop_on_signals"]
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (a second signal is ignored; the drain has a
+    timeout of its own)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def run_service(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``main`` on uvloop; it returns after its drain, and the process exits 0."""
+    uvloop.run(main())

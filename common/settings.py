@@ -1,0 +1,90 @@
+"""Settings every service reads from the environment (12-factor; ``PORT`` as Railway sets it).
+
+A bad or missing setting stops the service at start with one line on stderr that names it:
+see :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.naming import Names
+
+__all__ = ["BaseServiceSettings", "SettingsError", "load_settings"]
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0, le=10 * 365 * 86400)]
+
+
+class BaseServiceSettings(BaseSettings):
+    """The settings shared by all four services. Each service subclasses it and sets its own
+    default ``port``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", frozen=True
+    )
+
+    port: Port = 8000
+    host: str = "0.0.0.0"
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    herald_prefix: str = Field("herald", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    notification_ttl_seconds: Seconds = 86400.0
+    # Quorum-queue delivery limit: a message redelivered more often is dead-lettered by the
+    # broker (reason ``delivery_limit``). Producer and consumer declare the queue with the same
+    # value, so it lives here. RabbitMQ 3.x also counts deliveries returned by a closed channel,
+    # so it must leave room for restarts.
+    delivery_limit: int = Field(20, ge=1, le=1000)
+
+    @field_validator("rabbitmq_url")
+    @classmethod
+    def _amqp_scheme(cls, value: str) -> str:
+        if not value.startswith(("amqp://", "amqps://")):
+            raise ValueError("must start with amqp:// or amqps://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def names(self) -> Names:
+        return Names(self.herald_prefix)
+
+
+class SettingsError(SystemExit):
+    """Raised by :func:`load_settings`; exits with status 2 after one line on stderr."""
+
+
+S = TypeVar("S", bound=BaseServiceSettings)
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line naming every bad setting by its environment variable."""
+    parts = []
+    for item in error.errors():
+        name = ".".join(str(p) for p in item["loc"]).upper() or "settings"
+        parts.append(f"{name}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def load_settings(cls: type[S], service: str) -> S:
+    """Read ``cls`` from the environment, or exit 2 with one line that names the setting."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        print(f"herald {service}: bad setting: {describe_errors(exc)}", file=sys.stderr)
+        raise SettingsError(2) from None

@@ -1,0 +1,1 @@
+"""Herald's consumer: turns events from RabbitMQ into notifications buffered in Redis."""

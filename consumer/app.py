@@ -1,0 +1,68 @@
+"""Wiring of the consumer: Redis, RabbitMQ, the pipeline, the worker and the probes."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from common.amqp import connect
+from common.health import ProbeServer, Readiness
+from common.logs import get_logger
+from common.service import stop_on_signals
+from common.topology import declare_topology
+from consumer.buffer import NotificationBuffer
+from consumer.pipeline import Pipeline
+from consumer.settings import ConsumerSettings
+from consumer.worker import Worker
+
+__all__ = ["make_buffer", "serve"]
+
+log = get_logger(__name__)
+
+
+def make_buffer(redis: Redis, settings: ConsumerSettings) -> NotificationBuffer:
+    return NotificationBuffer(
+        redis,
+        settings.names,
+        rate_limit_count=settings.rate_limit_count,
+        rate_limit_window_ms=int(settings.rate_limit_window_seconds * 1000),
+        semantic_window_ms=int(settings.semantic_window_seconds * 1000),
+        dedup_ttl_ms=int(settings.dedup_ttl_seconds * 1000),
+        grace_ms=int(settings.buffer_grace_seconds * 1000),
+    )
+
+
+async def serve(settings: ConsumerSettings) -> None:
+    """Run until SIGTERM/SIGINT, then drain: stop consuming, finish held messages, exit."""
+    stop = stop_on_signals()
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    connection = await connect(settings.rabbitmq_url, attempt_timeout=10)
+
+    readiness = Readiness()
+    readiness.add("redis", redis.ping)
+
+    async def rabbitmq_up() -> None:
+        if not connection.connected.is_set():
+            raise ConnectionError("rabbitmq not connected")
+
+    readiness.add("rabbitmq", rabbitmq_up)
+    probes = ProbeServer(readiness, settings.host, settings.port)
+    await probes.start()
+
+    channel = await connection.channel(publisher_confirms=True)
+    await channel.set_qos(prefetch_count=settings.prefetch)
+    topology = await declare_topology(channel, settings.names, settings.delivery_limit)
+    pipeline = Pipeline(
+        make_buffer(redis, settings), topology.dead_letters, settings.notification_ttl_seconds
+    )
+    worker = Worker(connection, topology.notify_queue, pipeline, settings.prefetch,
+                    settings.retry_max_seconds)
+    await worker.start()
+    log.info("consumer started", queue=settings.names.notify_queue, prefetch=settings.prefetch)
+
+    await stop.wait()
+    log.info("consumer draining")
+    await worker.stop(settings.shutdown_timeout_seconds)
+    await connection.close()
+    await redis.aclose()
+    await probes.stop()
+    log.info("consumer stopped")

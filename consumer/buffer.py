@@ -1,0 +1,164 @@
+"""The consumer's Redis side: the per-actor rate limiter and the notification buffer.
+
+Both are Lua scripts, so each step is one atomic operation keyed on an id the caller supplies
+(never "check, then write" across round trips, the seed's lossy pattern):
+
+* ``admit`` — sliding-window log per actor. Admitting the same ``eventId`` twice counts once,
+  so a redelivered event is admitted again and never throttled by its own earlier attempt.
+  Entries older than the window are pruned by their timestamp, so a limited actor recovers
+  as soon as the window passes, however steadily it keeps sending.
+* ``buffer`` — the "already made" marker, the semantic-window marker, the notification, its
+  place in the replay order and the gateway signal, all in one script. A consumer killed at
+  any point leaves either all of it or none of it; the AMQP message is acked only afterwards.
+
+Every key of one call shares a hash tag (the recipient, or the actor), so this runs on Redis
+Cluster. The expiry index is one global key written *before* the buffer script in the same
+pipeline: an index entry without a notification is harmless (the persister drops it), a
+notification without an index entry would never expire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from redis.asyncio import Redis
+
+from common.models import Notification
+from common.naming import Names
+
+__all__ = ["Admission", "BufferOutcome", "NotificationBuffer", "Pending"]
+
+ADMIT_LUA = """
+local key, event_id = KEYS[1], ARGV[1]
+local limit, window_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_ms)
+if redis.call('ZSCORE', key, event_id) then
+  return 1
+end
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, event_id)
+  redis.call('PEXPIRE', key, window_ms)
+  return 1
+end
+return 0
+"""
+
+BUFFER_LUA = """
+local seen, pending, order, sem = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, body, created_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local seen_ms, sem_ms, keep_until_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if redis.call('EXISTS', seen) == 1 then
+  return 0
+end
+if sem_ms > 0 and not redis.call('SET', sem, id, 'NX', 'PX', sem_ms) then
+  return 2
+end
+redis.call('SET', seen, '1', 'PX', seen_ms)
+redis.call('HSET', pending, id, body)
+redis.call('ZADD', order, created_ms, id)
+for _, key in ipairs({pending, order}) do
+  local at = redis.call('PEXPIRETIME', key)
+  if at < keep_until_ms then
+    redis.call('PEXPIREAT', key, keep_until_ms)
+  end
+end
+redis.call('PUBLISH', ARGV[7], body)
+return 1
+"""
+
+
+class Admission(IntEnum):
+    LIMITED = 0
+    ADMITTED = 1
+
+
+class BufferOutcome(IntEnum):
+    DUPLICATE = 0
+    BUFFERED = 1
+    SEMANTIC_DUPLICATE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A notification to buffer, with its semantic-dedup digest (or None)."""
+
+    notification: Notification
+    semantic_digest: str | None
+
+
+def expiry_member(tenant_id: str, user_id: str, notification_id: str) -> str:
+    return f"{tenant_id}|{user_id}|{notification_id}"
+
+
+class NotificationBuffer:
+    def __init__(
+        self,
+        redis: Redis,
+        names: Names,
+        *,
+        rate_limit_count: int,
+        rate_limit_window_ms: int,
+        semantic_window_ms: int,
+        dedup_ttl_ms: int,
+        grace_ms: int,
+    ) -> None:
+        self._redis = redis
+        self._names = names
+        self._limit = rate_limit_count
+        self._window_ms = rate_limit_window_ms
+        self._semantic_ms = semantic_window_ms
+        self._dedup_ms = dedup_ttl_ms
+        self._grace_ms = grace_ms
+        self._admit = redis.register_script(ADMIT_LUA)
+        self._buffer = redis.register_script(BUFFER_LUA)
+
+    async def admit(self, requests: Sequence[tuple[str, str, str]]) -> list[Admission]:
+        """Rate-limit ``(tenant, actor, eventId)`` triples, pipelined in one round trip."""
+        if not requests:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for tenant, actor, event_id in requests:
+                await self._admit(
+                    keys=[self._names.rate_limit_key(tenant, actor)],
+                    args=[event_id, self._limit, self._window_ms],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        return [Admission(int(r)) for r in results]
+
+    async def buffer(self, items: Sequence[Pending]) -> list[BufferOutcome]:
+        """Buffer notifications, pipelined in one round trip; idempotent on each id."""
+        if not items:
+            return []
+        names = self._names
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                n = item.notification
+                t, u = n.tenantId, n.userId
+                expires_ms = int(n.expiresAt.timestamp() * 1000)
+                pipe.zadd(names.expiry_index, {expiry_member(t, u, n.id): expires_ms}, nx=True)
+                digest = item.semantic_digest
+                await self._buffer(
+                    keys=[
+                        names.seen_key(t, u, n.id),
+                        names.pending_hash(t, u),
+                        names.pending_index(t, u),
+                        names.semantic_key(t, u, digest or "none"),
+                    ],
+                    args=[
+                        n.id,
+                        n.model_dump_json(),
+                        int(n.createdAt.timestamp() * 1000),
+                        self._dedup_ms,
+                        self._semantic_ms if digest else 0,
+                        expires_ms + self._grace_ms,
+                        names.live_channel(t, u),
+                    ],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        return [BufferOutcome(int(r)) for r in results[1::2]]

@@ -1,0 +1,56 @@
+"""Dead-lettering with a reason: the consumer publishes the message to the dead-letter
+exchange itself (confirmed), then acks the original.
+
+RabbitMQ's own dead-lettering (``basic.reject``) would say only "rejected"; a reason the
+operator can act on needs our header. A crash between the confirm and the ack redelivers the
+message and dead-letters it once more: the dead-letter queue is at-least-once too.
+
+Reasons (``x-herald-reason``): ``invalid`` (not a valid event; ``x-herald-detail`` says why),
+``rate_limited`` (the actor was over its limit), ``semantic_duplicate`` (the body's
+``recipients`` is narrowed to those whose notification collapsed into an earlier one). The
+broker adds ``x-death`` with reason ``delivery_limit`` for messages redelivered too often.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
+
+from common.topology import REASON_HEADER
+
+__all__ = ["DETAIL_HEADER", "DeadLetterReason", "dead_letter"]
+
+DETAIL_HEADER = "x-herald-detail"
+MAX_DETAIL = 1000
+
+
+class DeadLetterReason(StrEnum):
+    INVALID = "invalid"
+    RATE_LIMITED = "rate_limited"
+    SEMANTIC_DUPLICATE = "semantic_duplicate"
+
+
+async def dead_letter(
+    exchange: AbstractExchange,
+    message: AbstractIncomingMessage,
+    reason: DeadLetterReason,
+    detail: str,
+    body: bytes | None = None,
+) -> None:
+    """Publish ``message`` (or ``body`` in its place) with the reason; returns once confirmed."""
+    headers: dict[str, Any] = dict(message.headers or {})
+    headers[REASON_HEADER] = reason.value
+    headers[DETAIL_HEADER] = detail[:MAX_DETAIL]
+    headers["x-herald-routing-key"] = message.routing_key or ""
+    copy = aio_pika.Message(
+        body=message.body if body is None else body,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        timestamp=message.timestamp,
+        headers=headers,
+    )
+    await exchange.publish(copy, routing_key=reason.value)

@@ -1,0 +1,29 @@
+"""The consumer's Prometheus metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "EVENTS", "NOTIFICATIONS", "RETRIES"]
+
+EVENTS = Counter(
+    "herald_consumer_events_total",
+    "Events handled, by outcome: notified, duplicate, semantic_duplicate, rate_limited, invalid",
+    ["outcome"],
+)
+NOTIFICATIONS = Counter(
+    "herald_notifications_total",
+    "Notifications by outcome: buffered, duplicate, semantic_duplicate",
+    ["outcome"],
+)
+RETRIES = Counter(
+    "herald_consumer_retries_total", "Batches retried after Redis or RabbitMQ failed", ["cause"]
+)
+BATCH_SIZE = Histogram(
+    "herald_consumer_batch_size", "Messages per processed batch",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+BATCH_SECONDS = Histogram(
+    "herald_consumer_batch_seconds", "Time to process one batch (Redis work and acks)",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+)

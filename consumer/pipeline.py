@@ -1,0 +1,134 @@
+"""One batch of AMQP messages through validate → rate-limit → dedup → buffer → dead-letter.
+
+``handle_batch`` does the work and raises on any Redis or RabbitMQ failure *before* acking
+anything; every step is idempotent, so the caller may run the batch again or let the broker
+redeliver it. Acks come last, after Redis holds every notification and the dead-letter queue
+has confirmed every message this batch rejects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
+from pydantic import ValidationError
+
+from common.logs import get_logger
+from common.models import Event, utc_now
+from consumer.buffer import Admission, BufferOutcome, NotificationBuffer, Pending
+from consumer.deadletter import DeadLetterReason, dead_letter
+from consumer.metrics import EVENTS, NOTIFICATIONS
+from consumer.rules import build_notifications, is_rate_limited, semantic_digest
+
+__all__ = ["Pipeline", "describe_invalid"]
+
+log = get_logger(__name__)
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    parts = []
+    for item in exc.errors(include_url=False, include_input=False)[:5]:
+        field_name = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{field_name}: {item['msg']}")
+    return "; ".join(parts)
+
+
+@dataclass
+class _Item:
+    """One message of the batch and what became of it."""
+
+    message: AbstractIncomingMessage
+    event: Event | None = None
+    reason: DeadLetterReason | None = None
+    detail: str = ""
+    dead_body: bytes | None = None
+    buffered: int = 0
+    collapsed: list[str] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(
+        self, buffer: NotificationBuffer, dead_letters: AbstractExchange, ttl_seconds: float
+    ) -> None:
+        self._buffer = buffer
+        self._dead_letters = dead_letters
+        self._ttl = ttl_seconds
+
+    async def handle_batch(self, messages: Sequence[AbstractIncomingMessage]) -> None:
+        items = [self._parse(m) for m in messages]
+        await self._rate_limit([i for i in items if i.reason is None])
+        await self._buffer_all([i for i in items if i.reason is None])
+
+        rejected = [i for i in items if i.reason is not None]
+        await asyncio.gather(*(
+            dead_letter(self._dead_letters, i.message, i.reason, i.detail, i.dead_body)
+            for i in rejected if i.reason is not None
+        ))
+        for item in items:
+            await item.message.ack()
+        for item in items:
+            self._account(item)
+
+    @staticmethod
+    def _parse(message: AbstractIncomingMessage) -> _Item:
+        try:
+            return _Item(message, Event.model_validate_json(message.body))
+        except ValidationError as exc:
+            return _Item(message, reason=DeadLetterReason.INVALID, detail=describe_invalid(exc))
+
+    async def _rate_limit(self, items: list[_Item]) -> None:
+        limited = [i for i in items if i.event is not None and is_rate_limited(i.event.type)]
+        admissions = await self._buffer.admit(
+            [(e.tenantId, e.actorId, e.eventId) for e in _events(limited)]
+        )
+        for item, admission in zip(limited, admissions, strict=True):
+            if admission is Admission.LIMITED:
+                assert item.event is not None
+                item.reason = DeadLetterReason.RATE_LIMITED
+                item.detail = f"actor {item.event.actorId} is over its rate limit"
+
+    async def _buffer_all(self, items: list[_Item]) -> None:
+        now = utc_now()
+        pending: list[Pending] = []
+        owners: list[_Item] = []
+        for item in items:
+            assert item.event is not None
+            digest = semantic_digest(item.event)
+            for notification in build_notifications(item.event, now, self._ttl):
+                pending.append(Pending(notification, digest))
+                owners.append(item)
+        outcomes = await self._buffer.buffer(pending)
+        for one, owner, outcome in zip(pending, owners, outcomes, strict=True):
+            NOTIFICATIONS.labels(outcome.name.lower()).inc()
+            if outcome is BufferOutcome.BUFFERED:
+                owner.buffered += 1
+            elif outcome is BufferOutcome.SEMANTIC_DUPLICATE:
+                owner.collapsed.append(one.notification.userId)
+        for item in items:
+            if item.collapsed and item.event is not None:
+                # The body names only the recipients whose notification collapsed, so a
+                # replay from the dead-letter queue makes exactly those.
+                narrowed = item.event.model_copy(update={"recipients": item.collapsed})
+                item.reason = DeadLetterReason.SEMANTIC_DUPLICATE
+                item.detail = (f"{len(item.collapsed)} recipient(s) already notified of the "
+                               "same action within the semantic window")
+                item.dead_body = narrowed.model_dump_json().encode()
+
+    @staticmethod
+    def _account(item: _Item) -> None:
+        event_id = item.event.eventId if item.event else item.message.message_id
+        if item.reason is not None:
+            EVENTS.labels(item.reason.value).inc()
+            log.info("event dead-lettered", reason=item.reason.value, detail=item.detail,
+                     eventId=event_id)
+        elif item.buffered:
+            EVENTS.labels("notified").inc()
+        else:
+            EVENTS.labels("duplicate").inc()
+            log.info("duplicate event dropped", eventId=event_id)
+
+
+def _events(items: list[_Item]) -> list[Event]:
+    return [i.event for i in items if i.event is not None]

@@ -1,0 +1,110 @@
+"""The consumer's pure rules: priority, message text, semantic-dedup keys, notifications.
+
+No I/O here; :mod:`consumer.buffer` and :mod:`consumer.worker` move the bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta
+
+from common.models import Event, EventType, Notification, Priority, notification_id
+
+__all__ = [
+    "SNIPPET_CHARS",
+    "build_notifications",
+    "format_message",
+    "is_rate_limited",
+    "priority_of",
+    "semantic_digest",
+]
+
+SNIPPET_CHARS = 80
+
+_PRIORITY = {
+    EventType.COMMENT: Priority.TRANSACTIONAL,
+    EventType.MENTION: Priority.TRANSACTIONAL,
+    EventType.SYSTEM: Priority.TRANSACTIONAL,
+    EventType.LIKE: Priority.PROMOTIONAL,
+    EventType.FOLLOW: Priority.PROMOTIONAL,
+}
+_SPACES = re.compile(r"\s+")
+
+
+def priority_of(kind: EventType) -> Priority:
+    """Direct conversation (comment, mention) and system messages are transactional; likes and
+    follows are social signals the user can read later: promotional."""
+    return _PRIORITY[kind]
+
+
+def is_rate_limited(kind: EventType) -> bool:
+    """Per-actor limits apply to what users do, not to the platform's own SYSTEM messages."""
+    return kind is not EventType.SYSTEM
+
+
+def _snippet(text: str | None) -> str:
+    flat = _SPACES.sub(" ", text or "").strip()
+    return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
+
+
+def format_message(event: Event) -> str:
+    """The readable line a user sees."""
+    actor = event.actorId
+    match event.type:
+        case EventType.LIKE:
+            what = "comment" if event.commentId else "post"
+            return f"{actor} liked your {what}"
+        case EventType.COMMENT:
+            return f'{actor} commented on your post: "{_snippet(event.text)}"'
+        case EventType.FOLLOW:
+            return f"{actor} started following you"
+        case EventType.MENTION:
+            text = _snippet(event.text)
+            return f'{actor} mentioned you: "{text}"' if text else f"{actor} mentioned you"
+        case EventType.SYSTEM:
+            return _SPACES.sub(" ", event.text or "").strip()
+
+
+def semantic_digest(event: Event) -> str | None:
+    """What makes two events "the same thing" for one recipient within the semantic window,
+    or ``None`` when every event counts (SYSTEM).
+
+    A like/unlike/like burst on one post collapses to one notification; so do repeated
+    follows, repeated mentions in one place, and an identical comment posted twice.
+    """
+    match event.type:
+        case EventType.LIKE | EventType.MENTION:
+            parts = [event.postId or "", event.commentId or ""]
+        case EventType.FOLLOW:
+            parts = []
+        case EventType.COMMENT:
+            parts = [event.postId or "", _SPACES.sub(" ", event.text or "").strip()]
+        case EventType.SYSTEM:
+            return None
+    raw = "\x1f".join([event.type.value, event.actorId, *parts])
+    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+
+
+def build_notifications(event: Event, now: datetime, ttl_seconds: float) -> list[Notification]:
+    """One notification per recipient, with ids derived from (tenant, eventId, recipient)."""
+    message = format_message(event)
+    priority = priority_of(event.type)
+    expires = now + timedelta(seconds=ttl_seconds)
+    return [
+        Notification(
+            id=notification_id(event.tenantId, event.eventId, recipient),
+            tenantId=event.tenantId,
+            userId=recipient,
+            type=event.type,
+            actorId=event.actorId,
+            eventId=event.eventId,
+            postId=event.postId,
+            commentId=event.commentId,
+            message=message,
+            priority=priority,
+            createdAt=now,
+            expiresAt=expires,
+        )
+        for recipient in event.recipients
+    ]

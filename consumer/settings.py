@@ -1,0 +1,38 @@
+"""The consumer's settings (see the README's table)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from common.settings import BaseServiceSettings
+
+__all__ = ["ConsumerSettings"]
+
+
+class ConsumerSettings(BaseServiceSettings):
+    port: int = Field(8002, ge=1, le=65535)
+    # Unacked messages RabbitMQ hands this process at once; also the largest batch.
+    prefetch: int = Field(128, ge=1, le=10_000)
+    # Per-actor sliding window: at most RATE_LIMIT_COUNT events per RATE_LIMIT_WINDOW_SECONDS.
+    rate_limit_count: int = Field(100, ge=1, le=1_000_000)
+    rate_limit_window_seconds: float = Field(60.0, gt=0, le=86400)
+    # Semantic dedup: one LIKE/FOLLOW/MENTION/identical COMMENT per actor, target and
+    # recipient within this window.
+    semantic_window_seconds: float = Field(300.0, ge=0, le=7 * 86400)
+    # How long the per-notification "already made" marker is kept: redeliveries and client
+    # retries with the same eventId within it make nothing new.
+    dedup_ttl_seconds: float = Field(7 * 86400.0, gt=0, le=365 * 86400)
+    # Redis keeps a buffered notification this long past its expiresAt, so the persister can
+    # still move it to the store as expired after an outage of up to this long.
+    buffer_grace_seconds: float = Field(86400.0, ge=0, le=30 * 86400)
+    # Backoff while Redis or RabbitMQ do not answer (with full jitter).
+    retry_max_seconds: float = Field(5.0, gt=0, le=300)
+    shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _dedup_outlives_ttl(self) -> Self:
+        if self.dedup_ttl_seconds < self.notification_ttl_seconds:
+            raise ValueError("DEDUP_TTL_SECONDS must be at least NOTIFICATION_TTL_SECONDS")
+        return self

@@ -1,0 +1,163 @@
+"""The consume loop: deliveries in, batches through the pipeline, retries, graceful drain.
+
+RabbitMQ pushes up to ``PREFETCH`` unacked messages; the loop takes whatever has arrived
+(at least one, at most ``PREFETCH``) as one batch, so a quiet queue is served one message at
+a time with no added latency and a busy one in large, pipelined batches.
+
+Failures:
+
+* Redis or RabbitMQ do not answer → nothing of the batch is acked; the batch is retried with
+  backoff and jitter until they answer. If the channel the messages came on has died, the
+  broker has already taken them back, so the batch is dropped here and will be redelivered.
+* Anything else (a bug meeting an odd message) → the batch is re-run one message at a time;
+  a message that fails alone is nacked with requeue, and the quorum queue's delivery limit
+  dead-letters it (``delivery_limit``) if it keeps failing. One poison message never blocks
+  the queue and never stops the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from redis.exceptions import RedisError
+
+from common.backoff import Backoff
+from common.logs import get_logger
+from consumer.metrics import BATCH_SECONDS, BATCH_SIZE, RETRIES
+from consumer.pipeline import Pipeline
+
+__all__ = ["TRANSIENT", "Worker"]
+
+log = get_logger(__name__)
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    RedisError,
+    aio_pika.exceptions.AMQPError,
+    aio_pika.exceptions.ChannelInvalidStateError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+def _channel_closed(message: AbstractIncomingMessage) -> bool:
+    try:
+        return bool(message.channel.is_closed)
+    except Exception:
+        return True
+
+
+class Worker:
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        queue: AbstractQueue,
+        pipeline: Pipeline,
+        prefetch: int,
+        retry_max_seconds: float,
+    ) -> None:
+        self._connection = connection
+        self._queue = queue
+        self._pipeline = pipeline
+        self._prefetch = prefetch
+        self._retry_max = retry_max_seconds
+        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._consumer_tag: str | None = None
+        self._stopping = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._consumer_tag = await self._queue.consume(self._inbox.put, no_ack=False)
+        self._loop_task = asyncio.create_task(self._run(), name="consumer-loop")
+
+    async def stop(self, drain_seconds: float) -> None:
+        """Stop taking deliveries, finish what is held (within ``drain_seconds``), then return.
+
+        What is not finished stays unacked and goes back to the queue when the channel closes.
+        """
+        if self._consumer_tag is not None:
+            try:
+                await self._queue.cancel(self._consumer_tag)
+            except Exception as exc:
+                log.warning("consumer cancel failed", error=repr(exc))
+        self._stopping.set()
+        if self._loop_task is not None:
+            try:
+                await asyncio.wait_for(self._loop_task, drain_seconds)
+            except TimeoutError:
+                log.warning("drain timed out; unacked messages return to the queue")
+
+    async def _run(self) -> None:
+        while True:
+            if self._stopping.is_set() and self._inbox.empty():
+                return
+            batch = await self._next_batch()
+            if batch:
+                await self._handle(batch)
+
+    async def _next_batch(self) -> list[AbstractIncomingMessage]:
+        if self._inbox.empty():
+            getter = asyncio.ensure_future(self._inbox.get())
+            stopper = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if not getter.done():
+                getter.cancel()
+                return []
+            batch = [getter.result()]
+        else:
+            batch = [self._inbox.get_nowait()]
+        while len(batch) < self._prefetch and not self._inbox.empty():
+            batch.append(self._inbox.get_nowait())
+        return batch
+
+    async def _handle(self, batch: Sequence[AbstractIncomingMessage]) -> None:
+        started = time.perf_counter()
+        BATCH_SIZE.observe(len(batch))
+        try:
+            await self._with_retries(batch)
+        except Exception:
+            log.exception("batch failed; retrying its messages one by one", size=len(batch))
+            for message in batch:
+                await self._handle_alone(message)
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def _with_retries(self, batch: Sequence[AbstractIncomingMessage]) -> None:
+        backoff = Backoff(0.05, self._retry_max)
+        while True:
+            if any(_channel_closed(m) for m in batch):
+                log.warning("channel closed under a batch; the broker redelivers it",
+                            size=len(batch))
+                return
+            try:
+                await self._pipeline.handle_batch(batch)
+                return
+            except TRANSIENT as exc:
+                if self._stopping.is_set() and backoff.attempts >= 3:
+                    log.warning("stopping with an unfinished batch; it returns to the queue",
+                                error=repr(exc), size=len(batch))
+                    return
+                delay = backoff.next()
+                RETRIES.labels(type(exc).__name__).inc()
+                log.warning("batch failed, retrying", error=repr(exc), retry_in=round(delay, 3),
+                            size=len(batch))
+                await asyncio.sleep(delay)
+
+    async def _handle_alone(self, message: AbstractIncomingMessage) -> None:
+        try:
+            await self._with_retries([message])
+        except Exception:
+            log.exception("message failed alone; requeued (the delivery limit dead-letters it)",
+                          eventId=message.message_id)
+            try:
+                await message.nack(requeue=True)
+            except Exception as exc:
+                log.warning("nack failed", error=repr(exc))

@@ -1,0 +1,1 @@
+"""Herald's persister (placeholder until the delivery issue)."""

@@ -1,0 +1,76 @@
+"""Wiring of the producer: routes, probes, the publisher's lifetime, error answers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from common.health import Readiness, probe_routes
+from common.logs import get_logger
+from producer.errors import HttpError, error_response
+from producer.ingest import Ingest
+from producer.publisher import Publisher
+from producer.routes import event_routes
+from producer.seed_routes import seed_routes
+from producer.settings import ProducerSettings
+
+__all__ = ["create_app"]
+
+log = get_logger(__name__)
+
+
+def create_app(settings: ProducerSettings) -> Starlette:
+    publisher = Publisher(
+        settings.rabbitmq_url,
+        settings.names,
+        settings.delivery_limit,
+        settings.publish_timeout_seconds,
+    )
+    ingest = Ingest(publisher, settings.retry_after_seconds)
+    readiness = Readiness()
+    readiness.add("rabbitmq", publisher.check)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await publisher.start()
+        log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
+        try:
+            yield
+        finally:
+            await publisher.close()
+            log.info("producer stopped")
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HttpError)
+        return error_response(exc)
+
+    async def on_starlette_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(HttpError(exc.status_code, code, str(exc.detail)))
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", path=request.url.path)
+        return error_response(HttpError(500, "internal_error", "unexpected server error"))
+
+    routes = [
+        *event_routes(ingest, settings),
+        *seed_routes(ingest, settings.max_body_bytes),
+        *probe_routes(readiness),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            HttpError: on_http_error,
+            HTTPException: on_starlette_error,
+            Exception: on_unexpected,
+        },
+    )
+    app.state.publisher = publisher
+    return app

@@ -1,0 +1,22 @@
+"""The producer's Prometheus metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+__all__ = ["EVENTS_ACCEPTED", "EVENTS_REJECTED", "PUBLISH_FAILURES", "PUBLISH_SECONDS"]
+
+EVENTS_ACCEPTED = Counter(
+    "herald_events_published_total", "Events confirmed by RabbitMQ and answered 202", ["type"]
+)
+EVENTS_REJECTED = Counter(
+    "herald_events_rejected_total", "Events refused with a 4xx before publishing", ["reason"]
+)
+PUBLISH_FAILURES = Counter(
+    "herald_publish_failures_total", "Publishes the broker did not confirm (answered 503)"
+)
+PUBLISH_SECONDS = Histogram(
+    "herald_publish_seconds",
+    "Time from publish to broker confirm",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

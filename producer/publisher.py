@@ -1,0 +1,102 @@
+"""Publishes events to RabbitMQ with publisher confirms, and keeps the connection alive.
+
+:meth:`Publisher.publish` returns only once the broker has confirmed the message (persistent,
+routed to the durable quorum queue). Anything else — broker down, connection being restored,
+a nack, an unroutable message, no confirm within the timeout — raises
+:class:`PublishUnavailable` and the caller answers 503. A timed-out publish may still be
+confirmed later; that is why callers may retry with the same ``eventId``, which the consumer
+deduplicates.
+
+If RabbitMQ is unreachable at start the publisher keeps trying in the background (the
+service still starts, ``/readyz`` says unready); once connected, aio-pika's robust connection
+reconnects and re-declares the topology by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractRobustConnection
+
+from common.amqp import connect
+from common.logs import get_logger
+from common.models import Event
+from common.naming import Names
+from common.topology import Topology, declare_topology
+
+__all__ = ["PublishUnavailable", "Publisher"]
+
+log = get_logger(__name__)
+
+
+class PublishUnavailable(Exception):
+    """The broker did not confirm the message; nothing is known to be accepted."""
+
+
+class Publisher:
+    def __init__(
+        self, url: str, names: Names, delivery_limit: int, timeout: float
+    ) -> None:
+        self._url = url
+        self._names = names
+        self._delivery_limit = delivery_limit
+        self._timeout = timeout
+        self._connection: AbstractRobustConnection | None = None
+        self._topology: Topology | None = None
+        self._connector: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Connect now if the broker answers, else keep trying in the background."""
+        self._connector = asyncio.create_task(self._connect_forever())
+        done, _ = await asyncio.wait({self._connector}, timeout=self._timeout)
+        if not done:
+            log.warning("rabbitmq not reachable yet; accepting nothing until it is")
+
+    async def _connect_forever(self) -> None:
+        connection = await connect(self._url, self._timeout)
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._topology = await declare_topology(channel, self._names, self._delivery_limit)
+        self._connection = connection
+        log.info("rabbitmq connected", exchange=self._names.events_exchange)
+
+    @property
+    def connected(self) -> bool:
+        connection = self._connection
+        return connection is not None and connection.connected.is_set()
+
+    async def check(self) -> None:
+        """Readiness: raises unless the connection to RabbitMQ is up."""
+        if not self.connected:
+            raise ConnectionError("rabbitmq not connected")
+
+    async def publish(self, event: Event) -> None:
+        topology = self._topology
+        if topology is None or not self.connected:
+            raise PublishUnavailable("rabbitmq not connected")
+        message = aio_pika.Message(
+            body=event.model_dump_json().encode(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=event.eventId,
+            timestamp=event.acceptedAt,
+            headers=_headers(event),
+        )
+        try:
+            await asyncio.wait_for(
+                topology.events.publish(message, routing_key=Names.routing_key(event.type)),
+                self._timeout,
+            )
+        except Exception as exc:
+            raise PublishUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._connector is not None and not self._connector.done():
+            self._connector.cancel()
+        if self._connection is not None:
+            await self._connection.close()
+
+
+def _headers(event: Event) -> dict[str, Any]:
+    return {"x-herald-tenant": event.tenantId, "x-herald-type": event.type.value}

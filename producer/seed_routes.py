@@ -1,0 +1,49 @@
+"""The seed's simulation routes, kept so its Postman collections and load scripts still work.
+
+``POST /like``, ``/comment`` and ``/follow`` take the seed's bodies and publish the same event
+``POST /v1/events`` would (answered ``202 {"eventId"}``); ``GET /posts`` lists sample posts to
+aim them at.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from producer.errors import HttpError, json_response, read_json, validation_details
+from producer.ingest import Ingest
+from producer.schemas import CommentIn, FollowIn, LikeIn
+
+__all__ = ["SAMPLE_POSTS", "seed_routes"]
+
+SAMPLE_POSTS = [
+    {"postId": "p1", "authorId": "u1", "text": "Hello from Herald"},
+    {"postId": "p2", "authorId": "u2", "text": "Notifications, in real time"},
+    {"postId": "p3", "authorId": "u3", "text": "Like, comment, follow"},
+]
+
+SeedBody = type[LikeIn] | type[CommentIn] | type[FollowIn]
+
+def seed_routes(ingest: Ingest, limit: int) -> list[Route]:
+    def handler(model: SeedBody) -> Route:
+        async def endpoint(request: Request) -> Response:
+            raw = await read_json(request, limit)
+            try:
+                body: LikeIn | CommentIn | FollowIn = model.model_validate(raw)
+                event_in = body.to_event_in()
+            except ValidationError as exc:
+                raise HttpError(422, "invalid_event", "the event is not valid",
+                                validation_details(exc)) from None
+            event = await ingest.accept(event_in)
+            return json_response({"eventId": event.eventId, "status": "accepted"}, 202)
+
+        path = "/" + model.__name__.removesuffix("In").lower()
+        return Route(path, endpoint, methods=["POST"])
+
+    async def posts(request: Request) -> Response:
+        return json_response({"posts": SAMPLE_POSTS})
+
+    return [handler(LikeIn), handler(CommentIn), handler(FollowIn),
+            Route("/posts", posts, methods=["GET"])]

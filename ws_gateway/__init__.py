@@ -1,0 +1,1 @@
+"""Herald's WebSocket gateway (placeholder until the delivery issue)."""
