@@ -8,8 +8,7 @@ their own (consumer, persister) run :class:`ProbeServer`, uvicorn inside their e
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -20,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from common.service import EmbeddedServer
+
 __all__ = ["ProbeResult", "ProbeServer", "Readiness", "probe", "probe_routes"]
 
 Check = Callable[[], Awaitable[object]]
@@ -28,7 +29,7 @@ Check = Callable[[], Awaitable[object]]
 PROBE_PATHS = ("/healthz", "/readyz", "/metrics")
 
 # `*_created` series double every counter and carry nothing an operator graphs.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 @dataclass
@@ -84,14 +85,6 @@ def probe_routes(readiness: Readiness) -> list[Route]:
     return [Route(path, endpoint, methods=["GET"]) for path in PROBE_PATHS]
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the service owns SIGTERM and drains itself."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class ProbeServer:
     """The probe routes on ``host:port``, served inside the caller's event loop."""
 
@@ -100,7 +93,7 @@ class ProbeServer:
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
         )
-        self._server = _EmbeddedServer(config)
+        self._server = EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

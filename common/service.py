@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
+import uvicorn
 import uvloop
 
-__all__ = ["run_service", "stop_on_signals"]
+__all__ = ["EmbeddedServer", "run_service", "stop_on_signals"]
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the service owns SIGTERM, drains, and exits 0
+    (stock uvicorn re-raises the signal after its shutdown, so the process dies of it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def stop_on_signals() -> asyncio.Event:

@@ -1,0 +1,103 @@
+"""Fixtures: the real RabbitMQ and Redis, and a resource prefix of its own for every test.
+
+Nothing here mocks a broker. Each test's exchanges, queues and Redis keys live under
+``<run id>-<n>`` and are deleted afterwards, so parallel or repeated runs never meet.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from redis.asyncio import Redis
+
+from common.naming import Names
+from tests.support.amqp import delete_topology
+from tests.support.processes import Service
+
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_ID = "ht" + secrets.token_hex(3)
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"{RUN_ID}-{next(_counter)}"
+
+
+@pytest.fixture
+def names(prefix: str) -> Names:
+    return Names(prefix)
+
+
+@pytest.fixture(scope="session")
+def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture
+async def redis(prefix: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL, decode_responses=True)
+    yield client
+    keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture
+async def amqp(names: Names) -> AsyncIterator[AbstractConnection]:
+    connection = await aio_pika.connect(RABBITMQ_URL)
+    yield connection
+    channel = await connection.channel()
+    await delete_topology(channel, names)
+    await connection.close()
+
+
+@pytest.fixture
+async def channel(amqp: AbstractConnection) -> AbstractChannel:
+    return await amqp.channel()
+
+
+@pytest.fixture
+def base_env(prefix: str) -> dict[str, str]:
+    return {
+        "HERALD_PREFIX": prefix,
+        "RABBITMQ_URL": RABBITMQ_URL,
+        "REDIS_URL": REDIS_URL,
+        "LOG_LEVEL": "info",
+    }
+
+
+@pytest.fixture
+def services(
+    base_env: dict[str, str], logdir: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Service]]:
+    """``services("consumer", RATE_LIMIT_COUNT="3")`` → a not-yet-started Service."""
+    made: list[Service] = []
+
+    def make(module: str, **env: str) -> Service:
+        service = Service(module, {**base_env, **env}, logdir)
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        service.stop()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        for service in made:
+            print(f"--- {service.module} log ---\n{service.logs()[-4000:]}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

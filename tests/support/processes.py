@@ -1,0 +1,111 @@
+"""Herald services as real processes on free ports, as an operator would run them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.timing import scaled
+
+__all__ = ["Service", "free_port"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Service:
+    """``python -m <module>`` with the given environment; logs go to a file under ``logdir``."""
+
+    def __init__(self, module: str, env: dict[str, str], logdir: Path) -> None:
+        self.module = module
+        self.port = int(env.get("PORT") or free_port())
+        self.env = {**os.environ, **env, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        self.logdir = logdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.logdir / f"{self.module}-{self.port}.log"
+
+    def spawn(self) -> None:
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module], cwd=ROOT, env=self.env,
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    async def start(self, timeout: float = 15.0, ready: bool = True) -> Service:
+        """Spawn and wait until ``/healthz`` (and ``/readyz`` if ``ready``) answer 200."""
+        self.spawn()
+        await self.wait_up(timeout, ready)
+        return self
+
+    async def wait_up(self, timeout: float = 15.0, ready: bool = True) -> None:
+        deadline = time.monotonic() + scaled(timeout)
+        path = "/readyz" if ready else "/healthz"
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"{self.module} exited {self.proc.returncode}:\n"
+                                         f"{self.logs()[-3000:]}")
+                try:
+                    if (await client.get(self.url + path, timeout=1)).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"{self.module} not up in {timeout} s:\n{self.logs()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no goodbye."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    async def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM, and the exit status once it has drained."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + scaled(timeout)
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.proc.poll() is None:
+            self.kill()
+            raise AssertionError(f"{self.module} did not exit after SIGTERM")
+        return self.proc.returncode
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(scaled(20))
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def logs(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""

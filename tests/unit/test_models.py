@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from common.models import Event, EventType, notification_id
+from producer.schemas import BatchIn, CommentIn, EventIn, LikeIn
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def event(**over: object) -> Event:
+    body = {"eventId": "e1", "type": "LIKE", "actorId": "a", "recipients": ["b"],
+            "postId": "p1", "occurredAt": NOW, "acceptedAt": NOW}
+    body.update(over)
+    return Event.model_validate(body)
+
+
+def test_notification_id_is_derived_from_tenant_event_and_recipient() -> None:
+    one = notification_id("t", "e1", "u1")
+    assert one == notification_id("t", "e1", "u1")
+    assert len({one, notification_id("t", "e1", "u2"), notification_id("t", "e2", "u1"),
+                notification_id("t2", "e1", "u1")}) == 4
+
+
+def test_event_round_trips_through_json() -> None:
+    original = event(recipients=["b", "c"])
+    assert Event.model_validate_json(original.model_dump_json()) == original
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"actorId": 5}, "actorId"),
+        ({"actorId": "has space"}, "actorId"),
+        ({"actorId": "x" * 129}, "actorId"),
+        ({"tenantId": "a:b"}, "tenantId"),
+        ({"recipients": []}, "recipients"),
+        ({"recipients": ["b", "b"]}, "recipients"),
+        ({"recipients": ["u{1}"]}, "recipients.0"),
+        ({"type": "UNLIKE"}, "type"),
+        ({"occurredAt": "2026-11-21T12:00:00"}, "occurredAt"),
+    ],
+)
+def test_event_rejects_bad_fields(over: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        event(**over)
+    locations = {".".join(str(p) for p in e["loc"]) for e in info.value.errors()}
+    assert field in locations
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"recipients": ["a"]}, "actorId must not be one of the recipients"),
+        ({"postId": None}, "postId is required for LIKE"),
+        ({"type": "COMMENT", "text": "  "}, "text is required for COMMENT"),
+        ({"type": "SYSTEM", "postId": None}, "text is required for SYSTEM"),
+    ],
+)
+def test_event_type_rules(over: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        event(**over)
+
+
+def test_times_are_normalised_to_utc() -> None:
+    plus_two = datetime(2026, 11, 21, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert event(occurredAt=plus_two).occurredAt == NOW
+    assert event(occurredAt=plus_two).occurredAt.tzinfo == UTC
+
+
+def test_event_in_needs_exactly_one_target_form() -> None:
+    with pytest.raises(ValidationError, match="exactly one of targetId and targetIds"):
+        EventIn.model_validate({"type": "FOLLOW", "actorId": "a"})
+    with pytest.raises(ValidationError, match="exactly one of targetId and targetIds"):
+        EventIn.model_validate({"type": "FOLLOW", "actorId": "a", "targetId": "b",
+                                "targetIds": ["c"]})
+    with pytest.raises(ValidationError, match="targetIds must be unique"):
+        EventIn.model_validate({"type": "FOLLOW", "actorId": "a", "targetIds": ["b", "b"]})
+
+
+def test_event_in_forbids_unknown_fields_and_wrong_types() -> None:
+    with pytest.raises(ValidationError) as info:
+        EventIn.model_validate({"type": "FOLLOW", "actorId": "a", "targetId": "b", "x": 1})
+    assert info.value.errors()[0]["loc"] == ("x",)
+    with pytest.raises(ValidationError) as info:
+        EventIn.model_validate({"type": "FOLLOW", "actorId": ["a"], "targetId": "b"})
+    assert info.value.errors()[0]["loc"] == ("actorId",)
+
+
+def test_event_in_to_event_keeps_given_id_or_makes_one() -> None:
+    given = EventIn.model_validate({"eventId": "mine", "type": "FOLLOW", "actorId": "a",
+                                    "targetIds": ["b", "c"]}).to_event(NOW)
+    assert (given.eventId, given.recipients, given.acceptedAt) == ("mine", ["b", "c"], NOW)
+    made = EventIn.model_validate({"type": "FOLLOW", "actorId": "a", "targetId": "b"})
+    assert made.to_event().eventId != made.to_event().eventId
+
+
+def test_seed_bodies_map_to_events() -> None:
+    like = LikeIn.model_validate({"actorId": "a", "targetId": "b", "postId": "p1",
+                                  "type": "LIKE"}).to_event_in()
+    assert (like.type, like.postId, like.recipients) == (EventType.LIKE, "p1", ["b"])
+    comment = CommentIn.model_validate({"actorId": "a", "targetId": "b", "postId": "p1",
+                                        "text": "nice"}).to_event_in()
+    assert (comment.type, comment.text) == (EventType.COMMENT, "nice")
+    with pytest.raises(ValidationError):
+        LikeIn.model_validate({"actorId": "a", "targetId": "b", "postId": "p1",
+                               "type": "COMMENT"})
+
+
+def test_batch_needs_a_list_of_events() -> None:
+    with pytest.raises(ValidationError):
+        BatchIn.model_validate({"events": []})
+    with pytest.raises(ValidationError):
+        BatchIn.model_validate([{"type": "LIKE"}])

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from common.backoff import Backoff
+from common.naming import Names
+from common.settings import SettingsError, load_settings
+from consumer.settings import ConsumerSettings
+from producer.settings import ProducerSettings
+from tests.support.processes import ROOT
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_follow_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PORT", "HERALD_PREFIX", "RABBITMQ_URL", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    producer = load_settings(ProducerSettings, "producer")
+    assert (producer.port, producer.herald_prefix) == (8000, "herald")
+    assert producer.rabbitmq_url == "amqp://guest:guest@127.0.0.1:5672/"
+    assert load_settings(ConsumerSettings, "consumer").port == 8002
+
+
+def test_port_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9123")
+    assert load_settings(ProducerSettings, "producer").port == 9123
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("RABBITMQ_URL", "http://x"),
+        ("REDIS_URL", "localhost:6379"),
+        ("HERALD_PREFIX", "has space"),
+        ("LOG_LEVEL", "loud"),
+        ("PREFETCH", "0"),
+        ("DEDUP_TTL_SECONDS", "10"),
+    ],
+)
+def test_a_bad_setting_stops_with_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings(ConsumerSettings, "consumer")
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("herald consumer: bad setting")
+    assert name in err
+
+
+@pytest.mark.parametrize("module", ["producer", "consumer"])
+def test_the_service_exits_2_on_a_bad_setting(module: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True, timeout=30,
+        env={"PATH": "/usr/bin:/bin", "PORT": "not-a-port"},
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"herald {module}: bad setting: PORT: Input should be a valid integer, "
+        "unable to parse string as an integer"
+    ]
+
+
+def test_names_share_a_hash_tag_per_recipient() -> None:
+    names = Names("hx")
+    keys = [names.pending_hash("t", "u"), names.pending_index("t", "u"),
+            names.seen_key("t", "u", "n1"), names.semantic_key("t", "u", "d")]
+    assert all(k.startswith("hx:") and "{t:u}" in k for k in keys)
+    assert names.notify_queue == "hx.notify" and names.routing_key("LIKE") == "event.like"
+
+
+def test_backoff_grows_with_jitter_up_to_its_cap() -> None:
+    backoff = Backoff(0.1, 1.0)
+    delays = [backoff.next() for _ in range(10)]
+    assert all(0 < d <= 1.0 for d in delays)
+    assert delays[0] <= 0.1 and max(delays[5:]) > 0.1
+    backoff.reset()
+    assert backoff.next() <= 0.1
