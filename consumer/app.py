@@ -45,6 +45,13 @@ async def serve(settings: ConsumerSettings) -> None:
             raise ConnectionError("rabbitmq not connected")
 
     readiness.add("rabbitmq", rabbitmq_up)
+    worker: Worker | None = None
+
+    async def consuming() -> None:
+        if worker is None:
+            raise RuntimeError("not consuming yet")
+
+    readiness.add("consuming", consuming)
     probes = ProbeServer(readiness, settings.host, settings.port)
     await probes.start()
 

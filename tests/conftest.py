@@ -63,7 +63,7 @@ async def amqp(names: Names) -> AsyncIterator[AbstractConnection]:
 
 @pytest.fixture
 async def channel(amqp: AbstractConnection) -> AbstractChannel:
-    return await amqp.channel()
+    return await amqp.channel(on_return_raises=True)
 
 
 @pytest.fixture

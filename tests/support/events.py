@@ -1,0 +1,38 @@
+"""Building event bodies and reading what the consumer buffered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from common.models import Event
+from common.naming import Names
+
+__all__ = ["buffered", "event_body", "total_buffered"]
+
+
+def event_body(event_id: str, **over: Any) -> bytes:
+    now = datetime.now(UTC)
+    body: dict[str, Any] = {"eventId": event_id, "type": "LIKE", "actorId": "alice",
+                            "recipients": ["bob"], "postId": "p1", "occurredAt": now,
+                            "acceptedAt": now}
+    body.update(over)
+    return Event.model_validate(body).model_dump_json().encode()
+
+
+async def buffered(redis: Redis, names: Names, user: str, tenant: str = "default"
+                   ) -> dict[str, dict[str, Any]]:
+    """The user's pending notifications, by id."""
+    raw = await redis.hgetall(names.pending_hash(tenant, user))
+    return {k: orjson.loads(v) for k, v in raw.items()}
+
+
+async def total_buffered(redis: Redis, names: Names, users: list[str]) -> int:
+    async with redis.pipeline(transaction=False) as pipe:
+        for user in users:
+            pipe.hlen(names.pending_hash("default", user))
+        counts = await pipe.execute()
+    return sum(counts)
