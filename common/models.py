@@ -31,6 +31,7 @@ __all__ = [
     "Id",
     "Notification",
     "Priority",
+    "UtcDatetime",
     "check_type_rules",
     "notification_id",
     "utc_now",

@@ -67,7 +67,7 @@ def main() -> int:
         )
     while not stopping and all(p.poll() is None for p in procs.values()):
         time.sleep(0.2)
-    for name, proc in procs.items():
+    for proc in procs.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
     codes = {}
