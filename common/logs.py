@@ -64,6 +64,8 @@ def configure_logging(service: str, level: str = "info") -> None:
     # not their DEBUG chatter.
     for noisy in ("aiormq", "aio_pika"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.INFO))
+    # websockets logs every connection and probe at INFO: per-connection noise on a hot path.
+    logging.getLogger("websockets").setLevel(max(numeric, logging.WARNING))
 
 
 def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger:

@@ -25,7 +25,8 @@ class BaseServiceSettings(BaseSettings):
     default ``port``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="", case_sensitive=False, extra="ignore", frozen=True
+        env_prefix="", case_sensitive=False, extra="ignore", frozen=True,
+        env_ignore_empty=True,  # `FOO=` means "not set", as in most deploy UIs
     )
 
     port: Port = 8000

@@ -1,1 +1,1 @@
-"""Herald's WebSocket gateway (placeholder until the delivery issue)."""
+"""Herald's WebSocket gateway: AUTH, replay and live delivery of notifications, ACKs."""

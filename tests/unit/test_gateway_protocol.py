@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+import jwt
+import orjson
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ws_gateway import protocol
+from ws_gateway.auth import AuthError, Identity, Verifier
+
+pytestmark = pytest.mark.unit
+
+SECRET = "s" * 40
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"binary", "BAD_FRAME"),
+        ("{", "BAD_FRAME"),
+        ("[1]", "BAD_FRAME"),
+        ('{"type":"HELLO"}', "UNKNOWN_TYPE"),
+        ('{"type":"ACK"}', "BAD_ACK"),
+        ('{"type":"ACK","notificationIds":[]}', "BAD_ACK"),
+        ('{"type":"ACK","notificationIds":["a b"]}', "BAD_ACK"),
+        ('{"type":"ACK","notificationIds":' + orjson.dumps(["x"] * 6).decode() + "}", "BAD_ACK"),
+    ],
+)
+def test_bad_frames_say_what_is_wrong(data: str | bytes, code: str) -> None:
+    with pytest.raises(protocol.FrameError) as info:
+        protocol.parse(data, max_ack_ids=5)
+    assert info.value.code == code
+
+
+def test_ack_forms() -> None:
+    assert protocol.parse('{"type":"ACK","notificationId":"n1"}', 5) == protocol.Ack(("n1",))
+    many = protocol.parse('{"type":"ACK","notificationIds":["a","b","a"]}', 5)
+    assert many == protocol.Ack(("a", "b"))
+
+
+def test_server_frames() -> None:
+    note = '{"id":"n1","message":"hi"}'
+    assert orjson.loads(protocol.notification_frame(note)) == {
+        "type": "NOTIFICATION", "notification": {"id": "n1", "message": "hi"}}
+    assert orjson.loads(protocol.auth_ok("u1", "t", 3)) == {
+        "type": "AUTH_OK", "userId": "u1", "tenantId": "t", "pending": 3}
+    assert orjson.loads(protocol.error("X", "y")) == {"type": "ERROR", "code": "X", "message": "y"}
+
+
+def hs(claims: dict[str, object], secret: str = SECRET) -> str:
+    return jwt.encode({"exp": int(time.time()) + 60, **claims}, secret, algorithm="HS256")
+
+
+def test_hs256_tokens() -> None:
+    verifier = Verifier("jwt", SECRET, None)
+    assert verifier.verify({"token": hs({"sub": "u1"})}) == Identity("default", "u1")
+    assert verifier.verify({"token": hs({"sub": "u1", "tid": "acme"})}) == Identity("acme", "u1")
+    for bad, code in [
+        (hs({"sub": "u1"}, "x" * 40), "AUTH_INVALID"),
+        (jwt.encode({"sub": "u1"}, SECRET, algorithm="HS256"), "AUTH_INVALID"),  # no exp
+        (hs({"sub": "u1", "exp": int(time.time()) - 60}), "AUTH_EXPIRED"),
+        (hs({"sub": "u:1"}), "AUTH_INVALID"),
+        (jwt.encode({"sub": "u1", "exp": int(time.time()) + 60}, None, algorithm="none"),
+         "AUTH_INVALID"),
+    ]:
+        with pytest.raises(AuthError) as info:
+            verifier.verify({"token": bad})
+        assert info.value.code == code
+    with pytest.raises(AuthError):
+        verifier.verify({"userId": "u1"})  # not in trusted mode
+
+
+def test_rs256_tokens_and_no_algorithm_confusion() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    verifier = Verifier("jwt", None, public)
+    good = jwt.encode({"sub": "u1", "exp": int(time.time()) + 60}, key, algorithm="RS256")
+    assert verifier.verify({"token": good}) == Identity("default", "u1")
+    with pytest.raises(AuthError):  # HS256 "signed" with the public key as the secret
+        verifier.verify({"token": forged_hs256({"sub": "u1"}, public.encode())})
+
+
+def forged_hs256(claims: dict[str, object], secret: bytes) -> str:
+    # PyJWT refuses to make this token, so it is put together by hand.
+    def b64(raw: bytes) -> bytes:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+    body = {"exp": int(time.time()) + 60, **claims}
+    signing = b64(orjson.dumps({"alg": "HS256", "typ": "JWT"})) + b"." + b64(orjson.dumps(body))
+    signature = hmac.new(secret, signing, hashlib.sha256).digest()
+    return (signing + b"." + b64(signature)).decode()
+
+
+def test_trusted_mode_takes_a_bare_user_id() -> None:
+    verifier = Verifier("trusted", None, None)
+    assert verifier.verify({"userId": "u1"}) == Identity("default", "u1")
+    with pytest.raises(AuthError):
+        verifier.verify({"userId": 7})

@@ -1,0 +1,81 @@
+"""Wiring of the gateway: the websockets server, probes on the same port, the hub, drain."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from common.health import Readiness, probe
+from common.logs import get_logger
+from common.service import stop_on_signals
+from ws_gateway.auth import Verifier
+from ws_gateway.handler import Handler
+from ws_gateway.hub import Hub
+from ws_gateway.pending import PendingStore
+from ws_gateway.settings import GatewaySettings
+
+__all__ = ["WS_PATHS", "serve_gateway"]
+
+log = get_logger(__name__)
+
+WS_PATHS = ("/", "/ws")
+
+
+def _http_response(status: int, content_type: str, body: bytes) -> Response:
+    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
+                       ("Connection", "close")])
+    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}.get(status, "")
+    return Response(status, reason, headers, body)
+
+
+async def serve_gateway(settings: GatewaySettings) -> None:
+    stop = stop_on_signals()
+    if settings.auth_mode == "trusted":
+        log.warning("AUTH_MODE=trusted: clients are who they say they are (demo use only)")
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
+    hub = Hub(redis)
+    await hub.start()
+    pending = PendingStore(redis, settings.names)
+    verifier = Verifier(settings.auth_mode, settings.jwt_secret, settings.jwt_public_key)
+    handler = Handler(settings, verifier, hub, pending)
+
+    readiness = Readiness()
+    readiness.add("redis", redis.ping)
+
+    async def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        result = await probe(path, readiness)
+        if result is not None:
+            return _http_response(result.status, result.content_type, result.body)
+        if path not in WS_PATHS:
+            return _http_response(404, "application/json", b'{"error":"not_found"}')
+        return None
+
+    async with serve(
+        handler,
+        settings.host,
+        settings.port,
+        process_request=process_request,
+        compression=None,  # permessage-deflate costs ~50 KiB per connection
+        max_size=settings.max_frame_bytes,
+        max_queue=16,
+        write_limit=2**16,
+        ping_interval=settings.ping_interval_seconds,
+        ping_timeout=settings.ping_timeout_seconds,
+        close_timeout=5,
+    ) as server:
+        log.info("gateway started", port=settings.port, auth_mode=settings.auth_mode)
+        await stop.wait()
+        log.info("gateway draining: closing connections with 1001")
+        server.close(close_connections=True)
+        try:
+            await asyncio.wait_for(server.wait_closed(), settings.shutdown_timeout_seconds)
+        except TimeoutError:
+            log.warning("drain timed out")
+    await hub.close()
+    await redis.aclose()
+    log.info("gateway stopped")

@@ -1,0 +1,125 @@
+"""The life of one WebSocket: AUTH within the timeout, then a session until it closes.
+
+What each bad input gets (see the README's close codes):
+
+* no AUTH within ``AUTH_TIMEOUT_SECONDS`` → ``ERROR AUTH_TIMEOUT``, close 4002;
+* a first frame that is not AUTH → ``ERROR AUTH_REQUIRED``, close 4001;
+* a token that is invalid, expired or forged → ``ERROR AUTH_*``, close 4003;
+* after AUTH, a frame that is not JSON, not an object, of unknown type, binary, or a bad ACK →
+  an ``ERROR`` frame, nothing changed; more than ``MAX_BAD_FRAMES`` of them → close 1008;
+* a frame over ``MAX_FRAME_BYTES`` → close 1009, invalid UTF-8 → close 1007 (both by the
+  websockets library, for that connection only; the process and other clients carry on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from common.logs import get_logger
+from ws_gateway import protocol
+from ws_gateway.auth import AuthError, Identity, Verifier
+from ws_gateway.hub import Hub
+from ws_gateway.metrics import AUTH_FAILURES, CLOSES, CONNECTIONS
+from ws_gateway.pending import PendingStore
+from ws_gateway.session import Session
+from ws_gateway.settings import GatewaySettings
+
+__all__ = ["Handler"]
+
+log = get_logger(__name__)
+
+
+class Handler:
+    def __init__(
+        self, settings: GatewaySettings, verifier: Verifier, hub: Hub, pending: PendingStore
+    ) -> None:
+        self._settings = settings
+        self._verifier = verifier
+        self._hub = hub
+        self._pending = pending
+
+    async def __call__(self, ws: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            identity = await self._authenticate(ws)
+            if identity is not None:
+                await self._serve(ws, identity)
+
+    async def _refuse(self, ws: ServerConnection, code: int, error: str, message: str) -> None:
+        AUTH_FAILURES.labels(error).inc()
+        CLOSES.labels(str(code)).inc()
+        await ws.send(protocol.error(error, message))
+        await ws.close(code, message[:120])
+
+    async def _authenticate(self, ws: ServerConnection) -> Identity | None:
+        try:
+            first = await asyncio.wait_for(ws.recv(), self._settings.auth_timeout_seconds)
+        except TimeoutError:
+            await self._refuse(ws, protocol.CLOSE_AUTH_TIMEOUT, "AUTH_TIMEOUT",
+                               "no AUTH frame in time")
+            return None
+        try:
+            frame = protocol.parse(first, self._settings.max_ack_ids)
+        except protocol.FrameError as exc:
+            await self._refuse(ws, protocol.CLOSE_AUTH_REQUIRED, "AUTH_REQUIRED",
+                               f"send AUTH first ({exc})")
+            return None
+        if not isinstance(frame, protocol.Auth):
+            await self._refuse(ws, protocol.CLOSE_AUTH_REQUIRED, "AUTH_REQUIRED",
+                               "send AUTH first")
+            return None
+        try:
+            return self._verifier.verify(frame.fields)
+        except AuthError as exc:
+            await self._refuse(ws, protocol.CLOSE_AUTH_FAILED, exc.code, str(exc))
+            return None
+
+    async def _serve(self, ws: ServerConnection, identity: Identity) -> None:
+        session = Session(ws, identity, self._pending, self._settings.send_queue_size)
+        channel = self._hub_channel(identity)
+        await self._hub.join(channel, session)
+        CONNECTIONS.inc()
+        writer: asyncio.Task[None] | None = None
+        try:
+            count = await self._pending.count(identity.tenant_id, identity.user_id)
+            await ws.send(protocol.auth_ok(identity.user_id, identity.tenant_id, count))
+            writer = asyncio.create_task(session.write())
+            reader = asyncio.create_task(self._read(ws, session))
+            done, _ = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (writer, reader):
+                task.cancel()
+            await asyncio.gather(writer, reader, return_exceptions=True)
+            for task in done:
+                if not task.cancelled() and isinstance(task.exception(), Exception) \
+                        and not isinstance(task.exception(), ConnectionClosed):
+                    log.error("session failed", userId=identity.user_id,
+                              error=repr(task.exception()))
+                    await ws.close(1011, "internal error; reconnect")
+        finally:
+            CONNECTIONS.dec()
+            await self._hub.leave(channel, session)
+
+    async def _read(self, ws: ServerConnection, session: Session) -> None:
+        bad = 0
+        async for data in ws:
+            try:
+                frame = protocol.parse(data, self._settings.max_ack_ids)
+            except protocol.FrameError as exc:
+                bad += 1
+                await ws.send(protocol.error(exc.code, str(exc)))
+                if bad > self._settings.max_bad_frames:
+                    CLOSES.labels(str(protocol.CLOSE_POLICY)).inc()
+                    await ws.close(protocol.CLOSE_POLICY, "too many bad frames")
+                    return
+                continue
+            if isinstance(frame, protocol.Ack):
+                await session.ack(frame.ids)
+            else:
+                await ws.send(protocol.error("ALREADY_AUTHENTICATED",
+                                             "this connection is authenticated already"))
+
+    def _hub_channel(self, identity: Identity) -> str:
+        return self._settings.names.live_channel(identity.tenant_id, identity.user_id)

@@ -1,0 +1,149 @@
+"""One Redis pub/sub connection per gateway process, fanned out to local connections.
+
+A user's channel is subscribed while at least one of their connections is on this process.
+:meth:`Hub.join` returns only after Redis confirmed the subscription, so a caller that then
+reads the pending notifications cannot miss one published in between (the gap the seed had).
+If the pub/sub connection breaks, the hub reconnects with backoff, subscribes again and asks
+every member to replay, since anything published meanwhile was not received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from typing import Any, Protocol
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from common.backoff import Backoff
+from common.logs import get_logger
+
+__all__ = ["Hub", "Member"]
+
+log = get_logger(__name__)
+
+
+class Member(Protocol):
+    def deliver(self, notification_id: str, notification_json: str) -> None: ...
+
+    def resync(self) -> None: ...
+
+
+class Hub:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._pubsub: PubSub = redis.pubsub()
+        self._members: dict[str, set[Member]] = defaultdict(set)
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self.connected = asyncio.Event()
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._read_forever(), name="hub-reader")
+
+    async def join(self, channel: str, member: Member) -> None:
+        async with self._lock:
+            first = not self._members[channel]
+            self._members[channel].add(member)
+            if first:
+                await self._subscribe(channel)
+
+    async def leave(self, channel: str, member: Member) -> None:
+        async with self._lock:
+            members = self._members.get(channel)
+            if members is None:
+                return
+            members.discard(member)
+            if not members:
+                del self._members[channel]
+                try:
+                    await self._pubsub.unsubscribe(channel)
+                except RedisError as exc:  # the reconnect will not resubscribe it either
+                    log.warning("unsubscribe failed", channel=channel, error=repr(exc))
+
+    async def _subscribe(self, channel: str) -> None:
+        confirmed = asyncio.get_running_loop().create_future()
+        self._confirmations[channel] = confirmed
+        try:
+            await self._pubsub.subscribe(channel)
+            self._wake.set()
+            await asyncio.wait_for(confirmed, 10)
+        finally:
+            self._confirmations.pop(channel, None)
+
+    async def _read_forever(self) -> None:
+        backoff = Backoff(0.05, 2.0)
+        while True:
+            try:
+                if not self._pubsub.subscribed:
+                    # Nothing to read until someone joins; join() wakes us up.
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), 1.0)
+                    continue
+                message = await self._pubsub.get_message(timeout=1.0)
+                self.connected.set()
+                backoff.reset()
+                if message is not None:
+                    self._dispatch(message)
+            except Exception as exc:  # RedisError, OSError, or a pubsub left unconnected
+                self.connected.clear()
+                delay = backoff.next()
+                log.warning("pubsub connection lost", error=repr(exc), retry_in=round(delay, 3))
+                await asyncio.sleep(delay)
+                await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        async with self._lock:
+            try:
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            except Exception:
+                pass
+            self._pubsub = self._redis.pubsub()
+            channels = list(self._members)
+            if not channels:
+                return
+            try:
+                await self._pubsub.subscribe(*channels)
+                self._wake.set()
+            except (RedisError, OSError) as exc:
+                log.warning("resubscribe failed", error=repr(exc))
+                return
+        for members in list(self._members.values()):
+            for member in list(members):
+                member.resync()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = _text(message["channel"])
+        kind = message["type"]
+        if kind == "subscribe":
+            confirmation = self._confirmations.get(channel)
+            if confirmation is not None and not confirmation.done():
+                confirmation.set_result(None)
+            return
+        if kind != "message":
+            return
+        body = _text(message["data"])
+        try:
+            notification_id = orjson.loads(body)["id"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("unreadable live message dropped", channel=channel)
+            return
+        for member in list(self._members.get(channel, ())):
+            member.deliver(notification_id, body)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

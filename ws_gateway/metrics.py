@@ -1,0 +1,19 @@
+"""The gateway's Prometheus metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = ["ACKS", "AUTH_FAILURES", "CLOSES", "CONNECTIONS", "DELIVERED", "DELIVERY_SECONDS"]
+
+CONNECTIONS = Gauge("herald_gateway_connections", "Authenticated WebSocket connections")
+DELIVERED = Counter("herald_gateway_notifications_sent_total",
+                    "NOTIFICATION frames sent", ["path"])
+ACKS = Counter("herald_gateway_acks_total", "Notifications acknowledged by clients")
+AUTH_FAILURES = Counter("herald_gateway_auth_failures_total", "Failed AUTH", ["code"])
+CLOSES = Counter("herald_gateway_closes_total", "Connections closed by the gateway", ["code"])
+DELIVERY_SECONDS = Histogram(
+    "herald_delivery_latency_seconds",
+    "From the notification's createdAt to its live NOTIFICATION frame",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

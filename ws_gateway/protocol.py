@@ -1,0 +1,103 @@
+"""The wire protocol, without I/O: client frames in, server frames out, close codes.
+
+Client → gateway: ``{"type":"AUTH","token":...}`` (or ``"userId"`` in trusted mode),
+``{"type":"ACK","notificationId":...}`` / ``{"type":"ACK","notificationIds":[...]}``.
+Gateway → client: ``AUTH_OK``, ``NOTIFICATION``, ``ACK_OK``, ``ERROR``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "CLOSE_AUTH_FAILED",
+    "CLOSE_AUTH_REQUIRED",
+    "CLOSE_AUTH_TIMEOUT",
+    "CLOSE_GOING_AWAY",
+    "CLOSE_OVERLOADED",
+    "CLOSE_POLICY",
+    "CLOSE_TOO_BIG",
+    "Ack",
+    "Auth",
+    "FrameError",
+    "ack_ok",
+    "auth_ok",
+    "error",
+    "notification_frame",
+    "parse",
+]
+
+CLOSE_GOING_AWAY = 1001  # the gateway is shutting down: reconnect (to any gateway)
+CLOSE_POLICY = 1008  # too many bad frames
+CLOSE_TOO_BIG = 1009  # a frame over MAX_FRAME_BYTES (sent by the websockets library)
+CLOSE_OVERLOADED = 1013  # the client reads too slowly: reconnect, pending is replayed
+CLOSE_AUTH_REQUIRED = 4001  # the first frame was not AUTH
+CLOSE_AUTH_TIMEOUT = 4002  # no AUTH within AUTH_TIMEOUT_SECONDS
+CLOSE_AUTH_FAILED = 4003  # the token is invalid, expired or forged
+
+_NOTIFICATION_ID = re.compile(r"^[A-Za-z0-9._@-]{1,128}$")
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    ids: tuple[str, ...]
+
+
+def parse(data: str | bytes, max_ack_ids: int) -> Auth | Ack:
+    """A client frame, or :class:`FrameError` saying what is wrong with it."""
+    if isinstance(data, bytes):
+        raise FrameError("BAD_FRAME", "binary frames are not part of the protocol; send JSON text")
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise FrameError("BAD_FRAME", "frame is not valid JSON") from None
+    if not isinstance(frame, dict):
+        raise FrameError("BAD_FRAME", "frame must be a JSON object")
+    kind = frame.get("type")
+    if kind == "AUTH":
+        return Auth(frame)
+    if kind == "ACK":
+        ids = frame.get("notificationIds")
+        if ids is None and "notificationId" in frame:
+            ids = [frame["notificationId"]]
+        if not isinstance(ids, list) or not ids:
+            raise FrameError("BAD_ACK", "ACK needs notificationId or a non-empty notificationIds")
+        if len(ids) > max_ack_ids:
+            raise FrameError("BAD_ACK", f"at most {max_ack_ids} ids per ACK")
+        if not all(isinstance(i, str) and _NOTIFICATION_ID.match(i) for i in ids):
+            raise FrameError("BAD_ACK", "notification ids are strings of [A-Za-z0-9._@-]")
+        return Ack(tuple(dict.fromkeys(ids)))
+    raise FrameError("UNKNOWN_TYPE", f"unknown frame type {str(kind)[:40]!r}; use AUTH or ACK")
+
+
+def auth_ok(user_id: str, tenant_id: str, pending: int) -> str:
+    return orjson.dumps({"type": "AUTH_OK", "userId": user_id, "tenantId": tenant_id,
+                         "pending": pending}).decode()
+
+
+def notification_frame(notification_json: str) -> str:
+    """Wraps the buffered JSON as it is: no parse, no re-serialisation on the hot path."""
+    return '{"type":"NOTIFICATION","notification":' + notification_json + "}"
+
+
+def ack_ok(acked: list[str], unknown: list[str]) -> str:
+    return orjson.dumps({"type": "ACK_OK", "notificationIds": acked, "unknown": unknown}).decode()
+
+
+def error(code: str, message: str) -> str:
+    return orjson.dumps({"type": "ERROR", "code": code, "message": message}).decode()
