@@ -9,10 +9,10 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from common.auth import Verifier
 from common.health import Readiness, probe
 from common.logs import get_logger
 from common.service import stop_on_signals
-from ws_gateway.auth import Verifier
 from ws_gateway.handler import Handler
 from ws_gateway.hub import Hub
 from ws_gateway.pending import PendingStore
@@ -40,7 +40,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     hub = Hub(redis)
     await hub.start()
     pending = PendingStore(redis, settings.names)
-    verifier = Verifier(settings.auth_mode, settings.jwt_secret, settings.jwt_public_key)
+    verifier = Verifier.from_settings(settings)
     handler = Handler(settings, verifier, hub, pending)
 
     readiness = Readiness()

@@ -19,9 +19,9 @@ import contextlib
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from common.auth import AuthError, Identity, Verifier
 from common.logs import get_logger
 from ws_gateway import protocol
-from ws_gateway.auth import AuthError, Identity, Verifier
 from ws_gateway.hub import Hub
 from ws_gateway.metrics import AUTH_FAILURES, CLOSES, CONNECTIONS
 from ws_gateway.pending import PendingStore

@@ -20,9 +20,9 @@ from datetime import datetime
 import orjson
 from websockets.asyncio.server import ServerConnection
 
+from common.auth import Identity
 from common.logs import get_logger
 from ws_gateway import protocol
-from ws_gateway.auth import Identity
 from ws_gateway.metrics import ACKS, CLOSES, DELIVERED, DELIVERY_SECONDS
 from ws_gateway.pending import PendingStore
 

@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from common.auth import AuthError, Identity, Verifier
 from ws_gateway import protocol
-from ws_gateway.auth import AuthError, Identity, Verifier
 
 pytestmark = pytest.mark.unit
 

@@ -9,12 +9,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, Self
 
 import jwt
+from pydantic import Field, model_validator
 
 from common.models import ID_PATTERN
+from common.settings import BaseServiceSettings
 
-__all__ = ["AuthError", "Identity", "Verifier"]
+__all__ = ["AuthError", "AuthSettings", "Identity", "Verifier"]
+
+
+class AuthSettings(BaseServiceSettings):
+    """Settings of the services that identify users (gateway, producer's read API)."""
+
+    auth_mode: Literal["jwt", "trusted"] = "jwt"
+    jwt_secret: str | None = Field(None, min_length=32)  # RFC 7518: >= the hash size
+    jwt_public_key: str | None = None
+
+    @model_validator(mode="after")
+    def _jwt_needs_a_key(self) -> Self:
+        if self.auth_mode == "jwt" and not (self.jwt_secret or self.jwt_public_key):
+            raise ValueError("AUTH_MODE=jwt needs JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)")
+        return self
 
 _ID = re.compile(ID_PATTERN)
 
@@ -34,6 +51,10 @@ class AuthError(Exception):
 
 
 class Verifier:
+    @classmethod
+    def from_settings(cls, settings: AuthSettings) -> Verifier:
+        return cls(settings.auth_mode, settings.jwt_secret, settings.jwt_public_key)
+
     def __init__(self, mode: str, secret: str | None, public_key: str | None) -> None:
         self.trusted = mode == "trusted"
         self._keys: dict[str, str] = {}
