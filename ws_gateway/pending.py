@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 
 from common.naming import Names
@@ -32,7 +34,11 @@ class PendingStore:
         return int(await self._redis.zcard(self._names.pending_index(tenant_id, user_id)))
 
     async def replay(self, tenant_id: str, user_id: str) -> list[tuple[str, str]]:
-        """``(id, notification JSON)`` of every pending notification, oldest first."""
+        """``(id, notification JSON)`` of every pending notification, oldest first.
+
+        Notifications past their ``expiresAt`` are left out: the persister is about to record
+        them as ``expired``, and an expired notification is never delivered.
+        """
         index = self._names.pending_index(tenant_id, user_id)
         pending = self._names.pending_hash(tenant_id, user_id)
         found: list[tuple[str, str]] = []
@@ -43,7 +49,9 @@ class PendingStore:
             if not ids:
                 return found
             bodies = await self._redis.hmget(pending, ids)
-            found.extend((i, _text(b)) for i, b in zip(ids, bodies, strict=True) if b)
+            now = time.time()
+            found.extend((i, _text(b)) for i, b in zip(ids, bodies, strict=True)
+                         if b and not _expired(b, now))
             if len(ids) < REPLAY_CHUNK:
                 return found
             start += REPLAY_CHUNK
@@ -67,6 +75,14 @@ class PendingStore:
                 pipe.zrem(self._names.pending_index(tenant_id, user_id), *acked_ids)
                 await pipe.execute()
         return [i for i, _ in found], unknown
+
+
+def _expired(body: str | bytes, now: float) -> bool:
+    try:
+        expires = datetime.fromisoformat(orjson.loads(body)["expiresAt"]).timestamp()
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return False  # unreadable here; the client may still make sense of it
+    return expires <= now
 
 
 def _text(value: Any) -> str:
