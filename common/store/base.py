@@ -1,0 +1,90 @@
+"""The store interface both backends keep, and the rules they share.
+
+Contract (tested once against every backend in ``tests/integration/test_store_contract.py``):
+
+* ``upsert_many`` is idempotent on the notification id and applies
+  :meth:`common.records.StoredNotification.merge` atomically per record: ``acked`` is never
+  downgraded to ``expired``, and ``readAt`` once set is kept. One call is one transaction
+  (SQLite) or one ``bulk_write`` (MongoDB). It returns only once the backend has made the
+  write durable, so the caller may then acknowledge its source; it raises otherwise, having
+  written all of the call or (SQLite) nothing of it — a retry of the same call is always safe.
+  A record whose id is already stored for *another* tenant or user is not written (ids are
+  derived from tenant, event and recipient, so this means a forged or corrupt entry): a
+  notification never moves between users.
+* ``history`` is newest first by ``createdAt``, then by id (descending), one tenant and user
+  only; its cursor is an opaque string (:mod:`common.store.cursor`) that both backends read
+  alike. A bad cursor raises :class:`InvalidCursor` (a ``ValueError``).
+* Every timestamp is kept to the millisecond, the precision of BSON dates, of the persist
+  stream's ``t`` and of the buffer's scores; :func:`common.store.rules.normalize` truncates
+  before writing so both backends return the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from common.records import StoredNotification
+
+__all__ = ["MAX_PAGE", "InvalidCursor", "Store", "check_limit"]
+
+MAX_PAGE = 1000
+"""The largest ``limit`` :meth:`Store.history` takes; the read API clamps before asking."""
+
+
+class InvalidCursor(ValueError):
+    """A ``cursor`` that no ``history`` call made (tampered, truncated or from elsewhere)."""
+
+
+def check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+
+
+class Store(Protocol):
+    """What the persister writes to and the read API reads from."""
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"mongodb"``, for logs and readiness details."""
+        ...
+
+    async def upsert_many(self, records: Sequence[StoredNotification]) -> None:
+        """Write ``records`` (see the module's contract); raises if the store did not confirm."""
+        ...
+
+    async def history(
+        self, tenant_id: str, user_id: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[StoredNotification], str | None]:
+        """One page, newest first, and the cursor of the next page (``None`` on the last)."""
+        ...
+
+    async def unread_count(self, tenant_id: str, user_id: str) -> int:
+        """Stored notifications of the user whose ``readAt`` is still unset."""
+        ...
+
+    async def mark_read(
+        self, tenant_id: str, user_id: str, notification_id: str, at: datetime
+    ) -> bool:
+        """Set ``readAt`` (the first time only). ``False`` when the id is not stored for
+        this user, in which case nothing changed."""
+        ...
+
+    async def get(
+        self, tenant_id: str, user_id: str, notification_id: str
+    ) -> StoredNotification | None:
+        """The user's stored notification, or ``None`` (also when another user owns it)."""
+        ...
+
+    async def prune(self, now: datetime) -> int:
+        """Delete what became acked/expired more than the retention before ``now``; the number
+        deleted. MongoDB's TTL index does this on its own, so there it returns 0."""
+        ...
+
+    async def ping(self) -> None:
+        """Return when the store answers; raise otherwise (readiness probe)."""
+        ...
+
+    async def close(self) -> None:
+        ...

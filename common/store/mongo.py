@@ -1,0 +1,248 @@
+"""The MongoDB backend (pymongo's native async API), for everything past one machine.
+
+One document per notification, ``_id`` = the notification id, the notification's fields at
+the top level (dates as BSON dates, so they are queryable and the TTL monitor can read them)
+plus ``status``, ``statusAt`` and ``readAt``. Indexes:
+
+* ``user_newest_first``: ``(tenantId, userId, createdAt desc, _id desc)`` for ``history``;
+* ``user_unread``: ``(tenantId, userId, readAt)`` for ``unread_count``;
+* ``retention``: a TTL index on ``statusAt`` (``STORE_RETENTION_DAYS``). A changed retention
+  is applied to the existing index with ``collMod``; keep the setting the same in every
+  service that opens the store, or they take turns changing it.
+
+Writes: one unordered ``bulk_write`` of ``UpdateOne(upsert=True)`` per call. The filter is
+``{_id, tenantId, userId}`` (an id stored for another user never matches, and on a sharded
+collection the filter carries the shard key); the update is a pipeline whose ``$cond`` keeps
+every field of a stored ``acked`` document when the new status is not ``acked``, and whose
+``$ifNull`` keeps ``readAt``. Every value goes in as ``$literal``, so a message that starts
+with ``$`` stays text. A duplicate-key error means either two upserts of one new id raced
+(the retry finds the document and merges) or the id is stored for another user (the retry
+fails the same way; the record is dropped and logged). Writes use ``w: majority``, so a
+confirmed batch survives a failover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import AsyncMongoClient, IndexModel, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.write_concern import WriteConcern
+
+from common.logs import get_logger
+from common.models import Notification
+from common.records import Status, StoredNotification
+from common.store.base import check_limit
+from common.store.cursor import decode_cursor, encode_cursor
+from common.store.rules import collapse, from_ms, normalize, to_ms, truncate
+
+__all__ = ["COLLECTION", "DEFAULT_DATABASE", "MongoStore", "upsert_op"]
+
+log = get_logger(__name__)
+
+Document = dict[str, Any]
+
+DEFAULT_DATABASE = "herald"
+COLLECTION = "notifications"
+DUPLICATE_KEY = 11000
+INDEX_OPTIONS_CONFLICT = 85
+_KEPT_IF_ACKED = {"$eq": ["$status", Status.ACKED.value]}
+
+
+def _fields(record: StoredNotification) -> Document:
+    n = record.notification
+    return {
+        "tenantId": n.tenantId,
+        "userId": n.userId,
+        "type": n.type.value,
+        "actorId": n.actorId,
+        "eventId": n.eventId,
+        "postId": n.postId,
+        "commentId": n.commentId,
+        "message": n.message,
+        "priority": n.priority.value,
+        "createdAt": n.createdAt,
+        "expiresAt": n.expiresAt,
+        "status": record.status.value,
+        "statusAt": record.statusAt,
+    }
+
+
+def upsert_op(record: StoredNotification) -> UpdateOne:
+    """The idempotent upsert of one (normalized) record, with the merge rule in the update."""
+    n = record.notification
+    values = _fields(record)
+    if record.status is Status.ACKED:
+        stage: Document = {k: {"$literal": v} for k, v in values.items()}
+    else:
+        stage = {k: {"$cond": [_KEPT_IF_ACKED, f"${k}", {"$literal": v}]}
+                 for k, v in values.items()}
+    stage["readAt"] = {"$ifNull": ["$readAt", {"$literal": record.readAt}]}
+    owner = {"_id": n.id, "tenantId": n.tenantId, "userId": n.userId}
+    return UpdateOne(owner, [{"$set": stage}], upsert=True)
+
+
+def _utc(value: Any) -> Any:
+    """BSON dates are UTC; a client made without ``tz_aware=True`` returns them naive."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _record_of(doc: Document) -> StoredNotification:
+    fields = {k: _utc(doc.get(k)) for k in ("tenantId", "userId", "type", "actorId", "eventId",
+                                            "postId", "commentId", "message", "priority",
+                                            "createdAt", "expiresAt")}
+    return StoredNotification(
+        notification=Notification.model_validate({"id": doc["_id"], **fields}),
+        status=Status(doc["status"]),
+        statusAt=_utc(doc["statusAt"]),
+        readAt=_utc(doc.get("readAt")),
+    )
+
+
+def _only_duplicate_keys(exc: BulkWriteError) -> list[int] | None:
+    """Indexes of the ops that failed on a duplicate key, or ``None`` if anything else failed."""
+    details = exc.details
+    errors = details.get("writeErrors") or []
+    if details.get("writeConcernErrors") or not errors:
+        return None
+    if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        return None
+    return [int(e["index"]) for e in errors]
+
+
+class MongoStore:
+    """Open with :meth:`open`, or wrap a client (tests) and call :meth:`ensure_schema`."""
+
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        database: str = DEFAULT_DATABASE,
+        *,
+        retention_days: float = 90.0,
+    ) -> None:
+        self._client = client
+        self._database = client[database]
+        self._coll: AsyncCollection[Document] = self._database.get_collection(
+            COLLECTION, write_concern=WriteConcern(w="majority")
+        )
+        self._retention_seconds = int(timedelta(days=retention_days).total_seconds())
+
+    @property
+    def backend(self) -> str:
+        return "mongodb"
+
+    @classmethod
+    async def open(cls, url: str, *, retention_days: float = 90.0) -> MongoStore:
+        """Connect and make the indexes; raises (``ServerSelectionTimeoutError`` after 5 s)
+        when MongoDB does not answer."""
+        client: AsyncMongoClient[Document] = AsyncMongoClient(
+            url, tz_aware=True, tzinfo=UTC, serverSelectionTimeoutMS=5000,
+            connectTimeoutMS=5000, appname="herald",
+        )
+        try:
+            name = client.get_default_database(DEFAULT_DATABASE).name
+            store = cls(client, name, retention_days=retention_days)
+            await store.ensure_schema()
+        except BaseException:
+            await client.close()
+            raise
+        return store
+
+    async def ensure_schema(self) -> None:
+        indexes = [
+            IndexModel([("tenantId", 1), ("userId", 1), ("createdAt", -1), ("_id", -1)],
+                       name="user_newest_first"),
+            IndexModel([("tenantId", 1), ("userId", 1), ("readAt", 1)], name="user_unread"),
+        ]
+        await self._coll.create_indexes(indexes)
+        retention = IndexModel([("statusAt", 1)], name="retention",
+                               expireAfterSeconds=self._retention_seconds)
+        try:
+            await self._coll.create_indexes([retention])
+        except OperationFailure as exc:
+            if exc.code != INDEX_OPTIONS_CONFLICT:
+                raise
+            await self._database.command(
+                "collMod", COLLECTION,
+                index={"name": "retention", "expireAfterSeconds": self._retention_seconds},
+            )
+            log.info("store retention changed", days=self._retention_seconds / 86400)
+
+    async def upsert_many(self, records: Sequence[StoredNotification]) -> None:
+        merged = collapse(normalize(r) for r in records)
+        ops = [upsert_op(r) for r in merged]
+        if not ops:
+            return
+        try:
+            await self._coll.bulk_write(ops, ordered=False)
+            return
+        except BulkWriteError as exc:
+            failed = _only_duplicate_keys(exc)
+            if failed is None:
+                raise
+        retry = [ops[i] for i in failed]
+        try:
+            await self._coll.bulk_write(retry, ordered=False)
+        except BulkWriteError as exc:
+            again = _only_duplicate_keys(exc)
+            if again is None:
+                raise
+            # Still a duplicate key with the document in place: the id is another user's.
+            ids = [merged[failed[i]].notification.id for i in again]
+            log.warning("notification ids stored for another tenant or user were not written",
+                        notificationIds=ids[:20], count=len(ids))
+
+    async def history(
+        self, tenant_id: str, user_id: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[StoredNotification], str | None]:
+        check_limit(limit)
+        query: Document = {"tenantId": tenant_id, "userId": user_id}
+        if cursor is not None:
+            created_ms, last_id = decode_cursor(cursor)
+            at = from_ms(created_ms)
+            query["$or"] = [{"createdAt": {"$lt": at}},
+                            {"createdAt": at, "_id": {"$lt": last_id}}]
+        found = self._coll.find(query, sort=[("createdAt", -1), ("_id", -1)], limit=limit + 1)
+        docs = await found.to_list()
+        page = [_record_of(d) for d in docs[:limit]]
+        following = None
+        if len(docs) > limit:
+            last = page[-1].notification
+            following = encode_cursor(to_ms(last.createdAt), last.id)
+        return page, following
+
+    async def unread_count(self, tenant_id: str, user_id: str) -> int:
+        return await self._coll.count_documents(
+            {"tenantId": tenant_id, "userId": user_id, "readAt": None}
+        )
+
+    async def mark_read(
+        self, tenant_id: str, user_id: str, notification_id: str, at: datetime
+    ) -> bool:
+        result = await self._coll.update_one(
+            {"_id": notification_id, "tenantId": tenant_id, "userId": user_id},
+            [{"$set": {"readAt": {"$ifNull": ["$readAt", {"$literal": truncate(at)}]}}}],
+        )
+        return result.matched_count == 1
+
+    async def get(
+        self, tenant_id: str, user_id: str, notification_id: str
+    ) -> StoredNotification | None:
+        doc = await self._coll.find_one(
+            {"_id": notification_id, "tenantId": tenant_id, "userId": user_id}
+        )
+        return _record_of(doc) if doc is not None else None
+
+    async def prune(self, now: datetime) -> int:
+        return 0  # the TTL index on statusAt does it
+
+    async def ping(self) -> None:
+        await self._client.admin.command("ping")
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,234 @@
+"""The SQLite backend: one file, WAL, every call on one dedicated thread.
+
+Why one thread of its own (the stdlib ``sqlite3``; aiosqlite is not a dependency and would do
+the same): ``sqlite3`` blocks, and a connection must not be used from two threads at once.
+The connection is made on, and only ever used from, a one-thread executor, so
+
+* the event loop never waits on the disk (``fsync``) or on another process's lock;
+* every call of this process runs in order, one at a time: one writer per process, which is
+  all SQLite allows per database anyway, and never "database is locked" from ourselves;
+* reads queue behind a write batch (milliseconds); WAL lets *other* processes (the producer's
+  read API) read while this one writes. Between processes a writer waits up to
+  ``busy_timeout_ms`` for the lock, then the call raises ``sqlite3.OperationalError`` and the
+  caller retries.
+
+Durability: ``journal_mode=WAL`` with ``synchronous=FULL``: a commit returns after the WAL is
+fsynced, so what ``upsert_many`` confirmed survives a power cut; the persister acks the stream
+only after that (``NORMAL`` would be faster and could lose the last commits).
+
+The merge rule is SQL: ``INSERT ... ON CONFLICT(id) DO UPDATE ... WHERE`` skips the update when
+the stored row is ``acked`` and the new one is not, or belongs to another tenant or user, and
+keeps ``read_ms`` once set. Retention: :meth:`SqliteStore.prune` deletes rows whose status is
+older than ``STORE_RETENTION_DAYS``, ``PRUNE_CHUNK`` rows per transaction so that no reader or
+writer waits long; the persister calls it on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from common.models import Notification
+from common.records import Status, StoredNotification
+from common.store.base import check_limit
+from common.store.cursor import decode_cursor, encode_cursor
+from common.store.rules import collapse, from_ms, normalize, to_ms
+
+__all__ = ["PRUNE_CHUNK", "SqliteStore"]
+
+T = TypeVar("T")
+Row = tuple[Any, ...]
+
+PRUNE_CHUNK = 5000
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notifications (
+    id          TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'acked', 'expired')),
+    status_ms   INTEGER NOT NULL,
+    read_ms     INTEGER,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_user_newest
+    ON notifications (tenant_id, user_id, created_ms DESC, id DESC);
+CREATE INDEX IF NOT EXISTS notifications_user_unread
+    ON notifications (tenant_id, user_id) WHERE read_ms IS NULL;
+CREATE INDEX IF NOT EXISTS notifications_status_ms ON notifications (status_ms);
+"""
+
+_UPSERT = """
+INSERT INTO notifications
+    (id, tenant_id, user_id, created_ms, status, status_ms, read_ms, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    created_ms = excluded.created_ms,
+    status = excluded.status,
+    status_ms = excluded.status_ms,
+    read_ms = COALESCE(notifications.read_ms, excluded.read_ms),
+    body = excluded.body
+WHERE notifications.tenant_id = excluded.tenant_id
+  AND notifications.user_id = excluded.user_id
+  AND NOT (notifications.status = 'acked' AND excluded.status <> 'acked')
+"""
+
+_COLUMNS = "created_ms, id, status, status_ms, read_ms, body"
+
+
+def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: autocommit; write transactions are opened explicitly below.
+    conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(_SCHEMA)
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _row_of(record: StoredNotification) -> Row:
+    n = record.notification
+    read_ms = to_ms(record.readAt) if record.readAt is not None else None
+    return (n.id, n.tenantId, n.userId, to_ms(n.createdAt), record.status.value,
+            to_ms(record.statusAt), read_ms, n.model_dump_json())
+
+
+def _record_of(row: Row) -> StoredNotification:
+    _created, _id, status, status_ms, read_ms, body = row
+    return StoredNotification(
+        notification=Notification.model_validate_json(body),
+        status=Status(status),
+        statusAt=from_ms(status_ms),
+        readAt=from_ms(read_ms) if read_ms is not None else None,
+    )
+
+
+def _write(conn: sqlite3.Connection, rows: list[Row]) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(_UPSERT, rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+class SqliteStore:
+    """Open with :meth:`open`; see the module docstring for threading and durability."""
+
+    def __init__(
+        self, executor: ThreadPoolExecutor, conn: sqlite3.Connection, retention_days: float
+    ) -> None:
+        self._executor = executor
+        self._conn = conn
+        self._retention = timedelta(days=retention_days)
+        self._closed = False
+
+    @property
+    def backend(self) -> str:
+        return "sqlite"
+
+    @classmethod
+    async def open(
+        cls, path: str, *, retention_days: float = 90.0, busy_timeout_ms: int = 5000
+    ) -> SqliteStore:
+        """Create the file (and its directory) and the schema if missing; raises
+        ``sqlite3.Error`` or ``OSError`` when the path cannot hold a database."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="herald-sqlite")
+        loop = asyncio.get_running_loop()
+        try:
+            conn = await loop.run_in_executor(executor, _connect, path, busy_timeout_ms)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(executor, conn, retention_days)
+
+    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise RuntimeError("the SQLite store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self._conn)
+
+    async def upsert_many(self, records: Sequence[StoredNotification]) -> None:
+        rows = [_row_of(r) for r in collapse(normalize(r) for r in records)]
+        if rows:
+            await self._call(lambda conn: _write(conn, rows))
+
+    async def history(
+        self, tenant_id: str, user_id: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[StoredNotification], str | None]:
+        check_limit(limit)
+        sql = f"SELECT {_COLUMNS} FROM notifications WHERE tenant_id = ? AND user_id = ?"
+        args: list[Any] = [tenant_id, user_id]
+        if cursor is not None:
+            created_ms, last_id = decode_cursor(cursor)
+            sql += " AND (created_ms < ? OR (created_ms = ? AND id < ?))"
+            args += [created_ms, created_ms, last_id]
+        sql += " ORDER BY created_ms DESC, id DESC LIMIT ?"
+        args.append(limit + 1)
+        rows: list[Row] = await self._call(lambda conn: conn.execute(sql, args).fetchall())
+        page = rows[:limit]
+        following = encode_cursor(page[-1][0], page[-1][1]) if len(rows) > limit else None
+        return [_record_of(r) for r in page], following
+
+    async def unread_count(self, tenant_id: str, user_id: str) -> int:
+        sql = ("SELECT count(*) FROM notifications "
+               "WHERE tenant_id = ? AND user_id = ? AND read_ms IS NULL")
+        row = await self._call(lambda conn: conn.execute(sql, (tenant_id, user_id)).fetchone())
+        return int(row[0])
+
+    async def mark_read(
+        self, tenant_id: str, user_id: str, notification_id: str, at: datetime
+    ) -> bool:
+        sql = ("UPDATE notifications SET read_ms = COALESCE(read_ms, ?) "
+               "WHERE id = ? AND tenant_id = ? AND user_id = ?")
+        args = (to_ms(at), notification_id, tenant_id, user_id)
+        changed = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        return bool(changed == 1)
+
+    async def get(
+        self, tenant_id: str, user_id: str, notification_id: str
+    ) -> StoredNotification | None:
+        sql = (f"SELECT {_COLUMNS} FROM notifications "
+               "WHERE id = ? AND tenant_id = ? AND user_id = ?")
+        args = (notification_id, tenant_id, user_id)
+        row: Row | None = await self._call(lambda conn: conn.execute(sql, args).fetchone())
+        return _record_of(row) if row is not None else None
+
+    async def prune(self, now: datetime) -> int:
+        cutoff = to_ms(now - self._retention)
+        sql = ("DELETE FROM notifications WHERE rowid IN "
+               "(SELECT rowid FROM notifications WHERE status_ms < ? LIMIT ?)")
+        total = 0
+        while True:
+            # One chunk per job: other calls of this process run between the chunks.
+            deleted: int = await self._call(
+                lambda conn: conn.execute(sql, (cutoff, PRUNE_CHUNK)).rowcount
+            )
+            total += deleted
+            if deleted < PRUNE_CHUNK:
+                return total
+
+    async def ping(self) -> None:
+        await self._call(lambda conn: conn.execute("SELECT 1 FROM notifications LIMIT 1"))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        await self._call(lambda conn: conn.close())
+        self._closed = True
+        self._executor.shutdown(wait=False)

@@ -1,0 +1,134 @@
+"""Wiring of the persister: Redis, the store, the stream worker, the sweeper, housekeeping and
+the probes, and the drain on SIGTERM.
+
+Start: the probes come up first (``/healthz`` answers at once); the store is opened with
+retries, so a persister started before its database is merely unready (``/readyz`` 503) until
+the store answers. Stop (SIGTERM/SIGINT): the worker finishes the batch in hand (or hands it
+back, unacked, after a few failed attempts), the sweeper its round, within
+``SHUTDOWN_TIMEOUT_SECONDS``; then the process exits 0. If a loop dies of a bug, the process
+logs it and exits 1, so that its supervisor restarts it rather than leaving a live-looking
+process that does nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+
+from common.health import ProbeServer, Readiness
+from common.logs import get_logger
+from common.models import utc_now
+from common.service import stop_on_signals
+from common.store import Store, open_store
+from persister.metrics import PRUNED
+from persister.retry import REDIS_ERRORS, GaveUp, Retrier, pause
+from persister.settings import PersisterSettings
+from persister.stream import PersistStream, consumer_name
+from persister.sweeper import Sweeper
+from persister.worker import Worker
+
+__all__ = ["serve"]
+
+log = get_logger(__name__)
+
+
+async def _every(
+    stop: asyncio.Event, seconds: float, name: str, job: Callable[[], Awaitable[object]],
+    errors: tuple[type[BaseException], ...],
+) -> None:
+    """Run ``job`` every ``seconds`` until ``stop``; a failure is logged and waits a turn."""
+    while not stop.is_set():
+        await pause(stop, seconds)
+        if stop.is_set():
+            return
+        try:
+            await job()
+        except errors as exc:
+            log.warning(f"{name} failed; next turn retries", error=repr(exc)[:500])
+
+
+async def serve(settings: PersisterSettings) -> None:
+    stop = stop_on_signals()
+    consumer = consumer_name()
+    redis = Redis.from_url(settings.redis_url, socket_timeout=settings.block_ms / 1000 + 5,
+                           socket_connect_timeout=5)
+    store: Store | None = None
+
+    async def store_up() -> None:
+        if store is None:
+            raise ConnectionError("store not open yet")
+        await store.ping()
+
+    readiness = Readiness()
+    readiness.add("redis", redis.ping)
+    readiness.add("store", store_up)
+    probes = ProbeServer(readiness, settings.host, settings.port)
+    await probes.start()
+
+    retrier = Retrier(stop, settings.retry_max_seconds)
+    try:
+        store = await retrier.run("open_store", lambda: open_store(
+            settings.store_url, retention_days=settings.store_retention_days))
+    except GaveUp:
+        await redis.aclose()
+        await probes.stop()
+        return
+    log.info("store open", backend=store.backend)
+
+    stream = PersistStream(
+        redis, settings.names, consumer, batch_size=settings.batch_size,
+        block_ms=settings.block_ms, claim_idle_ms=int(settings.claim_idle_seconds * 1000),
+    )
+    worker = Worker(stream, store, stop,
+                    claim_interval_seconds=max(0.5, min(settings.claim_idle_seconds / 2, 10)),
+                    retry_max_seconds=settings.retry_max_seconds)
+    sweeper = Sweeper(redis, settings.names, consumer, stop,
+                      interval_seconds=settings.sweep_interval_seconds,
+                      batch=settings.sweep_batch, retry_max_seconds=settings.retry_max_seconds)
+    opened = store
+
+    async def prune() -> None:
+        pruned = await opened.prune(utc_now())
+        if pruned:
+            PRUNED.inc(pruned)
+            log.info("pruned stored notifications past retention", count=pruned)
+
+    loops = {
+        asyncio.create_task(worker.run(), name="worker"),
+        asyncio.create_task(sweeper.run(), name="sweeper"),
+    }
+    chores = {
+        asyncio.create_task(_every(stop, settings.trim_interval_seconds, "stream trim",
+                                   stream.trim, REDIS_ERRORS), name="trim"),
+        asyncio.create_task(_every(stop, settings.prune_interval_seconds, "store prune",
+                                   prune, (Exception,)), name="prune"),
+    }
+    log.info("persister started", stream=stream.key, group=stream.group, consumer=consumer,
+             batch=settings.batch_size)
+
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({stopper, *loops, *chores}, return_when=asyncio.FIRST_COMPLETED)
+    crashed = [t for t in done if t is not stopper
+               and (t.cancelled() or t.exception() is not None or not stop.is_set())]
+    for task in crashed:
+        log.error("persister loop ended unexpectedly; exiting", loop=task.get_name(),
+                  error=repr(task.exception()) if not task.cancelled() else "cancelled")
+    stop.set()
+    log.info("persister draining")
+    _, late = await asyncio.wait({*loops, *chores}, timeout=settings.shutdown_timeout_seconds)
+    for task in late:
+        log.warning("drain timed out; unacked entries stay in the stream", loop=task.get_name())
+        task.cancel()
+    for task in late:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    stopper.cancel()
+    await store.close()
+    await redis.aclose()
+    await probes.stop()
+    log.info("persister stopped")
+    if crashed:
+        raise SystemExit(1)

@@ -1,0 +1,144 @@
+"""Batches from the persist stream into the store, acked only once the store confirmed.
+
+Each turn takes one batch — entries claimed from a stalled persister when a claim scan is
+due, else this consumer's own (after a restart) or new entries — and then:
+
+1. decodes every entry; a malformed one is dead-lettered (see :mod:`persister.stream`),
+   logged with its stream id and counted, never retried;
+2. writes the good ones with one ``upsert_many`` (one transaction / bulk_write), retried
+   with backoff while the store fails — nothing of the batch is acked meanwhile;
+3. acks the whole batch with one XACK.
+
+A crash or a lost XACK after step 2 delivers the entries again: a duplicate write, which the
+idempotent upsert absorbs. A store that keeps failing keeps the batch here (and its entries
+pending in the group) until it recovers; on SIGTERM the batch gets a few more attempts and is
+then left pending for another persister to claim. A record the store refused for good would
+hold its batch the same way, logged on every attempt: entries are validated by the models
+first, so only a store outage is expected to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from common.logs import get_logger
+from common.records import StoredNotification, decode_entry
+from common.store import Store
+from persister.metrics import BATCH_SECONDS, BATCH_SIZE, CLAIMED, DEAD_LETTERED, PERSISTED
+from persister.retry import REDIS_ERRORS, GaveUp, Retrier
+from persister.stream import Entry, PersistStream
+
+__all__ = ["Batch", "Worker", "split"]
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Batch:
+    """One read from the stream, sorted into what to write, what to dead-letter, and the ids
+    to ack once both are done."""
+
+    records: list[StoredNotification] = field(default_factory=list)
+    malformed: list[tuple[Entry, str]] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(str(p) for p in e['loc']) or 'n'}: {e['msg']}"
+                 for e in exc.errors(include_url=False, include_input=False)[:5]]
+        return "invalid notification: " + "; ".join(parts)
+    if isinstance(exc, KeyError):
+        return f"missing field {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def split(entries: list[Entry]) -> Batch:
+    """Pure: decode each entry; an entry deleted while pending (no fields) is only acked.
+
+    Any exception while decoding makes the entry malformed, not just ``ValueError``: an
+    absurd ``t`` raises ``OverflowError`` or ``OSError`` from ``datetime.fromtimestamp``, and
+    one such entry must not stop the persister."""
+    batch = Batch()
+    for entry in entries:
+        stream_id, fields = entry
+        batch.ids.append(stream_id)
+        if not fields:
+            continue
+        try:
+            batch.records.append(decode_entry(fields))
+        except Exception as exc:
+            batch.malformed.append((entry, _describe(exc)))
+    return batch
+
+
+class Worker:
+    def __init__(
+        self,
+        stream: PersistStream,
+        store: Store,
+        stop: asyncio.Event,
+        *,
+        claim_interval_seconds: float,
+        retry_max_seconds: float,
+    ) -> None:
+        self._stream = stream
+        self._store = store
+        self._stop = stop
+        self._claim_interval = claim_interval_seconds
+        self._retry = Retrier(stop, retry_max_seconds)
+        self._next_claim = 0.0
+
+    async def run(self) -> None:
+        """Until ``stop`` is set; the batch in hand is finished (or handed back) first."""
+        try:
+            await self._retry.run("create_group", self._stream.ensure_group, REDIS_ERRORS)
+            while not self._stop.is_set():
+                entries = await self._next_batch()
+                if entries:
+                    await self.handle(entries)
+        except GaveUp:
+            return
+
+    async def _next_batch(self) -> list[Entry]:
+        now = time.monotonic()
+        if now >= self._next_claim:
+            claimed = await self._retry.run("claim", self._stream.claim, REDIS_ERRORS)
+            if self._stream.claim_scan_done:
+                self._next_claim = now + self._claim_interval
+            if claimed:
+                CLAIMED.inc(len(claimed))
+                log.info("claimed stream entries from a stalled persister", count=len(claimed),
+                         first=claimed[0][0])
+                return claimed
+        if self._stop.is_set():
+            return []
+        return await self._retry.run("read", self._stream.read, REDIS_ERRORS)
+
+    async def handle(self, entries: list[Entry]) -> None:
+        """Write, dead-letter and ack one batch; raises :class:`GaveUp` (nothing more acked)
+        when stopping while Redis or the store still fail."""
+        started = time.perf_counter()
+        BATCH_SIZE.observe(len(entries))
+        batch = split(entries)
+        for entry, error in batch.malformed:
+            log.warning("malformed stream entry dead-lettered", streamId=entry[0], error=error,
+                        deadStream=self._stream.dead_key)
+            await self._retry.run(
+                "dead_letter", functools.partial(self._stream.dead_letter, entry, error),
+                REDIS_ERRORS,
+            )
+            DEAD_LETTERED.inc()
+        if batch.records:
+            records = batch.records
+            await self._retry.run("store", lambda: self._store.upsert_many(records))
+            for record in records:
+                PERSISTED.labels(record.status.value).inc()
+        ids = batch.ids
+        await self._retry.run("ack", lambda: self._stream.ack(ids), REDIS_ERRORS)
+        BATCH_SECONDS.observe(time.perf_counter() - started)

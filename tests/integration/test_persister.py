@@ -1,0 +1,413 @@
+"""The persister as a real process against the real Redis and a real SQLite file: stream →
+store, acks only after the store confirmed, expiry, claims, dead letters, outages, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from common.models import EventType, Notification, Priority
+from common.naming import Names
+from common.records import Status, StoredNotification, encode_entry
+from common.store import MAX_PAGE
+from common.store.rules import to_ms, truncate
+from common.store.sqlite import SqliteStore
+from persister.stream import dead_stream, group_name
+from tests.support.processes import ROOT, Service
+from tests.support.proxy import TcpProxy
+from tests.support.timing import eventually
+
+pytestmark = pytest.mark.integration
+
+_ids = itertools.count(1)
+
+
+def note(user: str = "bob", *, tenant: str = "default", expires_in: float = 3600,
+         created: datetime | None = None) -> Notification:
+    created = created or datetime.now(UTC)
+    n = next(_ids)
+    return Notification(
+        id=f"n-{n:05d}", tenantId=tenant, userId=user, type=EventType.FOLLOW,
+        actorId="alice", eventId=f"ev-{n}", message="alice started following you",
+        priority=Priority.PROMOTIONAL, createdAt=created,
+        expiresAt=created + timedelta(seconds=expires_in),
+    )
+
+
+async def publish(redis: Redis, names: Names, n: Notification, status: Status,
+                  at: datetime | None = None) -> str:
+    """XADD an entry as the gateway (acked) or a sweeper (expired) does."""
+    at_ms = to_ms(at or datetime.now(UTC))
+    entry_id: str = await redis.xadd(names.persist_stream,
+                                     encode_entry(n.model_dump_json(), status, at_ms))
+    return entry_id
+
+
+async def buffer(redis: Redis, names: Names, n: Notification, *, in_hash: bool = True) -> None:
+    """Write a pending notification the way consumer/buffer.py does (index entry first)."""
+    t, u = n.tenantId, n.userId
+    await redis.zadd(names.expiry_index, {f"{t}|{u}|{n.id}": to_ms(n.expiresAt)})
+    if in_hash:
+        await redis.hset(names.pending_hash(t, u), n.id, n.model_dump_json())
+        await redis.zadd(names.pending_index(t, u), {n.id: to_ms(n.createdAt)})
+
+
+async def pending(redis: Redis, names: Names) -> int:
+    summary = await redis.xpending(names.persist_stream, group_name(names))
+    return int(summary["pending"])
+
+
+async def unacked(redis: Redis, names: Names) -> int:
+    """Entries the group has not acked: delivered but pending, or not delivered yet."""
+    (info,) = await redis.xinfo_groups(names.persist_stream)
+    return int(info["pending"]) + int(info["lag"])
+
+
+async def metric(service: Service, name: str, **labels: str) -> float:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(service.url + "/metrics", timeout=5)).text
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = re.escape(name + (f"{{{wanted}}}" if labels else "")) + r" (\S+)"
+    found = re.search(r"^" + pattern + "$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[tuple[Path, SqliteStore]]:
+    """The SQLite file the persister writes, and a store on it for the test to read."""
+    path = tmp_path / "h.db"
+    store = await SqliteStore.open(str(path))
+    yield path, store
+    await store.close()
+
+
+async def stored(store: SqliteStore, user: str = "bob", tenant: str = "default"
+                 ) -> dict[str, StoredNotification]:
+    items, _ = await store.history(tenant, user, MAX_PAGE)
+    return {r.notification.id: r for r in items}
+
+
+@pytest.fixture
+def persister(
+    redis: Redis, services: Callable[..., Service], db: tuple[Path, SqliteStore]
+) -> Callable[..., Service]:
+    """``persister(**env)``: a persister on the test's SQLite file, fast timers for tests.
+    (``redis`` comes first so its key cleanup runs after the process has stopped.)"""
+
+    def make(**env: str) -> Service:
+        settings = {"STORE_URL": f"sqlite:///{db[0]}", "BLOCK_MS": "200",
+                    "SWEEP_INTERVAL_SECONDS": "0.2", "RETRY_MAX_SECONDS": "0.5", **env}
+        return services("persister", **settings)
+
+    return make
+
+
+async def test_entries_end_in_the_store_acked_and_sigterm_exits_0(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    service = await persister().start()
+    acked = [note(f"user{i % 3}") for i in range(30)]
+    expired = [note(f"user{i % 3}") for i in range(10)]
+    for n in acked:
+        await publish(redis, names, n, Status.ACKED)
+    for n in expired:
+        await publish(redis, names, n, Status.EXPIRED)
+
+    async def everything() -> dict[str, StoredNotification]:
+        found: dict[str, StoredNotification] = {}
+        for user in ("user0", "user1", "user2"):
+            found |= await stored(db[1], user)
+        return found
+
+    found = await eventually(everything, lambda f: len(f) == 40)
+    assert {i for i, r in found.items() if r.status is Status.ACKED} == {n.id for n in acked}
+    assert found[acked[0].id].notification == acked[0].model_copy(update={
+        "createdAt": truncate(acked[0].createdAt), "expiresAt": truncate(acked[0].expiresAt)})
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    assert await metric(service, "herald_persisted_total", status="acked") == 30
+    assert await metric(service, "herald_persisted_total", status="expired") == 10
+    assert await service.terminate() == 0
+
+
+async def test_duplicates_make_one_row_and_acked_wins(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    first, second = note(), note()
+    ack_at = datetime.now(UTC)
+    await publish(redis, names, first, Status.ACKED, ack_at)
+    await publish(redis, names, first, Status.ACKED, ack_at)
+    await publish(redis, names, first, Status.EXPIRED)
+    await publish(redis, names, second, Status.EXPIRED)
+    service = await persister().start()
+    await eventually(lambda: stored(db[1]), lambda f: len(f) == 2)
+    await publish(redis, names, second, Status.ACKED)  # a later batch: the ACK still wins
+    await publish(redis, names, second, Status.EXPIRED)
+    found = await eventually(lambda: stored(db[1]),
+                             lambda f: f[second.id].status is Status.ACKED)
+    await asyncio.sleep(0.5)
+    found = await stored(db[1])
+    assert len(found) == 2
+    assert found[first.id].status is Status.ACKED
+    assert found[first.id].statusAt == truncate(ack_at)
+    assert found[second.id].status is Status.ACKED
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    assert await service.terminate() == 0
+
+
+async def test_an_unacked_notification_past_its_ttl_ends_expired_and_leaves_the_buffer(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    past = datetime.now(UTC) - timedelta(hours=2)
+    due = note(created=past, expires_in=60)
+    acked_already = note(created=past, expires_in=60)  # its index entry outlived it
+    later = note(expires_in=3600)
+    for n in (due, later):
+        await buffer(redis, names, n)
+    await buffer(redis, names, acked_already, in_hash=False)
+
+    service = await persister().start()
+    found = await eventually(lambda: stored(db[1]), lambda f: due.id in f)
+    assert found[due.id].status is Status.EXPIRED
+    assert found[due.id].statusAt == truncate(due.expiresAt)
+    assert acked_already.id not in found and later.id not in found
+
+    pending_hash = names.pending_hash("default", "bob")
+    assert await redis.hkeys(pending_hash) == [later.id]
+    assert await redis.zrange(names.pending_index("default", "bob"), 0, -1) == [later.id]
+    await eventually(lambda: redis.zrange(names.expiry_index, 0, -1),
+                     lambda m: m == [f"default|bob|{later.id}"])
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    assert await metric(service, "herald_expired_total") == 1
+    assert await service.terminate() == 0
+
+
+async def test_entries_of_a_dead_persister_are_claimed(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    group = group_name(names)
+    await redis.xgroup_create(names.persist_stream, group, id="0", mkstream=True)
+    notes = [note() for _ in range(5)]
+    for n in notes:
+        await publish(redis, names, n, Status.ACKED)
+    taken = await redis.xreadgroup(group, "dead-host-1", {names.persist_stream: ">"}, count=10)
+    assert len(taken[0][1]) == 5  # delivered to a consumer that will never ack them
+
+    service = await persister(CLAIM_IDLE_SECONDS="1").start()
+    found = await eventually(lambda: stored(db[1]), lambda f: len(f) == 5, timeout=15)
+    assert set(found) == {n.id for n in notes}
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    assert await metric(service, "herald_persist_claimed_total") == 5
+    assert await service.terminate() == 0
+
+
+async def test_malformed_entries_are_dead_lettered_and_never_block(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    good = note()
+    bad: list[dict[str, Any]] = [
+        {"n": "not json", "s": "acked", "t": "1"},
+        {"s": "acked", "t": "1"},
+        {"n": good.model_dump_json(), "s": "pending", "t": "1"},
+        {"n": good.model_dump_json(), "s": "acked", "t": "yesterday"},
+        {"n": good.model_dump_json(), "s": "acked", "t": "99999999999999999999"},
+        {"n": good.model_dump_json(), "s": "acked", "t": "-99999999999999999999999"},
+        {"n": b"\xff\xfe not utf-8", "s": "acked", "t": "1"},
+    ]
+    bad_ids = [await redis.xadd(names.persist_stream, fields) for fields in bad]
+    await publish(redis, names, good, Status.ACKED)
+
+    service = await persister().start()
+    await eventually(lambda: stored(db[1]), lambda f: good.id in f)
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    dead = await eventually(lambda: redis.xrange(dead_stream(names)),
+                            lambda d: len(d) == len(bad))
+    assert [fields["source"] for _, fields in dead] == bad_ids
+    assert all(fields["error"] for _, fields in dead)
+    assert orjson.loads(dead[0][1]["fields"]) == bad[0]
+    assert await metric(service, "herald_persist_dead_lettered_total") == len(bad)
+    assert bad_ids[0] in service.logs()
+    assert await service.terminate() == 0
+
+
+async def test_the_stream_is_trimmed_once_everything_is_acked(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    for _ in range(20):
+        await publish(redis, names, note(), Status.ACKED)
+    service = await persister(TRIM_INTERVAL_SECONDS="0.3").start()
+    await eventually(lambda: stored(db[1]), lambda f: len(f) == 20)
+    await eventually(lambda: redis.xlen(names.persist_stream), lambda n: n <= 1)
+    assert await pending(redis, names) == 0
+    assert await service.terminate() == 0
+
+
+async def test_two_persisters_at_once_store_everything_once(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    first = await persister(BATCH_SIZE="16").start()
+    second = await persister(BATCH_SIZE="16").start()
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    expiring = [note(created=past, expires_in=1) for _ in range(40)]
+    for n in expiring:
+        await buffer(redis, names, n)
+    acked = [note() for _ in range(300)]
+    for n in acked:
+        await publish(redis, names, n, Status.ACKED)
+        if n is acked[150]:
+            for e in expiring[:10]:  # some acked while the sweep may be running: ack wins
+                await publish(redis, names, e, Status.ACKED)
+
+    found = await eventually(lambda: stored(db[1]), lambda f: len(f) == 340, timeout=30)
+    statuses = {i: r.status for i, r in found.items()}
+    assert all(statuses[e.id] is Status.ACKED for e in expiring[:10])
+    assert all(statuses[e.id] is Status.EXPIRED for e in expiring[10:])
+    assert await redis.hlen(names.pending_hash("default", "bob")) == 0
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    assert await first.terminate() == 0
+    assert await second.terminate() == 0
+
+
+@pytest.mark.faults
+async def test_while_the_store_fails_nothing_is_acked_then_it_catches_up(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    path, store = db
+    service = await persister(STORE_URL=f"sqlite:///{path}?busy_timeout_ms=100",
+                              RETRY_MAX_SECONDS="0.2").start()
+    lock = sqlite3.connect(path, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        notes = [note() for _ in range(5)]
+        for n in notes:
+            await publish(redis, names, n, Status.ACKED)
+        await eventually(lambda: metric(service, "herald_persist_retries_total",
+                                        operation="store"), lambda r: r >= 3)
+        assert await stored(store) == {}
+        assert await unacked(redis, names) == 5  # written nowhere, so acked never
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(service.url + "/readyz")).status_code == 200
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    found = await eventually(lambda: stored(store), lambda f: len(f) == 5)
+    assert set(found) == {n.id for n in notes}
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    assert await service.terminate() == 0
+
+
+@pytest.mark.faults
+async def test_sigterm_while_the_store_fails_hands_the_batch_back(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    path, store = db
+    url = f"sqlite:///{path}?busy_timeout_ms=100"
+    first = await persister(STORE_URL=url, RETRY_MAX_SECONDS="0.2").start()
+    lock = sqlite3.connect(path, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        notes = [note() for _ in range(3)]
+        async with redis.pipeline(transaction=True) as multi:  # one batch: all or nothing
+            for n in notes:
+                multi.xadd(names.persist_stream, encode_entry(n.model_dump_json(),
+                                                              Status.ACKED, 1))
+            await multi.execute()
+        await eventually(lambda: pending(redis, names), lambda p: p == 3)
+        await eventually(lambda: metric(first, "herald_persist_retries_total",
+                                        operation="store"), lambda r: r >= 1)
+        assert await first.terminate() == 0
+        assert await pending(redis, names) == 3  # handed back unacked, not dropped
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    second = await persister(STORE_URL=url, CLAIM_IDLE_SECONDS="1").start()
+    await eventually(lambda: stored(store), lambda f: len(f) == 3, timeout=15)
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    assert await second.terminate() == 0
+
+
+@pytest.mark.faults
+async def test_a_store_unreachable_at_start_leaves_it_unready_until_it_appears(
+    redis: Redis, names: Names, services: Callable[..., Service], tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the database directory should be")
+    path = blocker / "h.db"
+    service = services("persister", STORE_URL=f"sqlite:///{path}", BLOCK_MS="200",
+                       RETRY_MAX_SECONDS="0.3")
+    await service.start(ready=False)
+    n = note()
+    await publish(redis, names, n, Status.ACKED)
+    async with httpx.AsyncClient() as client:
+        ready = await client.get(service.url + "/readyz")
+    assert ready.status_code == 503 and "store not open" in ready.text
+    await asyncio.sleep(0.5)
+    assert await redis.xlen(names.persist_stream) == 1
+
+    blocker.unlink()
+    await service.wait_up()
+    store = await SqliteStore.open(str(path))
+    try:
+        found = await eventually(lambda: stored(store), lambda f: n.id in f)
+        assert found[n.id].status is Status.ACKED
+    finally:
+        await store.close()
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    assert await service.terminate() == 0
+
+
+@pytest.mark.faults
+async def test_a_redis_outage_is_ridden_out(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    proxy = await TcpProxy("127.0.0.1", 6379).start()
+    try:
+        service = await persister(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0").start()
+        await proxy.cut()
+        notes = [note() for _ in range(5)]
+        for n in notes:
+            await publish(redis, names, n, Status.ACKED)
+        await buffer(redis, names, due := note(created=datetime.now(UTC) - timedelta(hours=1),
+                                               expires_in=1))
+        await eventually(lambda: metric(service, "herald_persist_retries_total",
+                                        operation="read"), lambda r: r >= 1)
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(service.url + "/readyz")).status_code == 503
+        await proxy.restore()
+        found = await eventually(lambda: stored(db[1]), lambda f: len(f) == 6, timeout=20)
+        assert found[due.id].status is Status.EXPIRED
+        await eventually(lambda: pending(redis, names), lambda p: p == 0)
+        assert await service.terminate() == 0
+    finally:
+        await proxy.close()
+
+
+@pytest.mark.parametrize(("name", "value"), [("BATCH_SIZE", "0"), ("STORE_URL", "redis://x"),
+                                             ("CLAIM_IDLE_SECONDS", "never")])
+def test_a_bad_setting_stops_the_persister_with_one_line(name: str, value: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "persister"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30, env={"PATH": "/usr/bin:/bin", name: value})
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and name in done.stderr

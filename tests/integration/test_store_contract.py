@@ -1,0 +1,216 @@
+"""The store contract, one body for every backend (``store`` is parametrised in conftest:
+``sqlite``, and ``mongodb-real`` or ``mongodb-fake``)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from common.models import EventType, Notification, Priority
+from common.records import Status, StoredNotification
+from common.store import MAX_PAGE, InvalidCursor, Store
+from common.store.cursor import encode_cursor
+from common.store.rules import normalize, to_ms, truncate
+
+pytestmark = pytest.mark.integration
+
+BASE = datetime(2026, 3, 4, 5, 6, 7, 891_234, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+def note(
+    nid: str | None = None,
+    *,
+    user: str = "u1",
+    tenant: str = "t1",
+    created: datetime = BASE,
+    message: str = "alice liked your post",
+) -> Notification:
+    return Notification(
+        id=nid or f"n-{next(_ids):04d}", tenantId=tenant, userId=user, type=EventType.LIKE,
+        actorId="alice", eventId=f"ev-{next(_ids)}", postId="p1", message=message,
+        priority=Priority.PROMOTIONAL, createdAt=created,
+        expiresAt=created + timedelta(days=1),
+    )
+
+
+def rec(
+    n: Notification,
+    status: Status = Status.ACKED,
+    at: datetime = BASE + timedelta(seconds=30, microseconds=555),
+    read: datetime | None = None,
+) -> StoredNotification:
+    return StoredNotification(notification=n, status=status, statusAt=at, readAt=read)
+
+
+async def everything(store: Store, user: str = "u1", tenant: str = "t1"
+                     ) -> list[StoredNotification]:
+    items, _ = await store.history(tenant, user, MAX_PAGE)
+    return items
+
+
+async def test_upsert_is_idempotent_on_the_id(store: Store) -> None:
+    record = rec(note())
+    await store.upsert_many([record])
+    await store.upsert_many([record, record])
+    await store.upsert_many([record])
+    await store.upsert_many([])
+    assert await everything(store) == [normalize(record)]
+    assert await store.get("t1", "u1", record.notification.id) == normalize(record)
+
+
+@pytest.mark.parametrize("order", ["acked-then-expired", "expired-then-acked",
+                                   "one-batch-acked-first", "one-batch-expired-first"])
+async def test_acked_beats_expired_in_either_order(store: Store, order: str) -> None:
+    n = note()
+    acked = rec(n, Status.ACKED, at=BASE + timedelta(seconds=5))
+    expired = rec(n, Status.EXPIRED, at=BASE + timedelta(days=1))
+    match order:
+        case "acked-then-expired":
+            await store.upsert_many([acked])
+            await store.upsert_many([expired])
+        case "expired-then-acked":
+            await store.upsert_many([expired])
+            assert (await store.get("t1", "u1", n.id)) == normalize(expired)
+            await store.upsert_many([acked])
+        case "one-batch-acked-first":
+            await store.upsert_many([acked, expired])
+        case "one-batch-expired-first":
+            await store.upsert_many([expired, acked])
+    assert await everything(store) == [normalize(acked)]
+
+
+async def test_concurrent_upserts_of_the_same_ids_end_acked(store: Store) -> None:
+    notes = [note() for _ in range(20)]
+    batches = [[rec(n, status) for n in notes] for status in (Status.EXPIRED, Status.ACKED)] * 5
+    await asyncio.gather(*(store.upsert_many(batch) for batch in batches))
+    stored = await everything(store)
+    assert len(stored) == len(notes)
+    assert {s.status for s in stored} == {Status.ACKED}
+
+
+async def test_read_at_is_kept_by_later_upserts(store: Store) -> None:
+    n = note()
+    await store.upsert_many([rec(n, Status.EXPIRED)])
+    read_at = BASE + timedelta(hours=1, microseconds=999)
+    assert await store.mark_read("t1", "u1", n.id, read_at)
+    await store.upsert_many([rec(n, Status.ACKED)])
+    await store.upsert_many([rec(n, Status.EXPIRED)])
+    later = BASE + timedelta(hours=2)
+    await store.upsert_many([rec(n, Status.ACKED, read=later)])
+    got = await store.get("t1", "u1", n.id)
+    assert got is not None
+    assert (got.status, got.readAt) == (Status.ACKED, truncate(read_at))
+    assert await store.unread_count("t1", "u1") == 0
+
+
+async def test_a_read_at_given_with_a_record_is_stored(store: Store) -> None:
+    n = note()
+    await store.upsert_many([rec(n, read=BASE + timedelta(minutes=1))])
+    got = await store.get("t1", "u1", n.id)
+    assert got is not None and got.readAt == truncate(BASE + timedelta(minutes=1))
+
+
+async def test_history_is_newest_first_and_pages_with_a_cursor(store: Store) -> None:
+    notes = [note(created=BASE + timedelta(seconds=i)) for i in range(9)]
+    # Two more in the same millisecond as notes[4] (microseconds differ, and the store keeps
+    # milliseconds): the id breaks the tie, descending.
+    same_ms = BASE + timedelta(seconds=4, microseconds=300)
+    notes += [note("n-tie-a", created=same_ms), note("n-tie-z", created=same_ms)]
+    await store.upsert_many([rec(n) for n in reversed(notes)])
+    expected = sorted(notes, key=lambda n: (to_ms(n.createdAt), n.id), reverse=True)
+
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = await store.history("t1", "u1", 4, cursor)
+        pages.append([r.notification.id for r in page])
+        if cursor is None:
+            break
+        assert isinstance(cursor, str)
+    assert [len(p) for p in pages] == [4, 4, 3]
+    assert [i for p in pages for i in p] == [n.id for n in expected]
+
+    whole, after_last = await store.history("t1", "u1", len(notes))
+    assert after_last is None and len(whole) == len(notes)
+
+
+async def test_each_user_sees_only_their_own(store: Store) -> None:
+    mine = note(user="u1", tenant="t1")
+    neighbour = note(user="u2", tenant="t1")
+    other_tenant = note(user="u1", tenant="t2")
+    await store.upsert_many([rec(mine), rec(neighbour), rec(other_tenant)])
+
+    for tenant, user, own in (("t1", "u1", mine), ("t1", "u2", neighbour),
+                              ("t2", "u1", other_tenant)):
+        assert [r.notification.id for r in await everything(store, user, tenant)] == [own.id]
+        assert await store.unread_count(tenant, user) == 1
+    assert await store.get("t1", "u2", mine.id) is None
+    assert await store.get("t2", "u1", mine.id) is None
+    assert await everything(store, "u3", "t1") == []
+
+
+async def test_unread_count_and_mark_read(store: Store) -> None:
+    notes = [note() for _ in range(3)]
+    await store.upsert_many([rec(n) for n in notes])
+    assert await store.unread_count("t1", "u1") == 3
+    first = BASE + timedelta(hours=1)
+    assert await store.mark_read("t1", "u1", notes[0].id, first) is True
+    assert await store.mark_read("t1", "u1", notes[0].id, first + timedelta(hours=1)) is True
+    assert await store.unread_count("t1", "u1") == 2
+    got = await store.get("t1", "u1", notes[0].id)
+    assert got is not None and got.readAt == truncate(first)
+    assert await store.mark_read("t1", "u1", "no-such-id", first) is False
+
+
+async def test_mark_read_of_another_users_notification_is_refused(store: Store) -> None:
+    theirs = note(user="u2")
+    await store.upsert_many([rec(theirs)])
+    before = await store.get("t1", "u2", theirs.id)
+    at = BASE + timedelta(hours=1)
+    assert await store.mark_read("t1", "u1", theirs.id, at) is False
+    assert await store.mark_read("t9", "u2", theirs.id, at) is False
+    assert await store.get("t1", "u2", theirs.id) == before
+    assert await store.unread_count("t1", "u2") == 1
+
+
+async def test_an_id_stored_for_another_user_is_never_moved(store: Store) -> None:
+    original = note("n-shared", user="u1")
+    await store.upsert_many([rec(original, Status.EXPIRED)])
+    forged = original.model_copy(update={"userId": "u2", "message": "forged"})
+    await store.upsert_many([rec(forged, Status.ACKED), rec(note(user="u2"))])
+    assert await store.get("t1", "u1", "n-shared") == normalize(rec(original, Status.EXPIRED))
+    assert await store.get("t1", "u2", "n-shared") is None
+    assert len(await everything(store, "u2")) == 1
+
+
+async def test_text_that_looks_like_an_operator_stays_text(store: Store) -> None:
+    n = note(message="$status {$literal: 1} $$ROOT")
+    await store.upsert_many([rec(n, Status.EXPIRED)])
+    await store.upsert_many([rec(n, Status.EXPIRED, at=BASE + timedelta(days=2))])
+    got = await store.get("t1", "u1", n.id)
+    assert got is not None and got.notification.message == "$status {$literal: 1} $$ROOT"
+
+
+@pytest.mark.parametrize("cursor", ["", "garbage!", "e30", encode_cursor(1, "") + "x",
+                                    "W1siYSJdXQ", "x" * 600])
+async def test_a_cursor_not_made_by_history_is_refused(store: Store, cursor: str) -> None:
+    with pytest.raises(InvalidCursor):
+        await store.history("t1", "u1", 10, cursor)
+
+
+@pytest.mark.parametrize("limit", [0, -1, MAX_PAGE + 1])
+async def test_a_limit_out_of_range_is_refused(store: Store, limit: int) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        await store.history("t1", "u1", limit)
+
+
+async def test_ping_and_a_missing_notification(store: Store) -> None:
+    await store.ping()
+    assert await store.get("t1", "u1", "missing") is None
+    assert await store.unread_count("t1", "u1") == 0
+    assert await store.history("t1", "u1", 10) == ([], None)
+    assert store.backend in ("sqlite", "mongodb")

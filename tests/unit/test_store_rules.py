@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from common.models import EventType, Notification, Priority
+from common.records import Status, StoredNotification
+from common.store.rules import collapse, from_ms, normalize, to_ms, truncate
+
+pytestmark = pytest.mark.unit
+
+AT = datetime(2026, 1, 2, 3, 4, 5, 678_999, tzinfo=UTC)
+
+
+def rec(nid: str, status: Status, seconds: int = 0, read: datetime | None = None
+        ) -> StoredNotification:
+    n = Notification(id=nid, tenantId="t", userId="u", type=EventType.FOLLOW, actorId="a",
+                     eventId="e", message="m", priority=Priority.PROMOTIONAL, createdAt=AT,
+                     expiresAt=AT + timedelta(days=1))
+    return StoredNotification(notification=n, status=status,
+                              statusAt=AT + timedelta(seconds=seconds), readAt=read)
+
+
+def test_milliseconds_are_exact_and_floored() -> None:
+    assert to_ms(AT) == 1_767_323_045_678
+    assert from_ms(to_ms(AT)) == AT.replace(microsecond=678_000)
+    assert to_ms(datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)) == -1
+    assert truncate(AT).tzinfo is not None
+
+
+def test_normalize_truncates_every_timestamp() -> None:
+    got = normalize(rec("n", Status.ACKED, read=AT))
+    stamps = [got.statusAt, got.readAt, got.notification.createdAt, got.notification.expiresAt]
+    assert all(s is not None and s.microsecond % 1000 == 0 for s in stamps)
+
+
+@pytest.mark.parametrize("statuses", list(itertools.product(
+    [Status.ACKED, Status.EXPIRED], repeat=3)))
+def test_collapse_is_merging_one_by_one(statuses: tuple[Status, ...]) -> None:
+    records = [rec("n", s, seconds=i, read=AT if i == 1 else None)
+               for i, s in enumerate(statuses)]
+    expected = records[0]
+    for newer in records[1:]:
+        expected = expected.merge(newer)
+    assert collapse([*records, rec("other", Status.EXPIRED)]) == [
+        expected, rec("other", Status.EXPIRED)]
+    if Status.ACKED in statuses:
+        assert expected.status is Status.ACKED
