@@ -54,13 +54,20 @@ fi
 
 # --- RabbitMQ ----------------------------------------------------------------------------
 rabbit_up() {
-    timeout 20 rabbitmq-diagnostics -q check_running >/dev/null 2>&1
+    timeout 20 rabbitmq-diagnostics -q check_running >/dev/null 2>&1 \
+        && python3 deploy/amqp-handshake.py 127.0.0.1 5672
 }
 
 step "rabbitmq"
 if rabbit_up; then
     echo "already running"
 else
+    if pgrep -f 'beam.smp.*rabbit' >/dev/null; then
+        # Running but not answering AMQP: stop it (politely, then not) before starting again.
+        echo "rabbitmq runs but does not answer AMQP; restarting it"
+        timeout 30 rabbitmqctl stop >/dev/null 2>&1 || pkill -9 -f 'beam.smp.*rabbit' || true
+        sleep 2
+    fi
     rabbitmq-server -detached </dev/null || echo "rabbitmq-server -detached exited $? (waiting anyway)"
     deadline=$((SECONDS + 120))
     until rabbit_up; do

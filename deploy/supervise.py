@@ -8,6 +8,7 @@ this only picks the defaults a single machine wants and prints where things are.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,8 +16,16 @@ import time
 import urllib.request
 from pathlib import Path
 
+import jwt
+
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = {"producer": 8000, "consumer": 8002}
+SERVICES = {"producer": 8000, "consumer": 8002, "ws_gateway": 8001, "persister": 8003}
+TOKEN_HOURS = 12
+
+
+def demo_token(secret: str, user: str) -> str:
+    claims = {"sub": user, "tid": "default", "exp": int(time.time()) + TOKEN_HOURS * 3600}
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], seconds: float = 30) -> bool:
@@ -32,6 +41,10 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], seconds: float = 30) 
 
 def main() -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # One machine: a fresh HS256 secret per run unless one is given, the SQLite store.
+    env.setdefault("AUTH_MODE", "jwt")
+    env.setdefault("JWT_SECRET", secrets.token_urlsafe(32))
+    env.setdefault("STORE_URL", f"sqlite:///{ROOT / 'var' / 'herald.db'}")
     logdir = ROOT / "var" / "log"
     logdir.mkdir(parents=True, exist_ok=True)
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -45,6 +58,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
 
     for name, port in SERVICES.items():
+        if not (ROOT / name / "__main__.py").exists():
+            continue
         with open(logdir / f"{name}.log", "ab") as log:
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", name], cwd=ROOT, env={**env, "PORT": str(port)},
@@ -57,12 +72,19 @@ def main() -> int:
         print(f"  {name:<10} http://127.0.0.1:{port}   (log: var/log/{name}.log)")
 
     if not stopping:
+        token = demo_token(env["JWT_SECRET"], "bob") if env["AUTH_MODE"] == "jwt" else ""
         print(
-            "\nHerald is running. Try:\n"
-            "  curl -s -XPOST localhost:8000/v1/events -H 'content-type: application/json' \\\n"
-            "       -d '{\"type\":\"LIKE\",\"actorId\":\"alice\",\"targetId\":\"bob\","
+            "\nHerald is running.\n"
+            f"  Watch bob's notifications:  http://127.0.0.1:8000/demo#user=bob&token={token}\n"
+            f"  bob's token ({TOKEN_HOURS} h):       {token}\n"
+            "  Send one as alice:\n"
+            "    curl -s -XPOST localhost:8000/v1/events \\\n"
+            "         -d '{\"type\":\"LIKE\",\"actorId\":\"alice\",\"targetId\":\"bob\","
             "\"postId\":\"p1\"}'\n"
-            "  redis-cli hgetall 'herald:pending:{default:bob}'\n"
+            "  bob's history:\n"
+            f"    curl -s -H 'Authorization: Bearer {token}' "
+            "localhost:8000/v1/users/bob/notifications\n"
+            "  WebSocket: ws://127.0.0.1:8001/ws, first frame {\"type\":\"AUTH\",\"token\":…}\n"
             "Ctrl-C stops everything."
         )
     while not stopping and all(p.poll() is None for p in procs.values()):

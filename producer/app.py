@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from common.auth import Verifier
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
+from producer.demo import demo_routes
 from producer.errors import HttpError, error_response
 from producer.ingest import Ingest
 from producer.publisher import Publisher
+from producer.read_routes import Gate, read_routes
+from producer.reads import History
 from producer.routes import event_routes
 from producer.seed_routes import seed_routes
 from producer.settings import ProducerSettings
+from producer.store_holder import StoreHolder
 
 __all__ = ["create_app"]
 
@@ -32,17 +39,27 @@ def create_app(settings: ProducerSettings) -> Starlette:
         settings.publish_timeout_seconds,
     )
     ingest = Ingest(publisher, settings.retry_after_seconds)
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
+    holder = StoreHolder(settings.store_url, settings.store_retention_days)
+    history = History(redis, settings.names, holder)
+    gate = Gate(Verifier.from_settings(settings), settings.read_api_keys)
     readiness = Readiness()
     readiness.add("rabbitmq", publisher.check)
+    readiness.add("redis", redis.ping)
+    readiness.add("store", holder.check)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await publisher.start()
+        if settings.auth_mode == "trusted":
+            log.warning("AUTH_MODE=trusted: the read API is open to anyone (demo use only)")
+        await asyncio.gather(publisher.start(), holder.start())
         log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
         try:
             yield
         finally:
             await publisher.close()
+            await holder.close()
+            await redis.aclose()
             log.info("producer stopped")
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -61,6 +78,8 @@ def create_app(settings: ProducerSettings) -> Starlette:
     routes = [
         *event_routes(ingest, settings),
         *seed_routes(ingest, settings.max_body_bytes),
+        *read_routes(history, gate),
+        *demo_routes(),
         *probe_routes(readiness),
     ]
     app = Starlette(

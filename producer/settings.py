@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
 
-from common.settings import BaseServiceSettings
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from common.auth import AuthSettings
+from common.store.settings import StoreSettings
 
 __all__ = ["ProducerSettings"]
 
 
-class ProducerSettings(BaseServiceSettings):
+class ProducerSettings(AuthSettings, StoreSettings):
     port: int = Field(8000, ge=1, le=65535)
+    # Keys of trusted backends that may read any user's notifications (comma-separated).
+    read_api_keys: Annotated[tuple[str, ...], NoDecode] = ()
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
     max_batch_events: int = Field(500, ge=1, le=10_000)
     publish_timeout_seconds: float = Field(5.0, gt=0, le=120)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+
+    @field_validator("read_api_keys", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            keys = tuple(k.strip() for k in value.split(",") if k.strip())
+            if any(len(k) < 16 for k in keys):
+                raise ValueError("each key needs at least 16 characters")
+            return keys
+        return value

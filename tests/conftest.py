@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from common.naming import Names
 from tests.support.amqp import delete_topology
 from tests.support.processes import Service
+from tests.support.ws import SECRET
 
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -28,8 +29,27 @@ _counter = itertools.count(1)
 
 
 @pytest.fixture
-def prefix() -> str:
-    return f"{RUN_ID}-{next(_counter)}"
+async def prefix() -> AsyncIterator[str]:
+    """This test's resource prefix; afterwards its exchanges, queues and keys are deleted
+    (services are stopped first: fixture teardown runs in reverse order)."""
+    value = f"{RUN_ID}-{next(_counter)}"
+    yield value
+    await _delete_everything_under(value)
+
+
+async def _delete_everything_under(value: str) -> None:
+    connection = await aio_pika.connect(RABBITMQ_URL)
+    try:
+        await delete_topology(connection, Names(value))
+    finally:
+        await connection.close()
+    client = Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{value}:*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start:start + 500])
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
@@ -46,9 +66,6 @@ def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def redis(prefix: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(REDIS_URL, decode_responses=True)
     yield client
-    keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
-    if keys:
-        await client.delete(*keys)
     await client.aclose()
 
 
@@ -56,8 +73,6 @@ async def redis(prefix: str) -> AsyncIterator[Redis]:
 async def amqp(names: Names) -> AsyncIterator[AbstractConnection]:
     connection = await aio_pika.connect(RABBITMQ_URL)
     yield connection
-    channel = await connection.channel()
-    await delete_topology(channel, names)
     await connection.close()
 
 
@@ -67,12 +82,14 @@ async def channel(amqp: AbstractConnection) -> AbstractChannel:
 
 
 @pytest.fixture
-def base_env(prefix: str) -> dict[str, str]:
+def base_env(prefix: str, tmp_path: Path) -> dict[str, str]:
     return {
+        "STORE_URL": f"sqlite:///{tmp_path}/herald.db",
         "HERALD_PREFIX": prefix,
         "RABBITMQ_URL": RABBITMQ_URL,
         "REDIS_URL": REDIS_URL,
         "LOG_LEVEL": "info",
+        "JWT_SECRET": SECRET,
     }
 
 

@@ -130,7 +130,8 @@ async def test_probes(producer: Service) -> None:
     async with httpx.AsyncClient(base_url=producer.url) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = (await client.get("/readyz")).json()
-        assert ready == {"status": "ready", "checks": {"rabbitmq": "ok"}}
+        assert ready == {"status": "ready",
+                         "checks": {"rabbitmq": "ok", "redis": "ok", "store": "ok"}}
         await client.post("/v1/events", content=orjson.dumps(LIKE))
         metrics = (await client.get("/metrics")).text
     assert 'herald_events_published_total{type="LIKE"} 1.0' in metrics

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from common.naming import Names
 from tests.support.timing import scaled
@@ -55,14 +55,12 @@ async def queue_depth(channel: AbstractChannel, queue_name: str) -> int:
     return int(depth)
 
 
-async def delete_topology(channel: AbstractChannel, names: Names) -> None:
+async def delete_topology(connection: AbstractConnection, names: Names) -> None:
+    """Delete a prefix's queues and exchanges; a channel per step, since a failed step closes
+    its channel."""
     for queue in (names.notify_queue, names.dead_letter_queue):
-        try:
+        async with connection.channel() as channel:
             await channel.queue_delete(queue)
-        except Exception:
-            pass
     for exchange in (names.events_exchange, names.dead_letter_exchange):
-        try:
+        async with connection.channel() as channel:
             await channel.exchange_delete(exchange)
-        except Exception:
-            pass

@@ -15,8 +15,13 @@ from tests.support.processes import ROOT
 pytestmark = pytest.mark.unit
 
 
+@pytest.fixture(autouse=True)
+def _jwt_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET", "x" * 32)
+
+
 def test_defaults_follow_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PORT", "HERALD_PREFIX", "RABBITMQ_URL", "REDIS_URL"):
+    for name in ("PORT", "HERALD_PREFIX", "RABBITMQ_URL", "REDIS_URL", "AUTH_MODE"):
         monkeypatch.delenv(name, raising=False)
     producer = load_settings(ProducerSettings, "producer")
     assert (producer.port, producer.herald_prefix) == (8000, "herald")
@@ -54,7 +59,26 @@ def test_a_bad_setting_stops_with_one_line_naming_it(
     assert name in err
 
 
-@pytest.mark.parametrize("module", ["producer", "consumer"])
+def test_jwt_mode_needs_a_key_and_trusted_mode_does_not(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("JWT_SECRET")
+    with pytest.raises(SettingsError):
+        load_settings(ProducerSettings, "producer")
+    assert "AUTH_MODE=jwt needs JWT_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("AUTH_MODE", "trusted")
+    assert load_settings(ProducerSettings, "producer").auth_mode == "trusted"
+
+
+def test_read_api_keys_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("READ_API_KEYS", "k" * 16 + ", " + "j" * 20)
+    assert load_settings(ProducerSettings, "producer").read_api_keys == ("k" * 16, "j" * 20)
+    monkeypatch.setenv("READ_API_KEYS", "short")
+    with pytest.raises(SettingsError):
+        load_settings(ProducerSettings, "producer")
+
+
+@pytest.mark.parametrize("module", ["producer", "consumer", "ws_gateway", "persister"])
 def test_the_service_exits_2_on_a_bad_setting(module: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True, timeout=30,

@@ -1,0 +1,121 @@
+"""Routes of the read API, and who may call them.
+
+* ``Authorization: Bearer <JWT>`` of that user in that tenant (``sub``/``tid``): their own
+  notifications only; any other user's → 403.
+* ``Authorization: Bearer <key>`` with a key from ``READ_API_KEYS``: a trusted backend, any
+  user (``tenantId`` from the query, default ``default``).
+* ``AUTH_MODE=trusted``: open, as the seed was (local demos only).
+* Nothing, or a token that does not verify → 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from common.auth import AuthError, Verifier
+from common.models import ID_PATTERN
+from common.store.cursor import decode_cursor, encode_cursor
+from producer.errors import HttpError, json_response
+from producer.reads import History, to_json
+
+__all__ = ["Gate", "read_routes"]
+
+MAX_LIMIT = 100  # the store takes up to 1000; one page more is asked for to see hasMore
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    verifier: Verifier
+    api_keys: tuple[str, ...]
+
+    def tenant_and_user(self, request: Request, user_id: str | None) -> tuple[str, str]:
+        """The (tenant, user) the caller may read, or 401/403/422 as :class:`HttpError`."""
+        tenant = request.query_params.get("tenantId")
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() == "bearer" and credential:
+            if any(hmac.compare_digest(credential, key) for key in self.api_keys):
+                return self._named(tenant or "default", user_id)
+            try:
+                identity = self.verifier.verify({"token": credential})
+            except AuthError as exc:
+                raise HttpError(401, "unauthorized", str(exc),
+                                headers={"WWW-Authenticate": "Bearer"}) from None
+            if (user_id is not None and user_id != identity.user_id) or \
+                    (tenant is not None and tenant != identity.tenant_id):
+                raise HttpError(403, "forbidden", "a token reads only its own notifications")
+            return identity.tenant_id, identity.user_id
+        if self.verifier.trusted:
+            return self._named(tenant or "default", user_id)
+        raise HttpError(401, "unauthorized", "send Authorization: Bearer <JWT or API key>",
+                        headers={"WWW-Authenticate": "Bearer"})
+
+    @staticmethod
+    def _named(tenant: str, user_id: str | None) -> tuple[str, str]:
+        if user_id is None:
+            raise HttpError(422, "invalid_request", "userId is required",
+                            [{"field": "userId", "message": "give ?userId= with an API key"}])
+        return tenant, user_id
+
+
+_ID = re.compile(ID_PATTERN)
+
+
+def _check_id(name: str, value: str) -> str:
+    if not _ID.match(value):
+        raise HttpError(422, "invalid_request", f"{name} is not a valid id",
+                        [{"field": name, "message": "1-128 of [A-Za-z0-9._@-]"}])
+    return value
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise HttpError(422, "invalid_request", f"limit must be 1 to {MAX_LIMIT}",
+                        [{"field": "limit", "message": f"got {raw[:20]!r}"}])
+    return int(raw)
+
+
+def read_routes(history: History, gate: Gate) -> list[Route]:
+    async def list_notifications(request: Request) -> Response:
+        user = _check_id("userId", request.path_params["user_id"])
+        tenant, user = gate.tenant_and_user(request, user)
+        limit = _limit(request)
+        raw_cursor = request.query_params.get("cursor")
+        try:
+            cursor = decode_cursor(raw_cursor) if raw_cursor else None
+        except ValueError as exc:
+            raise HttpError(422, "invalid_request", str(exc),
+                            [{"field": "cursor", "message": str(exc)}]) from None
+        page, next_cursor = await history.page(tenant, user, limit, cursor)
+        return json_response({
+            "notifications": [to_json(r) for r in page],
+            "nextCursor": encode_cursor(*next_cursor) if next_cursor else None,
+            "hasMore": next_cursor is not None,
+        })
+
+    async def unread_count(request: Request) -> Response:
+        user = _check_id("userId", request.path_params["user_id"])
+        tenant, user = gate.tenant_and_user(request, user)
+        return json_response({"userId": user, "tenantId": tenant,
+                              "unread": await history.unread(tenant, user)})
+
+    async def mark_read(request: Request) -> Response:
+        notification_id = _check_id("notificationId", request.path_params["notification_id"])
+        asked = request.query_params.get("userId")
+        tenant, user = gate.tenant_and_user(request, _check_id("userId", asked) if asked else None)
+        if not await history.mark_read(tenant, user, notification_id):
+            raise HttpError(404, "not_found", "no such notification for this user")
+        return json_response({"notificationId": notification_id, "read": True})
+
+    return [
+        Route("/v1/users/{user_id}/notifications", list_notifications, methods=["GET"]),
+        Route("/v1/users/{user_id}/notifications/unread-count", unread_count, methods=["GET"]),
+        Route("/v1/notifications/{notification_id}/read", mark_read, methods=["POST"]),
+    ]

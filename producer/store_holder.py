@@ -1,0 +1,59 @@
+"""The producer's handle on the store, opened in the background.
+
+The store serves only the read API: if it cannot be opened (MongoDB away at start), ingest
+still works, reads answer 503 and ``/readyz`` names the store, while the holder keeps trying
+with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from common.backoff import Backoff
+from common.logs import get_logger
+from common.store.base import Store
+from common.store.factory import open_store
+from producer.errors import HttpError
+
+__all__ = ["StoreHolder"]
+
+log = get_logger(__name__)
+
+
+class StoreHolder:
+    def __init__(self, url: str, retention_days: float) -> None:
+        self._url = url
+        self._retention_days = retention_days
+        self._store: Store | None = None
+        self._opener: asyncio.Task[None] | None = None
+
+    async def start(self, wait_seconds: float = 5.0) -> None:
+        self._opener = asyncio.create_task(self._open_forever())
+        await asyncio.wait({self._opener}, timeout=wait_seconds)
+
+    async def _open_forever(self) -> None:
+        backoff = Backoff(0.2, 10.0)
+        while True:
+            try:
+                self._store = await open_store(self._url, retention_days=self._retention_days)
+                return
+            except Exception as exc:
+                delay = backoff.next()
+                log.warning("store not opened", error=repr(exc), retry_in=round(delay, 2))
+                await asyncio.sleep(delay)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise HttpError(503, "store_unavailable", "the notification store is not reachable",
+                            headers={"Retry-After": "5"})
+        return self._store
+
+    async def check(self) -> None:
+        await self.store.ping()
+
+    async def close(self) -> None:
+        if self._opener is not None and not self._opener.done():
+            self._opener.cancel()
+        if self._store is not None:
+            await self._store.close()

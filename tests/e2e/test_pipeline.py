@@ -1,0 +1,155 @@
+"""The whole pipeline as a user meets it: four real processes, HTTP in, WebSocket out,
+history from the read API. Each test checks one guarantee of the design end to end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.processes import Service
+from tests.support.timing import eventually
+from tests.support.ws import SECRET, Client, token
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Herald:
+    producer: Service
+    gateway: Service
+    consumer: Service
+    persister: Service
+
+    async def post(self, body: dict[str, Any]) -> str:
+        async with httpx.AsyncClient(base_url=self.producer.url) as client:
+            answer = await client.post("/v1/events", json=body)
+        assert answer.status_code == 202, answer.text
+        event_id: str = answer.json()["eventId"]
+        return event_id
+
+    async def history(self, user: str, tenant: str | None = None,
+                      as_user: str | None = None, **params: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token(as_user or user, tenant)}"}
+        if tenant:
+            params["tenantId"] = tenant
+        async with httpx.AsyncClient(base_url=self.producer.url) as client:
+            return await client.get(f"/v1/users/{user}/notifications", params=params,
+                                    headers=headers)
+
+    async def statuses(self, user: str, tenant: str | None = None) -> dict[str, str]:
+        answer = await self.history(user, tenant)
+        assert answer.status_code == 200, answer.text
+        return {n["eventId"]: n["status"] for n in answer.json()["notifications"]}
+
+
+@pytest.fixture
+async def herald(services: Callable[..., Service], tmp_path: Path) -> Herald:
+    common = {"JWT_SECRET": SECRET, "STORE_URL": f"sqlite:///{tmp_path}/herald.db",
+              "NOTIFICATION_TTL_SECONDS": "2", "SWEEP_INTERVAL_SECONDS": "0.2",
+              "SEMANTIC_WINDOW_SECONDS": "0"}
+    consumer, persister, gateway, producer = await asyncio.gather(
+        services("consumer", **common).start(),
+        services("persister", **common).start(),
+        services("ws_gateway", **common).start(),
+        services("producer", **common).start(),
+    )
+    return Herald(producer, gateway, consumer, persister)
+
+
+def like(actor: str, target: str, **over: Any) -> dict[str, Any]:
+    return {"type": "LIKE", "actorId": actor, "targetId": target, "postId": "p1", **over}
+
+
+async def test_live_delivery_ack_then_history_says_acked(herald: Herald) -> None:
+    bob, _ = await Client.authed(herald.gateway.url, "bob")
+    event_id = await herald.post(like("alice", "bob"))
+    [note] = await bob.notifications(1)
+    assert note["eventId"] == event_id and note["message"] == "alice liked your post"
+    assert (await herald.statuses("bob"))[event_id] == "pending"
+    await bob.ack(note["id"])
+    await eventually(lambda: herald.statuses("bob"), lambda s: s.get(event_id) == "acked")
+    await bob.close()
+
+
+async def test_offline_user_gets_the_replay_on_two_devices(herald: Herald) -> None:
+    sent = [await herald.post(like("alice", "bob", postId=f"p{n}")) for n in range(3)]
+    await eventually(lambda: herald.statuses("bob"), lambda s: len(s) == 3)
+    (phone, ok1), (laptop, ok2) = await asyncio.gather(
+        Client.authed(herald.gateway.url, "bob"), Client.authed(herald.gateway.url, "bob"))
+    assert ok1["pending"] == ok2["pending"] == 3
+    for device in (phone, laptop):
+        assert [n["eventId"] for n in await device.notifications(3)] == sent
+        await device.close()
+
+
+async def test_a_repeated_event_id_makes_one_notification(herald: Herald) -> None:
+    for _ in range(3):
+        await herald.post(like("alice", "bob", eventId="once"))
+    bob, _ = await Client.authed(herald.gateway.url, "bob")
+    [note] = await bob.notifications(1)
+    assert note["eventId"] == "once"
+    assert await bob.quiet(0.5) == []
+    await bob.ack(note["id"])
+    history = await eventually(lambda: herald.statuses("bob"), lambda s: s.get("once") == "acked")
+    assert history == {"once": "acked"}
+    await bob.close()
+
+
+async def test_users_and_tenants_see_only_their_own(herald: Herald) -> None:
+    carol, _ = await Client.authed(herald.gateway.url, "carol")
+    acme_bob, _ = await Client.authed(herald.gateway.url, "bob", tenant="acme")
+    bob, _ = await Client.authed(herald.gateway.url, "bob")
+    for_bob = await herald.post(like("alice", "bob"))
+    for_acme_bob = await herald.post(like("alice", "bob", tenantId="acme"))
+    assert [n["eventId"] for n in await bob.notifications(1)] == [for_bob]
+    assert [n["eventId"] for n in await acme_bob.notifications(1)] == [for_acme_bob]
+    assert await carol.quiet(0.5) == []
+
+    assert (await herald.history("bob", as_user="carol")).status_code == 403
+    assert (await herald.history("bob", tenant="acme", as_user="bob")).status_code == 200
+    assert set(await herald.statuses("bob")) == {for_bob}
+    assert set(await herald.statuses("bob", tenant="acme")) == {for_acme_bob}
+    async with httpx.AsyncClient(base_url=herald.producer.url) as client:
+        assert (await client.get("/v1/users/bob/notifications")).status_code == 401
+    for client_ in (bob, carol, acme_bob):
+        await client_.close()
+
+
+async def test_an_expired_notification_is_stored_expired_and_never_delivered(
+    herald: Herald,
+) -> None:
+    event_id = await herald.post(like("alice", "dave"))
+    await eventually(lambda: herald.statuses("dave"), lambda s: s.get(event_id) == "expired",
+                     timeout=15)
+    dave, ok = await Client.authed(herald.gateway.url, "dave")
+    assert ok["pending"] == 0
+    assert await dave.quiet(0.5) == []
+    await dave.close()
+
+
+async def test_history_pages_newest_first_and_unread_count(herald: Herald) -> None:
+    sent = [await herald.post(like("alice", "erin", postId=f"p{n}")) for n in range(5)]
+    await eventually(lambda: herald.statuses("erin"), lambda s: len(s) == 5)
+    first = (await herald.history("erin", limit="2")).json()
+    assert [n["eventId"] for n in first["notifications"]] == sent[:-3:-1]
+    assert first["hasMore"] is True
+    rest = (await herald.history("erin", limit="10", cursor=first["nextCursor"])).json()
+    assert [n["eventId"] for n in rest["notifications"]] == sent[2::-1]
+    assert rest["hasMore"] is False and rest["nextCursor"] is None
+    headers = {"Authorization": f"Bearer {token('erin')}"}
+    async with httpx.AsyncClient(base_url=herald.producer.url, headers=headers) as client:
+        unread = await client.get("/v1/users/erin/notifications/unread-count")
+        assert unread.json()["unread"] == 5
+        target = first["notifications"][0]["id"]
+        assert (await client.post(f"/v1/notifications/{target}/read")).status_code == 200
+        assert (await client.get("/v1/users/erin/notifications/unread-count")).json()[
+            "unread"] == 4
+        other = {"Authorization": f"Bearer {token('mallory')}"}
+        assert (await client.post(f"/v1/notifications/{first['notifications'][1]['id']}/read",
+                                  headers=other)).status_code == 404

@@ -1,0 +1,95 @@
+"""The producer's read API against the real Redis and a real SQLite store: who may read,
+what bad queries get, and mark-read of a notification still pending."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+from aio_pika.abc import AbstractChannel
+from redis.asyncio import Redis
+
+from common.naming import Names
+from tests.support.amqp import publish_raw
+from tests.support.events import buffered, event_body
+from tests.support.processes import Service
+from tests.support.timing import eventually
+from tests.support.ws import token
+
+pytestmark = pytest.mark.integration
+
+API_KEY = "backend-key-0123456789"
+
+
+@pytest.fixture
+async def api(services: Callable[..., Service], channel: AbstractChannel, redis: Redis,
+              names: Names) -> httpx.AsyncClient:
+    producer = await services("producer", READ_API_KEYS=API_KEY).start()
+    await services("consumer").start()
+    await publish_raw(channel, names, event_body("e1", recipients=["bob"]))
+    await eventually(lambda: buffered(redis, names, "bob"), lambda f: len(f) == 1)
+    return httpx.AsyncClient(base_url=producer.url)
+
+
+def bearer(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
+
+
+async def test_an_api_key_reads_any_user_and_a_token_only_its_own(
+    api: httpx.AsyncClient,
+) -> None:
+    async with api:
+        by_key = await api.get("/v1/users/bob/notifications", headers=bearer(API_KEY))
+        assert [n["status"] for n in by_key.json()["notifications"]] == ["pending"]
+        assert (await api.get("/v1/users/bob/notifications",
+                              headers=bearer(token("bob")))).status_code == 200
+        assert (await api.get("/v1/users/bob/notifications",
+                              headers=bearer(token("carol")))).status_code == 403
+        forged = token("bob", secret="x" * 40)
+        answer = await api.get("/v1/users/bob/notifications", headers=bearer(forged))
+        assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"
+        assert (await api.get("/v1/users/bob/notifications")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),
+     ("cursor=not-a-cursor", "cursor")],
+)
+async def test_bad_queries_are_422_naming_the_field(
+    api: httpx.AsyncClient, query: str, field: str
+) -> None:
+    async with api:
+        answer = await api.get(f"/v1/users/bob/notifications?{query}", headers=bearer(API_KEY))
+    assert answer.status_code == 422
+    assert answer.json()["details"][0]["field"] == field
+
+
+async def test_marking_a_pending_notification_read_acks_it(
+    api: httpx.AsyncClient, redis: Redis, names: Names
+) -> None:
+    [nid] = await buffered(redis, names, "bob")
+    async with api:
+        headers = bearer(token("bob"))
+        assert (await api.get("/v1/users/bob/notifications/unread-count",
+                              headers=headers)).json()["unread"] == 1
+        answer = await api.post(f"/v1/notifications/{nid}/read", headers=headers)
+        assert answer.status_code == 200
+        assert await buffered(redis, names, "bob") == {}
+        [note] = (await api.get("/v1/users/bob/notifications", headers=headers)).json()[
+            "notifications"]
+        assert note["id"] == nid and note["status"] == "acked" and note["readAt"]
+        assert (await api.get("/v1/users/bob/notifications/unread-count",
+                              headers=headers)).json()["unread"] == 0
+        again = await api.post(f"/v1/notifications/{nid}/read", headers=bearer(token("carol")))
+        assert again.status_code == 404
+
+
+async def test_trusted_mode_is_open(services: Callable[..., Service]) -> None:
+    producer = await services("producer", AUTH_MODE="trusted", JWT_SECRET="").start()
+    async with httpx.AsyncClient(base_url=producer.url) as client:
+        answer = await client.get("/v1/users/bob/notifications")
+        assert answer.status_code == 200 and answer.json()["notifications"] == []
+        demo = await client.get("/demo")
+        assert demo.status_code == 200 and "new WebSocket(" in demo.text
