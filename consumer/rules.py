@@ -90,6 +90,9 @@ def build_notifications(event: Event, now: datetime, ttl_seconds: float) -> list
     """One notification per recipient, with ids derived from (tenant, eventId, recipient)."""
     message = format_message(event)
     priority = priority_of(event.type)
+    # Milliseconds: the precision of the buffer's scores, the stream and the stores, so a
+    # notification reads the same live, replayed and from history.
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     expires = now + timedelta(seconds=ttl_seconds)
     return [
         Notification(
