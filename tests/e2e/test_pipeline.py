@@ -52,7 +52,7 @@ class Herald:
 async def herald(services: Callable[..., Service], tmp_path: Path) -> Herald:
     common = {"JWT_SECRET": SECRET, "STORE_URL": f"sqlite:///{tmp_path}/herald.db",
               "NOTIFICATION_TTL_SECONDS": "2", "SWEEP_INTERVAL_SECONDS": "0.2",
-              "SEMANTIC_WINDOW_SECONDS": "0"}
+              "SEMANTIC_WINDOW_SECONDS": "0", "CLAIM_IDLE_SECONDS": "1"}
     consumer, persister, gateway, producer = await asyncio.gather(
         services("consumer", **common).start(),
         services("persister", **common).start(),
@@ -153,3 +153,41 @@ async def test_history_pages_newest_first_and_unread_count(herald: Herald) -> No
         other = {"Authorization": f"Bearer {token('mallory')}"}
         assert (await client.post(f"/v1/notifications/{first['notifications'][1]['id']}/read",
                                   headers=other)).status_code == 404
+
+
+async def test_persister_killed_mid_stream_loses_no_acked_notification(herald: Herald) -> None:
+    bob, _ = await Client.authed(herald.gateway.url, "bob")
+    sent = [await herald.post(like(f"fan{n}", "bob")) for n in range(40)]
+    notes = await bob.notifications(40)
+    for index, note in enumerate(notes):
+        await bob.ack(note["id"])
+        if index == 15:
+            herald.persister.kill()
+    await bob.close()
+    herald.persister.spawn()
+    await herald.persister.wait_up()
+
+    async def all_statuses() -> dict[str, str]:
+        page = (await herald.history("bob", limit="100")).json()["notifications"]
+        return {n["eventId"]: n["status"] for n in page}
+
+    final = await eventually(all_statuses, lambda s: len(s) == 40 and
+                             set(s.values()) == {"acked"}, timeout=20)
+    assert sorted(final) == sorted(sent)
+
+
+async def test_bad_input_gets_a_clear_error_and_reaches_nobody(herald: Herald) -> None:
+    bob, _ = await Client.authed(herald.gateway.url, "bob")
+    async with httpx.AsyncClient(base_url=herald.producer.url) as client:
+        wrong_type = await client.post("/v1/events", json={**like("alice", "bob"),
+                                                           "targetId": 42})
+        not_json = await client.post("/v1/events", content=b"{oops")
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["details"][0]["field"] == "targetId"
+    assert not_json.status_code == 400
+    await bob.ws.send("{oops")
+    assert (await bob.recv())["code"] == "BAD_FRAME"
+    assert await bob.quiet(0.5) == []  # nothing was delivered for the bad events
+    good = await herald.post(like("alice", "bob"))
+    assert [n["eventId"] for n in await bob.notifications(1)] == [good]
+    await bob.close()
