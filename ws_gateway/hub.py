@@ -42,6 +42,7 @@ class Hub:
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._resync_on_confirm: set[str] = set()
         self.connected = asyncio.Event()
 
     async def start(self) -> None:
@@ -79,8 +80,12 @@ class Hub:
 
     async def _read_forever(self) -> None:
         backoff = Backoff(0.05, 2.0)
+        broken = False
         while True:
             try:
+                if broken:
+                    await self._resubscribe()
+                    broken = False
                 if not self._pubsub.subscribed:
                     # Nothing to read until someone joins; join() wakes us up.
                     self._wake.clear()
@@ -93,31 +98,26 @@ class Hub:
                 if message is not None:
                     self._dispatch(message)
             except Exception as exc:  # RedisError, OSError, or a pubsub left unconnected
+                broken = True
                 self.connected.clear()
                 delay = backoff.next()
                 log.warning("pubsub connection lost", error=repr(exc), retry_in=round(delay, 3))
                 await asyncio.sleep(delay)
-                await self._reconnect()
 
-    async def _reconnect(self) -> None:
+    async def _resubscribe(self) -> None:
+        """A new pub/sub connection with every channel of this process; raises (and is
+        retried) while Redis does not answer. As each subscription is confirmed, that
+        channel's members replay what they missed (confirmed first, so nothing published in
+        between can fall through)."""
         async with self._lock:
-            try:
+            with contextlib.suppress(Exception):
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-            except Exception:
-                pass
             self._pubsub = self._redis.pubsub()
             channels = list(self._members)
-            if not channels:
-                return
-            try:
+            self._resync_on_confirm = set(channels)
+            if channels:
                 await self._pubsub.subscribe(*channels)
-                self._wake.set()
-            except (RedisError, OSError) as exc:
-                log.warning("resubscribe failed", error=repr(exc))
-                return
-        for members in list(self._members.values()):
-            for member in list(members):
-                member.resync()
+        log.info("pubsub reconnected", channels=len(channels))
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         channel = _text(message["channel"])
@@ -126,6 +126,10 @@ class Hub:
             confirmation = self._confirmations.get(channel)
             if confirmation is not None and not confirmation.done():
                 confirmation.set_result(None)
+            if channel in self._resync_on_confirm:
+                self._resync_on_confirm.discard(channel)
+                for member in list(self._members.get(channel, ())):
+                    member.resync()
             return
         if kind != "message":
             return

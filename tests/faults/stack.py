@@ -1,0 +1,109 @@
+"""The whole pipeline for one fault run: its own redis-server (append-only file on), the
+local RabbitMQ under a fresh prefix, a SQLite store in a temp dir, and the four services as
+real processes. Everything it made is removed by :meth:`Stack.close`."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import aio_pika
+from redis.asyncio import Redis
+
+from common.naming import Names
+from tests.support.amqp import delete_topology
+from tests.support.processes import Service, free_port
+from tests.support.ws import SECRET
+
+__all__ = ["SERVICES", "RedisServer", "Stack"]
+
+SERVICES = ("consumer", "persister", "ws_gateway", "producer")
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+class RedisServer:
+    """A redis-server of the run's own, persisting to an append-only file."""
+
+    def __init__(self, workdir: Path, fsync: str = "everysec") -> None:
+        self.port = free_port()
+        self.dir = workdir / "redis"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes", "--appendfsync", self.fsync, "--dir", str(self.dir),
+             "--logfile", str(self.dir / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = Redis.from_url(self.url)
+        deadline = time.monotonic() + 20
+        try:
+            while True:
+                try:
+                    await client.ping()
+                    return
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+
+class Stack:
+    def __init__(self, workdir: Path, redis_fsync: str = "everysec", **env: str) -> None:
+        self.workdir = workdir
+        self.prefix = "hf" + secrets.token_hex(4)
+        self.names = Names(self.prefix)
+        self.redis = RedisServer(workdir, redis_fsync)
+        self.store_path = workdir / "herald.db"
+        self.env = {
+            "HERALD_PREFIX": self.prefix, "RABBITMQ_URL": RABBITMQ_URL,
+            "STORE_URL": f"sqlite:///{self.store_path}", "JWT_SECRET": SECRET,
+            "LOG_LEVEL": "info", "RATE_LIMIT_COUNT": "1000000", "SEMANTIC_WINDOW_SECONDS": "0",
+            "CLAIM_IDLE_SECONDS": "1", "RETRY_MAX_SECONDS": "1", "PUBLISH_TIMEOUT_SECONDS": "2",
+            **env,
+        }
+        self.services: dict[str, Service] = {}
+
+    async def start(self) -> Stack:
+        await self.redis.start()
+        self.env["REDIS_URL"] = self.redis.url
+        logdir = self.workdir / "logs"
+        logdir.mkdir(exist_ok=True)
+        self.services = {name: Service(name, self.env, logdir) for name in SERVICES}
+        await asyncio.gather(*(s.start() for s in self.services.values()))
+        return self
+
+    def __getitem__(self, name: str) -> Service:
+        return self.services[name]
+
+    async def close(self) -> None:
+        for service in self.services.values():
+            service.stop()
+        self.redis.stop()
+        connection = await aio_pika.connect(RABBITMQ_URL)
+        async with connection:
+            await delete_topology(connection, self.names)

@@ -1,0 +1,27 @@
+"""The short fault suite (CI): every fault once, under steady load, with a small ledger.
+Nothing accepted may be lost and nothing may be stored twice. The full suite and its table:
+``python -m tests.faults``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.faults.run import run_fault
+from tests.faults.scenarios import FAULTS
+
+pytestmark = pytest.mark.faults
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("fault", ["none", *FAULTS])
+async def test_nothing_accepted_is_lost_or_stored_twice(fault: str, tmp_path: Path) -> None:
+    report = await run_fault(fault, tmp_path, events=300, rate=150)
+    print(report.row())
+    assert report.accepted >= 300, report.row()  # every event was eventually accepted
+    assert report.lost == 0, f"lost {report.lost}: {report.lost_ids[:10]} {report.row()}"
+    assert report.duplicated == 0, report.row()
+    assert report.stored_acked + report.stored_expired + report.dead_lettered == report.accepted
+    if fault != "none":
+        assert report.recover_seconds is not None
