@@ -51,11 +51,15 @@ def decode_entry(fields: dict[str, str] | dict[bytes, bytes]) -> StoredNotificat
     """Raises ``ValueError`` (pydantic's ValidationError is one) on a malformed entry."""
     text = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
             for k, v in fields.items()}
-    status = Status(text["s"])
+    try:
+        status = Status(text["s"])
+        at = datetime.fromtimestamp(int(text["t"]) / 1000, UTC)
+    except (KeyError, OSError, OverflowError) as exc:  # missing field, absurd timestamp
+        raise ValueError(f"malformed stream entry: {exc!r}") from None
     if status is Status.PENDING:
         raise ValueError("a stream entry is acked or expired, never pending")
+    if "n" not in text:
+        raise ValueError("malformed stream entry: no notification")
     return StoredNotification(
-        notification=Notification.model_validate_json(text["n"]),
-        status=status,
-        statusAt=datetime.fromtimestamp(int(text["t"]) / 1000, UTC),
+        notification=Notification.model_validate_json(text["n"]), status=status, statusAt=at
     )

@@ -117,3 +117,16 @@ def test_batch_needs_a_list_of_events() -> None:
         BatchIn.model_validate({"events": []})
     with pytest.raises(ValidationError):
         BatchIn.model_validate([{"type": "LIKE"}])
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"s": "acked", "t": "1"}, {"n": "{}", "s": "lost", "t": "1"},
+     {"n": "{}", "s": "acked", "t": "99999999999999999999"},
+     {"n": "{}", "s": "pending", "t": "1"}, {"n": "not json", "s": "acked", "t": "1"}],
+)
+def test_malformed_stream_entries_raise_value_error(fields: dict[str, str]) -> None:
+    from common.records import decode_entry
+
+    with pytest.raises(ValueError):
+        decode_entry(fields)
