@@ -89,10 +89,12 @@ def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     # isolation_level=None: autocommit; write transactions are opened explicitly below.
     conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(_SCHEMA)
+        # Only a new database needs the write lock: a process opening a file that another
+        # (the persister) writes to all the time would otherwise wait for it at start.
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.close()

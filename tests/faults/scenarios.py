@@ -29,7 +29,7 @@ def sigkill(service: str) -> Fault:
         stack[service].kill()
         await asyncio.sleep(0.5)
         stack[service].spawn()
-        await stack[service].wait_up(timeout=30)
+        await stack[service].wait_up(timeout=60)
         await _recovered(ledger, since)
 
     return fault
@@ -41,7 +41,7 @@ def sigterm(service: str) -> Fault:
         code = await stack[service].terminate()
         assert code == 0, f"{service} exited {code} on SIGTERM"
         stack[service].spawn()
-        await stack[service].wait_up(timeout=30)
+        await stack[service].wait_up(timeout=60)
         await _recovered(ledger, since)
 
     return fault

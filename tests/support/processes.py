@@ -63,6 +63,7 @@ class Service:
     async def wait_up(self, timeout: float = 15.0, ready: bool = True) -> None:
         deadline = time.monotonic() + scaled(timeout)
         path = "/readyz" if ready else "/healthz"
+        last = ""
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
                 assert self.proc is not None
@@ -70,12 +71,15 @@ class Service:
                     raise AssertionError(f"{self.module} exited {self.proc.returncode}:\n"
                                          f"{self.logs()[-3000:]}")
                 try:
-                    if (await client.get(self.url + path, timeout=1)).status_code == 200:
+                    answer = await client.get(self.url + path, timeout=2)
+                    if answer.status_code == 200:
                         return
-                except httpx.TransportError:
-                    pass
+                    last = answer.text
+                except httpx.TransportError as exc:
+                    last = repr(exc)
                 await asyncio.sleep(0.05)
-        raise AssertionError(f"{self.module} not up in {timeout} s:\n{self.logs()[-3000:]}")
+        raise AssertionError(f"{self.module} not up in {timeout} s (last {path}: {last[:300]}):"
+                             f"\n{self.logs()[-3000:]}")
 
     def kill(self) -> None:
         """SIGKILL: no drain, no goodbye."""
