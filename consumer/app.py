@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 from common.amqp import connect
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
+from common.redis_pool import open_redis
 from common.service import stop_on_signals
 from common.topology import declare_topology
 from consumer.buffer import NotificationBuffer
@@ -34,7 +35,7 @@ def make_buffer(redis: Redis, settings: ConsumerSettings) -> NotificationBuffer:
 async def serve(settings: ConsumerSettings) -> None:
     """Run until SIGTERM/SIGINT, then drain: stop consuming, finish held messages, exit."""
     stop = stop_on_signals()
-    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    redis = open_redis(settings.redis_url)
     connection = await connect(settings.rabbitmq_url, attempt_timeout=10)
 
     readiness = Readiness()

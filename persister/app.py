@@ -16,11 +16,10 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from redis.asyncio import Redis
-
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.models import utc_now
+from common.redis_pool import open_redis
 from common.service import stop_on_signals
 from common.store import Store, open_store
 from persister.metrics import PRUNED
@@ -53,8 +52,8 @@ async def _every(
 async def serve(settings: PersisterSettings) -> None:
     stop = stop_on_signals()
     consumer = consumer_name()
-    redis = Redis.from_url(settings.redis_url, socket_timeout=settings.block_ms / 1000 + 5,
-                           socket_connect_timeout=5)
+    redis = open_redis(settings.redis_url, max_connections=16,
+                       socket_timeout=settings.block_ms / 1000 + 5)
     store: Store | None = None
 
     async def store_up() -> None:

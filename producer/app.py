@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -15,6 +14,7 @@ from starlette.responses import Response
 from common.auth import Verifier
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
+from common.redis_pool import open_redis
 from producer.demo import demo_routes
 from producer.errors import HttpError, error_response
 from producer.ingest import Ingest
@@ -39,7 +39,7 @@ def create_app(settings: ProducerSettings) -> Starlette:
         settings.publish_timeout_seconds,
     )
     ingest = Ingest(publisher, settings.retry_after_seconds)
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
+    redis = open_redis(settings.redis_url)
     holder = StoreHolder(settings.store_url, settings.store_retention_days)
     history = History(redis, settings.names, holder)
     gate = Gate(Verifier.from_settings(settings), settings.read_api_keys)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -12,6 +11,7 @@ from websockets.http11 import Request, Response
 from common.auth import Verifier
 from common.health import Readiness, probe
 from common.logs import get_logger
+from common.redis_pool import open_redis
 from common.service import stop_on_signals
 from ws_gateway.handler import Handler
 from ws_gateway.hub import Hub
@@ -36,7 +36,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     stop = stop_on_signals()
     if settings.auth_mode == "trusted":
         log.warning("AUTH_MODE=trusted: clients are who they say they are (demo use only)")
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
+    redis = open_redis(settings.redis_url)
     hub = Hub(redis)
     await hub.start()
     pending = PendingStore(redis, settings.names)

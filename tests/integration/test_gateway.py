@@ -238,3 +238,23 @@ async def test_jwt_mode_refuses_to_start_without_a_key(services: Callable[..., S
     gateway.spawn()
     assert gateway.proc is not None and gateway.proc.wait(30) == 2
     assert "AUTH_MODE=jwt needs JWT_SECRET" in gateway.logs()
+
+
+async def test_a_burst_of_acks_from_many_connections_is_served(
+    pipeline: tuple[Service, Service], channel: AbstractChannel, names: Names
+) -> None:
+    """More connections ACKing at once than a default redis-py pool holds (100): each gets
+    ACK_OK, none is closed with 1011."""
+    _, gateway = pipeline
+    users = [f"crowd{n}" for n in range(150)]
+    clients = [c for c, _ in await asyncio.gather(*(Client.authed(gateway.url, u)
+                                                    for u in users))]
+    for user in users:
+        await publish_raw(channel, names, event_body(f"crowd-{user}", recipients=[user]))
+    notes = await asyncio.gather(*(c.notifications(1, timeout=20) for c in clients))
+    answers = await asyncio.gather(*(c.ack(n[0]["id"]) for c, n in zip(clients, notes,
+                                                                       strict=True)))
+    assert all(a["notificationIds"] == [n[0]["id"]] for a, n in zip(answers, notes,
+                                                                    strict=True))
+    assert all(c.ws.close_code is None for c in clients)
+    await asyncio.gather(*(c.close() for c in clients))
