@@ -19,11 +19,15 @@ notification without an index entry would never expire.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from common.models import Notification
 from common.naming import Names
@@ -90,6 +94,10 @@ class Pending:
     semantic_digest: str | None
 
 
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
+
+
 def expiry_member(tenant_id: str, user_id: str, notification_id: str) -> str:
     return f"{tenant_id}|{user_id}|{notification_id}"
 
@@ -113,21 +121,37 @@ class NotificationBuffer:
         self._semantic_ms = semantic_window_ms
         self._dedup_ms = dedup_ttl_ms
         self._grace_ms = grace_ms
-        self._admit = redis.register_script(ADMIT_LUA)
-        self._buffer = redis.register_script(BUFFER_LUA)
+        self._admit_sha = _sha(ADMIT_LUA)
+        self._buffer_sha = _sha(BUFFER_LUA)
+
+    async def _execute(self, fill: Callable[[Pipeline], None]) -> list[Any]:
+        """Run one pipeline of EVALSHA calls. If Redis lost its scripts (a restart), load
+        them and run it again: every command in these pipelines is idempotent. (redis-py's
+        Script objects would ask ``SCRIPT EXISTS`` on every execute: a round trip each.)"""
+        for _ in range(2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                fill(pipe)
+                results: list[Any] = await pipe.execute(raise_on_error=False)
+            if not any(isinstance(r, NoScriptError) for r in results):
+                for result in results:
+                    if isinstance(result, Exception):
+                        raise result
+                return results
+            await self._redis.script_load(ADMIT_LUA)
+            await self._redis.script_load(BUFFER_LUA)
+        raise NoScriptError("scripts missing right after SCRIPT LOAD")
 
     async def admit(self, requests: Sequence[tuple[str, str, str]]) -> list[Admission]:
         """Rate-limit ``(tenant, actor, eventId)`` triples, pipelined in one round trip."""
         if not requests:
             return []
-        async with self._redis.pipeline(transaction=False) as pipe:
+
+        def fill(pipe: Pipeline) -> None:
             for tenant, actor, event_id in requests:
-                await self._admit(
-                    keys=[self._names.rate_limit_key(tenant, actor)],
-                    args=[event_id, self._limit, self._window_ms],
-                    client=pipe,
-                )
-            results = await pipe.execute()
+                pipe.evalsha(self._admit_sha, 1, self._names.rate_limit_key(tenant, actor),
+                             event_id, self._limit, self._window_ms)
+
+        results = await self._execute(fill)
         return [Admission(int(r)) for r in results]
 
     async def buffer(self, items: Sequence[Pending]) -> list[BufferOutcome]:
@@ -135,30 +159,28 @@ class NotificationBuffer:
         if not items:
             return []
         names = self._names
-        async with self._redis.pipeline(transaction=False) as pipe:
+
+        def fill(pipe: Pipeline) -> None:
             for item in items:
                 n = item.notification
                 t, u = n.tenantId, n.userId
                 expires_ms = int(n.expiresAt.timestamp() * 1000)
                 pipe.zadd(names.expiry_index, {expiry_member(t, u, n.id): expires_ms}, nx=True)
                 digest = item.semantic_digest
-                await self._buffer(
-                    keys=[
-                        names.seen_key(t, u, n.id),
-                        names.pending_hash(t, u),
-                        names.pending_index(t, u),
-                        names.semantic_key(t, u, digest or "none"),
-                    ],
-                    args=[
-                        n.id,
-                        n.model_dump_json(),
-                        int(n.createdAt.timestamp() * 1000),
-                        self._dedup_ms,
-                        self._semantic_ms if digest else 0,
-                        expires_ms + self._grace_ms,
-                        names.live_channel(t, u),
-                    ],
-                    client=pipe,
+                pipe.evalsha(
+                    self._buffer_sha, 4,
+                    names.seen_key(t, u, n.id),
+                    names.pending_hash(t, u),
+                    names.pending_index(t, u),
+                    names.semantic_key(t, u, digest or "none"),
+                    n.id,
+                    n.model_dump_json(),
+                    int(n.createdAt.timestamp() * 1000),
+                    self._dedup_ms,
+                    self._semantic_ms if digest else 0,
+                    expires_ms + self._grace_ms,
+                    names.live_channel(t, u),
                 )
-            results = await pipe.execute()
+
+        results = await self._execute(fill)
         return [BufferOutcome(int(r)) for r in results[1::2]]

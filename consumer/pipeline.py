@@ -66,8 +66,10 @@ class Pipeline:
             dead_letter(self._dead_letters, i.message, i.reason, i.detail, i.dead_body)
             for i in rejected if i.reason is not None
         ))
-        for item in items:
-            await item.message.ack()
+        # One frame for the whole batch: "everything up to this tag". Safe because batches
+        # are taken in delivery order and each is settled before the next is taken (the
+        # worker stops taking batches once it had to leave one unsettled).
+        await items[-1].message.ack(multiple=True)
         for item in items:
             self._account(item)
 

@@ -72,6 +72,7 @@ class Worker:
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._consumer_tag: str | None = None
         self._stopping = asyncio.Event()
+        self._abandoned = False
         self._loop_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -97,7 +98,7 @@ class Worker:
 
     async def _run(self) -> None:
         while True:
-            if self._stopping.is_set() and self._inbox.empty():
+            if self._stopping.is_set() and (self._inbox.empty() or self._abandoned):
                 return
             batch = await self._next_batch()
             if batch:
@@ -127,6 +128,8 @@ class Worker:
         except Exception:
             log.exception("batch failed; retrying its messages one by one", size=len(batch))
             for message in batch:
+                if self._abandoned:
+                    break
                 await self._handle_alone(message)
         BATCH_SECONDS.observe(time.perf_counter() - started)
 
@@ -144,6 +147,8 @@ class Worker:
                 if self._stopping.is_set() and backoff.attempts >= 3:
                     log.warning("stopping with an unfinished batch; it returns to the queue",
                                 error=repr(exc), size=len(batch))
+                    # Acks are cumulative: no later batch may be acked past this one.
+                    self._abandoned = True
                     return
                 delay = backoff.next()
                 RETRIES.labels(type(exc).__name__).inc()
