@@ -32,6 +32,8 @@ __all__ = ["Handler"]
 
 log = get_logger(__name__)
 
+_BACKGROUND: set[asyncio.Task[None]] = set()  # closes in flight, kept from the GC
+
 
 class Handler:
     def __init__(
@@ -82,25 +84,35 @@ class Handler:
         channel = self._hub_channel(identity)
         await self._hub.join(channel, session)
         CONNECTIONS.inc()
-        writer: asyncio.Task[None] | None = None
         try:
             count = await self._pending.count(identity.tenant_id, identity.user_id)
             await ws.send(protocol.auth_ok(identity.user_id, identity.tenant_id, count))
+            # The writer is a task of its own; the reader runs here, in the connection's own
+            # task (one task fewer per idle connection). A writer that fails closes the
+            # connection with 1011, which ends the reader; a reader that ends stops the writer.
             writer = asyncio.create_task(session.write())
-            reader = asyncio.create_task(self._read(ws, session))
-            done, _ = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (writer, reader):
-                task.cancel()
-            await asyncio.gather(writer, reader, return_exceptions=True)
-            for task in done:
-                if not task.cancelled() and isinstance(task.exception(), Exception) \
-                        and not isinstance(task.exception(), ConnectionClosed):
-                    log.error("session failed", userId=identity.user_id,
-                              error=repr(task.exception()))
-                    await ws.close(1011, "internal error; reconnect")
+            writer.add_done_callback(lambda task: self._writer_done(task, ws, identity))
+            try:
+                await self._read(ws, session)
+            finally:
+                writer.cancel()
+                await asyncio.gather(writer, return_exceptions=True)
         finally:
             CONNECTIONS.dec()
             await self._hub.leave(channel, session)
+
+    @staticmethod
+    def _writer_done(task: asyncio.Task[None], ws: ServerConnection, identity: Identity) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, ConnectionClosed):
+            log.error("session failed", userId=identity.user_id, error=repr(error))
+            CLOSES.labels("1011").inc()
+            closing = asyncio.get_running_loop().create_task(
+                ws.close(1011, "internal error; reconnect"))
+            _BACKGROUND.add(closing)
+            closing.add_done_callback(_BACKGROUND.discard)
 
     async def _read(self, ws: ServerConnection, session: Session) -> None:
         bad = 0

@@ -30,6 +30,8 @@ __all__ = ["Session"]
 
 log = get_logger(__name__)
 
+_BACKGROUND: set[asyncio.Task[None]] = set()  # closes in flight, kept from the GC
+
 SENT_MEMORY = 10_000
 _RESYNC = ("", "")
 
@@ -58,9 +60,11 @@ class Session:
                 self._overloaded = True
                 CLOSES.labels(str(protocol.CLOSE_OVERLOADED)).inc()
                 log.warning("slow client closed", userId=self.identity.user_id)
-                asyncio.get_running_loop().create_task(
+                closing = asyncio.get_running_loop().create_task(
                     self.ws.close(protocol.CLOSE_OVERLOADED, "too slow; reconnect for pending")
                 )
+                _BACKGROUND.add(closing)
+                closing.add_done_callback(_BACKGROUND.discard)
 
     def resync(self) -> None:
         """The live stream had a gap (pub/sub reconnected): replay pending again."""
