@@ -36,7 +36,8 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     stop = stop_on_signals()
     if settings.auth_mode == "trusted":
         log.warning("AUTH_MODE=trusted: clients are who they say they are (demo use only)")
-    redis = open_redis(settings.redis_url)
+    # ACK bursts (one event to many users, all ACKing at once) want more than the default.
+    redis = open_redis(settings.redis_url, max_connections=128)
     hub = Hub(redis)
     await hub.start()
     pending = PendingStore(redis, settings.names)

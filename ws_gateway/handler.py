@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -128,7 +129,13 @@ class Handler:
                     return
                 continue
             if isinstance(frame, protocol.Ack):
-                await session.ack(frame.ids)
+                try:
+                    await session.ack(frame.ids)
+                except RedisError as exc:
+                    # Nothing was removed unless it was also recorded; the client resends.
+                    log.warning("ack not recorded", error=repr(exc)[:200])
+                    await ws.send(protocol.error("TRY_AGAIN",
+                                                 "the ACK was not recorded; send it again"))
             else:
                 await ws.send(protocol.error("ALREADY_AUTHENTICATED",
                                              "this connection is authenticated already"))

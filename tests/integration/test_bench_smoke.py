@@ -1,0 +1,27 @@
+"""The benchmark tool still works: every scenario for a couple of seconds at tiny scale.
+(Benchmarks are not tests; this only checks the tool, its figures are not asserted.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.processes import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.timeout(240)
+def test_bench_smoke_runs_every_scenario() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench", "all", "--smoke", "--no-save"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=220)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")
+            and "[smoke]" in line]
+    scenarios = {row.split("|")[1].split("(")[0].split("@")[0].strip() for row in rows}
+    assert {"ingest", "consumer", "e2e", "gateway idle", "gateway fanout",
+            "persister"} <= scenarios, scenarios
+    e2e = [row for row in rows if row.startswith("| e2e")]
+    assert e2e and all("lost 0;" in row for row in e2e)
