@@ -14,7 +14,7 @@ __all__ = ["PersisterSettings"]
 class PersisterSettings(StoreSettings):
     port: int = Field(8003, ge=1, le=65535)
     # Stream entries read (and written to the store) per batch: one transaction / bulk_write.
-    batch_size: int = Field(500, ge=1, le=10_000)
+    batch_size: int = Field(2000, ge=1, le=10_000)
     # How long one XREADGROUP waits for new entries; also the longest a SIGTERM waits for it.
     block_ms: int = Field(1000, ge=1, le=30_000)
     # An entry delivered to a persister that has not acked it for this long is taken over
