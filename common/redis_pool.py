@@ -8,9 +8,11 @@ every caller treats as "Redis is away": retry with backoff).
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import BlockingConnectionPool, Redis
 
-__all__ = ["open_redis"]
+__all__ = ["as_text", "open_redis"]
 
 
 def open_redis(
@@ -22,3 +24,8 @@ def open_redis(
         socket_timeout=socket_timeout, socket_connect_timeout=5,
     )
     return Redis(connection_pool=pool)
+
+
+def as_text(value: Any) -> str:
+    """A Redis reply (bytes, as the services' clients return them) as ``str``."""
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from common.naming import Names
+from common.redis_pool import as_text
 
 __all__ = ["DEAD_MAXLEN", "Entry", "PersistStream", "consumer_name", "dead_stream",
            "group_name"]
@@ -53,9 +54,6 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
 
 def _id_key(stream_id: str) -> tuple[int, int]:
     ms, _, seq = stream_id.partition("-")
@@ -63,7 +61,7 @@ def _id_key(stream_id: str) -> tuple[int, int]:
 
 
 def _entries(raw: Any) -> list[Entry]:
-    return [(_text(i), dict(fields or {})) for i, fields in raw]
+    return [(as_text(i), dict(fields or {})) for i, fields in raw]
 
 
 class PersistStream:
@@ -132,7 +130,7 @@ class PersistStream:
                 raise
             await self.ensure_group()
             return []
-        self._claim_cursor = _text(reply[0])
+        self._claim_cursor = as_text(reply[0])
         return _entries(reply[1])
 
     @property
@@ -160,11 +158,11 @@ class PersistStream:
         groups = await self._redis.xinfo_groups(self.key)
         floor: str | None = None
         for group in groups:
-            needed = _text(group["last-delivered-id"])
+            needed = as_text(group["last-delivered-id"])
             if group["pending"]:
                 summary = await self._redis.xpending(self.key, group["name"])
                 if summary["min"] is not None:
-                    needed = min(needed, _text(summary["min"]), key=_id_key)
+                    needed = min(needed, as_text(summary["min"]), key=_id_key)
             floor = needed if floor is None else min(floor, needed, key=_id_key)
         if floor is None or floor == "0-0":
             return 0

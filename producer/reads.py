@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from common.models import Notification, utc_now
 from common.naming import Names
 from common.records import Status, StoredNotification
+from common.redis_pool import as_text
 from common.store.base import Store
 from common.store.cursor import encode_cursor
 from producer.store_holder import StoreHolder
@@ -56,7 +57,7 @@ class History:
         top: str | int = "+inf" if before is None else before[0]
         # Ties on the same millisecond come back by id, descending, as the store orders them.
         raw = await self._redis.zrevrangebyscore(index, top, "-inf", start=0, num=limit + 64)
-        ids = [_text(i) for i in raw]
+        ids = [as_text(i) for i in raw]
         if not ids:
             return []
         bodies = await self._redis.hmget(self._names.pending_hash(tenant_id, user_id), ids)
@@ -112,6 +113,3 @@ def to_json(record: StoredNotification) -> dict[str, Any]:
     body["readAt"] = record.readAt.isoformat().replace("+00:00", "Z") if record.readAt else None
     return body
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from common.backoff import Backoff
 from common.logs import get_logger
+from common.redis_pool import as_text
 
 __all__ = ["Hub", "Member"]
 
@@ -120,7 +121,7 @@ class Hub:
         log.info("pubsub reconnected", channels=len(channels))
 
     def _dispatch(self, message: dict[str, Any]) -> None:
-        channel = _text(message["channel"])
+        channel = as_text(message["channel"])
         kind = message["type"]
         if kind == "subscribe":
             confirmation = self._confirmations.get(channel)
@@ -133,7 +134,7 @@ class Hub:
             return
         if kind != "message":
             return
-        body = _text(message["data"])
+        body = as_text(message["data"])
         try:
             notification_id = orjson.loads(body)["id"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
@@ -148,6 +149,3 @@ class Hub:
             await asyncio.gather(self._reader, return_exceptions=True)
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value

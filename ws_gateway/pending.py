@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
 from common.naming import Names
 from common.records import Status, encode_entry
+from common.redis_pool import as_text
 
 __all__ = ["PendingStore"]
 
@@ -44,13 +44,13 @@ class PendingStore:
         found: list[tuple[str, str]] = []
         start = 0
         while True:
-            ids = [_text(i) for i in await self._redis.zrange(index, start,
+            ids = [as_text(i) for i in await self._redis.zrange(index, start,
                                                                 start + REPLAY_CHUNK - 1)]
             if not ids:
                 return found
             bodies = await self._redis.hmget(pending, ids)
             now = time.time()
-            found.extend((i, _text(b)) for i, b in zip(ids, bodies, strict=True)
+            found.extend((i, as_text(b)) for i, b in zip(ids, bodies, strict=True)
                          if b and not _expired(b, now))
             if len(ids) < REPLAY_CHUNK:
                 return found
@@ -62,7 +62,7 @@ class PendingStore:
         """Acknowledge ``ids`` of this user: ``(acked now, not pending for this user)``."""
         pending = self._names.pending_hash(tenant_id, user_id)
         bodies = await self._redis.hmget(pending, list(ids))
-        found = [(i, _text(b)) for i, b in zip(ids, bodies, strict=True) if b]
+        found = [(i, as_text(b)) for i, b in zip(ids, bodies, strict=True) if b]
         unknown = [i for i, b in zip(ids, bodies, strict=True) if not b]
         if found:
             now_ms = int(time.time() * 1000)
@@ -84,6 +84,3 @@ def _expired(body: str | bytes, now: float) -> bool:
         return False  # unreadable here; the client may still make sense of it
     return expires <= now
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import orjson
@@ -163,51 +163,58 @@ async def test_rate_limit_holds_then_a_steady_sender_recovers(
     assert await queue_depth(channel, names.dead_letter_queue) == 0
 
 
-async def test_redis_down_acks_nothing_and_the_consumer_resumes(
-    consumer: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names
-) -> None:
+@pytest.fixture
+async def redis_proxy() -> AsyncIterator[TcpProxy]:
+    """A cuttable connection to the real Redis, for outage tests."""
     proxy = await TcpProxy("127.0.0.1", 6379).start()
-    try:
-        service = await consumer(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0",
-                                 RETRY_MAX_SECONDS="0.5").start()
-        await proxy.cut()
-        for n in range(20):
-            await publish_raw(channel, names, event_body(f"outage-{n}", actorId=f"a{n}"))
-        await asyncio.sleep(1.5)
-        assert await buffered(redis, names, "bob") == {}
-        async with httpx.AsyncClient() as client:
-            assert (await client.get(service.url + "/readyz")).status_code == 503
+    yield proxy
+    await proxy.close()
 
-        # Killed now, nothing it held may have been acked: all 20 are back in the queue.
-        service.kill()
-        depth = await eventually(lambda: queue_depth(channel, names.notify_queue),
-                                 lambda d: d == 20)
-        assert depth == 20
 
-        await proxy.restore()
-        service.spawn()
-        await service.wait_up()
-        found = await wait_buffered(redis, names, "bob", 20)
-        assert len(found) == 20
-    finally:
-        await proxy.close()
+@pytest.fixture
+async def behind_proxy(consumer: Callable[..., Service], redis_proxy: TcpProxy) -> Service:
+    """A consumer whose Redis connection goes through ``redis_proxy``."""
+    return await consumer(REDIS_URL=f"redis://127.0.0.1:{redis_proxy.port}/0",
+                          RETRY_MAX_SECONDS="0.5").start()
+
+
+async def test_redis_down_acks_nothing_and_the_consumer_resumes(
+    behind_proxy: Service, redis_proxy: TcpProxy, channel: AbstractChannel, redis: Redis,
+    names: Names,
+) -> None:
+    service, proxy = behind_proxy, redis_proxy
+    await proxy.cut()
+    for n in range(20):
+        await publish_raw(channel, names, event_body(f"outage-{n}", actorId=f"a{n}"))
+    await asyncio.sleep(1.5)
+    assert await buffered(redis, names, "bob") == {}
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(service.url + "/readyz")).status_code == 503
+
+    # Killed now, nothing it held may have been acked: all 20 are back in the queue.
+    service.kill()
+    depth = await eventually(lambda: queue_depth(channel, names.notify_queue),
+                             lambda d: d == 20)
+    assert depth == 20
+
+    await proxy.restore()
+    service.spawn()
+    await service.wait_up()
+    found = await wait_buffered(redis, names, "bob", 20)
+    assert len(found) == 20
 
 
 async def test_redis_outage_is_ridden_out_without_a_restart(
-    consumer: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names
+    behind_proxy: Service, redis_proxy: TcpProxy, channel: AbstractChannel, redis: Redis,
+    names: Names,
 ) -> None:
-    proxy = await TcpProxy("127.0.0.1", 6379).start()
-    try:
-        service = await consumer(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0",
-                                 RETRY_MAX_SECONDS="0.5").start()
-        await proxy.cut()
-        await publish_raw(channel, names, event_body("during"), message_id="during")
-        await asyncio.sleep(1.0)
-        await proxy.restore()
-        await wait_buffered(redis, names, "bob", 1)
-        async with httpx.AsyncClient() as client:
-            metrics = (await client.get(service.url + "/metrics")).text
-        assert "herald_consumer_retries_total" in metrics
-        assert service.starts == 1 and service.proc is not None and service.proc.poll() is None
-    finally:
-        await proxy.close()
+    service, proxy = behind_proxy, redis_proxy
+    await proxy.cut()
+    await publish_raw(channel, names, event_body("during"), message_id="during")
+    await asyncio.sleep(1.0)
+    await proxy.restore()
+    await wait_buffered(redis, names, "bob", 1)
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(service.url + "/metrics")).text
+    assert "herald_consumer_retries_total" in metrics
+    assert service.starts == 1 and service.proc is not None and service.proc.poll() is None
