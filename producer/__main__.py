@@ -30,6 +30,7 @@ async def serve(settings: ProducerSettings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
         server_header=False,
+        proxy_headers=False,  # nothing reads the client address
     )
     server = EmbeddedServer(config)
     running = asyncio.create_task(server.serve())

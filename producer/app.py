@@ -1,4 +1,8 @@
-"""Wiring of the producer: routes, probes, the publisher's lifetime, error answers."""
+"""Wiring of the producer: routes, probes, the publisher's lifetime, error answers.
+
+The ingest routes are served by :class:`producer.fastlane.FastLane` in front of the Starlette
+app, which serves the rest (read API, demo, probes) and runs the lifespan.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,13 @@ from common.logs import get_logger
 from common.redis_pool import open_redis
 from producer.demo import demo_routes
 from producer.errors import HttpError, error_response
+from producer.fastlane import FastLane
 from producer.ingest import Ingest
 from producer.publisher import Publisher
 from producer.read_routes import Gate, read_routes
 from producer.reads import History
 from producer.routes import event_routes
-from producer.seed_routes import seed_routes
+from producer.seed_routes import posts_route, seed_routes
 from producer.settings import ProducerSettings
 from producer.store_holder import StoreHolder
 
@@ -31,7 +36,7 @@ __all__ = ["create_app"]
 log = get_logger(__name__)
 
 
-def create_app(settings: ProducerSettings) -> Starlette:
+def create_app(settings: ProducerSettings) -> FastLane:
     publisher = Publisher(
         settings.rabbitmq_url,
         settings.names,
@@ -76,8 +81,7 @@ def create_app(settings: ProducerSettings) -> Starlette:
         return error_response(HttpError(500, "internal_error", "unexpected server error"))
 
     routes = [
-        *event_routes(ingest, settings),
-        *seed_routes(ingest, settings.max_body_bytes),
+        posts_route(),
         *read_routes(history, gate),
         *demo_routes(),
         *probe_routes(readiness),
@@ -91,5 +95,5 @@ def create_app(settings: ProducerSettings) -> Starlette:
             Exception: on_unexpected,
         },
     )
-    app.state.publisher = publisher
-    return app
+    ingest_routes = {**event_routes(ingest, settings), **seed_routes(ingest)}
+    return FastLane(app, ingest_routes, settings.max_body_bytes)

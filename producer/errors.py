@@ -1,4 +1,4 @@
-"""JSON error answers, and reading a request body within its limit.
+"""JSON error answers, and parsing a request body.
 
 Every 4xx/5xx the producer sends is ``{"error": <code>, "message": <text>, "details": [...]}``
 where each detail names the field (``"field": "targetIds.2"``) and what is wrong with it.
@@ -6,25 +6,26 @@ where each detail names the field (``"field": "targetIds.2"``) and what is wrong
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from starlette.requests import Request
 from starlette.responses import Response
 
 __all__ = [
     "BodyTooLarge",
     "HttpError",
+    "error_body",
     "error_response",
     "json_response",
-    "read_json",
+    "parse_json",
     "validation_details",
 ]
 
 
 def json_response(
-    content: Any, status: int = 200, headers: dict[str, str] | None = None
+    content: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(orjson.dumps(content), status, headers, media_type="application/json")
 
@@ -38,7 +39,7 @@ class HttpError(Exception):
         code: str,
         message: str,
         details: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
@@ -51,11 +52,15 @@ class BodyTooLarge(HttpError):
         super().__init__(413, "body_too_large", f"request body is over {limit} bytes")
 
 
-def error_response(error: HttpError) -> Response:
+def error_body(error: HttpError) -> dict[str, Any]:
     body: dict[str, Any] = {"error": error.code, "message": error.message}
     if error.details:
         body["details"] = error.details
-    return json_response(body, error.status, error.headers)
+    return body
+
+
+def error_response(error: HttpError) -> Response:
+    return json_response(error_body(error), error.status, error.headers)
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
@@ -68,23 +73,9 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     return details
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The body parsed as JSON, whatever the content type (curl's ``-d`` says form data).
-
-    413 when over ``limit`` bytes (checked on ``Content-Length`` first, then while reading),
-    400 when it is not JSON.
-    """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(limit)
-        chunks.append(chunk)
-    body = b"".join(chunks)
+def parse_json(body: bytes) -> Any:
+    """The body parsed as JSON, whatever the content type (curl's ``-d`` says form data);
+    400 when it is empty or not JSON."""
     if not body.strip():
         raise HttpError(400, "invalid_json", "the request body is empty; send a JSON object")
     try:

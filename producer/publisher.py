@@ -15,10 +15,11 @@ reconnects and re-declares the topology by itself.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
-import aio_pika
-from aio_pika.abc import AbstractRobustConnection
+import aiormq
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from pamqp.commands import Basic
 
 from common.amqp import connect
 from common.logs import get_logger
@@ -45,6 +46,7 @@ class Publisher:
         self._timeout = timeout
         self._connection: AbstractRobustConnection | None = None
         self._topology: Topology | None = None
+        self._channel: AbstractRobustChannel | None = None
         self._connector: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -58,6 +60,7 @@ class Publisher:
         connection = await connect(self._url, self._timeout)
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         self._topology = await declare_topology(channel, self._names, self._delivery_limit)
+        self._channel = channel
         self._connection = connection
         log.info("rabbitmq connected", exchange=self._names.events_exchange)
 
@@ -72,21 +75,31 @@ class Publisher:
             raise ConnectionError("rabbitmq not connected")
 
     async def publish(self, event: Event) -> None:
-        topology = self._topology
-        if topology is None or not self.connected:
+        topology, robust = self._topology, self._channel
+        if topology is None or robust is None or not self.connected:
             raise PublishUnavailable("rabbitmq not connected")
-        message = aio_pika.Message(
-            body=event.model_dump_json().encode(),
+        properties = Basic.Properties(
             content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            delivery_mode=2,  # persistent
             message_id=event.eventId,
             timestamp=event.acceptedAt,
             headers=_headers(event),
         )
         try:
-            await asyncio.wait_for(
-                topology.events.publish(message, routing_key=Names.routing_key(event.type)),
-                self._timeout,
+            # aiormq directly rather than aio-pika's Exchange.publish: the same frames and
+            # the same confirm, without building a Message, and with ``wait=False`` so the
+            # channel lock is not held until the frame is on the socket (publishes of
+            # concurrent requests queue behind each other otherwise). The confirm is still
+            # awaited: Basic.Nack raises DeliveryError, an unroutable message PublishError.
+            channel = cast(aiormq.Channel, await robust.get_underlay_channel())
+            await channel.basic_publish(
+                Event.__pydantic_serializer__.to_json(event),
+                exchange=topology.events.name,
+                routing_key=Names.routing_key(event.type),
+                properties=properties,
+                mandatory=True,
+                timeout=self._timeout,
+                wait=False,
             )
         except Exception as exc:
             raise PublishUnavailable(f"{type(exc).__name__}: {exc}") from exc

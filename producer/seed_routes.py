@@ -12,11 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from producer.errors import HttpError, json_response, read_json, validation_details
+from producer.errors import HttpError, json_response, parse_json, validation_details
+from producer.fastlane import Answer, BodyHandler
 from producer.ingest import Ingest
 from producer.schemas import CommentIn, FollowIn, LikeIn
 
-__all__ = ["SAMPLE_POSTS", "seed_routes"]
+__all__ = ["SAMPLE_POSTS", "posts_route", "seed_routes"]
 
 SAMPLE_POSTS = [
     {"postId": "p1", "authorId": "u1", "text": "Hello from Herald"},
@@ -26,24 +27,30 @@ SAMPLE_POSTS = [
 
 SeedBody = type[LikeIn] | type[CommentIn] | type[FollowIn]
 
-def seed_routes(ingest: Ingest, limit: int) -> list[Route]:
-    def handler(model: SeedBody) -> Route:
-        async def endpoint(request: Request) -> Response:
-            raw = await read_json(request, limit)
+
+def seed_routes(ingest: Ingest) -> dict[str, BodyHandler]:
+    """The seed's POST routes, as body handlers of the fast lane."""
+
+    def handler(model: SeedBody) -> BodyHandler:
+        async def endpoint(body: bytes) -> Answer:
+            raw = parse_json(body)
             try:
-                body: LikeIn | CommentIn | FollowIn = model.model_validate(raw)
-                event_in = body.to_event_in()
+                seed: LikeIn | CommentIn | FollowIn = model.model_validate(raw)
+                event_in = seed.to_event_in()
             except ValidationError as exc:
                 raise HttpError(422, "invalid_event", "the event is not valid",
                                 validation_details(exc)) from None
             event = await ingest.accept(event_in)
-            return json_response({"eventId": event.eventId, "status": "accepted"}, 202)
+            return 202, {"eventId": event.eventId, "status": "accepted"}, None
 
-        path = "/" + model.__name__.removesuffix("In").lower()
-        return Route(path, endpoint, methods=["POST"])
+        return endpoint
 
+    return {"/" + model.__name__.removesuffix("In").lower(): handler(model)
+            for model in (LikeIn, CommentIn, FollowIn)}
+
+
+def posts_route() -> Route:
     async def posts(request: Request) -> Response:
         return json_response({"posts": SAMPLE_POSTS})
 
-    return [handler(LikeIn), handler(CommentIn), handler(FollowIn),
-            Route("/posts", posts, methods=["GET"])]
+    return Route("/posts", posts, methods=["GET"])
