@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -11,13 +10,20 @@ from pydantic import ValidationError
 from common.logs import get_logger
 from common.models import Event
 from producer.errors import HttpError, validation_details
-from producer.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, PUBLISH_FAILURES, PUBLISH_SECONDS
+from producer.metrics import (
+    ACCEPTED_BY_TYPE,
+    EVENTS_REJECTED,
+    PUBLISH_FAILURES,
+    PUBLISH_SECONDS,
+)
 from producer.publisher import Publisher, PublishUnavailable
 from producer.schemas import EventIn
 
 __all__ = ["Ingest"]
 
 log = get_logger(__name__)
+
+UNAVAILABLE = "broker_unavailable"
 
 
 class Ingest:
@@ -28,7 +34,7 @@ class Ingest:
     def unavailable(self, event_id: str | None = None) -> HttpError:
         message = "the broker did not confirm the event; retry later with the same eventId"
         details = [{"field": "eventId", "value": event_id}] if event_id else None
-        return HttpError(503, "broker_unavailable", message, details,
+        return HttpError(503, UNAVAILABLE, message, details,
                          headers={"Retry-After": self._retry_after})
 
     @staticmethod
@@ -40,42 +46,43 @@ class Ingest:
             raise HttpError(422, "invalid_event", "the event is not valid",
                             validation_details(exc)) from None
 
-    async def publish(self, event: Event) -> None:
-        """Publish and wait for the confirm; 503 (as :class:`HttpError`) if none comes."""
+    async def _publish(self, events: list[Event]) -> list[PublishUnavailable | None]:
         started = time.perf_counter()
-        try:
-            await self._publisher.publish(event)
-        except PublishUnavailable as exc:
-            PUBLISH_FAILURES.inc()
-            log.warning("publish not confirmed", eventId=event.eventId, error=str(exc))
-            raise self.unavailable(event.eventId) from None
+        outcomes = await self._publisher.publish_many(events)
         PUBLISH_SECONDS.observe(time.perf_counter() - started)
-        EVENTS_ACCEPTED.labels(event.type.value).inc()
+        for event, failure in zip(events, outcomes, strict=True):
+            if failure is None:
+                ACCEPTED_BY_TYPE[event.type].inc()
+            else:
+                PUBLISH_FAILURES.inc()
+                log.warning("publish not confirmed", eventId=event.eventId, error=str(failure))
+        return outcomes
 
     async def accept(self, body: EventIn) -> Event:
+        """Publish and wait for the confirm; 503 (as :class:`HttpError`) if none comes."""
         event = body.to_event()
-        await self.publish(event)
+        (failure,) = await self._publish([event])
+        if failure is not None:
+            raise self.unavailable(event.eventId)
         return event
 
     async def accept_many(self, items: list[Any]) -> list[dict[str, Any]]:
         """One result per item, in order; valid items are published concurrently."""
         results: list[dict[str, Any]] = [{} for _ in items]
-        pending: list[tuple[int, Event]] = []
+        indexes: list[int] = []
+        events: list[Event] = []
         for index, item in enumerate(items):
             try:
-                pending.append((index, self.validate(item).to_event()))
+                events.append(self.validate(item).to_event())
+                indexes.append(index)
             except HttpError as error:
                 results[index] = {"index": index, "status": error.status, "error": error.code,
                                   "details": error.details}
-        outcomes = await asyncio.gather(
-            *(self.publish(event) for _, event in pending), return_exceptions=True
-        )
-        for (index, event), outcome in zip(pending, outcomes, strict=True):
-            if isinstance(outcome, HttpError):
-                results[index] = {"index": index, "status": outcome.status,
-                                  "error": outcome.code, "eventId": event.eventId}
-            elif isinstance(outcome, BaseException):
-                raise outcome
-            else:
+        outcomes = await self._publish(events) if events else []
+        for index, event, failure in zip(indexes, events, outcomes, strict=True):
+            if failure is None:
                 results[index] = {"index": index, "status": 202, "eventId": event.eventId}
+            else:
+                results[index] = {"index": index, "status": 503,
+                                  "error": UNAVAILABLE, "eventId": event.eventId}
         return results

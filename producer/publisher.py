@@ -15,7 +15,9 @@ reconnects and re-declares the topology by itself.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+import contextlib
+from collections.abc import Sequence
+from typing import cast
 
 import aiormq
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
@@ -75,34 +77,67 @@ class Publisher:
             raise ConnectionError("rabbitmq not connected")
 
     async def publish(self, event: Event) -> None:
+        """Publish one event and wait for its confirm; :class:`PublishUnavailable` if none."""
+        (failure,) = await self.publish_many([event])
+        if failure is not None:
+            raise failure
+
+    async def publish_many(self, events: Sequence[Event]) -> list[PublishUnavailable | None]:
+        """Publish concurrently and wait for every confirm, within one timeout for all.
+
+        One result per event, in order: ``None`` once confirmed, else why not. An event whose
+        confirm had not come when the timeout ran out is unavailable, even if the broker
+        confirms it later (the caller retries with the same eventId).
+        """
         topology, robust = self._topology, self._channel
         if topology is None or robust is None or not self.connected:
-            raise PublishUnavailable("rabbitmq not connected")
+            return [PublishUnavailable("rabbitmq not connected")] * len(events)
+        outcomes: list[PublishUnavailable | None] = [
+            PublishUnavailable(f"no confirm within {self._timeout} s")
+        ] * len(events)
+        try:
+            channel = cast(aiormq.Channel, await robust.get_underlay_channel())
+        except Exception as exc:
+            return [_unavailable(exc)] * len(events)
+
+        async def one(index: int, event: Event) -> None:
+            try:
+                await self._send(channel, topology.events.name, event)
+            except Exception as exc:
+                outcomes[index] = _unavailable(exc)
+            else:
+                outcomes[index] = None
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._timeout):
+                if len(events) == 1:
+                    await one(0, events[0])
+                else:
+                    await asyncio.gather(*(one(i, e) for i, e in enumerate(events)))
+        return outcomes
+
+    @staticmethod
+    async def _send(channel: aiormq.Channel, exchange: str, event: Event) -> None:
+        # aiormq directly rather than aio-pika's Exchange.publish: the same frames and the
+        # same confirm, without building a Message, and with ``wait=False`` so the channel
+        # lock is not held until the frame is on the socket (publishes of concurrent requests
+        # queue behind each other otherwise). The confirm is still awaited: Basic.Nack raises
+        # DeliveryError, an unroutable message PublishError.
         properties = Basic.Properties(
             content_type="application/json",
             delivery_mode=2,  # persistent
             message_id=event.eventId,
             timestamp=event.acceptedAt,
-            headers=_headers(event),
+            headers={"x-herald-tenant": event.tenantId, "x-herald-type": event.type.value},
         )
-        try:
-            # aiormq directly rather than aio-pika's Exchange.publish: the same frames and
-            # the same confirm, without building a Message, and with ``wait=False`` so the
-            # channel lock is not held until the frame is on the socket (publishes of
-            # concurrent requests queue behind each other otherwise). The confirm is still
-            # awaited: Basic.Nack raises DeliveryError, an unroutable message PublishError.
-            channel = cast(aiormq.Channel, await robust.get_underlay_channel())
-            await channel.basic_publish(
-                Event.__pydantic_serializer__.to_json(event),
-                exchange=topology.events.name,
-                routing_key=Names.routing_key(event.type),
-                properties=properties,
-                mandatory=True,
-                timeout=self._timeout,
-                wait=False,
-            )
-        except Exception as exc:
-            raise PublishUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        await channel.basic_publish(
+            Event.__pydantic_serializer__.to_json(event),
+            exchange=exchange,
+            routing_key=Names.routing_key(event.type),
+            properties=properties,
+            mandatory=True,
+            wait=False,
+        )
 
     async def close(self) -> None:
         if self._connector is not None and not self._connector.done():
@@ -111,5 +146,6 @@ class Publisher:
             await self._connection.close()
 
 
-def _headers(event: Event) -> dict[str, Any]:
-    return {"x-herald-tenant": event.tenantId, "x-herald-type": event.type.value}
+
+def _unavailable(exc: BaseException) -> PublishUnavailable:
+    return PublishUnavailable(f"{type(exc).__name__}: {exc}")

@@ -100,6 +100,24 @@ def test_event_in_to_event_keeps_given_id_or_makes_one() -> None:
     assert made.to_event().eventId != made.to_event().eventId
 
 
+@pytest.mark.parametrize("body", [
+    {"type": "LIKE", "actorId": "a", "targetId": "b", "postId": "p1"},
+    {"type": "COMMENT", "actorId": "a", "targetIds": ["b", "c"], "postId": "p1",
+     "commentId": "c9", "text": "nice", "tenantId": "t-1", "eventId": "e.1@x"},
+    {"type": "FOLLOW", "actorId": "a", "targetId": "b",
+     "occurredAt": "2026-11-21T10:00:00.123456+05:30"},
+    {"type": "SYSTEM", "actorId": "ops", "targetIds": ["u1"], "text": "maintenance"},
+    {"type": "MENTION", "actorId": "a", "targetId": "b", "text": "  "},
+])
+def test_to_event_builds_what_event_validation_would(body: dict[str, object]) -> None:
+    """``to_event`` skips validating the envelope again; it must equal a validated one."""
+    built = EventIn.model_validate(body).to_event()
+    validated = Event.model_validate_json(built.model_dump_json())
+    assert built == validated
+    assert built.model_dump() == validated.model_dump()
+    assert built.occurredAt.utcoffset() == timedelta(0)
+
+
 def test_seed_bodies_map_to_events() -> None:
     like = LikeIn.model_validate({"actorId": "a", "targetId": "b", "postId": "p1",
                                   "type": "LIKE"}).to_event_in()
