@@ -12,6 +12,8 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from common.redis_packing import HiredisPackedConnection
+
 __all__ = ["as_text", "open_redis"]
 
 
@@ -22,6 +24,7 @@ def open_redis(
     pool = BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=wait_seconds,
         socket_timeout=socket_timeout, socket_connect_timeout=5,
+        connection_class=HiredisPackedConnection,  # rediss:// and unix:// keep their own
     )
     return Redis(connection_pool=pool)
 

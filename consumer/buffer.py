@@ -12,9 +12,9 @@ Both are Lua scripts, so each step is one atomic operation keyed on an id the ca
   any point leaves either all of it or none of it; the AMQP message is acked only afterwards.
 
 Every key of one call shares a hash tag (the recipient, or the actor), so this runs on Redis
-Cluster. The expiry index is one global key written *before* the buffer script in the same
-pipeline: an index entry without a notification is harmless (the persister drops it), a
-notification without an index entry would never expire.
+Cluster. The expiry index is one global key, written by one ZADD for the whole batch *before*
+the buffer scripts in the same pipeline: an index entry without a notification is harmless
+(the persister drops it), a notification without an index entry would never expire.
 """
 
 from __future__ import annotations
@@ -161,11 +161,14 @@ class NotificationBuffer:
         names = self._names
 
         def fill(pipe: Pipeline) -> None:
+            expiries = {
+                expiry_member(n.tenantId, n.userId, n.id): int(n.expiresAt.timestamp() * 1000)
+                for n in (item.notification for item in items)
+            }
+            pipe.zadd(names.expiry_index, expiries, nx=True)  # one command for the batch
             for item in items:
                 n = item.notification
                 t, u = n.tenantId, n.userId
-                expires_ms = int(n.expiresAt.timestamp() * 1000)
-                pipe.zadd(names.expiry_index, {expiry_member(t, u, n.id): expires_ms}, nx=True)
                 digest = item.semantic_digest
                 pipe.evalsha(
                     self._buffer_sha, 4,
@@ -178,9 +181,9 @@ class NotificationBuffer:
                     int(n.createdAt.timestamp() * 1000),
                     self._dedup_ms,
                     self._semantic_ms if digest else 0,
-                    expires_ms + self._grace_ms,
+                    expiries[expiry_member(t, u, n.id)] + self._grace_ms,
                     names.live_channel(t, u),
                 )
 
         results = await self._execute(fill)
-        return [BufferOutcome(int(r)) for r in results[1::2]]
+        return [BufferOutcome(int(r)) for r in results[1:]]

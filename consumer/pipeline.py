@@ -9,6 +9,7 @@ has confirmed every message this batch rejects.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -70,8 +71,9 @@ class Pipeline:
         # are taken in delivery order and each is settled before the next is taken (the
         # worker stops taking batches once it had to leave one unsettled).
         await items[-1].message.ack(multiple=True)
-        for item in items:
-            self._account(item)
+        outcomes = Counter(self._account(item) for item in items)
+        for outcome, count in outcomes.items():
+            EVENTS.labels(outcome).inc(count)
 
     @staticmethod
     def _parse(message: AbstractIncomingMessage) -> _Item:
@@ -102,8 +104,9 @@ class Pipeline:
                 pending.append(Pending(notification, digest))
                 owners.append(item)
         outcomes = await self._buffer.buffer(pending)
+        for outcome, count in Counter(outcomes).items():
+            NOTIFICATIONS.labels(outcome.name.lower()).inc(count)
         for one, owner, outcome in zip(pending, owners, outcomes, strict=True):
-            NOTIFICATIONS.labels(outcome.name.lower()).inc()
             if outcome is BufferOutcome.BUFFERED:
                 owner.buffered += 1
             elif outcome is BufferOutcome.SEMANTIC_DUPLICATE:
@@ -119,17 +122,17 @@ class Pipeline:
                 item.dead_body = narrowed.model_dump_json().encode()
 
     @staticmethod
-    def _account(item: _Item) -> None:
+    def _account(item: _Item) -> str:
+        """The event's outcome (a label of ``EVENTS``), logged unless it is the usual one."""
+        if item.buffered and item.reason is None:
+            return "notified"
         event_id = item.event.eventId if item.event else item.message.message_id
         if item.reason is not None:
-            EVENTS.labels(item.reason.value).inc()
             log.info("event dead-lettered", reason=item.reason.value, detail=item.detail,
                      eventId=event_id)
-        elif item.buffered:
-            EVENTS.labels("notified").inc()
-        else:
-            EVENTS.labels("duplicate").inc()
-            log.info("duplicate event dropped", eventId=event_id)
+            return item.reason.value
+        log.info("duplicate event dropped", eventId=event_id)
+        return "duplicate"
 
 
 def _events(items: list[_Item]) -> list[Event]:

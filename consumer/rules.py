@@ -87,7 +87,10 @@ def semantic_digest(event: Event) -> str | None:
 
 
 def build_notifications(event: Event, now: datetime, ttl_seconds: float) -> list[Notification]:
-    """One notification per recipient, with ids derived from (tenant, eventId, recipient)."""
+    """One notification per recipient, with ids derived from (tenant, eventId, recipient).
+
+    Built without validation: every field comes from a validated :class:`Event` (tests/unit
+    check that the result equals a validated notification)."""
     message = format_message(event)
     priority = priority_of(event.type)
     # Milliseconds: the precision of the buffer's scores, the stream and the stores, so a
@@ -95,7 +98,7 @@ def build_notifications(event: Event, now: datetime, ttl_seconds: float) -> list
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     expires = now + timedelta(seconds=ttl_seconds)
     return [
-        Notification(
+        Notification.model_construct(
             id=notification_id(event.tenantId, event.eventId, recipient),
             tenantId=event.tenantId,
             userId=recipient,

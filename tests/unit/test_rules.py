@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from common.models import Event, EventType, Priority, notification_id
+from common.models import Event, EventType, Notification, Priority, notification_id
 from consumer.rules import (
     build_notifications,
     format_message,
@@ -80,3 +80,18 @@ def test_build_notifications_fans_out_with_derived_ids() -> None:
         assert n.createdAt == NOW and n.expiresAt == NOW + timedelta(seconds=60)
         assert n.priority is Priority.PROMOTIONAL and n.message == "alice liked your post"
         assert n.eventId == "e1" and n.actorId == "alice" and n.postId == "p1"
+
+
+@pytest.mark.parametrize("over", [
+    {},
+    {"type": "COMMENT", "text": "nice  post", "commentId": "c1", "recipients": ["bob", "eve"]},
+    {"type": "SYSTEM", "text": "maintenance tonight", "postId": None, "tenantId": "t-2"},
+    {"type": "FOLLOW", "postId": None},
+])
+def test_build_notifications_makes_what_validation_would(over: dict[str, object]) -> None:
+    """Notifications are built without validation; each must equal a validated one."""
+    now = datetime(2026, 11, 21, 12, 0, 0, 123456, tzinfo=UTC)
+    for made in build_notifications(event(**over), now, 3600):
+        validated = Notification.model_validate_json(made.model_dump_json())
+        assert made.model_dump() == validated.model_dump()
+        assert made.createdAt.microsecond == 123000  # milliseconds, as the stores keep them
