@@ -18,7 +18,7 @@ __all__ = ["as_text", "open_redis"]
 
 
 def open_redis(
-    url: str, *, max_connections: int = 64, socket_timeout: float = 5.0,
+    url: str, *, max_connections: int = 64, socket_timeout: float | None = 5.0,
     wait_seconds: float = 5.0,
 ) -> Redis:
     pool = BlockingConnectionPool.from_url(

@@ -29,13 +29,16 @@ def make_buffer(redis: Redis, settings: ConsumerSettings) -> NotificationBuffer:
         semantic_window_ms=int(settings.semantic_window_seconds * 1000),
         dedup_ttl_ms=int(settings.dedup_ttl_seconds * 1000),
         grace_ms=int(settings.buffer_grace_seconds * 1000),
+        timeout_seconds=settings.redis_timeout_seconds,
     )
 
 
 async def serve(settings: ConsumerSettings) -> None:
     """Run until SIGTERM/SIGINT, then drain: stop consuming, finish held messages, exit."""
     stop = stop_on_signals()
-    redis = open_redis(settings.redis_url)
+    # No per-reply socket timeout: the buffer puts one deadline on each whole pipeline
+    # (redis-py would arm a timer for every reply of it).
+    redis = open_redis(settings.redis_url, socket_timeout=None)
     connection = await connect(settings.rabbitmq_url, attempt_timeout=10)
 
     readiness = Readiness()

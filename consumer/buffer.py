@@ -19,6 +19,7 @@ the buffer scripts in the same pipeline: an index entry without a notification i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -113,6 +114,7 @@ class NotificationBuffer:
         semantic_window_ms: int,
         dedup_ttl_ms: int,
         grace_ms: int,
+        timeout_seconds: float = 5.0,
     ) -> None:
         self._redis = redis
         self._names = names
@@ -121,15 +123,20 @@ class NotificationBuffer:
         self._semantic_ms = semantic_window_ms
         self._dedup_ms = dedup_ttl_ms
         self._grace_ms = grace_ms
+        self._timeout = timeout_seconds
         self._admit_sha = _sha(ADMIT_LUA)
         self._buffer_sha = _sha(BUFFER_LUA)
 
     async def _execute(self, fill: Callable[[Pipeline], None]) -> list[Any]:
         """Run one pipeline of EVALSHA calls. If Redis lost its scripts (a restart), load
         them and run it again: every command in these pipelines is idempotent. (redis-py's
-        Script objects would ask ``SCRIPT EXISTS`` on every execute: a round trip each.)"""
+        Script objects would ask ``SCRIPT EXISTS`` on every execute: a round trip each.)
+
+        One deadline for the whole pipeline: past it, ``TimeoutError`` (the caller retries;
+        redis-py drops a connection whose reply was cut off)."""
         for _ in range(2):
-            async with self._redis.pipeline(transaction=False) as pipe:
+            async with self._redis.pipeline(transaction=False) as pipe, \
+                    asyncio.timeout(self._timeout):
                 fill(pipe)
                 results: list[Any] = await pipe.execute(raise_on_error=False)
             if not any(isinstance(r, NoScriptError) for r in results):
@@ -137,8 +144,9 @@ class NotificationBuffer:
                     if isinstance(result, Exception):
                         raise result
                 return results
-            await self._redis.script_load(ADMIT_LUA)
-            await self._redis.script_load(BUFFER_LUA)
+            async with asyncio.timeout(self._timeout):
+                await self._redis.script_load(ADMIT_LUA)
+                await self._redis.script_load(BUFFER_LUA)
         raise NoScriptError("scripts missing right after SCRIPT LOAD")
 
     async def admit(self, requests: Sequence[tuple[str, str, str]]) -> list[Admission]:

@@ -218,3 +218,29 @@ async def test_redis_outage_is_ridden_out_without_a_restart(
         metrics = (await client.get(service.url + "/metrics")).text
     assert "herald_consumer_retries_total" in metrics
     assert service.starts == 1 and service.proc is not None and service.proc.poll() is None
+
+
+async def test_a_hung_redis_times_the_batch_out_and_it_is_retried(
+    consumer: Callable[..., Service], redis_proxy: TcpProxy, channel: AbstractChannel,
+    redis: Redis, names: Names,
+) -> None:
+    """Redis accepts the connection but answers nothing: each attempt ends at the pipeline's
+    deadline, nothing is acked, and the event is buffered once Redis answers again."""
+    service = await consumer(REDIS_URL=f"redis://127.0.0.1:{redis_proxy.port}/0",
+                             REDIS_TIMEOUT_SECONDS="0.3", RETRY_MAX_SECONDS="0.3").start()
+    redis_proxy.freeze()
+    await publish_raw(channel, names, event_body("hung"), message_id="hung")
+
+    async def timeouts() -> float:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(service.url + "/metrics")).text
+        return sum(float(line.split()[-1]) for line in text.splitlines()
+                   if line.startswith("herald_consumer_retries_total{"))
+
+    assert await eventually(timeouts, lambda n: n >= 2, timeout=10) >= 2
+    assert await buffered(redis, names, "bob") == {}
+    redis_proxy.thaw()
+    found = await wait_buffered(redis, names, "bob", 1)
+    assert [n["eventId"] for n in found.values()] == ["hung"]
+    depth = await eventually(lambda: queue_depth(channel, names.notify_queue), lambda d: d == 0)
+    assert depth == 0

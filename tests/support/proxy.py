@@ -1,5 +1,6 @@
 """A TCP proxy in front of a real RabbitMQ or Redis, so a test can cut the connection and
-bring it back (the broker itself keeps running for the other tests)."""
+bring it back, or freeze it (a peer that hangs without closing), while the broker itself keeps
+running for the other tests."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -38,6 +41,7 @@ class TcpProxy:
     async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await src.read(65536):
+                await self._flowing.wait()
                 dst.write(data)
                 await dst.drain()
         dst.close()
@@ -55,8 +59,16 @@ class TcpProxy:
             task.cancel()
         await asyncio.gather(*self._pipes, return_exceptions=True)
 
+    def freeze(self) -> None:
+        """Keep every connection open but pass no more bytes (until :meth:`thaw`)."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     async def restore(self) -> None:
         await self.start()
 
     async def close(self) -> None:
+        self.thaw()
         await self.cut()
