@@ -33,9 +33,6 @@ __all__ = ["Handler"]
 
 log = get_logger(__name__)
 
-_BACKGROUND: set[asyncio.Task[None]] = set()  # closes in flight, kept from the GC
-
-
 class Handler:
     def __init__(
         self, settings: GatewaySettings, verifier: Verifier, hub: Hub, pending: PendingStore
@@ -88,32 +85,18 @@ class Handler:
         try:
             count = await self._pending.count(identity.tenant_id, identity.user_id)
             await ws.send(protocol.auth_ok(identity.user_id, identity.tenant_id, count))
-            # The writer is a task of its own; the reader runs here, in the connection's own
-            # task (one task fewer per idle connection). A writer that fails closes the
-            # connection with 1011, which ends the reader; a reader that ends stops the writer.
-            writer = asyncio.create_task(session.write())
-            writer.add_done_callback(lambda task: self._writer_done(task, ws, identity))
+            # The reader runs here, in the connection's own task; the session sends from a
+            # task of its own only while it has frames to send (none while idle). A writer
+            # that fails closes the connection with 1011, which ends the reader; a reader
+            # that ends stops the writer.
+            session.start()
             try:
                 await self._read(ws, session)
             finally:
-                writer.cancel()
-                await asyncio.gather(writer, return_exceptions=True)
+                await session.stop()
         finally:
             CONNECTIONS.dec()
             await self._hub.leave(channel, session)
-
-    @staticmethod
-    def _writer_done(task: asyncio.Task[None], ws: ServerConnection, identity: Identity) -> None:
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None and not isinstance(error, ConnectionClosed):
-            log.error("session failed", userId=identity.user_id, error=repr(error))
-            CLOSES.labels("1011").inc()
-            closing = asyncio.get_running_loop().create_task(
-                ws.close(1011, "internal error; reconnect"))
-            _BACKGROUND.add(closing)
-            closing.add_done_callback(_BACKGROUND.discard)
 
     async def _read(self, ws: ServerConnection, session: Session) -> None:
         bad = 0
