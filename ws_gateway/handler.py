@@ -43,6 +43,12 @@ class Handler:
         self._pending = pending
 
     async def __call__(self, ws: ServerConnection) -> None:
+        # The opening handshake is over and nothing reads its headers again: let them go,
+        # about 4 KiB of each idle connection (more with a browser's cookies). The request
+        # and response objects stay: websockets tells the handshake from frames by them.
+        for message in (ws.request, ws.response):
+            if message is not None:
+                message.headers.clear()
         with contextlib.suppress(ConnectionClosed):
             identity = await self._authenticate(ws)
             if identity is not None:
