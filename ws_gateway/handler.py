@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from common.auth import AuthError, Identity, Verifier
 from common.logs import get_logger
 from ws_gateway import protocol
+from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.hub import Hub
 from ws_gateway.metrics import AUTH_FAILURES, CLOSES, CONNECTIONS
 from ws_gateway.pending import PendingStore
@@ -35,12 +36,14 @@ log = get_logger(__name__)
 
 class Handler:
     def __init__(
-        self, settings: GatewaySettings, verifier: Verifier, hub: Hub, pending: PendingStore
+        self, settings: GatewaySettings, verifier: Verifier, hub: Hub, pending: PendingStore,
+        acks: AckBatcher,
     ) -> None:
         self._settings = settings
         self._verifier = verifier
         self._hub = hub
         self._pending = pending
+        self._acks = acks
 
     async def __call__(self, ws: ServerConnection) -> None:
         # The opening handshake is over and nothing reads its headers again: let them go,
@@ -84,7 +87,8 @@ class Handler:
             return None
 
     async def _serve(self, ws: ServerConnection, identity: Identity) -> None:
-        session = Session(ws, identity, self._pending, self._settings.send_queue_size)
+        session = Session(ws, identity, self._pending, self._acks,
+                          self._settings.send_queue_size)
         channel = self._hub_channel(identity)
         await self._hub.join(channel, session)
         CONNECTIONS.inc()

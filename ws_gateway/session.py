@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from common.auth import Identity
 from common.logs import get_logger
 from ws_gateway import protocol
+from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.metrics import ACKS, CLOSES, DELIVERED, DELIVERY_SECONDS
 from ws_gateway.pending import PendingStore
 
@@ -50,19 +51,21 @@ _REPLAYED = DELIVERED.labels("replay")
 
 
 class Session:
-    __slots__ = ("_backlog", "_closed", "_overloaded", "_pending", "_queue_size", "_sent",
-                 "_started", "_writer", "identity", "ws")
+    __slots__ = ("_acks", "_backlog", "_closed", "_overloaded", "_pending", "_queue_size",
+                 "_sent", "_started", "_writer", "identity", "ws")
 
     def __init__(
         self,
         ws: ServerConnection,
         identity: Identity,
         pending: PendingStore,
+        acks: AckBatcher,
         queue_size: int,
     ) -> None:
         self.ws = ws
         self.identity = identity
         self._pending = pending
+        self._acks = acks
         self._queue_size = queue_size
         self._backlog: deque[_Entry] | None = None  # made on the first frame to send
         self._sent: OrderedDict[str, None] | None = None  # made on the first frame sent
@@ -171,9 +174,8 @@ class Session:
 
     # --- ACKs --------------------------------------------------------------------------------
     async def ack(self, ids: tuple[str, ...]) -> None:
-        acked, unknown = await self._pending.ack(
-            self.identity.tenant_id, self.identity.user_id, ids
-        )
+        """Raises :class:`RedisError` if the ACK could not be recorded (nothing removed)."""
+        acked, unknown = await self._acks.ack(self.identity.tenant_id, self.identity.user_id, ids)
         ACKS.inc(len(acked))
         await self.ws.send(protocol.ack_ok(acked, unknown))
 
