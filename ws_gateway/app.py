@@ -13,6 +13,7 @@ from common.health import Readiness, probe
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
+from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.handler import Handler
 from ws_gateway.hub import Hub
 from ws_gateway.pending import PendingStore
@@ -42,7 +43,8 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     await hub.start()
     pending = PendingStore(redis, settings.names)
     verifier = Verifier.from_settings(settings)
-    handler = Handler(settings, verifier, hub, pending)
+    acks = AckBatcher(pending)
+    handler = Handler(settings, verifier, hub, pending, acks)
 
     readiness = Readiness()
     readiness.add("redis", redis.ping)
@@ -77,6 +79,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
             await asyncio.wait_for(server.wait_closed(), settings.shutdown_timeout_seconds)
         except TimeoutError:
             log.warning("drain timed out")
+    await acks.close()
     await hub.close()
     await redis.aclose()
     log.info("gateway stopped")

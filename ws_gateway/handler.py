@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from common.auth import AuthError, Identity, Verifier
 from common.logs import get_logger
 from ws_gateway import protocol
+from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.hub import Hub
 from ws_gateway.metrics import AUTH_FAILURES, CLOSES, CONNECTIONS
 from ws_gateway.pending import PendingStore
@@ -33,19 +34,24 @@ __all__ = ["Handler"]
 
 log = get_logger(__name__)
 
-_BACKGROUND: set[asyncio.Task[None]] = set()  # closes in flight, kept from the GC
-
-
 class Handler:
     def __init__(
-        self, settings: GatewaySettings, verifier: Verifier, hub: Hub, pending: PendingStore
+        self, settings: GatewaySettings, verifier: Verifier, hub: Hub, pending: PendingStore,
+        acks: AckBatcher,
     ) -> None:
         self._settings = settings
         self._verifier = verifier
         self._hub = hub
         self._pending = pending
+        self._acks = acks
 
     async def __call__(self, ws: ServerConnection) -> None:
+        # The opening handshake is over and nothing reads its headers again: let them go,
+        # about 4 KiB of each idle connection (more with a browser's cookies). The request
+        # and response objects stay: websockets tells the handshake from frames by them.
+        for message in (ws.request, ws.response):
+            if message is not None:
+                message.headers.clear()
         with contextlib.suppress(ConnectionClosed):
             identity = await self._authenticate(ws)
             if identity is not None:
@@ -81,39 +87,26 @@ class Handler:
             return None
 
     async def _serve(self, ws: ServerConnection, identity: Identity) -> None:
-        session = Session(ws, identity, self._pending, self._settings.send_queue_size)
+        session = Session(ws, identity, self._pending, self._acks,
+                          self._settings.send_queue_size)
         channel = self._hub_channel(identity)
         await self._hub.join(channel, session)
         CONNECTIONS.inc()
         try:
             count = await self._pending.count(identity.tenant_id, identity.user_id)
             await ws.send(protocol.auth_ok(identity.user_id, identity.tenant_id, count))
-            # The writer is a task of its own; the reader runs here, in the connection's own
-            # task (one task fewer per idle connection). A writer that fails closes the
-            # connection with 1011, which ends the reader; a reader that ends stops the writer.
-            writer = asyncio.create_task(session.write())
-            writer.add_done_callback(lambda task: self._writer_done(task, ws, identity))
+            # The reader runs here, in the connection's own task; the session sends from a
+            # task of its own only while it has frames to send (none while idle). A writer
+            # that fails closes the connection with 1011, which ends the reader; a reader
+            # that ends stops the writer.
+            session.start()
             try:
                 await self._read(ws, session)
             finally:
-                writer.cancel()
-                await asyncio.gather(writer, return_exceptions=True)
+                await session.stop()
         finally:
             CONNECTIONS.dec()
             await self._hub.leave(channel, session)
-
-    @staticmethod
-    def _writer_done(task: asyncio.Task[None], ws: ServerConnection, identity: Identity) -> None:
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None and not isinstance(error, ConnectionClosed):
-            log.error("session failed", userId=identity.user_id, error=repr(error))
-            CLOSES.labels("1011").inc()
-            closing = asyncio.get_running_loop().create_task(
-                ws.close(1011, "internal error; reconnect"))
-            _BACKGROUND.add(closing)
-            closing.add_done_callback(_BACKGROUND.discard)
 
     async def _read(self, ws: ServerConnection, session: Session) -> None:
         bad = 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
@@ -29,7 +30,8 @@ log = get_logger(__name__)
 
 
 class Member(Protocol):
-    def deliver(self, notification_id: str, notification_json: str) -> None: ...
+    def deliver(self, notification_id: str, notification_json: str,
+                created_s: float | None = None) -> None: ...
 
     def resync(self) -> None: ...
 
@@ -136,12 +138,14 @@ class Hub:
             return
         body = as_text(message["data"])
         try:
-            notification_id = orjson.loads(body)["id"]
+            fields = orjson.loads(body)
+            notification_id = fields["id"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             log.warning("unreadable live message dropped", channel=channel)
             return
+        created_s = _epoch_seconds(fields.get("createdAt"))  # once per message, not per member
         for member in list(self._members.get(channel, ())):
-            member.deliver(notification_id, body)
+            member.deliver(notification_id, body, created_s)
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -149,3 +153,13 @@ class Hub:
             await asyncio.gather(self._reader, return_exceptions=True)
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
+
+
+def _epoch_seconds(value: object) -> float | None:
+    """An ISO 8601 time as epoch seconds, or ``None`` if it is not one (no latency sample)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["ACKS", "AUTH_FAILURES", "CLOSES", "CONNECTIONS", "DELIVERED", "DELIVERY_SECONDS"]
+__all__ = ["ACKS", "ACK_BATCHES", "AUTH_FAILURES", "CLOSES", "CONNECTIONS", "DELIVERED",
+           "DELIVERY_SECONDS"]
 
 CONNECTIONS = Gauge("herald_gateway_connections", "Authenticated WebSocket connections")
 DELIVERED = Counter("herald_gateway_notifications_sent_total",
                     "NOTIFICATION frames sent", ["path"])
 ACKS = Counter("herald_gateway_acks_total", "Notifications acknowledged by clients")
+ACK_BATCHES = Counter("herald_gateway_ack_batches_total",
+                      "Batches of ACK frames written to Redis together")
 AUTH_FAILURES = Counter("herald_gateway_auth_failures_total", "Failed AUTH", ["code"])
 CLOSES = Counter("herald_gateway_closes_total", "Connections closed by the gateway", ["code"])
 DELIVERY_SECONDS = Histogram(
