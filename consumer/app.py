@@ -66,7 +66,7 @@ async def serve(settings: ConsumerSettings) -> None:
         make_buffer(redis, settings), topology.dead_letters, settings.notification_ttl_seconds
     )
     worker = Worker(connection, topology.notify_queue, pipeline, settings.prefetch,
-                    settings.retry_max_seconds)
+                    settings.retry_max_seconds, settings.ack_delay_seconds)
     await worker.start()
     log.info("consumer started", queue=settings.names.notify_queue, prefetch=settings.prefetch)
 

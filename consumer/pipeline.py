@@ -1,9 +1,9 @@
 """One batch of AMQP messages through validate → rate-limit → dedup → buffer → dead-letter.
 
-``handle_batch`` does the work and raises on any Redis or RabbitMQ failure *before* acking
-anything; every step is idempotent, so the caller may run the batch again or let the broker
-redeliver it. Acks come last, after Redis holds every notification and the dead-letter queue
-has confirmed every message this batch rejects.
+``handle_batch`` does the work and raises on any Redis or RabbitMQ failure; every step is
+idempotent, so the caller may run the batch again or let the broker redeliver it. When it
+returns, Redis holds every notification and the dead-letter queue has confirmed every message
+this batch rejects: only then may the caller ack the batch (:mod:`consumer.acks`).
 """
 
 from __future__ import annotations
@@ -67,10 +67,6 @@ class Pipeline:
             dead_letter(self._dead_letters, i.message, i.reason, i.detail, i.dead_body)
             for i in rejected if i.reason is not None
         ))
-        # One frame for the whole batch: "everything up to this tag". Safe because batches
-        # are taken in delivery order and each is settled before the next is taken (the
-        # worker stops taking batches once it had to leave one unsettled).
-        await items[-1].message.ack(multiple=True)
         outcomes = Counter(self._account(item) for item in items)
         for outcome, count in outcomes.items():
             EVENTS.labels(outcome).inc(count)

@@ -27,6 +27,9 @@ class ConsumerSettings(BaseServiceSettings):
     # Redis keeps a buffered notification this long past its expiresAt, so the persister can
     # still move it to the store as expired after an outage of up to this long.
     buffer_grace_seconds: float = Field(86400.0, ge=0, le=30 * 86400)
+    # Settled deliveries are acked at most this long afterwards, many in one frame (0: each
+    # batch at once). A delayed ack only ever means a redelivery, which makes nothing new.
+    ack_delay_seconds: float = Field(0.005, ge=0, le=60)
     # A Redis pipeline (one batch's work) that has not answered within this long is a failed
     # attempt: the batch is retried, nothing is acked.
     redis_timeout_seconds: float = Field(5.0, gt=0, le=60)

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 
 from common.backoff import Backoff
 from common.logs import get_logger
+from consumer.acks import CumulativeAcker
 from consumer.metrics import BATCH_SECONDS, BATCH_SIZE, RETRIES
 from consumer.pipeline import Pipeline
 
@@ -63,12 +64,14 @@ class Worker:
         pipeline: Pipeline,
         prefetch: int,
         retry_max_seconds: float,
+        ack_delay_seconds: float = 0.0,
     ) -> None:
         self._connection = connection
         self._queue = queue
         self._pipeline = pipeline
         self._prefetch = prefetch
         self._retry_max = retry_max_seconds
+        self._acker = CumulativeAcker(ack_delay_seconds, prefetch // 2)
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._consumer_tag: str | None = None
         self._stopping = asyncio.Event()
@@ -95,6 +98,7 @@ class Worker:
                 await asyncio.wait_for(self._loop_task, drain_seconds)
             except TimeoutError:
                 log.warning("drain timed out; unacked messages return to the queue")
+        await self._acker.close()
 
     async def _run(self) -> None:
         while True:
@@ -142,6 +146,7 @@ class Worker:
                 return
             try:
                 await self._pipeline.handle_batch(batch)
+                await self._acker.settled(batch[-1], len(batch))
                 return
             except TRANSIENT as exc:
                 if self._stopping.is_set() and backoff.attempts >= 3:

@@ -96,3 +96,26 @@ async def test_sigterm_drains_exits_0_and_the_rest_waits_in_the_queue(
     await eventually(lambda: total_buffered(redis, names, USERS), lambda n: n >= EVENTS,
                      timeout=60)
     assert await buffered_ids(redis, names) == expected
+
+
+async def test_acks_held_back_when_killed_are_redelivered_and_make_nothing_new(
+    services: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names
+) -> None:
+    """Acks wait up to ACK_DELAY_SECONDS: a consumer killed before sending them has its
+    buffered events redelivered, and the redelivery adds no notification."""
+    slow_acks = services("consumer", RATE_LIMIT_COUNT="1000000", ACK_DELAY_SECONDS="30")
+    expected = await fill_queue(channel, names, 10)
+    await slow_acks.start()
+    await eventually(lambda: total_buffered(redis, names, USERS), lambda n: n == 10)
+    slow_acks.kill()
+    # Nothing was acked yet: all ten come back to the queue.
+    depth = await eventually(lambda: queue_depth(channel, names.notify_queue),
+                             lambda d: d == 10)
+    assert depth == 10
+
+    prompt = services("consumer", RATE_LIMIT_COUNT="1000000", ACK_DELAY_SECONDS="0.005")
+    await prompt.start()
+    await eventually(lambda: queue_depth(channel, names.notify_queue), lambda d: d == 0)
+    assert await buffered_ids(redis, names) == expected
+    assert await total_buffered(redis, names, USERS) == 10
+    assert await queue_depth(channel, names.dead_letter_queue) == 0
