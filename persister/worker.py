@@ -5,7 +5,7 @@ due, else this consumer's own (after a restart) or new entries — and then:
 
 1. decodes every entry; a malformed one is dead-lettered (see :mod:`persister.stream`),
    logged with its stream id and counted, never retried;
-2. writes the good ones with one ``upsert_many`` (one transaction / bulk_write), retried
+2. writes the good ones with one ``upsert_rows`` (one transaction / bulk_write), retried
    with backoff while the store fails — nothing of the batch is acked meanwhile;
 3. acks the whole batch with one XACK.
 
@@ -22,13 +22,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from common.logs import get_logger
-from common.records import StoredNotification, decode_entry
 from common.store import Store
+from common.store.rows import Row
+from persister.entries import decode
 from persister.metrics import BATCH_SECONDS, BATCH_SIZE, CLAIMED, DEAD_LETTERED, PERSISTED
 from persister.retry import REDIS_ERRORS, GaveUp, Retrier
 from persister.stream import Entry, PersistStream
@@ -43,9 +45,11 @@ class Batch:
     """One read from the stream, sorted into what to write, what to dead-letter, and the ids
     to ack once both are done."""
 
-    records: list[StoredNotification] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     malformed: list[tuple[Entry, str]] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+    started: float = 0.0
+    """``perf_counter()`` when the batch was read, for ``herald_persist_batch_seconds``."""
 
 
 def _describe(exc: Exception) -> str:
@@ -71,7 +75,7 @@ def split(entries: list[Entry]) -> Batch:
         if not fields:
             continue
         try:
-            batch.records.append(decode_entry(fields))
+            batch.rows.append(decode(fields))
         except Exception as exc:
             batch.malformed.append((entry, _describe(exc)))
     return batch
@@ -123,9 +127,15 @@ class Worker:
     async def handle(self, entries: list[Entry]) -> None:
         """Write, dead-letter and ack one batch; raises :class:`GaveUp` (nothing more acked)
         when stopping while Redis or the store still fail."""
+        await self.commit(await self.prepare(entries))
+
+    async def prepare(self, entries: list[Entry]) -> Batch:
+        """Decode one batch and dead-letter its malformed entries (they are acked with the
+        rest of the batch, in :meth:`commit`)."""
         started = time.perf_counter()
         BATCH_SIZE.observe(len(entries))
         batch = split(entries)
+        batch.started = started
         for entry, error in batch.malformed:
             log.warning("malformed stream entry dead-lettered", streamId=entry[0], error=error,
                         deadStream=self._stream.dead_key)
@@ -134,11 +144,15 @@ class Worker:
                 REDIS_ERRORS,
             )
             DEAD_LETTERED.inc()
-        if batch.records:
-            records = batch.records
-            await self._retry.run("store", lambda: self._store.upsert_many(records))
-            for record in records:
-                PERSISTED.labels(record.status.value).inc()
+        return batch
+
+    async def commit(self, batch: Batch) -> None:
+        """Write the batch's rows (retried until the store confirms), then ack all of it."""
+        if batch.rows:
+            rows = batch.rows
+            await self._retry.run("store", lambda: self._store.upsert_rows(rows))
+            for status, count in Counter(r.status for r in rows).items():
+                PERSISTED.labels(status).inc(count)
         ids = batch.ids
         await self._retry.run("ack", lambda: self._stream.ack(ids), REDIS_ERRORS)
-        BATCH_SECONDS.observe(time.perf_counter() - started)
+        BATCH_SECONDS.observe(time.perf_counter() - batch.started)

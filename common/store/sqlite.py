@@ -13,14 +13,15 @@ The connection is made on, and only ever used from, a one-thread executor, so
   caller retries.
 
 Durability: ``journal_mode=WAL`` with ``synchronous=FULL``: a commit returns after the WAL is
-fsynced, so what ``upsert_many`` confirmed survives a power cut; the persister acks the stream
+fsynced, so what ``upsert_rows`` confirmed survives a power cut; the persister acks the stream
 only after that (``NORMAL`` would be faster and could lose the last commits).
 
-The merge rule is SQL: ``INSERT ... ON CONFLICT(id) DO UPDATE ... WHERE`` skips the update when
-the stored row is ``acked`` and the new one is not, or belongs to another tenant or user, and
-keeps ``read_ms`` once set. Retention: :meth:`SqliteStore.prune` deletes rows whose status is
-older than ``STORE_RETENTION_DAYS``, ``PRUNE_CHUNK`` rows per transaction so that no reader or
-writer waits long; the persister calls it on a timer.
+The merge rule is SQL, applied row by row in the batch's order: ``INSERT ... ON CONFLICT(id)
+DO UPDATE ... WHERE`` skips the update when the stored row is ``acked`` and the new one is
+not, or belongs to another tenant or user, and keeps ``read_ms`` once set. Retention:
+:meth:`SqliteStore.prune` deletes rows whose status is older than ``STORE_RETENTION_DAYS``,
+``PRUNE_CHUNK`` rows per transaction so that no reader or writer waits long; the persister
+calls it on a timer.
 """
 
 from __future__ import annotations
@@ -33,16 +34,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from common.models import Notification
 from common.records import Status, StoredNotification
 from common.store.base import check_limit
 from common.store.cursor import decode_cursor, encode_cursor
-from common.store.rules import collapse, from_ms, normalize, to_ms
+from common.store.rows import Row, row_of
+from common.store.rules import from_ms, to_ms
 
 __all__ = ["PRUNE_CHUNK", "SqliteStore"]
 
 T = TypeVar("T")
-Row = tuple[Any, ...]
+Values = tuple[Any, ...]
 
 PRUNE_CHUNK = 5000
 SCHEMA_VERSION = 1
@@ -102,14 +106,7 @@ def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     return conn
 
 
-def _row_of(record: StoredNotification) -> Row:
-    n = record.notification
-    read_ms = to_ms(record.readAt) if record.readAt is not None else None
-    return (n.id, n.tenantId, n.userId, to_ms(n.createdAt), record.status.value,
-            to_ms(record.statusAt), read_ms, n.model_dump_json())
-
-
-def _record_of(row: Row) -> StoredNotification:
+def _record_of(row: Values) -> StoredNotification:
     _created, _id, status, status_ms, read_ms, body = row
     return StoredNotification(
         notification=Notification.model_validate_json(body),
@@ -119,10 +116,18 @@ def _record_of(row: Row) -> StoredNotification:
     )
 
 
-def _write(conn: sqlite3.Connection, rows: list[Row]) -> None:
+def _values(row: Row) -> Values:
+    body = orjson.dumps(row.notification, option=orjson.OPT_UTC_Z).decode()
+    return (row.id, row.tenant_id, row.user_id, row.created_ms, row.status, row.status_ms,
+            row.read_ms, body)
+
+
+def _write(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
+    """One transaction; the rows in order, each under the merge rule of ``_UPSERT``."""
+    values = [_values(r) for r in rows]
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany(_UPSERT, rows)
+        conn.executemany(_UPSERT, values)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -166,7 +171,9 @@ class SqliteStore:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self._conn)
 
     async def upsert_many(self, records: Sequence[StoredNotification]) -> None:
-        rows = [_row_of(r) for r in collapse(normalize(r) for r in records)]
+        await self.upsert_rows([row_of(r) for r in records])
+
+    async def upsert_rows(self, rows: Sequence[Row]) -> None:
         if rows:
             await self._call(lambda conn: _write(conn, rows))
 
@@ -182,7 +189,7 @@ class SqliteStore:
             args += [created_ms, created_ms, last_id]
         sql += " ORDER BY created_ms DESC, id DESC LIMIT ?"
         args.append(limit + 1)
-        rows: list[Row] = await self._call(lambda conn: conn.execute(sql, args).fetchall())
+        rows: list[Values] = await self._call(lambda conn: conn.execute(sql, args).fetchall())
         page = rows[:limit]
         following = encode_cursor(page[-1][0], page[-1][1]) if len(rows) > limit else None
         return [_record_of(r) for r in page], following
@@ -208,7 +215,7 @@ class SqliteStore:
         sql = (f"SELECT {_COLUMNS} FROM notifications "
                "WHERE id = ? AND tenant_id = ? AND user_id = ?")
         args = (notification_id, tenant_id, user_id)
-        row: Row | None = await self._call(lambda conn: conn.execute(sql, args).fetchone())
+        row: Values | None = await self._call(lambda conn: conn.execute(sql, args).fetchone())
         return _record_of(row) if row is not None else None
 
     async def prune(self, now: datetime) -> int:

@@ -221,21 +221,29 @@ async def test_malformed_entries_are_dead_lettered_and_never_block(
     redis: Redis, names: Names, persister: Callable[..., Service],
     db: tuple[Path, SqliteStore],
 ) -> None:
-    good = note()
+    first, good = note(), note()
+    body = orjson.loads(good.model_dump_json())
     bad: list[dict[str, Any]] = [
         {"n": "not json", "s": "acked", "t": "1"},
         {"s": "acked", "t": "1"},
         {"n": good.model_dump_json(), "s": "pending", "t": "1"},
+        {"n": good.model_dump_json(), "s": "lost", "t": "1"},
         {"n": good.model_dump_json(), "s": "acked", "t": "yesterday"},
         {"n": good.model_dump_json(), "s": "acked", "t": "99999999999999999999"},
         {"n": good.model_dump_json(), "s": "acked", "t": "-99999999999999999999999"},
         {"n": b"\xff\xfe not utf-8", "s": "acked", "t": "1"},
+        {"n": orjson.dumps({**body, "userId": "bob smith"}), "s": "acked", "t": "1"},
+        {"n": orjson.dumps({k: v for k, v in body.items() if k != "createdAt"}),
+         "s": "expired", "t": "1"},
+        {"n": orjson.dumps([body]), "s": "acked", "t": "1"},
     ]
+    await publish(redis, names, first, Status.ACKED)  # the same batch: written all the same
     bad_ids = [await redis.xadd(names.persist_stream, fields) for fields in bad]
     await publish(redis, names, good, Status.ACKED)
 
     service = await persister().start()
-    await eventually(lambda: stored(db[1]), lambda f: good.id in f)
+    found = await eventually(lambda: stored(db[1]), lambda f: good.id in f)
+    assert set(found) == {first.id, good.id}
     await eventually(lambda: pending(redis, names), lambda p: p == 0)
     dead = await eventually(lambda: redis.xrange(dead_stream(names)),
                             lambda d: len(d) == len(bad))
