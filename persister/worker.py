@@ -9,10 +9,16 @@ due, else this consumer's own (after a restart) or new entries — and then:
    with backoff while the store fails — nothing of the batch is acked meanwhile;
 3. acks the whole batch with one XACK.
 
+Steps 2 and 3 of one batch run while step 1 of the next one does (a pipeline one batch
+deep): the store's write waits on the disk and, for SQLite, runs in its own thread, so
+reading and decoding overlap it. Only one write is in flight at a time, so batches reach
+the store in the order they were read.
+
 A crash or a lost XACK after step 2 delivers the entries again: a duplicate write, which the
 idempotent upsert absorbs. A store that keeps failing keeps the batch here (and its entries
-pending in the group) until it recovers; on SIGTERM the batch gets a few more attempts and is
-then left pending for another persister to claim. A record the store refused for good would
+pending in the group) until it recovers — the next batch, read meanwhile, waits unacked
+too; on SIGTERM the batch gets a few more attempts and is then left pending (with the one
+read after it) for another persister to claim. A record the store refused for good would
 hold its batch the same way, logged on every attempt: entries are validated by the models
 first, so only a store outage is expected to.
 """
@@ -99,15 +105,30 @@ class Worker:
         self._next_claim = 0.0
 
     async def run(self) -> None:
-        """Until ``stop`` is set; the batch in hand is finished (or handed back) first."""
+        """Until ``stop`` is set. Pipelined: while one batch is written to the store and
+        acked, the next one is read and decoded. At most one write is in flight, so batches
+        reach the store in the order they were read; each is acked only after its own write.
+        On stop, the batch in flight is finished (or handed back) first."""
+        writing: asyncio.Task[None] | None = None
         try:
             await self._retry.run("create_group", self._stream.ensure_group, REDIS_ERRORS)
             while not self._stop.is_set():
                 entries = await self._next_batch()
-                if entries:
-                    await self.handle(entries)
+                if not entries:
+                    continue
+                batch = await self.prepare(entries)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self.commit(batch), name="persist-commit")
+            if writing is not None:
+                await writing
         except GaveUp:
             return
+        finally:
+            # Only when run() itself fails or is cancelled while a write is in flight.
+            if writing is not None and not writing.done():
+                writing.cancel()
+                await asyncio.wait({writing})
 
     async def _next_batch(self) -> list[Entry]:
         now = time.monotonic()
@@ -125,8 +146,8 @@ class Worker:
         return await self._retry.run("read", self._stream.read, REDIS_ERRORS)
 
     async def handle(self, entries: list[Entry]) -> None:
-        """Write, dead-letter and ack one batch; raises :class:`GaveUp` (nothing more acked)
-        when stopping while Redis or the store still fail."""
+        """Write, dead-letter and ack one batch (not pipelined); raises :class:`GaveUp`
+        (nothing more acked) when stopping while Redis or the store still fail."""
         await self.commit(await self.prepare(entries))
 
     async def prepare(self, entries: list[Entry]) -> Batch:

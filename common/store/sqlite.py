@@ -16,12 +16,16 @@ Durability: ``journal_mode=WAL`` with ``synchronous=FULL``: a commit returns aft
 fsynced, so what ``upsert_rows`` confirmed survives a power cut; the persister acks the stream
 only after that (``NORMAL`` would be faster and could lose the last commits).
 
-The merge rule is SQL, applied row by row in the batch's order: ``INSERT ... ON CONFLICT(id)
-DO UPDATE ... WHERE`` skips the update when the stored row is ``acked`` and the new one is
-not, or belongs to another tenant or user, and keeps ``read_ms`` once set. Retention:
-:meth:`SqliteStore.prune` deletes rows whose status is older than ``STORE_RETENTION_DAYS``,
-``PRUNE_CHUNK`` rows per transaction so that no reader or writer waits long; the persister
-calls it on a timer.
+A batch is one statement: the rows go in as one JSON array (``json_each``), so one call
+takes the batch, and with autocommit it is one transaction (atomic, fsynced when it returns).
+The writer thread holds the GIL only to start and to end it, and the event loop decodes the
+next batch meanwhile; ``executemany`` took the GIL back for every row, so the two threads
+kept waiting on each other. The merge rule is SQL, applied row by row in the array's order:
+``INSERT ... ON CONFLICT(id) DO UPDATE ... WHERE`` skips the update when the stored row is
+``acked`` and the new one is not, or belongs to another tenant or user, and keeps
+``read_ms`` once set. Retention: :meth:`SqliteStore.prune` deletes rows whose status is
+older than ``STORE_RETENTION_DAYS``, ``PRUNE_CHUNK`` rows per transaction so that no reader or
+writer waits long; the persister calls it on a timer.
 """
 
 from __future__ import annotations
@@ -72,7 +76,10 @@ CREATE INDEX IF NOT EXISTS notifications_status_ms ON notifications (status_ms);
 _UPSERT = """
 INSERT INTO notifications
     (id, tenant_id, user_id, created_ms, status, status_ms, read_ms, body)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+       json_extract(value, '$[6]'), json_extract(value, '$[7]')
+FROM json_each(?1) WHERE true
 ON CONFLICT (id) DO UPDATE SET
     created_ms = excluded.created_ms,
     status = excluded.status,
@@ -90,7 +97,7 @@ _COLUMNS = "created_ms, id, status, status_ms, read_ms, body"
 def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # isolation_level=None: autocommit; write transactions are opened explicitly below.
+    # isolation_level=None: autocommit; every write is one statement, so one transaction.
     conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
     try:
         conn.execute("PRAGMA synchronous=FULL")
@@ -116,23 +123,9 @@ def _record_of(row: Values) -> StoredNotification:
     )
 
 
-def _values(row: Row) -> Values:
-    body = orjson.dumps(row.notification, option=orjson.OPT_UTC_Z).decode()
-    return (row.id, row.tenant_id, row.user_id, row.created_ms, row.status, row.status_ms,
-            row.read_ms, body)
-
-
-def _write(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
-    """One transaction; the rows in order, each under the merge rule of ``_UPSERT``."""
-    values = [_values(r) for r in rows]
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.executemany(_UPSERT, values)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+def _write(conn: sqlite3.Connection, batch: str) -> None:
+    """One statement, so one transaction (autocommit: atomic, durable when it returns)."""
+    conn.execute(_UPSERT, (batch,))
 
 
 class SqliteStore:
@@ -175,7 +168,10 @@ class SqliteStore:
 
     async def upsert_rows(self, rows: Sequence[Row]) -> None:
         if rows:
-            await self._call(lambda conn: _write(conn, rows))
+            # In the caller's thread: the writer thread then holds the GIL only to start and
+            # to end the statement, and SQLite works while the event loop goes on.
+            batch = orjson.dumps(rows, option=orjson.OPT_UTC_Z, default=list).decode()
+            await self._call(lambda conn: _write(conn, batch))
 
     async def history(
         self, tenant_id: str, user_id: str, limit: int, cursor: str | None = None
