@@ -14,7 +14,14 @@ The connection is made on, and only ever used from, a one-thread executor, so
 
 Durability: ``journal_mode=WAL`` with ``synchronous=FULL``: a commit returns after the WAL is
 fsynced, so what ``upsert_rows`` confirmed survives a power cut; the persister acks the stream
-only after that (``NORMAL`` would be faster and could lose the last commits).
+only after that (``NORMAL`` would be faster and could lose the last commits). The WAL is
+checkpointed into the database every ``WAL_CHECKPOINT_PAGES`` pages (SQLite's default is
+1000, 4 MB, which a batch of 2000 random-id rows fills on its own, so that every commit paid
+a checkpoint): a page written by several batches is copied back once. That costs up to about
+40 MB of WAL file, not durability. The page cache (``CACHE_KIB`` per connection, filled only
+as pages are used; SQLite's default is 2 MB) keeps more of the indexes' pages between
+batches: 16 MiB gave 38,300/s on the persister benchmark, 64 MiB 38,900/s for 47 MiB more
+RSS, the default 35,100/s.
 
 A batch is one statement: the rows go in as one JSON array (``json_each``), so one call
 takes the batch, and with autocommit it is one transaction (atomic, fsynced when it returns).
@@ -53,6 +60,8 @@ T = TypeVar("T")
 Values = tuple[Any, ...]
 
 PRUNE_CHUNK = 5000
+WAL_CHECKPOINT_PAGES = 10_000
+CACHE_KIB = 16_384
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -101,6 +110,8 @@ def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
     try:
         conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         # Only a new database needs the write lock: a process opening a file that another
         # (the persister) writes to all the time would otherwise wait for it at start.
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
