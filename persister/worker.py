@@ -5,14 +5,20 @@ due, else this consumer's own (after a restart) or new entries — and then:
 
 1. decodes every entry; a malformed one is dead-lettered (see :mod:`persister.stream`),
    logged with its stream id and counted, never retried;
-2. writes the good ones with one ``upsert_many`` (one transaction / bulk_write), retried
+2. writes the good ones with one ``upsert_rows`` (one transaction / bulk_write), retried
    with backoff while the store fails — nothing of the batch is acked meanwhile;
 3. acks the whole batch with one XACK.
 
+Steps 2 and 3 of one batch run while step 1 of the next one does (a pipeline one batch
+deep): the store's write waits on the disk and, for SQLite, runs in its own thread, so
+reading and decoding overlap it. Only one write is in flight at a time, so batches reach
+the store in the order they were read.
+
 A crash or a lost XACK after step 2 delivers the entries again: a duplicate write, which the
 idempotent upsert absorbs. A store that keeps failing keeps the batch here (and its entries
-pending in the group) until it recovers; on SIGTERM the batch gets a few more attempts and is
-then left pending for another persister to claim. A record the store refused for good would
+pending in the group) until it recovers — the next batch, read meanwhile, waits unacked
+too; on SIGTERM the batch gets a few more attempts and is then left pending (with the one
+read after it) for another persister to claim. A record the store refused for good would
 hold its batch the same way, logged on every attempt: entries are validated by the models
 first, so only a store outage is expected to.
 """
@@ -22,13 +28,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from common.logs import get_logger
-from common.records import StoredNotification, decode_entry
 from common.store import Store
+from common.store.rows import Row
+from persister.entries import decode
 from persister.metrics import BATCH_SECONDS, BATCH_SIZE, CLAIMED, DEAD_LETTERED, PERSISTED
 from persister.retry import REDIS_ERRORS, GaveUp, Retrier
 from persister.stream import Entry, PersistStream
@@ -43,9 +51,11 @@ class Batch:
     """One read from the stream, sorted into what to write, what to dead-letter, and the ids
     to ack once both are done."""
 
-    records: list[StoredNotification] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     malformed: list[tuple[Entry, str]] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+    started: float = 0.0
+    """``perf_counter()`` when the batch was read, for ``herald_persist_batch_seconds``."""
 
 
 def _describe(exc: Exception) -> str:
@@ -71,7 +81,7 @@ def split(entries: list[Entry]) -> Batch:
         if not fields:
             continue
         try:
-            batch.records.append(decode_entry(fields))
+            batch.rows.append(decode(fields))
         except Exception as exc:
             batch.malformed.append((entry, _describe(exc)))
     return batch
@@ -95,15 +105,30 @@ class Worker:
         self._next_claim = 0.0
 
     async def run(self) -> None:
-        """Until ``stop`` is set; the batch in hand is finished (or handed back) first."""
+        """Until ``stop`` is set. Pipelined: while one batch is written to the store and
+        acked, the next one is read and decoded. At most one write is in flight, so batches
+        reach the store in the order they were read; each is acked only after its own write.
+        On stop, the batch in flight is finished (or handed back) first."""
+        writing: asyncio.Task[None] | None = None
         try:
             await self._retry.run("create_group", self._stream.ensure_group, REDIS_ERRORS)
             while not self._stop.is_set():
                 entries = await self._next_batch()
-                if entries:
-                    await self.handle(entries)
+                if not entries:
+                    continue
+                batch = await self.prepare(entries)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self.commit(batch), name="persist-commit")
+            if writing is not None:
+                await writing
         except GaveUp:
             return
+        finally:
+            # Only when run() itself fails or is cancelled while a write is in flight.
+            if writing is not None and not writing.done():
+                writing.cancel()
+                await asyncio.wait({writing})
 
     async def _next_batch(self) -> list[Entry]:
         now = time.monotonic()
@@ -121,11 +146,17 @@ class Worker:
         return await self._retry.run("read", self._stream.read, REDIS_ERRORS)
 
     async def handle(self, entries: list[Entry]) -> None:
-        """Write, dead-letter and ack one batch; raises :class:`GaveUp` (nothing more acked)
-        when stopping while Redis or the store still fail."""
+        """Write, dead-letter and ack one batch (not pipelined); raises :class:`GaveUp`
+        (nothing more acked) when stopping while Redis or the store still fail."""
+        await self.commit(await self.prepare(entries))
+
+    async def prepare(self, entries: list[Entry]) -> Batch:
+        """Decode one batch and dead-letter its malformed entries (they are acked with the
+        rest of the batch, in :meth:`commit`)."""
         started = time.perf_counter()
         BATCH_SIZE.observe(len(entries))
         batch = split(entries)
+        batch.started = started
         for entry, error in batch.malformed:
             log.warning("malformed stream entry dead-lettered", streamId=entry[0], error=error,
                         deadStream=self._stream.dead_key)
@@ -134,11 +165,15 @@ class Worker:
                 REDIS_ERRORS,
             )
             DEAD_LETTERED.inc()
-        if batch.records:
-            records = batch.records
-            await self._retry.run("store", lambda: self._store.upsert_many(records))
-            for record in records:
-                PERSISTED.labels(record.status.value).inc()
+        return batch
+
+    async def commit(self, batch: Batch) -> None:
+        """Write the batch's rows (retried until the store confirms), then ack all of it."""
+        if batch.rows:
+            rows = batch.rows
+            await self._retry.run("store", lambda: self._store.upsert_rows(rows))
+            for status, count in Counter(r.status for r in rows).items():
+                PERSISTED.labels(status).inc(count)
         ids = batch.ids
         await self._retry.run("ack", lambda: self._stream.ack(ids), REDIS_ERRORS)
-        BATCH_SECONDS.observe(time.perf_counter() - started)
+        BATCH_SECONDS.observe(time.perf_counter() - batch.started)

@@ -2,9 +2,11 @@
 
 Contract (tested once against every backend in ``tests/integration/test_store_contract.py``):
 
-* ``upsert_many`` is idempotent on the notification id and applies
-  :meth:`common.records.StoredNotification.merge` atomically per record: ``acked`` is never
-  downgraded to ``expired``, and ``readAt`` once set is kept. One call is one transaction
+* ``upsert_many`` (records) and ``upsert_rows`` (the same as rows, :mod:`common.store.rows`)
+  are idempotent on the notification id and apply
+  :meth:`common.records.StoredNotification.merge` atomically per record, in the order given:
+  ``acked`` is never downgraded to ``expired``, and ``readAt`` once set is kept. One call is
+  one transaction
   (SQLite) or one ``bulk_write`` (MongoDB). It returns only once the backend has made the
   write durable, so the caller may then acknowledge its source; it raises otherwise, having
   written all of the call or (SQLite) nothing of it — a retry of the same call is always safe.
@@ -15,8 +17,9 @@ Contract (tested once against every backend in ``tests/integration/test_store_co
   only; its cursor is an opaque string (:mod:`common.store.cursor`) that both backends read
   alike. A bad cursor raises :class:`InvalidCursor` (a ``ValueError``).
 * Every timestamp is kept to the millisecond, the precision of BSON dates, of the persist
-  stream's ``t`` and of the buffer's scores; :func:`common.store.rules.normalize` truncates
-  before writing so both backends return the same values.
+  stream's ``t`` and of the buffer's scores; a row's times are cut to the millisecond when it
+  is made (:func:`common.store.rows.make_row`; :func:`common.store.rules.normalize` says the
+  same of a record), so both backends return the same values.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from datetime import datetime
 from typing import Protocol
 
 from common.records import StoredNotification
+from common.store.rows import Row
 
 __all__ = ["MAX_PAGE", "InvalidCursor", "Store", "check_limit"]
 
@@ -51,7 +55,13 @@ class Store(Protocol):
         ...
 
     async def upsert_many(self, records: Sequence[StoredNotification]) -> None:
-        """Write ``records`` (see the module's contract); raises if the store did not confirm."""
+        """Write ``records`` (see the module's contract); raises if the store did not confirm.
+        The same as :meth:`upsert_rows` of their rows."""
+        ...
+
+    async def upsert_rows(self, rows: Sequence[Row]) -> None:
+        """Write ``rows`` (see the module's contract): the persister's path, which decodes
+        stream entries straight into rows (:mod:`common.store.rows`)."""
         ...
 
     async def history(

@@ -37,7 +37,8 @@ from common.models import Notification
 from common.records import Status, StoredNotification
 from common.store.base import check_limit
 from common.store.cursor import decode_cursor, encode_cursor
-from common.store.rules import collapse, from_ms, normalize, to_ms, truncate
+from common.store.rows import Row, collapse, row_of
+from common.store.rules import from_ms, to_ms, truncate
 
 __all__ = ["COLLECTION", "DEFAULT_DATABASE", "MongoStore", "upsert_op"]
 
@@ -52,36 +53,24 @@ INDEX_OPTIONS_CONFLICT = 85
 _KEPT_IF_ACKED = {"$eq": ["$status", Status.ACKED.value]}
 
 
-def _fields(record: StoredNotification) -> Document:
-    n = record.notification
-    return {
-        "tenantId": n.tenantId,
-        "userId": n.userId,
-        "type": n.type.value,
-        "actorId": n.actorId,
-        "eventId": n.eventId,
-        "postId": n.postId,
-        "commentId": n.commentId,
-        "message": n.message,
-        "priority": n.priority.value,
-        "createdAt": n.createdAt,
-        "expiresAt": n.expiresAt,
-        "status": record.status.value,
-        "statusAt": record.statusAt,
-    }
+def _fields(row: Row) -> Document:
+    values = {k: v for k, v in row.notification.items() if k != "id"}
+    values["status"] = row.status
+    values["statusAt"] = from_ms(row.status_ms)
+    return values
 
 
-def upsert_op(record: StoredNotification) -> UpdateOne:
-    """The idempotent upsert of one (normalized) record, with the merge rule in the update."""
-    n = record.notification
-    values = _fields(record)
-    if record.status is Status.ACKED:
+def upsert_op(row: Row) -> UpdateOne:
+    """The idempotent upsert of one row, with the merge rule in the update."""
+    values = _fields(row)
+    if row.status == Status.ACKED.value:
         stage: Document = {k: {"$literal": v} for k, v in values.items()}
     else:
         stage = {k: {"$cond": [_KEPT_IF_ACKED, f"${k}", {"$literal": v}]}
                  for k, v in values.items()}
-    stage["readAt"] = {"$ifNull": ["$readAt", {"$literal": record.readAt}]}
-    owner = {"_id": n.id, "tenantId": n.tenantId, "userId": n.userId}
+    read_at = from_ms(row.read_ms) if row.read_ms is not None else None
+    stage["readAt"] = {"$ifNull": ["$readAt", {"$literal": read_at}]}
+    owner = {"_id": row.id, "tenantId": row.tenant_id, "userId": row.user_id}
     return UpdateOne(owner, [{"$set": stage}], upsert=True)
 
 
@@ -174,7 +163,10 @@ class MongoStore:
             log.info("store retention changed", days=self._retention_seconds / 86400)
 
     async def upsert_many(self, records: Sequence[StoredNotification]) -> None:
-        merged = collapse(normalize(r) for r in records)
+        await self.upsert_rows([row_of(r) for r in records])
+
+    async def upsert_rows(self, rows: Sequence[Row]) -> None:
+        merged = collapse(rows)
         ops = [upsert_op(r) for r in merged]
         if not ops:
             return
@@ -193,7 +185,7 @@ class MongoStore:
             if again is None:
                 raise
             # Still a duplicate key with the document in place: the id is another user's.
-            ids = [merged[failed[i]].notification.id for i in again]
+            ids = [merged[failed[i]].id for i in again]
             log.warning("notification ids stored for another tenant or user were not written",
                         notificationIds=ids[:20], count=len(ids))
 

@@ -1,17 +1,16 @@
-"""Pure rules both store backends share: millisecond timestamps and in-batch merging.
+"""Pure rules both store backends share: millisecond timestamps.
 
-No I/O here; the backends apply the same rule in SQL or in an update pipeline, and these
-functions make what they are given comparable.
+No I/O here. (The merge rule lives in the backends, in SQL or an update pipeline, and for
+rows of one batch in :func:`common.store.rows.collapse`.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from common.records import StoredNotification
 
-__all__ = ["collapse", "from_ms", "normalize", "to_ms", "truncate"]
+__all__ = ["from_ms", "normalize", "to_ms", "truncate"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -42,18 +41,3 @@ def normalize(record: StoredNotification) -> StoredNotification:
         "statusAt": truncate(record.statusAt),
         "readAt": truncate(record.readAt) if record.readAt is not None else None,
     })
-
-
-def collapse(records: Iterable[StoredNotification]) -> list[StoredNotification]:
-    """One record per id, merged in the order given (as if upserted one by one).
-
-    A batch often carries one id twice (an ACK from two devices, an ACK racing the expiry
-    sweep). Merging here keeps each id to one write, so the backend's write order within a
-    batch (unordered in MongoDB's ``bulk_write``) cannot change the result.
-    """
-    merged: dict[str, StoredNotification] = {}
-    for record in records:
-        key = record.notification.id
-        earlier = merged.get(key)
-        merged[key] = record if earlier is None else earlier.merge(record)
-    return list(merged.values())

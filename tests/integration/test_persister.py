@@ -221,21 +221,29 @@ async def test_malformed_entries_are_dead_lettered_and_never_block(
     redis: Redis, names: Names, persister: Callable[..., Service],
     db: tuple[Path, SqliteStore],
 ) -> None:
-    good = note()
+    first, good = note(), note()
+    body = orjson.loads(good.model_dump_json())
     bad: list[dict[str, Any]] = [
         {"n": "not json", "s": "acked", "t": "1"},
         {"s": "acked", "t": "1"},
         {"n": good.model_dump_json(), "s": "pending", "t": "1"},
+        {"n": good.model_dump_json(), "s": "lost", "t": "1"},
         {"n": good.model_dump_json(), "s": "acked", "t": "yesterday"},
         {"n": good.model_dump_json(), "s": "acked", "t": "99999999999999999999"},
         {"n": good.model_dump_json(), "s": "acked", "t": "-99999999999999999999999"},
         {"n": b"\xff\xfe not utf-8", "s": "acked", "t": "1"},
+        {"n": orjson.dumps({**body, "userId": "bob smith"}), "s": "acked", "t": "1"},
+        {"n": orjson.dumps({k: v for k, v in body.items() if k != "createdAt"}),
+         "s": "expired", "t": "1"},
+        {"n": orjson.dumps([body]), "s": "acked", "t": "1"},
     ]
+    await publish(redis, names, first, Status.ACKED)  # the same batch: written all the same
     bad_ids = [await redis.xadd(names.persist_stream, fields) for fields in bad]
     await publish(redis, names, good, Status.ACKED)
 
     service = await persister().start()
-    await eventually(lambda: stored(db[1]), lambda f: good.id in f)
+    found = await eventually(lambda: stored(db[1]), lambda f: good.id in f)
+    assert set(found) == {first.id, good.id}
     await eventually(lambda: pending(redis, names), lambda p: p == 0)
     dead = await eventually(lambda: redis.xrange(dead_stream(names)),
                             lambda d: len(d) == len(bad))
@@ -287,14 +295,42 @@ async def test_two_persisters_at_once_store_everything_once(
     assert await second.terminate() == 0
 
 
-@pytest.mark.faults
-async def test_while_the_store_fails_nothing_is_acked_then_it_catches_up(
+async def test_pipelined_batches_reach_the_store_in_stream_order(
     redis: Redis, names: Names, persister: Callable[..., Service],
     db: tuple[Path, SqliteStore],
 ) -> None:
+    """Batches of 2: one is written while the next is read. Acked still beats expired in
+    either order, and of two acks of one notification the later one is what stays."""
+    notes = [note() for _ in range(12)]
+    base = datetime.now(UTC) - timedelta(minutes=1)
+    for n in notes:
+        await publish(redis, names, n, Status.EXPIRED, base)
+        await publish(redis, names, n, Status.ACKED, base + timedelta(seconds=1))
+        await publish(redis, names, n, Status.EXPIRED, base + timedelta(seconds=2))
+        await publish(redis, names, n, Status.ACKED, base + timedelta(seconds=3))
+    service = await persister(BATCH_SIZE="2").start()
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    await eventually(lambda: unacked(redis, names), lambda u: u == 0)
+    found = await stored(db[1])
+    assert set(found) == {n.id for n in notes}
+    assert {r.status for r in found.values()} == {Status.ACKED}
+    assert {r.statusAt for r in found.values()} == {truncate(base + timedelta(seconds=3))}
+    assert await metric(service, "herald_persisted_total", status="acked") == 24
+    assert await metric(service, "herald_persisted_total", status="expired") == 24
+    assert await service.terminate() == 0
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("batch_size", ["100", "2"], ids=["one-batch", "pipelined-batches"])
+async def test_while_the_store_fails_nothing_is_acked_then_it_catches_up(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore], batch_size: str,
+) -> None:
+    """With small batches one is being written (and retried) while the next is already read
+    and decoded: neither is acked before its own write."""
     path, store = db
     service = await persister(STORE_URL=f"sqlite:///{path}?busy_timeout_ms=100",
-                              RETRY_MAX_SECONDS="0.2").start()
+                              RETRY_MAX_SECONDS="0.2", BATCH_SIZE=batch_size).start()
     lock = sqlite3.connect(path, isolation_level=None)
     try:
         lock.execute("BEGIN EXCLUSIVE")  # another process holds the write lock

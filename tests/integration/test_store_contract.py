@@ -13,6 +13,7 @@ from common.models import EventType, Notification, Priority
 from common.records import Status, StoredNotification
 from common.store import MAX_PAGE, InvalidCursor, Store
 from common.store.cursor import encode_cursor
+from common.store.rows import row_of
 from common.store.rules import normalize, to_ms, truncate
 
 pytestmark = pytest.mark.integration
@@ -81,6 +82,52 @@ async def test_acked_beats_expired_in_either_order(store: Store, order: str) -> 
         case "one-batch-expired-first":
             await store.upsert_many([expired, acked])
     assert await everything(store) == [normalize(acked)]
+
+
+@pytest.mark.parametrize("before", ["new", "acked", "expired-and-read"])
+@pytest.mark.parametrize("read_by", [None, 1])
+@pytest.mark.parametrize("statuses", list(itertools.product([Status.ACKED, Status.EXPIRED],
+                                                            repeat=3)))
+async def test_one_batch_with_an_id_several_times_is_as_if_written_one_by_one(
+    store: Store, statuses: tuple[Status, ...], read_by: int | None, before: str,
+) -> None:
+    """The persister's path (rows, one call): the SQL / update-pipeline rule within a batch
+    gives what ``StoredNotification.merge`` one by one gives. (A ``readAt`` only ever comes
+    with an ``acked`` record: the read API marks a pending notification read by acking it.)"""
+    n = note()
+    expected: StoredNotification | None = None
+    if before != "new":
+        expected = rec(n, Status.ACKED if before == "acked" else Status.EXPIRED,
+                       at=BASE - timedelta(hours=1))
+        await store.upsert_rows([row_of(expected)])
+        if before == "expired-and-read":
+            assert await store.mark_read("t1", "u1", n.id, BASE - timedelta(minutes=30))
+            expected = expected.model_copy(update={"readAt": BASE - timedelta(minutes=30)})
+    batch = [rec(n, status, at=BASE + timedelta(seconds=i, microseconds=999),
+                 read=BASE + timedelta(minutes=i)
+                 if i == read_by and status is Status.ACKED else None)
+             for i, status in enumerate(statuses)]
+    for record in batch:
+        expected = record if expected is None else expected.merge(record)
+    await store.upsert_rows([row_of(r) for r in batch])
+    assert expected is not None
+    assert await everything(store) == [normalize(expected)]
+
+
+async def test_a_large_batch_with_repeats_and_awkward_text_in_one_call(store: Store) -> None:
+    awkward = 'quote " backslash \\ nul \x00 tab \t é 😀 </script> $set'
+    notes = [note(message=f"{i} {awkward}", created=BASE + timedelta(milliseconds=i))
+             for i in range(MAX_PAGE)]
+    repeated = notes[::3]
+    rows = [row_of(rec(n, Status.EXPIRED)) for n in repeated]
+    rows += [row_of(rec(n)) for n in notes]
+    rows += [row_of(rec(n, Status.EXPIRED, at=BASE + timedelta(days=1))) for n in repeated]
+    await store.upsert_rows(rows)
+    stored = await everything(store)
+    assert len(stored) == len(notes)
+    assert {s.status for s in stored} == {Status.ACKED}
+    assert {s.notification.message for s in stored} == {n.message for n in notes}
+    assert stored[-1] == normalize(rec(notes[0]))
 
 
 async def test_concurrent_upserts_of_the_same_ids_end_acked(store: Store) -> None:

@@ -11,7 +11,7 @@ import pytest
 from common.models import EventType, Notification, Priority
 from common.records import Status, StoredNotification
 from common.store import open_store
-from common.store.sqlite import SqliteStore
+from common.store.sqlite import CACHE_KIB, WAL_CHECKPOINT_PAGES, SqliteStore
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +98,16 @@ async def test_a_closed_store_refuses_calls(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(RuntimeError, match="closed"):
         await store.ping()
+
+
+async def test_durability_is_kept_full_with_a_larger_wal(tmp_path: Path) -> None:
+    """Commits fsync the WAL (synchronous=FULL); checkpoints are only rarer (WAL_CHECKPOINT_
+    PAGES), which costs disk, not durability."""
+    store = await SqliteStore.open(str(tmp_path / "h.db"))
+    try:
+        settings = await store._call(lambda conn: [
+            conn.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("journal_mode", "synchronous", "wal_autocheckpoint", "cache_size")])
+    finally:
+        await store.close()
+    assert settings == ["wal", 2, WAL_CHECKPOINT_PAGES, -CACHE_KIB]
