@@ -51,6 +51,7 @@ class Tally:
         self.received_at: dict[tuple[str, str], float] = {}
         self.repeats = 0
         self.acks = 0
+        self.ack_retries = 0
         self.closes: Counter[str] = Counter()
         self.reconnects = 0
         self.stopping = False
@@ -78,7 +79,13 @@ async def _client(client: _User, target: Target, tally: Tally) -> None:
         try:
             async for data in client.ws:
                 now = time.perf_counter()
-                notification = protocol.notification(orjson.loads(data))
+                frame = orjson.loads(data)
+                if frame.get("type") == "ERROR" and frame.get("code") == "TRY_AGAIN":
+                    # The gateway could not record an ACK: send it again, as an app would.
+                    tally.ack_retries += 1
+                    await client.ws.send(protocol.ack_frame(frame.get("notificationIds", [])))
+                    continue
+                notification = protocol.notification(frame)
                 if notification is None:
                     continue
                 nid = protocol.notification_id(notification)
@@ -259,7 +266,8 @@ async def run_e2e(opts: argparse.Namespace) -> dict[str, Any]:
         **sent, "delivered": len(tally.received_at), "lost": lost, "repeats": tally.repeats,
         "delivered_without_2xx": sum(1 for k, _ in tally.received_at
                                      if k not in tally.accepted),
-        "acks_sent": acks, "drain_after_last_post_s": round(drained_s, 2),
+        "acks_sent": acks, "ack_retries": tally.ack_retries,
+        "drain_after_last_post_s": round(drained_s, 2),
         "delivery_latency_ms": percentiles(delivery), "client_closes": dict(tally.closes),
         "reconnects": tally.reconnects,
         **persisted, "mean_batch_size": batches, "procstat": sampler.report(),

@@ -33,9 +33,10 @@ def percentiles(values: Iterable[float], scale: float = 1000.0) -> dict[str, flo
 
 
 def _git(*args: str) -> str:
+    """git, run from the repository root (the paths given are relative to it)."""
     try:
         return subprocess.run(["git", *args], capture_output=True, text=True,
-                              cwd=RESULTS_DIR.parent, check=False).stdout.strip()
+                              cwd=RESULTS_DIR.parents[1], check=False).stdout.strip()
     except OSError:
         return ""
 

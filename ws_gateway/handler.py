@@ -128,7 +128,8 @@ class Handler:
                     # Nothing was removed unless it was also recorded; the client resends.
                     log.warning("ack not recorded", error=repr(exc)[:200])
                     await ws.send(protocol.error("TRY_AGAIN",
-                                                 "the ACK was not recorded; send it again"))
+                                                 "the ACK was not recorded; send it again",
+                                                 frame.ids))
             else:
                 await ws.send(protocol.error("ALREADY_AUTHENTICATED",
                                              "this connection is authenticated already"))

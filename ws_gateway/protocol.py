@@ -8,6 +8,7 @@ Gateway → client: ``AUTH_OK``, ``NOTIFICATION``, ``ACK_OK``, ``ERROR``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,5 +100,9 @@ def ack_ok(acked: list[str], unknown: list[str]) -> str:
     return orjson.dumps({"type": "ACK_OK", "notificationIds": acked, "unknown": unknown}).decode()
 
 
-def error(code: str, message: str) -> str:
-    return orjson.dumps({"type": "ERROR", "code": code, "message": message}).decode()
+def error(code: str, message: str, notification_ids: Sequence[str] | None = None) -> str:
+    """An ERROR frame; ``notificationIds`` names the ids of an ACK that was not recorded."""
+    body: dict[str, Any] = {"type": "ERROR", "code": code, "message": message}
+    if notification_ids is not None:
+        body["notificationIds"] = list(notification_ids)
+    return orjson.dumps(body).decode()

@@ -1,5 +1,6 @@
-"""WebSocket clients as a real app keeps them: authenticated, ACKing everything at once, and
-reconnecting whenever the connection drops. They record every frame they were sent."""
+"""WebSocket clients as a real app keeps them: authenticated, ACKing everything at once (and
+again when the gateway answers ``TRY_AGAIN``), and reconnecting whenever the connection drops.
+They record every frame they were sent."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class AckingClient:
         self.received_at: dict[str, float] = {}
         self.events: dict[str, str] = {}
         self.connects = 0
+        self.ack_retries = 0
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -41,6 +43,13 @@ class AckingClient:
                     self.connects += 1
                     async for data in ws:
                         frame = orjson.loads(data)
+                        if frame["type"] == "ERROR" and frame.get("code") == "TRY_AGAIN":
+                            # Redis was away: the ACK was not recorded; send it again.
+                            self.ack_retries += 1
+                            await asyncio.sleep(0.2)
+                            again = {"type": "ACK", "notificationIds": frame["notificationIds"]}
+                            await ws.send(orjson.dumps(again).decode())
+                            continue
                         if frame["type"] != "NOTIFICATION":
                             continue
                         note = frame["notification"]

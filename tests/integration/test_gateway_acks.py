@@ -140,6 +140,7 @@ async def test_redis_away_during_an_ack_answers_try_again_and_removes_nothing(
     await bob.send({"type": "ACK", "notificationId": note_id})
     answer = await bob.recv(timeout=30)
     assert answer["type"] == "ERROR" and answer["code"] == "TRY_AGAIN"
+    assert answer["notificationIds"] == [note_id]  # what to send again
     assert set(await buffered(redis, names, "bob")) == {note_id}
     assert await redis.xlen(names.persist_stream) == 0
 
