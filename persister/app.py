@@ -80,6 +80,7 @@ async def serve(settings: PersisterSettings) -> None:
     stream = PersistStream(
         redis, settings.names, consumer, batch_size=settings.batch_size,
         block_ms=settings.block_ms, claim_idle_ms=int(settings.claim_idle_seconds * 1000),
+        linger_ms=settings.linger_ms,
     )
     worker = Worker(stream, store, stop,
                     claim_interval_seconds=max(0.5, min(settings.claim_idle_seconds / 2, 10)),

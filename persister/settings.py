@@ -15,6 +15,9 @@ class PersisterSettings(StoreSettings):
     port: int = Field(8003, ge=1, le=65535)
     # Stream entries read (and written to the store) per batch: one transaction / bulk_write.
     batch_size: int = Field(2000, ge=1, le=10_000)
+    # After a read that did not fill a batch, wait this long for more entries: fewer, larger
+    # store transactions at moderate rates, for an ACK that reaches the store this much later.
+    linger_ms: int = Field(20, ge=0, le=1000)
     # How long one XREADGROUP waits for new entries; also the longest a SIGTERM waits for it.
     block_ms: int = Field(1000, ge=1, le=30_000)
     # An entry delivered to a persister that has not acked it for this long is taken over

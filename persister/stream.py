@@ -22,6 +22,7 @@ that are not UTF-8 must reach the dead-letter stream, not fail the whole read.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from typing import Any
@@ -74,6 +75,7 @@ class PersistStream:
         batch_size: int,
         block_ms: int,
         claim_idle_ms: int,
+        linger_ms: int = 0,
     ) -> None:
         self._redis = redis
         self.key = names.persist_stream
@@ -82,6 +84,7 @@ class PersistStream:
         self.consumer = consumer
         self._batch = batch_size
         self._block_ms = block_ms
+        self._linger = linger_ms / 1000
         self._claim_idle_ms = claim_idle_ms
         self._history: str | None = "0"
         self._claim_cursor = "0-0"
@@ -95,20 +98,30 @@ class PersistStream:
 
     async def read(self) -> list[Entry]:
         """The next batch: this consumer's own pending entries first (once, after a start),
-        then new ones, waiting up to ``BLOCK_MS``. ``[]`` when nothing came."""
+        then new ones, waiting up to ``BLOCK_MS``. ``[]`` when nothing came.
+
+        A read of new entries that did not fill a batch waits ``LINGER_MS`` and takes what
+        came meanwhile too: at a steady trickle (ACKs at 1,000/s) that is one store
+        transaction per few dozen entries rather than one per entry."""
         if self._history is not None:
             entries = await self._read_group(self._history, block=None)
             if entries:
                 self._history = entries[-1][0]
                 return entries
             self._history = None
-        return await self._read_group(">", block=self._block_ms)
+        entries = await self._read_group(">", block=self._block_ms)
+        if entries and len(entries) < self._batch and self._linger > 0:
+            await asyncio.sleep(self._linger)
+            entries += await self._read_group(">", block=None, count=self._batch - len(entries))
+        return entries
 
-    async def _read_group(self, start: str, block: int | None) -> list[Entry]:
+    async def _read_group(self, start: str, block: int | None,
+                          count: int | None = None) -> list[Entry]:
         try:
             # RESP2 (the client's default): [[stream, [(id, fields), ...]]], or [] on timeout.
             reply: Any = await self._redis.xreadgroup(
-                self.group, self.consumer, {self.key: start}, count=self._batch, block=block
+                self.group, self.consumer, {self.key: start}, count=count or self._batch,
+                block=block,
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):

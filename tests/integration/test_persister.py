@@ -143,6 +143,24 @@ async def test_entries_end_in_the_store_acked_and_sigterm_exits_0(
     assert await service.terminate() == 0
 
 
+async def test_a_trickle_of_acks_is_written_in_one_batch_after_the_linger(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    """Entries that arrive one by one within LINGER_MS of the first go to the store together;
+    none is acked before the store has them."""
+    service = await persister(LINGER_MS="400").start()
+    trickle = [note() for _ in range(5)]
+    for n in trickle:
+        await publish(redis, names, n, Status.ACKED)
+        await asyncio.sleep(0.03)
+    found = await eventually(lambda: stored(db[1]), lambda f: len(f) == 5)
+    assert set(found) == {n.id for n in trickle}
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    assert await metric(service, "herald_persist_batch_size_count") == 1
+    assert await metric(service, "herald_persisted_total", status="acked") == 5
+
+
 async def test_duplicates_make_one_row_and_acked_wins(
     redis: Redis, names: Names, persister: Callable[..., Service],
     db: tuple[Path, SqliteStore],
