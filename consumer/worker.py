@@ -72,7 +72,8 @@ class Worker:
         self._prefetch = prefetch
         self._retry_max = retry_max_seconds
         self._acker = CumulativeAcker(ack_delay_seconds, prefetch // 2)
-        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        # Deliveries, and one ``None`` put by stop() to wake a loop waiting on an empty inbox.
+        self._inbox: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
         self._consumer_tag: str | None = None
         self._stopping = asyncio.Event()
         self._abandoned = False
@@ -93,6 +94,7 @@ class Worker:
             except Exception as exc:
                 log.warning("consumer cancel failed", error=repr(exc))
         self._stopping.set()
+        self._inbox.put_nowait(None)
         if self._loop_task is not None:
             try:
                 await asyncio.wait_for(self._loop_task, drain_seconds)
@@ -109,19 +111,14 @@ class Worker:
                 await self._handle(batch)
 
     async def _next_batch(self) -> list[AbstractIncomingMessage]:
-        if self._inbox.empty():
-            getter = asyncio.ensure_future(self._inbox.get())
-            stopper = asyncio.ensure_future(self._stopping.wait())
-            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if not getter.done():
-                getter.cancel()
-                return []
-            batch = [getter.result()]
-        else:
-            batch = [self._inbox.get_nowait()]
+        """What has arrived (waiting for at least one), up to PREFETCH; ``[]`` once woken
+        by stop()."""
+        first = await self._inbox.get()
+        batch = [] if first is None else [first]
         while len(batch) < self._prefetch and not self._inbox.empty():
-            batch.append(self._inbox.get_nowait())
+            message = self._inbox.get_nowait()
+            if message is not None:
+                batch.append(message)
         return batch
 
     async def _handle(self, batch: Sequence[AbstractIncomingMessage]) -> None:
