@@ -83,6 +83,7 @@ async def _client(client: _User, target: Target, tally: Tally) -> None:
                 if frame.get("type") == "ERROR" and frame.get("code") == "TRY_AGAIN":
                     # The gateway could not record an ACK: send it again, as an app would.
                     tally.ack_retries += 1
+                    await asyncio.sleep(0.1)  # Redis is away: not in a tight loop
                     await client.ws.send(protocol.ack_frame(frame.get("notificationIds", [])))
                     continue
                 notification = protocol.notification(frame)

@@ -33,6 +33,10 @@ class CumulativeAcker:
         self._pending = 0
         self._timer: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        # One ack on the wire at a time, in tag order: a timer's flush and a full window's
+        # could otherwise reach aiormq's bounded write queue in either order, and an ack
+        # for an older tag after a newer cumulative one is an unknown tag (channel error).
+        self._order = asyncio.Lock()
 
     async def settled(self, last: AbstractIncomingMessage, count: int) -> None:
         """``count`` messages up to ``last`` (the latest delivered) are done with."""
@@ -50,19 +54,20 @@ class CumulativeAcker:
         task.add_done_callback(self._sending.discard)
 
     async def flush(self) -> None:
-        """Ack now whatever is settled (before a nack, and before stopping)."""
+        """Ack now whatever is settled (used when the window is full and before stopping)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        last, self._last, self._pending = self._last, None, 0
-        if last is None:
-            return
-        try:
-            await last.ack(multiple=True)
-        except Exception as exc:
-            # The channel went away: the broker takes these back and redelivers them, and
-            # the buffer already holds their notifications, so the redelivery makes none.
-            log.warning("ack failed; the broker redelivers", error=repr(exc))
+        async with self._order:
+            last, self._last, self._pending = self._last, None, 0
+            if last is None:
+                return
+            try:
+                await last.ack(multiple=True)
+            except Exception as exc:
+                # The channel went away: the broker takes these back and redelivers them,
+                # and the buffer already holds their notifications: it makes none again.
+                log.warning("ack failed; the broker redelivers", error=repr(exc))
 
     async def close(self) -> None:
         await self.flush()

@@ -7,8 +7,9 @@ a time with no added latency and a busy one in large, pipelined batches.
 Failures:
 
 * Redis or RabbitMQ do not answer → nothing of the batch is acked; the batch is retried with
-  backoff and jitter until they answer. If the channel the messages came on has died, the
-  broker has already taken them back, so the batch is dropped here and will be redelivered.
+  backoff and jitter until they answer. Messages whose channel has died are dropped from the
+  batch (the broker has already taken them back and redelivers them); the rest, delivered on
+  the new channel after a reconnect, are still handled.
 * Anything else (a bug meeting an odd message) → the batch is re-run one message at a time;
   a message that fails alone is nacked with requeue, and the quorum queue's delivery limit
   dead-letters it (``delivery_limit``) if it keeps failing. One poison message never blocks
@@ -35,7 +36,7 @@ from consumer.acks import CumulativeAcker
 from consumer.metrics import BATCH_SECONDS, BATCH_SIZE, RETRIES
 from consumer.pipeline import Pipeline
 
-__all__ = ["TRANSIENT", "Worker"]
+__all__ = ["TRANSIENT", "Worker", "live_deliveries"]
 
 log = get_logger(__name__)
 
@@ -52,8 +53,20 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 def _channel_closed(message: AbstractIncomingMessage) -> bool:
     try:
         return bool(message.channel.is_closed)
-    except Exception:
+    except Exception:  # aio-pika raises once the delivery's channel is gone
         return True
+
+
+def live_deliveries(
+    batch: Sequence[AbstractIncomingMessage],
+) -> list[AbstractIncomingMessage]:
+    """The messages of ``batch`` whose channel is still open.
+
+    After a reconnect one batch can hold the old channel's last deliveries (the broker has
+    taken those back) ahead of the new channel's first ones. The new ones must still be
+    handled and settled: a later cumulative ack on the new channel would otherwise cover
+    them unprocessed."""
+    return [m for m in batch if not _channel_closed(m)]
 
 
 class Worker:
@@ -137,10 +150,13 @@ class Worker:
     async def _with_retries(self, batch: Sequence[AbstractIncomingMessage]) -> None:
         backoff = Backoff(0.05, self._retry_max)
         while True:
-            if any(_channel_closed(m) for m in batch):
-                log.warning("channel closed under a batch; the broker redelivers it",
-                            size=len(batch))
-                return
+            live = live_deliveries(batch)
+            if len(live) < len(batch):
+                log.warning("channel closed under part of a batch; the broker redelivers "
+                            "that part", dropped=len(batch) - len(live), size=len(batch))
+                batch = live
+                if not batch:
+                    return
             try:
                 await self._pipeline.handle_batch(batch)
                 await self._acker.settled(batch[-1], len(batch))

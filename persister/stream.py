@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from common.naming import Names
 from common.redis_pool import as_text
@@ -53,7 +53,6 @@ def dead_stream(names: Names) -> str:
 
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
-
 
 
 def _id_key(stream_id: str) -> tuple[int, int]:
@@ -112,7 +111,14 @@ class PersistStream:
         entries = await self._read_group(">", block=self._block_ms)
         if entries and len(entries) < self._batch and self._linger > 0:
             await asyncio.sleep(self._linger)
-            entries += await self._read_group(">", block=None, count=self._batch - len(entries))
+            try:
+                entries += await self._read_group(">", block=None,
+                                                  count=self._batch - len(entries))
+            except (RedisError, OSError):
+                # What was read first is delivered to us already (pending in the group):
+                # write it now rather than leave it for a claim; the next read meets the
+                # error again and retries.
+                pass
         return entries
 
     async def _read_group(self, start: str, block: int | None,

@@ -26,6 +26,7 @@ first, so only a store outage is expected to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections import Counter
@@ -123,6 +124,11 @@ class Worker:
             if writing is not None:
                 await writing
         except GaveUp:
+            # Stopping while Redis or the store fail: the write in flight still finishes its
+            # own (bounded) attempts rather than being cut off.
+            if writing is not None:
+                with contextlib.suppress(GaveUp):
+                    await writing
             return
         finally:
             # Only when run() itself fails or is cancelled while a write is in flight.
@@ -144,11 +150,6 @@ class Worker:
         if self._stop.is_set():
             return []
         return await self._retry.run("read", self._stream.read, REDIS_ERRORS)
-
-    async def handle(self, entries: list[Entry]) -> None:
-        """Write, dead-letter and ack one batch (not pipelined); raises :class:`GaveUp`
-        (nothing more acked) when stopping while Redis or the store still fail."""
-        await self.commit(await self.prepare(entries))
 
     async def prepare(self, entries: list[Entry]) -> Batch:
         """Decode one batch and dead-letter its malformed entries (they are acked with the

@@ -146,6 +146,5 @@ class Publisher:
             await self._connection.close()
 
 
-
 def _unavailable(exc: BaseException) -> PublishUnavailable:
     return PublishUnavailable(f"{type(exc).__name__}: {exc}")

@@ -38,6 +38,7 @@ class AckBatcher:
         self._waiting_ids = 0
         self._full: asyncio.Future[None] | None = None  # set once max_ids are waiting
         self._flusher: asyncio.Task[None] | None = None  # runs while ACKs are waiting
+        self._in_flight: list[tuple[AckRequest, asyncio.Future[AckOutcome]]] = []
 
     async def ack(self, tenant_id: str, user_id: str, ids: tuple[str, ...]
                   ) -> tuple[list[str], list[str]]:
@@ -69,12 +70,18 @@ class AckBatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full, self._max_delay)
             while self._waiting:
-                await self._flush(self._take())
+                self._in_flight = self._take()
+                await self._flush(self._in_flight)
+                self._in_flight = []
         finally:
             self._flusher = None
             self._full = None
-            for _, outcome in self._waiting:  # only if cancelled (shutting down)
-                outcome.cancel()
+            # Only when cancelled (shutting down) or failed: nobody waits forever. Nothing of
+            # an unanswered request is known to be removed; its client sends it again.
+            for _, outcome in [*self._in_flight, *self._waiting]:
+                if not outcome.done():
+                    outcome.set_result(RedisError("the gateway stopped before the ACK was done"))
+            self._in_flight = []
             self._waiting.clear()
             self._waiting_ids = 0
 

@@ -154,7 +154,6 @@ class Hub:
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
-
 def _epoch_seconds(value: object) -> float | None:
     """An ISO 8601 time as epoch seconds, or ``None`` if it is not one (no latency sample)."""
     if not isinstance(value, str):

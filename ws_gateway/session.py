@@ -136,7 +136,7 @@ class Session:
                 backlog = self._backlog
             self._backlog = None
         except ConnectionClosed:
-            pass
+            self._closed = True  # later deliveries start no writer (the handler stops us)
         except Exception as exc:  # whatever it was, this session cannot go on
             log.error("session failed", userId=self.identity.user_id, error=repr(exc))
             self._closed = True

@@ -18,8 +18,7 @@ Contract (tested once against every backend in ``tests/integration/test_store_co
   alike. A bad cursor raises :class:`InvalidCursor` (a ``ValueError``).
 * Every timestamp is kept to the millisecond, the precision of BSON dates, of the persist
   stream's ``t`` and of the buffer's scores; a row's times are cut to the millisecond when it
-  is made (:func:`common.store.rows.make_row`; :func:`common.store.rules.normalize` says the
-  same of a record), so both backends return the same values.
+  is made (:func:`common.store.rows.make_row`), so both backends return the same values.
 """
 
 from __future__ import annotations

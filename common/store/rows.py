@@ -8,8 +8,8 @@ re-validating a model per record cost the persister a third of its time.
 
 Rows come from a validated :class:`~common.models.Notification` (:func:`make_row`), from a
 :class:`~common.records.StoredNotification` (:func:`row_of`, the read API and tests) or from
-a persist-stream entry (``persister.entries``). :func:`collapse` is the upsert rule of
-:meth:`~common.records.StoredNotification.merge` on rows.
+a persist-stream entry (``persister.entries``). :func:`collapse` is the upsert rule (acked
+is never downgraded, ``readAt`` is kept) on rows.
 """
 
 from __future__ import annotations

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from common.records import StoredNotification
-
-__all__ = ["from_ms", "normalize", "to_ms", "truncate"]
+__all__ = ["from_ms", "to_ms", "truncate"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -28,16 +26,3 @@ def from_ms(ms: int) -> datetime:
 def truncate(value: datetime) -> datetime:
     """``value`` in UTC, cut to the millisecond."""
     return from_ms(to_ms(value))
-
-
-def normalize(record: StoredNotification) -> StoredNotification:
-    """The record as a store keeps it: every timestamp truncated to the millisecond."""
-    n = record.notification
-    notification = n.model_copy(
-        update={"createdAt": truncate(n.createdAt), "expiresAt": truncate(n.expiresAt)}
-    )
-    return record.model_copy(update={
-        "notification": notification,
-        "statusAt": truncate(record.statusAt),
-        "readAt": truncate(record.readAt) if record.readAt is not None else None,
-    })

@@ -181,7 +181,7 @@ class SqliteStore:
         if rows:
             # In the caller's thread: the writer thread then holds the GIL only to start and
             # to end the statement, and SQLite works while the event loop goes on.
-            batch = orjson.dumps(rows, option=orjson.OPT_UTC_Z, default=list).decode()
+            batch = orjson.dumps(rows, option=orjson.OPT_UTC_Z, default=_row_as_list).decode()
             await self._call(lambda conn: _write(conn, batch))
 
     async def history(
@@ -248,3 +248,11 @@ class SqliteStore:
         await self._call(lambda conn: conn.close())
         self._closed = True
         self._executor.shutdown(wait=False)
+
+
+def _row_as_list(value: Any) -> list[Any]:
+    """orjson's fallback: a ``Row`` (a NamedTuple, which orjson does not serialise) as its
+    list of fields; anything else it cannot serialise stays an error."""
+    if isinstance(value, Row):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -12,10 +12,11 @@ from redis.asyncio import Redis
 
 from common.models import notification_id
 from common.naming import Names
-from common.records import Status, decode_entry
+from common.records import Status
 from tests.support.amqp import publish_raw
 from tests.support.events import buffered, event_body
 from tests.support.processes import Service
+from tests.support.reference import decode_entry
 from tests.support.timing import eventually
 from tests.support.ws import SECRET, Client, token
 

@@ -14,13 +14,14 @@ from redis.exceptions import RedisError
 
 from common.models import Event
 from common.naming import Names
-from common.records import Status, decode_entry
+from common.records import Status
 from consumer.buffer import NotificationBuffer, Pending
 from consumer.rules import build_notifications
 from tests.conftest import REDIS_URL
 from tests.support.events import buffered, event_body
 from tests.support.processes import Service
 from tests.support.proxy import TcpProxy
+from tests.support.reference import decode_entry
 from tests.support.ws import Client
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.pending import AckRequest, PendingStore

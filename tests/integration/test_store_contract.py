@@ -14,7 +14,8 @@ from common.records import Status, StoredNotification
 from common.store import MAX_PAGE, InvalidCursor, Store
 from common.store.cursor import encode_cursor
 from common.store.rows import row_of
-from common.store.rules import normalize, to_ms, truncate
+from common.store.rules import to_ms, truncate
+from tests.support.reference import merge, normalize
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +109,7 @@ async def test_one_batch_with_an_id_several_times_is_as_if_written_one_by_one(
                  if i == read_by and status is Status.ACKED else None)
              for i, status in enumerate(statuses)]
     for record in batch:
-        expected = record if expected is None else expected.merge(record)
+        expected = record if expected is None else merge(expected, record)
     await store.upsert_rows([row_of(r) for r in batch])
     assert expected is not None
     assert await everything(store) == [normalize(expected)]

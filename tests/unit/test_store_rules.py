@@ -8,7 +8,8 @@ import pytest
 from common.models import EventType, Notification, Priority
 from common.records import Status, StoredNotification
 from common.store.rows import collapse, row_of
-from common.store.rules import from_ms, normalize, to_ms, truncate
+from common.store.rules import from_ms, to_ms, truncate
+from tests.support.reference import merge, normalize
 
 pytestmark = pytest.mark.unit
 
@@ -44,7 +45,7 @@ def test_collapse_is_merging_one_by_one(statuses: tuple[Status, ...]) -> None:
                for i, s in enumerate(statuses)]
     expected = records[0]
     for newer in records[1:]:
-        expected = expected.merge(newer)
+        expected = merge(expected, newer)
     rows = [row_of(r) for r in [*records, rec("other", Status.EXPIRED)]]
     assert collapse(rows) == [row_of(expected), row_of(rec("other", Status.EXPIRED))]
     if Status.ACKED in statuses:
