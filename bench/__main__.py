@@ -1,7 +1,8 @@
 """Herald's load tool. Scenarios: ingest (single events, closed loop), batch (the batch
 endpoint), consumer / persister (drain a pre-filled backlog), e2e (open-loop rate at
 WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gateway
-frames/s), all (the whole table of bench/RESULTS.md)."""
+frames/s), publish (the producer's publish path without HTTP: the ceiling of ingest), all
+(the whole table of bench/RESULTS.md)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ SCENARIOS = {  # name -> module:function, imported on use
     "idle": "bench.idle:run_idle",
     "fanout": "bench.fanout:run_fanout",
     "persister": "bench.backlog:run_persister",
+    "publish": "bench.publish:run_publish",
 }
 
 

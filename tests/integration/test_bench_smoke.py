@@ -22,6 +22,8 @@ def test_bench_smoke_runs_every_scenario() -> None:
             and "[smoke]" in line]
     scenarios = {row.split("|")[1].split("(")[0].split("@")[0].strip() for row in rows}
     assert {"ingest", "consumer", "e2e", "gateway idle", "gateway fanout",
-            "persister"} <= scenarios, scenarios
+            "persister", "publish path, no HTTP"} <= scenarios, scenarios
+    publish = [row for row in rows if row.startswith("| publish path")]
+    assert publish and "failed 0" in publish[0], publish
     e2e = [row for row in rows if row.startswith("| e2e")]
     assert e2e and all("lost 0;" in row for row in e2e)
