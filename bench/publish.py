@@ -19,6 +19,7 @@ from typing import Any
 from bench.procstat import ProcSampler
 from bench.stack import RABBITMQ_URL
 from bench.target import open_target
+from common.logs import configure_logging
 from common.models import Event, EventType
 from producer.publisher import Publisher
 
@@ -32,6 +33,7 @@ async def run_publish(opts: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit("publish: measures Herald's publish path on this machine")
     async with open_target(opts, ()) as target:
         assert target.stack is not None
+        configure_logging("bench", "warning")  # the publisher's own logs stay off stdout
         publisher = Publisher(RABBITMQ_URL, target.stack.names, DELIVERY_LIMIT, 10.0)
         await publisher.start()
         run, now = secrets.token_hex(3), datetime.now(UTC)
