@@ -141,46 +141,45 @@ async def _drain(count_of: Callable[[], Awaitable[float]], total: int,
     return result
 
 
-async def run_consumer(opts: argparse.Namespace) -> dict[str, Any]:
+async def _run_backlog(opts: argparse.Namespace, module: str, total: int,
+                       fill: Callable[[Target, int], Awaitable[float]], counter: str,
+                       per_s_floor: float) -> tuple[float, dict[str, Any], dict[str, Any], int]:
+    """Fill the backlog, start ``module`` and time its drain by ``counter``; also returns
+    the expiry index's size (what the consumer buffered) before the stack is cleaned up."""
     if opts.producer_url or opts.ws_url or opts.protocol != "herald":
-        raise SystemExit("consumer: measures Herald's own consumer; it starts its own")
+        raise SystemExit(f"{module}: measures Herald's own {module}; it starts its own")
     async with open_target(opts, ()) as target:
         assert target.stack is not None
-        fill_s = await _fill_queue(target, opts.events)
-        service = await target.stack.start("consumer", wait=False)
+        fill_s = await fill(target, total)
+        service = await target.stack.start(module, wait=False)
         async with ProcSampler(target.pids()) as sampler:
-            drained = await _drain(
-                lambda: counter_sum(service.url, "herald_consumer_events_total"),
-                opts.events, within_s=max(60.0, opts.events / 500))
+            drained = await _drain(lambda: counter_sum(service.url, counter), total,
+                                   within_s=max(60.0, total / per_s_floor))
         redis = Redis.from_url(REDIS_URL)
         try:
-            buffered = int(await redis.zcard(target.stack.names.expiry_index))
+            indexed = int(await redis.zcard(target.stack.names.expiry_index))
         finally:
             await redis.aclose()
-    rate = drained["rate_per_s"]
+    return fill_s, drained, sampler.report(), indexed
+
+
+async def run_consumer(opts: argparse.Namespace) -> dict[str, Any]:
+    fill_s, drained, procstat, buffered = await _run_backlog(
+        opts, "consumer", opts.events, _fill_queue, "herald_consumer_events_total", 500)
     return {"scenario": "consumer", "protocol": "herald",
             "params": {"events": opts.events},
             "fill_s": round(fill_s, 2), **drained, "buffered_in_redis": buffered,
-            "headline": {"events/s": rate, "buffered": buffered},
+            "headline": {"events/s": drained["rate_per_s"], "buffered": buffered},
             "target": "≥ 8,000 events/s from a pre-filled queue (one process)",
-            "procstat": sampler.report()}
+            "procstat": procstat}
 
 
 async def run_persister(opts: argparse.Namespace) -> dict[str, Any]:
-    if opts.producer_url or opts.ws_url or opts.protocol != "herald":
-        raise SystemExit("persister: measures Herald's own persister; it starts its own")
-    async with open_target(opts, ()) as target:
-        assert target.stack is not None
-        fill_s = await _fill_stream(target, opts.entries)
-        service = await target.stack.start("persister", wait=False)
-        async with ProcSampler(target.pids()) as sampler:
-            drained = await _drain(
-                lambda: counter_sum(service.url, "herald_persisted_total"),
-                opts.entries, within_s=max(60.0, opts.entries / 1000))
-    rate = drained["rate_per_s"]
+    fill_s, drained, procstat, _ = await _run_backlog(
+        opts, "persister", opts.entries, _fill_stream, "herald_persisted_total", 1000)
     return {"scenario": "persister", "protocol": "herald",
             "params": {"entries": opts.entries, "store": "sqlite"},
             "fill_s": round(fill_s, 2), **drained,
-            "headline": {"notifications/s": rate, "stored": drained["done"]},
+            "headline": {"notifications/s": drained["rate_per_s"], "stored": drained["done"]},
             "target": "≥ 30,000 notifications/s into SQLite",
-            "procstat": sampler.report()}
+            "procstat": procstat}

@@ -169,12 +169,12 @@ class NotificationBuffer:
         names = self._names
 
         def fill(pipe: Pipeline) -> None:
-            expiries = {
-                expiry_member(n.tenantId, n.userId, n.id): int(n.expiresAt.timestamp() * 1000)
-                for n in (item.notification for item in items)
-            }
-            pipe.zadd(names.expiry_index, expiries, nx=True)  # one command for the batch
-            for item in items:
+            expires_ms = [int(item.notification.expiresAt.timestamp() * 1000) for item in items]
+            pipe.zadd(names.expiry_index, {  # one command for the whole batch
+                expiry_member(i.notification.tenantId, i.notification.userId, i.notification.id):
+                    ms for i, ms in zip(items, expires_ms, strict=True)
+            }, nx=True)
+            for item, expires in zip(items, expires_ms, strict=True):
                 n = item.notification
                 t, u = n.tenantId, n.userId
                 digest = item.semantic_digest
@@ -189,7 +189,7 @@ class NotificationBuffer:
                     int(n.createdAt.timestamp() * 1000),
                     self._dedup_ms,
                     self._semantic_ms if digest else 0,
-                    expiries[expiry_member(t, u, n.id)] + self._grace_ms,
+                    expires + self._grace_ms,
                     names.live_channel(t, u),
                 )
 

@@ -20,7 +20,7 @@ from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from producer.demo import demo_routes
-from producer.errors import HttpError, error_response
+from producer.errors import HttpError, error_response, internal_error
 from producer.fastlane import FastLane
 from producer.ingest import Ingest
 from producer.publisher import Publisher
@@ -78,7 +78,7 @@ def create_app(settings: ProducerSettings) -> FastLane:
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", path=request.url.path)
-        return error_response(HttpError(500, "internal_error", "unexpected server error"))
+        return error_response(internal_error())
 
     routes = [
         posts_route(),

@@ -18,6 +18,7 @@ __all__ = [
     "HttpError",
     "error_body",
     "error_response",
+    "internal_error",
     "json_response",
     "parse_json",
     "validation_details",
@@ -45,6 +46,11 @@ class HttpError(Exception):
         self.status, self.code, self.message = status, code, message
         self.details = details or []
         self.headers = headers
+
+
+def internal_error() -> HttpError:
+    """The answer to an exception nothing else handled (it is logged where it is caught)."""
+    return HttpError(500, "internal_error", "unexpected server error")
 
 
 class BodyTooLarge(HttpError):

@@ -17,7 +17,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.logs import get_logger
-from producer.errors import BodyTooLarge, HttpError, error_body
+from producer.errors import BodyTooLarge, HttpError, error_body, internal_error
 
 __all__ = ["Answer", "BodyHandler", "FastLane"]
 
@@ -53,8 +53,8 @@ class FastLane:
             status, content, headers = error.status, error_body(error), error.headers
         except Exception:
             log.exception("unhandled error", path=scope["path"])
-            status, headers = 500, None
-            content = {"error": "internal_error", "message": "unexpected server error"}
+            unexpected = internal_error()
+            status, content, headers = 500, error_body(unexpected), None
         await _send_json(send, status, content, headers)
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
