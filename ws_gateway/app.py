@@ -14,6 +14,7 @@ from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
 from ws_gateway.ack_batcher import AckBatcher
+from ws_gateway.guard import GuardedConnection
 from ws_gateway.handler import Handler
 from ws_gateway.hub import Hub
 from ws_gateway.pending import PendingStore
@@ -65,11 +66,15 @@ async def serve_gateway(settings: GatewaySettings) -> None:
         process_request=process_request,
         compression=None,  # permessage-deflate costs ~50 KiB per connection
         max_size=settings.max_frame_bytes,
-        max_queue=16,
-        write_limit=2**16,
+        # Received frames waiting for the handler: at most this many times MAX_FRAME_BYTES.
+        max_queue=4,
+        write_limit=settings.write_buffer_bytes,
         ping_interval=settings.ping_interval_seconds,
         ping_timeout=settings.ping_timeout_seconds,
-        close_timeout=5,
+        open_timeout=settings.handshake_timeout_seconds,
+        close_timeout=settings.close_timeout_seconds,
+        create_connection=GuardedConnection.factory(settings.write_buffer_bytes,
+                                                    settings.write_stall_seconds),
     ) as server:
         log.info("gateway started", port=settings.port, auth_mode=settings.auth_mode)
         await stop.wait()

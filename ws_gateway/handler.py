@@ -8,7 +8,11 @@ What each bad input gets (see the README's close codes):
 * after AUTH, a frame that is not JSON, not an object, of unknown type, binary, or a bad ACK →
   an ``ERROR`` frame, nothing changed; more than ``MAX_BAD_FRAMES`` of them → close 1008;
 * a frame over ``MAX_FRAME_BYTES`` → close 1009, invalid UTF-8 → close 1007 (both by the
-  websockets library, for that connection only; the process and other clients carry on).
+  websockets library, for that connection only; the process and other clients carry on);
+* a connection over ``MAX_CONNECTIONS``, ``MAX_UNAUTHENTICATED`` or
+  ``MAX_CONNECTIONS_PER_ADDRESS`` → close 4029 at once, before anything else;
+* a client that does not read: see :mod:`ws_gateway.guard` (its output is bounded, a stall
+  is cut off, and every close here gives up and aborts after ``CLOSE_TIMEOUT_SECONDS``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from common.auth import AuthError, Identity, Verifier
 from common.logs import get_logger
 from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
+from ws_gateway.guard import Admission, close_in_background, close_within, peer_host
 from ws_gateway.hub import Hub
-from ws_gateway.metrics import AUTH_FAILURES, CLOSES, CONNECTIONS
+from ws_gateway.metrics import AUTH_FAILURES, CLOSES, CONNECTIONS, UNAUTHENTICATED
 from ws_gateway.pending import PendingStore
 from ws_gateway.session import Session
 from ws_gateway.settings import GatewaySettings
@@ -44,6 +49,9 @@ class Handler:
         self._hub = hub
         self._pending = pending
         self._acks = acks
+        self.admission: Admission[ServerConnection] = Admission(
+            settings.max_connections, settings.max_unauthenticated,
+            settings.max_connections_per_address)
 
     async def __call__(self, ws: ServerConnection) -> None:
         # The opening handshake is over and nothing reads its headers again: let them go,
@@ -52,16 +60,38 @@ class Handler:
         for message in (ws.request, ws.response):
             if message is not None:
                 message.headers.clear()
-        with contextlib.suppress(ConnectionClosed):
-            identity = await self._authenticate(ws)
-            if identity is not None:
-                await self._serve(ws, identity)
+        address = peer_host(ws)
+        refused, evicted = self.admission.admit(ws, address)
+        if refused is not None:
+            CLOSES.labels(str(protocol.CLOSE_TOO_MANY)).inc()
+            await close_within(ws, protocol.CLOSE_TOO_MANY, refused,
+                               self._settings.close_timeout_seconds)
+            return
+        if evicted is not None:
+            CLOSES.labels(str(protocol.CLOSE_TOO_MANY)).inc()
+            close_in_background(evicted, protocol.CLOSE_TOO_MANY,
+                                "evicted: too many connections waiting for AUTH",
+                                self._settings.close_timeout_seconds)
+        UNAUTHENTICATED.set(len(self.admission.waiting))
+        try:
+            with contextlib.suppress(ConnectionClosed):
+                identity = await self._authenticate(ws)
+                if identity is not None and self.admission.authenticated(ws):
+                    UNAUTHENTICATED.set(len(self.admission.waiting))
+                    await self._serve(ws, identity)
+        finally:
+            self.admission.release(ws, address)
+            UNAUTHENTICATED.set(len(self.admission.waiting))
 
     async def _refuse(self, ws: ServerConnection, code: int, error: str, message: str) -> None:
         AUTH_FAILURES.labels(error).inc()
         CLOSES.labels(str(code)).inc()
-        await ws.send(protocol.error(error, message))
-        await ws.close(code, message[:120])
+        try:
+            async with asyncio.timeout(self._settings.close_timeout_seconds):
+                await ws.send(protocol.error(error, message))
+        except TimeoutError:  # it does not read: the close below aborts it
+            pass
+        await close_within(ws, code, message[:120], self._settings.close_timeout_seconds)
 
     async def _authenticate(self, ws: ServerConnection) -> Identity | None:
         try:
@@ -88,7 +118,7 @@ class Handler:
 
     async def _serve(self, ws: ServerConnection, identity: Identity) -> None:
         session = Session(ws, identity, self._pending, self._acks,
-                          self._settings.send_queue_size)
+                          self._settings.send_queue_size, self._settings.close_timeout_seconds)
         channel = self._hub_channel(identity)
         await self._hub.join(channel, session)
         CONNECTIONS.inc()
@@ -118,7 +148,8 @@ class Handler:
                 await ws.send(protocol.error(exc.code, str(exc)))
                 if bad > self._settings.max_bad_frames:
                     CLOSES.labels(str(protocol.CLOSE_POLICY)).inc()
-                    await ws.close(protocol.CLOSE_POLICY, "too many bad frames")
+                    await close_within(ws, protocol.CLOSE_POLICY, "too many bad frames",
+                                       self._settings.close_timeout_seconds)
                     return
                 continue
             if isinstance(frame, protocol.Ack):

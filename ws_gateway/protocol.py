@@ -22,6 +22,7 @@ __all__ = [
     "CLOSE_OVERLOADED",
     "CLOSE_POLICY",
     "CLOSE_TOO_BIG",
+    "CLOSE_TOO_MANY",
     "Ack",
     "Auth",
     "FrameError",
@@ -39,6 +40,7 @@ CLOSE_OVERLOADED = 1013  # the client reads too slowly: reconnect, pending is re
 CLOSE_AUTH_REQUIRED = 4001  # the first frame was not AUTH
 CLOSE_AUTH_TIMEOUT = 4002  # no AUTH within AUTH_TIMEOUT_SECONDS
 CLOSE_AUTH_FAILED = 4003  # the token is invalid, expired or forged
+CLOSE_TOO_MANY = 4029  # over MAX_CONNECTIONS, MAX_UNAUTHENTICATED or ..._PER_ADDRESS: back off
 
 _NOTIFICATION_ID = re.compile(r"^[A-Za-z0-9._@-]{1,128}$")
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import Coroutine
-from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -31,14 +29,13 @@ from common.auth import Identity
 from common.logs import get_logger
 from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
+from ws_gateway.guard import close_in_background
 from ws_gateway.metrics import ACKS, CLOSES, DELIVERED, DELIVERY_SECONDS
 from ws_gateway.pending import PendingStore
 
 __all__ = ["Session"]
 
 log = get_logger(__name__)
-
-_BACKGROUND: set[asyncio.Task[None]] = set()  # closes in flight, kept from the GC
 
 SENT_MEMORY = 10_000
 
@@ -51,8 +48,8 @@ _REPLAYED = DELIVERED.labels("replay")
 
 
 class Session:
-    __slots__ = ("_acks", "_backlog", "_closed", "_overloaded", "_pending", "_queue_size",
-                 "_sent", "_started", "_writer", "identity", "ws")
+    __slots__ = ("_acks", "_backlog", "_close_timeout", "_closed", "_overloaded", "_pending",
+                 "_queue_size", "_sent", "_started", "_writer", "identity", "ws")
 
     def __init__(
         self,
@@ -61,12 +58,14 @@ class Session:
         pending: PendingStore,
         acks: AckBatcher,
         queue_size: int,
+        close_timeout: float = 5.0,
     ) -> None:
         self.ws = ws
         self.identity = identity
         self._pending = pending
         self._acks = acks
         self._queue_size = queue_size
+        self._close_timeout = close_timeout
         self._backlog: deque[_Entry] | None = None  # made on the first frame to send
         self._sent: OrderedDict[str, None] | None = None  # made on the first frame sent
         self._writer: asyncio.Task[None] | None = None  # runs while the backlog is not empty
@@ -141,7 +140,7 @@ class Session:
             log.error("session failed", userId=self.identity.user_id, error=repr(exc))
             self._closed = True
             CLOSES.labels("1011").inc()
-            _in_background(self.ws.close(1011, "internal error; reconnect"))
+            close_in_background(self.ws, 1011, "internal error; reconnect", self._close_timeout)
         finally:
             self._writer = None
 
@@ -169,8 +168,8 @@ class Session:
             self._overloaded = True
             CLOSES.labels(str(protocol.CLOSE_OVERLOADED)).inc()
             log.warning("slow client closed", userId=self.identity.user_id)
-            _in_background(
-                self.ws.close(protocol.CLOSE_OVERLOADED, "too slow; reconnect for pending"))
+            close_in_background(self.ws, protocol.CLOSE_OVERLOADED,
+                                "too slow; reconnect for pending", self._close_timeout)
 
     # --- ACKs --------------------------------------------------------------------------------
     async def ack(self, ids: tuple[str, ...]) -> None:
@@ -179,8 +178,3 @@ class Session:
         ACKS.inc(len(acked))
         await self.ws.send(protocol.ack_ok(acked, unknown))
 
-
-def _in_background(closing: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(closing)
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)

@@ -24,3 +24,19 @@ class GatewaySettings(AuthSettings):
     ping_timeout_seconds: float = Field(20.0, gt=0, le=3600)
     shutdown_timeout_seconds: float = Field(10.0, gt=0, le=600)
 
+    # --- what a connection may cost (ws_gateway/guard.py) -----------------------------------
+    # Connections per process; one more is closed with 4029. 0 = no limit.
+    max_connections: int = Field(10_000, ge=0, le=1_000_000)
+    # Connections that have not authenticated yet; one more is closed with 4029. 0 = no limit.
+    max_unauthenticated: int = Field(1_000, ge=0, le=1_000_000)
+    # Connections from one client address (useless behind a proxy that hides it). 0 = off.
+    max_connections_per_address: int = Field(0, ge=0, le=1_000_000)
+    # The HTTP upgrade must be complete within this (slowloris).
+    handshake_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    # Output waiting for a client; over it the gateway stops reading from that client.
+    write_buffer_bytes: int = Field(65_536, ge=4096, le=16 * 1_048_576)
+    # Output over WRITE_BUFFER_BYTES for this long aborts the connection.
+    write_stall_seconds: float = Field(10.0, gt=0, le=600)
+    # A close that has not completed in this long is aborted.
+    close_timeout_seconds: float = Field(5.0, gt=0, le=120)
+
