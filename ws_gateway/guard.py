@@ -11,6 +11,10 @@ missing, per connection:
 * **A write stall is cut off.** Output that stays over the limit for ``WRITE_STALL_SECONDS``
   aborts the transport (a TCP reset, no close handshake, since that would wait on the same
   buffer). So does output over :data:`HARD_LIMIT_FACTOR` times the limit at any moment.
+* **A ping flood is cut off.** More than :data:`PING_BURST` pings at once, or more than
+  :data:`PINGS_PER_SECOND` on average, abort the transport (a client's keepalive pings once
+  every few seconds); and the socket is read :data:`READ_BYTES` at a time, so one client's
+  burst of frames costs the event loop little before the next client's turn.
 * :func:`close_within` closes with a code, and aborts when the close cannot finish in time.
 
 :class:`Admission` counts connections (per process, unauthenticated, per client address) so
@@ -25,12 +29,23 @@ from collections import Counter, OrderedDict
 from typing import Any, Generic, TypeVar
 
 from websockets.asyncio.server import ServerConnection
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event
 
 from common.logs import get_logger
 from ws_gateway.metrics import ABORTS
 
-__all__ = ["HARD_LIMIT_FACTOR", "Admission", "GuardedConnection", "close_in_background",
-           "close_within", "peer_host"]
+__all__ = [
+    "HARD_LIMIT_FACTOR",
+    "PINGS_PER_SECOND",
+    "PING_BURST",
+    "READ_BYTES",
+    "Admission",
+    "GuardedConnection",
+    "close_in_background",
+    "close_within",
+    "peer_host",
+]
 
 log = get_logger(__name__)
 
@@ -38,6 +53,10 @@ C = TypeVar("C")
 
 HARD_LIMIT_FACTOR = 16
 """Output over this many times ``WRITE_BUFFER_BYTES`` aborts the connection at once."""
+PINGS_PER_SECOND = 5.0
+PING_BURST = 50
+READ_BYTES = 16_384
+"""Bytes read from a client's socket at a time (asyncio reads up to 256 KiB)."""
 
 
 class GuardedConnection(ServerConnection):
@@ -61,10 +80,14 @@ class GuardedConnection(ServerConnection):
         super().__init__(*args, **kwargs)
         self._read_pauses: set[str] = set()
         self._stall: asyncio.TimerHandle | None = None
+        self._ping_tokens = float(PING_BURST)
+        self._ping_time = 0.0
 
     # --- reading stops while the queue of received frames or the output is full ----------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        if isinstance(getattr(transport, "max_size", None), int):  # asyncio's selector loop
+            transport.max_size = READ_BYTES  # type: ignore[attr-defined]
         # websockets pauses reading when too many received frames wait for the handler and
         # resumes when they are read; that must not resume a pause made for the output.
         self.recv_messages.pause = lambda: self._pause_reading("queue")
@@ -96,6 +119,21 @@ class GuardedConnection(ServerConnection):
         super().data_received(data)  # may write pongs and close frames, unthrottled
         if self.transport.get_write_buffer_size() > self.hard_limit_bytes:
             self._abort("over_limit")
+
+    def process_event(self, event: Event) -> None:
+        if isinstance(event, Frame) and event.opcode is Opcode.PING and not self._ping_allowed():
+            self._abort("ping_flood")
+            return
+        super().process_event(event)
+
+    def _ping_allowed(self) -> bool:
+        now = self.loop.time()
+        elapsed, self._ping_time = now - self._ping_time, now
+        self._ping_tokens = min(PING_BURST, self._ping_tokens + elapsed * PINGS_PER_SECOND)
+        if self._ping_tokens < 1:
+            return False
+        self._ping_tokens -= 1
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()
