@@ -55,6 +55,7 @@ HARD_LIMIT_FACTOR = 16
 """Output over this many times ``WRITE_BUFFER_BYTES`` aborts the connection at once."""
 PINGS_PER_SECOND = 5.0
 PING_BURST = 50
+_QUEUE_FULL, _OUTPUT_FULL = 1, 2  # why reading is paused
 READ_BYTES = 16_384
 """Bytes read from a client's socket at a time (asyncio reads up to 256 KiB)."""
 
@@ -78,7 +79,7 @@ class GuardedConnection(ServerConnection):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._read_pauses: set[str] = set()
+        self._read_pauses = 0  # bits: _QUEUE_FULL, _OUTPUT_FULL (an int: no set per connection)
         self._stall: asyncio.TimerHandle | None = None
         self._ping_tokens = float(PING_BURST)
         self._ping_time = 0.0
@@ -90,30 +91,30 @@ class GuardedConnection(ServerConnection):
             transport.max_size = READ_BYTES  # type: ignore[attr-defined]
         # websockets pauses reading when too many received frames wait for the handler and
         # resumes when they are read; that must not resume a pause made for the output.
-        self.recv_messages.pause = lambda: self._pause_reading("queue")
-        self.recv_messages.resume = lambda: self._resume_reading("queue")
+        self.recv_messages.pause = lambda: self._pause_reading(_QUEUE_FULL)
+        self.recv_messages.resume = lambda: self._resume_reading(_QUEUE_FULL)
 
-    def _pause_reading(self, why: str) -> None:
+    def _pause_reading(self, why: int) -> None:
         if not self._read_pauses:
             self.transport.pause_reading()
-        self._read_pauses.add(why)
+        self._read_pauses |= why
 
-    def _resume_reading(self, why: str) -> None:
-        self._read_pauses.discard(why)
+    def _resume_reading(self, why: int) -> None:
+        self._read_pauses &= ~why
         if not self._read_pauses and not self.transport.is_closing():
             self.transport.resume_reading()
 
     # --- output over the limit: stop reading, and cut off a stall --------------------------
     def pause_writing(self) -> None:
         super().pause_writing()
-        self._pause_reading("write")
+        self._pause_reading(_OUTPUT_FULL)
         if self._stall is None:
             self._stall = self.loop.call_later(self.write_stall_seconds, self._abort, "stalled")
 
     def resume_writing(self) -> None:
         super().resume_writing()
         self._cancel_stall()
-        self._resume_reading("write")
+        self._resume_reading(_OUTPUT_FULL)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)  # may write pongs and close frames, unthrottled
