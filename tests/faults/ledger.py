@@ -20,11 +20,13 @@ import aio_pika
 import httpx
 import orjson
 
+from common.backoff import Backoff
 from common.models import notification_id
 from common.records import Status
 from common.store.factory import open_store
 from tests.faults.clients import AckingClient
 from tests.faults.stack import RABBITMQ_URL, Stack
+from tests.support.timing import scaled
 
 __all__ = ["Ledger", "Report"]
 
@@ -41,6 +43,7 @@ class Report:
     lost: int = 0
     duplicated: int = 0
     repeats: int = 0
+    shown_twice: int = 0
     recover_seconds: float | None = None
     seconds: float = 0.0
     lost_ids: list[str] = field(default_factory=list)
@@ -51,9 +54,13 @@ class Report:
         return data
 
 
+MAX_IN_FLIGHT = 32
+
+
 class Ledger:
     def __init__(self, stack: Stack, users: int = 10, events: int = 300, rate: float = 150.0,
                  deadline: float = 60.0) -> None:
+        deadline = scaled(deadline)
         self.stack = stack
         self.users = [f"user{n}" for n in range(users)]
         self.count = events
@@ -64,6 +71,7 @@ class Ledger:
         self.run_id = stack.prefix
         self.probe_client: AckingClient | None = None
         self.recover_seconds: float | None = None
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     # --- sending ----------------------------------------------------------------------------
     def _event(self, n: int) -> tuple[str, dict[str, Any]]:
@@ -73,10 +81,15 @@ class Ledger:
                           "targetId": user, "postId": f"p{n}"}
 
     async def post(self, client: httpx.AsyncClient, body: dict[str, Any], until: float) -> bool:
-        """POST until answered 202 (retrying the same eventId) or ``until`` passes."""
+        """POST until answered 202 (retrying the same eventId, with backoff and full jitter)
+        or ``until`` passes. At most ``MAX_IN_FLIGHT`` requests are under way at once, as a
+        careful client keeps them: while the producer is down, retries wait their turn
+        instead of piling up in the connection pool."""
+        backoff = Backoff(initial=0.1, maximum=2.0)
         while time.monotonic() < until:
             try:
-                answer = await client.post("/v1/events", json=body, timeout=5)
+                async with self._in_flight:
+                    answer = await client.post("/v1/events", json=body, timeout=5)
                 if answer.status_code == 202:
                     self.accepted[body["eventId"]] = body["targetId"]
                     return True
@@ -84,7 +97,7 @@ class Ledger:
                     raise AssertionError(f"unexpected {answer.status_code}: {answer.text}")
             except httpx.TransportError:
                 pass
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(min(backoff.next(), max(0.0, until - time.monotonic())))
         return False
 
     async def _send_all(self, fault_at: int, fault: Fault | None,
@@ -175,6 +188,7 @@ class Ledger:
         report.lost = len(expected) - found
         report.duplicated = await self._duplicates()
         report.repeats = sum(c.repeats for c in self.clients.values())
+        report.shown_twice = sum(c.shown_twice for c in self.clients.values())
         return report
 
     async def _stored(self) -> dict[str, Status]:

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from common.naming import Names
 from tests.support.amqp import delete_topology
 from tests.support.processes import Service, free_port
+from tests.support.timing import scaled
 from tests.support.ws import SECRET
 
 __all__ = ["SERVICES", "RedisServer", "Stack"]
@@ -48,7 +49,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = Redis.from_url(self.url)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + scaled(20)
         try:
             while True:
                 try:
