@@ -13,8 +13,10 @@ Measured: POST latency (request written → answer read); delivery latency (requ
 ``eventId``, or ``postId`` on the seed's surface); accepted events not delivered within
 ``--deadline`` seconds after the last POST (``lost``); notifications seen twice by one
 client (``repeats``; a client the gateway closes reconnects, as an app would, and gets
-what it had not acked again). With Herald started here, it then waits for the persister to have
-stored every ACK (``persisted``).
+what it had not acked again). On Herald's protocol the clients are Herald's Python client
+(``clients/python``), which batches ACKs and hides such repeats from the app (counted all
+the same); on the seed's, a bare client. With Herald started here, it then waits for the
+persister to have stored every ACK (``persisted``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections import Counter
 from typing import Any
 
 import orjson
+from herald_client import HeraldClient
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -34,6 +37,7 @@ from bench.clients import close_all, open_clients, open_one
 from bench.http import Connection, HttpError, split_url
 from bench.procstat import ProcSampler
 from bench.results import percentiles
+from bench.seed import make_token
 from bench.target import Target, counter_sum, open_target
 
 __all__ = ["run_e2e"]
@@ -122,6 +126,35 @@ async def _client(client: _User, target: Target, tally: Tally) -> None:
         else:
             return
         tally.reconnects += 1
+
+
+async def _herald_user(client: HeraldClient, user: str, tally: Tally) -> None:
+    """One app on Herald's own protocol, built on Herald's Python client: it reconnects,
+    hides replays and batches ACKs itself (``repeats`` are the replays it hid)."""
+    async for note in client:
+        now = time.perf_counter()
+        await client.ack(note["id"])
+        tally.acks += 1
+        key = note.get("eventId")
+        if key is not None and (key, user) not in tally.received_at:
+            tally.received_at[key, user] = now
+            if len(tally.received_at) >= tally.expected >= 0:
+                tally.all_seen.set()
+
+
+async def _open_herald_clients(target: Target, users: list[str], parallel: int = 100
+                               ) -> list[HeraldClient]:
+    """One started, authenticated client per user, ``parallel`` handshakes at a time."""
+    secret = target.secret
+    clients: list[HeraldClient] = []
+    for start in range(0, len(users), parallel):
+        chunk = [HeraldClient(target.ws_endpoint(), auto_ack=False,
+                              **({"token": make_token(secret, u)} if secret else
+                                 {"user_id": u})).start()
+                 for u in users[start:start + parallel]]
+        clients += chunk
+        await asyncio.gather(*(c.wait_open(15.0) for c in chunk))
+    return clients
 
 
 async def _send_open_loop(target: Target, users: list[str], rate: float, duration: float,
@@ -225,13 +258,20 @@ async def run_e2e(opts: argparse.Namespace) -> dict[str, Any]:
         assert target.ws_url and target.producer_url, "--producer-url and --ws-url are needed"
         protocol = target.protocol
         users = [f"u{secrets.token_hex(2)}-{n}" for n in range(opts.clients)]
-        clients, errors = await open_clients(target.ws_endpoint(), protocol, users,
-                                             target.secret)
-        if errors:
-            raise RuntimeError(f"{len(errors)} clients failed to AUTH, e.g. {errors[0]}")
         tally = Tally()
-        apps = [_User(ws, user) for ws, user in zip(clients, users, strict=True)]
-        readers = [asyncio.create_task(_client(app, target, tally)) for app in apps]
+        apps: list[_User] = []
+        herald_clients: list[HeraldClient] = []
+        if protocol.name == "herald":
+            herald_clients = await _open_herald_clients(target, users)
+            readers = [asyncio.create_task(_herald_user(c, u, tally))
+                       for c, u in zip(herald_clients, users, strict=True)]
+        else:
+            clients, errors = await open_clients(target.ws_endpoint(), protocol, users,
+                                                 target.secret)
+            if errors:
+                raise RuntimeError(f"{len(errors)} clients failed to AUTH, e.g. {errors[0]}")
+            apps = [_User(ws, user) for ws, user in zip(clients, users, strict=True)]
+            readers = [asyncio.create_task(_client(app, target, tally)) for app in apps]
         async with ProcSampler(target.pids()) as sampler:
             sent = await _send_open_loop(target, users, opts.rate, opts.duration,
                                          opts.http_connections, tally, opts.recipients)
@@ -250,6 +290,12 @@ async def run_e2e(opts: argparse.Namespace) -> dict[str, Any]:
         batches = await _batch_sizes(target)
         tally.stopping = True
         await close_all([app.ws for app in apps])
+        await asyncio.gather(*(c.close() for c in herald_clients))
+        for client in herald_clients:
+            tally.repeats += client.ledger.duplicates
+            tally.ack_retries += client.ack_retries
+            tally.reconnects += max(0, client.connects - 1)
+            tally.closes.update(client.closes)
         _, stuck = await asyncio.wait(readers, timeout=20)
         for task in stuck:
             task.cancel()

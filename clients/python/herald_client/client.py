@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -80,6 +81,7 @@ class HeraldClient:
         self.connects = 0  # connections that authenticated
         self.deliveries = 0  # NOTIFICATION frames received, replays included
         self.ack_retries = 0  # ERROR TRY_AGAIN answers
+        self.closes: Counter[str] = Counter()  # how connections ended: close code or "none"
         self.pending: int | None = None  # from the last AUTH_OK
         self.error: HeraldError | None = None
         self._ws: ClientConnection | None = None
@@ -170,6 +172,7 @@ class HeraldClient:
             code, reason = await self._connect_once()
             if self._closing.is_set():
                 break
+            self.closes[str(code) if code is not None else "none"] += 1
             action = after_close(code, self._get_token is not None)
             if action is Action.STOP:
                 self.error = HeraldError(code, reason or "the gateway refused this client")
