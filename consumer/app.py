@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from redis.asyncio import Redis
 
 from common.amqp import connect
@@ -11,6 +13,7 @@ from common.redis_pool import open_redis
 from common.service import stop_on_signals
 from common.topology import declare_topology
 from consumer.buffer import NotificationBuffer
+from consumer.depth import sample_queue_depths
 from consumer.pipeline import Pipeline
 from consumer.settings import ConsumerSettings
 from consumer.worker import Worker
@@ -68,10 +71,13 @@ async def serve(settings: ConsumerSettings) -> None:
     worker = Worker(connection, topology.notify_queue, pipeline, settings.prefetch,
                     settings.retry_max_seconds, settings.ack_delay_seconds)
     await worker.start()
+    depths = asyncio.create_task(sample_queue_depths(connection, settings.names, stop))
     log.info("consumer started", queue=settings.names.notify_queue, prefetch=settings.prefetch)
 
     await stop.wait()
     log.info("consumer draining")
+    depths.cancel()
+    await asyncio.gather(depths, return_exceptions=True)
     await worker.stop(settings.shutdown_timeout_seconds)
     await connection.close()
     await redis.aclose()

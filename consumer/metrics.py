@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "EVENTS", "NOTIFICATIONS", "RETRIES"]
+__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "EVENTS", "NOTIFICATIONS", "QUEUE_MESSAGES", "RETRIES"]
 
 EVENTS = Counter(
     "herald_consumer_events_total",
@@ -26,4 +26,9 @@ BATCH_SIZE = Histogram(
 BATCH_SECONDS = Histogram(
     "herald_consumer_batch_seconds", "Time to process one batch (Redis work and acks)",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+)
+QUEUE_MESSAGES = Gauge(
+    "herald_queue_messages",
+    "Messages ready in a queue, sampled by the consumer: notify (events waiting to be handled) "
+    "and dead_letter", ["queue"],
 )

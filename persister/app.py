@@ -22,7 +22,13 @@ from common.models import utc_now
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
 from common.store import Store, open_store
-from persister.metrics import PRUNED
+from persister.metrics import (
+    BUFFERED,
+    PRUNED,
+    STREAM_ENTRIES,
+    STREAM_LAG,
+    STREAM_PENDING,
+)
 from persister.retry import REDIS_ERRORS, GaveUp, Retrier, pause
 from persister.settings import PersisterSettings
 from persister.stream import PersistStream, consumer_name
@@ -32,6 +38,8 @@ from persister.worker import Worker
 __all__ = ["serve"]
 
 log = get_logger(__name__)
+
+GAUGE_INTERVAL_SECONDS = 2.0  # how fresh the stream and buffer gauges on /metrics are
 
 
 async def _every(
@@ -96,6 +104,13 @@ async def serve(settings: PersisterSettings) -> None:
             PRUNED.inc(pruned)
             log.info("pruned stored notifications past retention", count=pruned)
 
+    async def gauges() -> None:
+        length, lag, pending, buffered = await stream.sample()
+        STREAM_ENTRIES.set(length)
+        STREAM_LAG.set(lag)
+        STREAM_PENDING.set(pending)
+        BUFFERED.set(buffered)
+
     loops = {
         asyncio.create_task(worker.run(), name="worker"),
         asyncio.create_task(sweeper.run(), name="sweeper"),
@@ -105,6 +120,8 @@ async def serve(settings: PersisterSettings) -> None:
                                    stream.trim, REDIS_ERRORS), name="trim"),
         asyncio.create_task(_every(stop, settings.prune_interval_seconds, "store prune",
                                    prune, (Exception,)), name="prune"),
+        asyncio.create_task(_every(stop, GAUGE_INTERVAL_SECONDS, "stream gauges",
+                                   gauges, REDIS_ERRORS), name="gauges"),
     }
     log.info("persister started", stream=stream.key, group=stream.group, consumer=consumer,
              batch=settings.batch_size)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "BATCH_SECONDS",
     "BATCH_SIZE",
+    "BUFFERED",
     "CLAIMED",
     "DEAD_LETTERED",
     "EXPIRED",
     "PERSISTED",
     "PRUNED",
     "RETRIES",
+    "STREAM_ENTRIES",
+    "STREAM_LAG",
+    "STREAM_PENDING",
 ]
 
 PERSISTED = Counter(
@@ -43,3 +47,11 @@ DEAD_LETTERED = Counter(
     "Malformed stream entries moved to the persist dead-letter stream",
 )
 PRUNED = Counter("herald_store_pruned_total", "Stored notifications deleted past retention")
+STREAM_ENTRIES = Gauge("herald_persist_stream_entries",
+                       "Entries in the persist stream (XLEN; trimmed once every group is past)")
+STREAM_LAG = Gauge("herald_persist_stream_lag",
+                   "Persist-stream entries the persister group has not read yet")
+STREAM_PENDING = Gauge("herald_persist_stream_pending",
+                       "Persist-stream entries read by a persister and not yet stored")
+BUFFERED = Gauge("herald_buffered_notifications",
+                 "Notifications pending in the Redis buffer (the expiry index)")

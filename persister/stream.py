@@ -78,6 +78,7 @@ class PersistStream:
     ) -> None:
         self._redis = redis
         self.key = names.persist_stream
+        self._expiry_index = names.expiry_index
         self.group = group_name(names)
         self.dead_key = dead_stream(names)
         self.consumer = consumer
@@ -171,6 +172,19 @@ class PersistStream:
             {"source": stream_id, "error": error[:1000], "fields": orjson.dumps(original)},
             maxlen=DEAD_MAXLEN, approximate=True,
         )
+
+    async def sample(self) -> tuple[int, int, int, int]:
+        """(stream entries, entries this group has not read, read but not yet stored,
+        notifications pending in the buffer), for the gauges an operator watches."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self.key)
+            pipe.xinfo_groups(self.key)
+            pipe.zcard(self._expiry_index)
+            length, groups, buffered = await pipe.execute()
+        mine = next((g for g in groups if as_text(g["name"]) == self.group), None)
+        lag = int(mine.get("lag") or 0) if mine is not None else int(length)
+        pending = int(mine["pending"]) if mine is not None else 0
+        return int(length), lag, pending, int(buffered)
 
     async def trim(self) -> int:
         """Drop the entries no group can read again; how many went."""
