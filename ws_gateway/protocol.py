@@ -7,12 +7,13 @@ Gateway → client: ``AUTH_OK``, ``NOTIFICATION``, ``ACK_OK``, ``ERROR``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from common.models import ID_RULE, is_id
 
 __all__ = [
     "CLOSE_AUTH_FAILED",
@@ -39,9 +40,6 @@ CLOSE_OVERLOADED = 1013  # the client reads too slowly: reconnect, pending is re
 CLOSE_AUTH_REQUIRED = 4001  # the first frame was not AUTH
 CLOSE_AUTH_TIMEOUT = 4002  # no AUTH within AUTH_TIMEOUT_SECONDS
 CLOSE_AUTH_FAILED = 4003  # the token is invalid, expired or forged
-
-_NOTIFICATION_ID = re.compile(r"^[A-Za-z0-9._@-]{1,128}$")
-
 
 class FrameError(Exception):
     def __init__(self, code: str, message: str) -> None:
@@ -80,8 +78,8 @@ def parse(data: str | bytes, max_ack_ids: int) -> Auth | Ack:
             raise FrameError("BAD_ACK", "ACK needs notificationId or a non-empty notificationIds")
         if len(ids) > max_ack_ids:
             raise FrameError("BAD_ACK", f"at most {max_ack_ids} ids per ACK")
-        if not all(isinstance(i, str) and _NOTIFICATION_ID.match(i) for i in ids):
-            raise FrameError("BAD_ACK", "notification ids are strings of [A-Za-z0-9._@-]")
+        if not all(is_id(i) for i in ids):
+            raise FrameError("BAD_ACK", f"notification ids are strings of {ID_RULE}")
         return Ack(tuple(dict.fromkeys(ids)))
     raise FrameError("UNKNOWN_TYPE", f"unknown frame type {str(kind)[:40]!r}; use AUTH or ACK")
 
