@@ -79,7 +79,12 @@ def utc_now() -> datetime:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    """In UTC; a time that has no UTC ``datetime`` (``9999-12-31T23:59:59-01:00``) is a
+    ``ValueError`` (a validation error), not an ``OverflowError`` out of pydantic."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range (years 1 to 9999 in UTC)") from None
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

@@ -4,28 +4,25 @@ orjson (like most parsers) keeps the last of two equal keys in one object, so
 ``{"actorId": "alice", "actorId": "mallory"}`` would be read as whatever the last one says while
 a proxy or a log may have read the first. Herald refuses such a document instead.
 
-orjson cannot say whether it met a duplicate, so the check is a count: one regular-expression
-scan of the raw text counts the keys it holds (a string token followed by ``:``), one walk of
-the parsed value counts the keys that survived; they differ exactly when some object held a
-key twice. Only then is the document parsed again, slowly, to name the key and where it is.
-The scan is only meaningful on text orjson has accepted as JSON, which is why it runs after.
+orjson cannot say whether it met a duplicate, so the check is a count of string tokens. In
+JSON text every structural ``"`` opens or closes a string, and every string is a key or a
+value: the raw text holds ``quotes / 2`` strings (escaped quotes taken out first), the parsed
+value the keys and string values that survived. The two differ exactly when some object held
+a key twice (the dropped key is a string that is gone). Two C-speed byte counts and one walk
+of the parsed value: about 1 us for an event, against 16 us for a regular-expression scan.
+Only when they differ is the document parsed again, slowly, to name the key and where it is.
+The count is only meaningful on text orjson has accepted as JSON, which is why it runs after.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import deque
 from typing import Any
 
 import orjson
 
 __all__ = ["DuplicateKey", "loads"]
-
-# A JSON string token (escapes included), then whether a ':' follows: a key. Applied to valid
-# JSON only, left to right, a match always starts at the opening quote of a real string.
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"(\s*:)?')
-
 
 class DuplicateKey(ValueError):
     """A JSON object holds ``key`` twice; ``path`` is where (``events.2.actorId``), or the key
@@ -40,25 +37,40 @@ def loads(data: bytes | str) -> Any:
     """``data`` parsed as JSON; :class:`orjson.JSONDecodeError` (a ``ValueError``) when it is
     not JSON, :class:`DuplicateKey` when an object holds a key twice."""
     value = orjson.loads(data)
-    if isinstance(value, dict | list):
-        raw = data.encode() if isinstance(data, str) else data
-        keys = sum(1 for m in _STRING.finditer(raw) if m.group(1) is not None)
-        if keys != _count_keys(value):
-            raise _find_duplicate(raw)
+    if (type(value) is dict or type(value) is list) and 2 * _strings(value) != _quotes(data):
+        raise _find_duplicate(data.encode() if isinstance(data, str) else data)
     return value
 
 
-def _count_keys(value: dict[str, Any] | list[Any]) -> int:
-    """The keys of every object in ``value``; iterative, as orjson allows 1024 levels."""
+def _quotes(data: bytes | str) -> int:
+    """The structural ``"`` of valid JSON text: all of them, less the escaped ones. Escapes
+    are read left to right, and the only one whose second character is a backslash is
+    ``\\\\``: removing those first leaves exactly the escaped quotes as ``\\"``."""
+    if isinstance(data, str):
+        if "\\" in data:
+            data = data.replace("\\\\", "").replace('\\"', "")
+        return data.count('"')
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return data.count(b'"')
+
+
+def _strings(value: dict[str, Any] | list[Any]) -> int:
+    """The keys and string values of ``value``, nested ones too; iterative, as orjson allows
+    1024 levels."""
     count = 0
     stack: list[Any] = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, dict):
+        if type(item) is dict:
             count += len(item)
-            stack.extend(v for v in item.values() if isinstance(v, dict | list))
-        else:
-            stack.extend(v for v in item if isinstance(v, dict | list))
+            item = item.values()
+        for child in item:
+            kind = type(child)
+            if kind is str:
+                count += 1
+            elif kind is dict or kind is list:
+                stack.append(child)
     return count
 
 

@@ -3,6 +3,10 @@
 Client → gateway: ``{"type":"AUTH","token":...}`` (or ``"userId"`` in trusted mode),
 ``{"type":"ACK","notificationId":...}`` / ``{"type":"ACK","notificationIds":[...]}``.
 Gateway → client: ``AUTH_OK``, ``NOTIFICATION``, ``ACK_OK``, ``ERROR``.
+
+Frames are read as strictly as HTTP bodies: a key twice in one object is ``BAD_FRAME``
+(:mod:`common.strict_json`), ids obey :func:`common.models.is_id`. :func:`parse` raises
+:class:`FrameError` and nothing else, whatever the text (tests/unit/test_fuzz.py).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from common import strict_json
 from common.models import ID_RULE, is_id
 
 __all__ = [
@@ -62,7 +67,9 @@ def parse(data: str | bytes, max_ack_ids: int) -> Auth | Ack:
     if isinstance(data, bytes):
         raise FrameError("BAD_FRAME", "binary frames are not part of the protocol; send JSON text")
     try:
-        frame = orjson.loads(data)
+        frame = strict_json.loads(data)
+    except strict_json.DuplicateKey as exc:
+        raise FrameError("BAD_FRAME", f"frame is not valid JSON: {exc}") from None
     except orjson.JSONDecodeError:
         raise FrameError("BAD_FRAME", "frame is not valid JSON") from None
     if not isinstance(frame, dict):
