@@ -8,6 +8,7 @@ before pydantic runs (which would list every one of, say, 90,000 keys), with at 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,12 +22,18 @@ M = TypeVar("M", bound=BaseModel)
 _EXTRA = "Extra inputs are not permitted"
 
 
+@cache
+def _fields(model: type[BaseModel]) -> frozenset[str]:
+    """The model's field names (pydantic's ``model_fields`` costs ~1.5 us per look)."""
+    return frozenset(model.model_fields)
+
+
 def validate_body(
     model: type[M], raw: Any, code: str, message: str, context: dict[str, Any] | None = None
 ) -> M:
     """``raw`` as ``model``, or a 422 :class:`HttpError` with ``code`` whose details (capped)
     name each bad field."""
-    fields = model.model_fields
+    fields = _fields(model)
     if isinstance(raw, dict) and len(raw) > len(fields):
         unknown = [key for key in raw if key not in fields]
         details = [{"field": field_name(str(key)), "message": _EXTRA, "type": "extra_forbidden"}
