@@ -3,18 +3,24 @@
 Tokens are HS256 with ``JWT_SECRET`` or RS256 with ``JWT_PUBLIC_KEY`` (both may be set; the
 token's header picks, among these two only). Claims: ``sub`` (user id), ``tid`` (tenant,
 optional → ``default``), ``exp`` (required). Nothing else identifies a user.
+
+``sub`` and ``tid`` obey the id rule of the HTTP API (:func:`common.models.is_id`), and the
+registered time claims have their RFC 7519 type: ``exp``, ``nbf`` and ``iat`` are JSON numbers.
+PyJWT alone would take ``"exp": "9999999999"`` (it calls ``int()`` on the claim), so the time
+claims are checked here, type first, and PyJWT only checks the signature and ``require``.
 """
 
 from __future__ import annotations
 
-import re
+import math
+import time
 from dataclasses import dataclass
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import jwt
 from pydantic import Field, model_validator
 
-from common.models import ID_PATTERN
+from common.models import ID_RULE, is_id
 from common.settings import BaseServiceSettings
 
 __all__ = ["AuthError", "AuthSettings", "Identity", "Verifier"]
@@ -33,7 +39,10 @@ class AuthSettings(BaseServiceSettings):
             raise ValueError("AUTH_MODE=jwt needs JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)")
         return self
 
-_ID = re.compile(ID_PATTERN)
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+# Signature and presence only: the time claims are checked by _check_times, after their type.
+_DECODE_OPTIONS: Any = {"require": ["exp", "sub"], "verify_exp": False, "verify_nbf": False,
+                        "verify_iat": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +78,10 @@ class Verifier:
             return self._verify_token(token)
         if self.trusted:
             user, tenant = frame.get("userId"), frame.get("tenantId", "default")
-            if isinstance(user, str) and isinstance(tenant, str) and _ID.match(user) \
-                    and _ID.match(tenant):
+            if isinstance(user, str) and isinstance(tenant, str) and is_id(user) \
+                    and is_id(tenant):
                 return Identity(tenant, user)
-            raise AuthError("AUTH_INVALID", "userId must be an id of 1-128 [A-Za-z0-9._@-]")
+            raise AuthError("AUTH_INVALID", f"userId and tenantId must be ids of {ID_RULE}")
         raise AuthError("AUTH_REQUIRED", "AUTH needs a token")
 
     def _verify_token(self, token: str) -> Identity:
@@ -81,14 +90,35 @@ class Verifier:
             key = self._keys.get(algorithm)
             if key is None:
                 raise AuthError("AUTH_INVALID", "token algorithm not accepted")
-            claims = jwt.decode(token, key, algorithms=[algorithm],
-                                options={"require": ["exp", "sub"]})
-        except jwt.ExpiredSignatureError:
-            raise AuthError("AUTH_EXPIRED", "token expired") from None
+            claims = jwt.decode(token, key, algorithms=[algorithm], options=_DECODE_OPTIONS)
         except jwt.PyJWTError as exc:
             raise AuthError("AUTH_INVALID", f"token invalid: {exc}") from None
+        _check_times(claims, time.time())
         user, tenant = claims.get("sub"), claims.get("tid", "default")
-        if not (isinstance(user, str) and isinstance(tenant, str) and _ID.match(user)
-                and _ID.match(tenant)):
-            raise AuthError("AUTH_INVALID", "sub and tid must be ids of 1-128 [A-Za-z0-9._@-]")
+        if not (is_id(user) and is_id(tenant)):
+            raise AuthError("AUTH_INVALID", f"sub and tid must be ids of {ID_RULE}")
         return Identity(tenant, user)
+
+
+def _is_number(value: object) -> bool:
+    """A JSON number as RFC 7519's NumericDate: int or finite float, never bool or string."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    """``exp``/``nbf``/``iat`` as PyJWT checks them (no leeway), once each is a number; a claim
+    of another type is AUTH_INVALID, whatever its value."""
+    for name in _TIME_CLAIMS:
+        if name in claims and not _is_number(claims[name]):
+            raise AuthError("AUTH_INVALID", f"token invalid: {name} must be a number "
+                                            "(seconds since the epoch)")
+    if claims["exp"] <= now:
+        raise AuthError("AUTH_EXPIRED", "token expired")
+    if "nbf" in claims and claims["nbf"] > now:
+        raise AuthError("AUTH_INVALID", "token invalid: not yet valid (nbf)")
+    if "iat" in claims and claims["iat"] > now:
+        raise AuthError("AUTH_INVALID", "token invalid: issued in the future (iat)")

@@ -7,10 +7,11 @@ what the consumer buffers in Redis, the gateway sends to clients and the persist
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Self, TypeGuard
 
 from pydantic import (
     AfterValidator,
@@ -24,6 +25,7 @@ from pydantic import (
 
 __all__ = [
     "ID_PATTERN",
+    "ID_RULE",
     "MAX_RECIPIENTS",
     "MAX_TEXT",
     "Event",
@@ -33,17 +35,32 @@ __all__ = [
     "Priority",
     "UtcDatetime",
     "check_type_rules",
+    "is_id",
     "notification_id",
     "utc_now",
 ]
 
 ID_PATTERN = r"^[A-Za-z0-9._@-]{1,128}$"
+"""The id rule, for pydantic (whose regex engine anchors ``$`` at the very end). Python code
+checks ids with :func:`is_id` only: Python's ``re.match`` with ``$`` also accepts a trailing
+newline, which is how a signed ``sub`` of ``"bob\\n"`` once got past the gateway."""
+ID_RULE = "1-128 of [A-Za-z0-9._@-]"
 MAX_RECIPIENTS = 1000
 MAX_TEXT = 2000
 
 Id = Annotated[str, StringConstraints(strict=True, pattern=ID_PATTERN)]
 """A user, tenant, post, comment or event id. The charset keeps ids safe inside Redis keys,
 hash tags and AMQP headers."""
+
+_ID_FULL = re.compile(ID_PATTERN.removeprefix("^").removesuffix("$")).fullmatch
+
+
+def is_id(value: object) -> TypeGuard[str]:
+    """True when ``value`` is a string the :data:`Id` type accepts; the one id check outside
+    pydantic (JWT claims, query and path parameters, ACK frames). ``fullmatch``, never
+    ``match``: nothing, not even a newline, may follow the id."""
+    return isinstance(value, str) and _ID_FULL(value) is not None
+
 
 _NAMESPACE = uuid.UUID("6f1c6c1e-2b8a-4c55-9a3e-5b0d6f1e4a17")
 
@@ -62,7 +79,12 @@ def utc_now() -> datetime:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    """In UTC; a time that has no UTC ``datetime`` (``9999-12-31T23:59:59-01:00``) is a
+    ``ValueError`` (a validation error), not an ``OverflowError`` out of pydantic."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range (years 1 to 9999 in UTC)") from None
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

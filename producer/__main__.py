@@ -15,6 +15,7 @@ from common.logs import configure_logging
 from common.service import EmbeddedServer, run_service, stop_on_signals
 from common.settings import load_settings
 from producer.app import create_app
+from producer.http_protocol import JsonErrorProtocol
 from producer.settings import ProducerSettings
 
 
@@ -26,7 +27,7 @@ async def serve(settings: ProducerSettings) -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
-        http="httptools",
+        http=JsonErrorProtocol,  # httptools, answering a request it refuses in JSON
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
         server_header=False,

@@ -43,7 +43,7 @@ def create_app(settings: ProducerSettings) -> FastLane:
         settings.delivery_limit,
         settings.publish_timeout_seconds,
     )
-    ingest = Ingest(publisher, settings.retry_after_seconds)
+    ingest = Ingest(publisher, settings.retry_after_seconds, settings.occurred_window)
     redis = open_redis(settings.redis_url)
     holder = StoreHolder(settings.store_url, settings.store_retention_days)
     history = History(redis, settings.names, holder)

@@ -2,6 +2,10 @@
 
 Every 4xx/5xx the producer sends is ``{"error": <code>, "message": <text>, "details": [...]}``
 where each detail names the field (``"field": "targetIds.2"``) and what is wrong with it.
+
+Error answers stay small whatever the request: at most :data:`MAX_DETAILS` details are listed
+(``"detailsOmitted": N`` counts the rest) and a field name is cut at :data:`MAX_FIELD_CHARS`.
+A body of 90,000 unknown keys once drew a 7.8 MB answer.
 """
 
 from __future__ import annotations
@@ -13,16 +17,26 @@ import orjson
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from common import strict_json
+
 __all__ = [
+    "MAX_DETAILS",
+    "MAX_FIELD_CHARS",
     "BodyTooLarge",
     "HttpError",
     "error_body",
     "error_response",
+    "field_name",
     "internal_error",
+    "invalid",
     "json_response",
     "parse_json",
     "validation_details",
 ]
+
+
+MAX_DETAILS = 20
+MAX_FIELD_CHARS = 200
 
 
 def json_response(
@@ -41,11 +55,13 @@ class HttpError(Exception):
         message: str,
         details: list[dict[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
+        omitted: int = 0,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.details = details or []
         self.headers = headers
+        self.omitted = omitted  # details left out of the answer (over MAX_DETAILS)
 
 
 def internal_error() -> HttpError:
@@ -62,6 +78,8 @@ def error_body(error: HttpError) -> dict[str, Any]:
     body: dict[str, Any] = {"error": error.code, "message": error.message}
     if error.details:
         body["details"] = error.details
+    if error.omitted:
+        body["detailsOmitted"] = error.omitted
     return body
 
 
@@ -69,22 +87,39 @@ def error_response(error: HttpError) -> Response:
     return json_response(error_body(error), error.status, error.headers)
 
 
-def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    """Each pydantic error as ``{"field", "message"}``; model-level rules name ``body``."""
+def field_name(path: str) -> str:
+    """A field path as an answer shows it: cut at :data:`MAX_FIELD_CHARS` (a key may be as
+    long as the body)."""
+    return path if len(path) <= MAX_FIELD_CHARS else path[:MAX_FIELD_CHARS] + "..."
+
+
+def validation_details(exc: ValidationError) -> tuple[list[dict[str, Any]], int]:
+    """The one formatter of pydantic errors: the first :data:`MAX_DETAILS` as ``{"field",
+    "message", "type"}`` (model-level rules name ``body``), and how many more there were."""
     details = []
-    for item in exc.errors(include_url=False, include_input=False):
+    for item in exc.errors(include_url=False, include_input=False)[:MAX_DETAILS]:
         field = ".".join(str(p) for p in item["loc"]) or "body"
         message = item["msg"].removeprefix("Value error, ")
-        details.append({"field": field, "message": message, "type": item["type"]})
-    return details
+        details.append({"field": field_name(field), "message": message, "type": item["type"]})
+    return details, exc.error_count() - len(details)
+
+
+def invalid(code: str, message: str, exc: ValidationError) -> HttpError:
+    """The 422 of a body pydantic refused, its details capped (:func:`validation_details`)."""
+    details, omitted = validation_details(exc)
+    return HttpError(422, code, message, details, omitted=omitted)
 
 
 def parse_json(body: bytes) -> Any:
     """The body parsed as JSON, whatever the content type (curl's ``-d`` says form data);
-    400 when it is empty or not JSON."""
+    400 ``invalid_json`` when it is empty, not JSON, or holds a key twice in one object
+    (:mod:`common.strict_json`), naming the key."""
     if not body.strip():
         raise HttpError(400, "invalid_json", "the request body is empty; send a JSON object")
     try:
-        return orjson.loads(body)
+        return strict_json.loads(body)
+    except strict_json.DuplicateKey as exc:
+        raise HttpError(400, "invalid_json", f"the request body is not valid JSON: {exc}",
+                        [{"field": field_name(exc.path), "message": "duplicated key"}]) from None
     except orjson.JSONDecodeError as exc:
         raise HttpError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import ValidationError
-
 from common.logs import get_logger
 from common.models import Event
-from producer.errors import HttpError, validation_details
+from producer.bodies import validate_body
+from producer.errors import MAX_DETAILS, HttpError
 from producer.metrics import (
     ACCEPTED_BY_TYPE,
     EVENTS_REJECTED,
@@ -17,19 +16,24 @@ from producer.metrics import (
     PUBLISH_SECONDS,
 )
 from producer.publisher import Publisher, PublishUnavailable
-from producer.schemas import EventIn
+from producer.schemas import DEFAULT_WINDOW, EventIn, OccurredWindow
 
 __all__ = ["Ingest"]
 
 log = get_logger(__name__)
 
 UNAVAILABLE = "broker_unavailable"
+BATCH_DETAILS = 5 * MAX_DETAILS
+"""Details listed in one batch answer, over all its items: each item's are capped already,
+but 500 items of 20 details each would be a megabyte of answer to a small body."""
 
 
 class Ingest:
-    def __init__(self, publisher: Publisher, retry_after_seconds: int) -> None:
+    def __init__(self, publisher: Publisher, retry_after_seconds: int,
+                 window: OccurredWindow = DEFAULT_WINDOW) -> None:
         self._publisher = publisher
         self._retry_after = str(retry_after_seconds)
+        self._context = {"window": window}
 
     def unavailable(self, event_id: str | None = None) -> HttpError:
         message = "the broker did not confirm the event; retry later with the same eventId"
@@ -37,14 +41,14 @@ class Ingest:
         return HttpError(503, UNAVAILABLE, message, details,
                          headers={"Retry-After": self._retry_after})
 
-    @staticmethod
-    def validate(body: Any) -> EventIn:
+    def validate(self, body: Any) -> EventIn:
+        """``body`` as an event, ``occurredAt`` within this producer's window; 422 if not."""
         try:
-            return EventIn.model_validate(body)
-        except ValidationError as exc:
+            return validate_body(EventIn, body, "invalid_event", "the event is not valid",
+                                 self._context)
+        except HttpError:
             EVENTS_REJECTED.labels("invalid").inc()
-            raise HttpError(422, "invalid_event", "the event is not valid",
-                            validation_details(exc)) from None
+            raise
 
     async def _publish(self, events: list[Event]) -> list[PublishUnavailable | None]:
         started = time.perf_counter()
@@ -71,13 +75,20 @@ class Ingest:
         results: list[dict[str, Any]] = [{} for _ in items]
         indexes: list[int] = []
         events: list[Event] = []
+        budget = BATCH_DETAILS
         for index, item in enumerate(items):
             try:
                 events.append(self.validate(item).to_event())
                 indexes.append(index)
             except HttpError as error:
-                results[index] = {"index": index, "status": error.status, "error": error.code,
-                                  "details": error.details}
+                listed = error.details[:budget]
+                budget -= len(listed)
+                result = {"index": index, "status": error.status, "error": error.code,
+                          "details": listed}
+                omitted = error.omitted + len(error.details) - len(listed)
+                if omitted:
+                    result["detailsOmitted"] = omitted
+                results[index] = result
         outcomes = await self._publish(events) if events else []
         for index, event, failure in zip(indexes, events, outcomes, strict=True):
             if failure is None:

@@ -6,12 +6,15 @@
   user (``tenantId`` from the query, default ``default``).
 * ``AUTH_MODE=trusted``: open, as the seed was (local demos only).
 * Nothing, or a token that does not verify → 401.
+
+Ids in the path and the query (``userId``, ``notificationId``, ``?tenantId=``, ``?userId=``)
+obey the body's id rule (:func:`common.models.is_id`) and are checked before anything else:
+a bad one is a 422 naming it, never a 403 from comparing it with the token's.
 """
 
 from __future__ import annotations
 
 import hmac
-import re
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -19,12 +22,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from common.auth import AuthError, Verifier
-from common.models import ID_PATTERN
+from common.models import ID_RULE, is_id
 from common.store.cursor import decode_cursor, encode_cursor
 from producer.errors import HttpError, json_response
 from producer.reads import History, to_json
 
-__all__ = ["Gate", "read_routes"]
+__all__ = ["Gate", "check_id", "read_routes"]
 
 MAX_LIMIT = 100  # the store takes up to 1000; one page more is asked for to see hasMore
 
@@ -37,6 +40,8 @@ class Gate:
     def tenant_and_user(self, request: Request, user_id: str | None) -> tuple[str, str]:
         """The (tenant, user) the caller may read, or 401/403/422 as :class:`HttpError`."""
         tenant = request.query_params.get("tenantId")
+        if tenant is not None:
+            check_id("tenantId", tenant)
         header = request.headers.get("authorization", "")
         scheme, _, credential = header.partition(" ")
         if scheme.lower() == "bearer" and credential:
@@ -64,13 +69,11 @@ class Gate:
         return tenant, user_id
 
 
-_ID = re.compile(ID_PATTERN)
-
-
-def _check_id(name: str, value: str) -> str:
-    if not _ID.match(value):
+def check_id(name: str, value: str) -> str:
+    """``value``, or a 422 naming ``name`` when it is not an id."""
+    if not is_id(value):
         raise HttpError(422, "invalid_request", f"{name} is not a valid id",
-                        [{"field": name, "message": "1-128 of [A-Za-z0-9._@-]"}])
+                        [{"field": name, "message": ID_RULE}])
     return value
 
 
@@ -84,7 +87,7 @@ def _limit(request: Request) -> int:
 
 def read_routes(history: History, gate: Gate) -> list[Route]:
     async def list_notifications(request: Request) -> Response:
-        user = _check_id("userId", request.path_params["user_id"])
+        user = check_id("userId", request.path_params["user_id"])
         tenant, user = gate.tenant_and_user(request, user)
         limit = _limit(request)
         raw_cursor = request.query_params.get("cursor")
@@ -101,15 +104,15 @@ def read_routes(history: History, gate: Gate) -> list[Route]:
         })
 
     async def unread_count(request: Request) -> Response:
-        user = _check_id("userId", request.path_params["user_id"])
+        user = check_id("userId", request.path_params["user_id"])
         tenant, user = gate.tenant_and_user(request, user)
         return json_response({"userId": user, "tenantId": tenant,
                               "unread": await history.unread(tenant, user)})
 
     async def mark_read(request: Request) -> Response:
-        notification_id = _check_id("notificationId", request.path_params["notification_id"])
+        notification_id = check_id("notificationId", request.path_params["notification_id"])
         asked = request.query_params.get("userId")
-        tenant, user = gate.tenant_and_user(request, _check_id("userId", asked) if asked else None)
+        tenant, user = gate.tenant_and_user(request, check_id("userId", asked) if asked else None)
         if not await history.mark_read(tenant, user, notification_id):
             raise HttpError(404, "not_found", "no such notification for this user")
         return json_response({"notificationId": notification_id, "read": True})

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
-from producer.errors import HttpError, parse_json, validation_details
+from producer.bodies import validate_body
+from producer.errors import HttpError, parse_json
 from producer.fastlane import Answer, BodyHandler
 from producer.ingest import Ingest
 from producer.schemas import BatchIn
@@ -19,11 +18,8 @@ def event_routes(ingest: Ingest, settings: ProducerSettings) -> dict[str, BodyHa
         return 202, {"eventId": event.eventId}, None
 
     async def post_batch(body: bytes) -> Answer:
-        try:
-            batch = BatchIn.model_validate(parse_json(body))
-        except ValidationError as exc:
-            raise HttpError(422, "invalid_batch", 'the body must be {"events": [...]}',
-                            validation_details(exc)) from None
+        batch = validate_body(BatchIn, parse_json(body), "invalid_batch",
+                              'the body must be {"events": [...]}')
         if len(batch.events) > settings.max_batch_events:
             raise HttpError(422, "batch_too_large",
                             f"at most {settings.max_batch_events} events per batch",

@@ -2,20 +2,29 @@
 
 Bodies are strict: a field of the wrong type, an unknown field or a missing one is a 422 that
 names it (the seed answered 200 to wrongly typed bodies and dropped them later).
+
+``occurredAt`` is an ISO 8601 string with a time zone (a JSON number is refused, not read as a
+Unix time) within :class:`OccurredWindow` of now: at most ``OCCURRED_AT_MAX_AGE_SECONDS`` old
+and ``OCCURRED_AT_MAX_SKEW_SECONDS`` ahead. The window comes in the validation context
+(``{"window": OccurredWindow(...)}``); without one, :data:`DEFAULT_WINDOW` applies.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -29,9 +38,50 @@ from common.models import (
     utc_now,
 )
 
-__all__ = ["BatchIn", "CommentIn", "EventIn", "FollowIn", "LikeIn"]
+__all__ = [
+    "DEFAULT_MAX_AGE_SECONDS",
+    "DEFAULT_MAX_SKEW_SECONDS",
+    "DEFAULT_WINDOW",
+    "BatchIn",
+    "CommentIn",
+    "EventIn",
+    "FollowIn",
+    "LikeIn",
+    "OccurredWindow",
+]
 
 Text = Annotated[str, StringConstraints(strict=True, max_length=MAX_TEXT)]
+
+DEFAULT_MAX_AGE_SECONDS = 366 * 86400
+DEFAULT_MAX_SKEW_SECONDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class OccurredWindow:
+    """How far from now an ``occurredAt`` may be: ``max_age_seconds`` into the past,
+    ``max_skew_seconds`` into the future (clocks of senders drift)."""
+
+    max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS
+    max_skew_seconds: float = DEFAULT_MAX_SKEW_SECONDS
+
+
+DEFAULT_WINDOW = OccurredWindow()
+
+
+def _iso_8601(value: object) -> object:
+    """Only an ISO 8601 string (or, from Python, a ``datetime``): pydantic alone would read a
+    JSON number, or a string of digits, as a Unix time."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string such as 2026-11-21T12:00:00Z")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not an ISO 8601 date-time such as 2026-11-21T12:00:00Z") from None
+
+
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
 
 
 class _Strict(BaseModel):
@@ -50,7 +100,29 @@ class EventIn(_Strict):
     postId: Id | None = None
     commentId: Id | None = None
     text: Text | None = None
-    occurredAt: AwareDatetime | None = None
+    occurredAt: IsoDatetime | None = None
+
+    @field_validator("occurredAt")
+    @classmethod
+    def _within_window(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        """``occurredAt`` in UTC, if within the window of now (the context's, or the default);
+        years 1 and 9999 never are (and converting them to UTC may not even be possible)."""
+        if value is None:
+            return None
+        context = info.context if isinstance(info.context, dict) else {}
+        window = context.get("window", DEFAULT_WINDOW)
+        now = utc_now()
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range (years 1 to 9999 in UTC)") from None
+        if utc < now - timedelta(seconds=window.max_age_seconds):
+            raise ValueError(f"must be at most {window.max_age_seconds:g} s in the past "
+                             "(OCCURRED_AT_MAX_AGE_SECONDS)")
+        if utc > now + timedelta(seconds=window.max_skew_seconds):
+            raise ValueError(f"must be at most {window.max_skew_seconds:g} s in the future "
+                             "(OCCURRED_AT_MAX_SKEW_SECONDS)")
+        return utc
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
@@ -70,7 +142,7 @@ class EventIn(_Strict):
         """The envelope to publish. Built without validating again: this body has passed the
         same field and type rules :class:`Event` checks (tests/unit hold the two in step)."""
         now = accepted_at or utc_now()
-        occurred = self.occurredAt.astimezone(UTC) if self.occurredAt is not None else now
+        occurred = self.occurredAt if self.occurredAt is not None else now
         return Event.model_construct(
             eventId=self.eventId or str(uuid.uuid4()),
             tenantId=self.tenantId,

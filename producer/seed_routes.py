@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from producer.errors import HttpError, json_response, parse_json, validation_details
+from producer.bodies import validate_body
+from producer.errors import invalid, json_response, parse_json
 from producer.fastlane import Answer, BodyHandler
 from producer.ingest import Ingest
 from producer.schemas import CommentIn, FollowIn, LikeIn
@@ -33,13 +34,12 @@ def seed_routes(ingest: Ingest) -> dict[str, BodyHandler]:
 
     def handler(model: SeedBody) -> BodyHandler:
         async def endpoint(body: bytes) -> Answer:
-            raw = parse_json(body)
+            seed: LikeIn | CommentIn | FollowIn = validate_body(
+                model, parse_json(body), "invalid_event", "the event is not valid")
             try:
-                seed: LikeIn | CommentIn | FollowIn = model.model_validate(raw)
                 event_in = seed.to_event_in()
             except ValidationError as exc:
-                raise HttpError(422, "invalid_event", "the event is not valid",
-                                validation_details(exc)) from None
+                raise invalid("invalid_event", "the event is not valid", exc) from None
             event = await ingest.accept(event_in)
             return 202, {"eventId": event.eventId, "status": "accepted"}, None
 

@@ -9,6 +9,7 @@ from pydantic_settings import NoDecode
 
 from common.auth import AuthSettings
 from common.store.settings import StoreSettings
+from producer.schemas import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_SKEW_SECONDS, OccurredWindow
 
 __all__ = ["ProducerSettings"]
 
@@ -22,6 +23,16 @@ class ProducerSettings(AuthSettings, StoreSettings):
     publish_timeout_seconds: float = Field(5.0, gt=0, le=120)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    # How far from now an event's occurredAt may be (older, or further ahead: 422).
+    occurred_at_max_age_seconds: float = Field(DEFAULT_MAX_AGE_SECONDS, gt=0,
+                                               le=100 * 366 * 86400)
+    occurred_at_max_skew_seconds: float = Field(DEFAULT_MAX_SKEW_SECONDS, ge=0,
+                                                le=7 * 86400)
+
+    @property
+    def occurred_window(self) -> OccurredWindow:
+        return OccurredWindow(self.occurred_at_max_age_seconds,
+                              self.occurred_at_max_skew_seconds)
 
     @field_validator("read_api_keys", mode="before")
     @classmethod

@@ -3,16 +3,22 @@
 Client → gateway: ``{"type":"AUTH","token":...}`` (or ``"userId"`` in trusted mode),
 ``{"type":"ACK","notificationId":...}`` / ``{"type":"ACK","notificationIds":[...]}``.
 Gateway → client: ``AUTH_OK``, ``NOTIFICATION``, ``ACK_OK``, ``ERROR``.
+
+Frames are read as strictly as HTTP bodies: a key twice in one object is ``BAD_FRAME``
+(:mod:`common.strict_json`), ids obey :func:`common.models.is_id`. :func:`parse` raises
+:class:`FrameError` and nothing else, whatever the text (tests/unit/test_fuzz.py).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from common import strict_json
+from common.models import ID_RULE, is_id
 
 __all__ = [
     "CLOSE_AUTH_FAILED",
@@ -42,9 +48,6 @@ CLOSE_AUTH_TIMEOUT = 4002  # no AUTH within AUTH_TIMEOUT_SECONDS
 CLOSE_AUTH_FAILED = 4003  # the token is invalid, expired or forged
 CLOSE_TOO_MANY = 4029  # over MAX_CONNECTIONS, MAX_UNAUTHENTICATED or ..._PER_ADDRESS: back off
 
-_NOTIFICATION_ID = re.compile(r"^[A-Za-z0-9._@-]{1,128}$")
-
-
 class FrameError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -66,7 +69,9 @@ def parse(data: str | bytes, max_ack_ids: int) -> Auth | Ack:
     if isinstance(data, bytes):
         raise FrameError("BAD_FRAME", "binary frames are not part of the protocol; send JSON text")
     try:
-        frame = orjson.loads(data)
+        frame = strict_json.loads(data)
+    except strict_json.DuplicateKey as exc:
+        raise FrameError("BAD_FRAME", f"frame is not valid JSON: {exc}") from None
     except orjson.JSONDecodeError:
         raise FrameError("BAD_FRAME", "frame is not valid JSON") from None
     if not isinstance(frame, dict):
@@ -82,8 +87,8 @@ def parse(data: str | bytes, max_ack_ids: int) -> Auth | Ack:
             raise FrameError("BAD_ACK", "ACK needs notificationId or a non-empty notificationIds")
         if len(ids) > max_ack_ids:
             raise FrameError("BAD_ACK", f"at most {max_ack_ids} ids per ACK")
-        if not all(isinstance(i, str) and _NOTIFICATION_ID.match(i) for i in ids):
-            raise FrameError("BAD_ACK", "notification ids are strings of [A-Za-z0-9._@-]")
+        if not all(is_id(i) for i in ids):
+            raise FrameError("BAD_ACK", f"notification ids are strings of {ID_RULE}")
         return Ack(tuple(dict.fromkeys(ids)))
     raise FrameError("UNKNOWN_TYPE", f"unknown frame type {str(kind)[:40]!r}; use AUTH or ACK")
 
