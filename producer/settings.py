@@ -22,6 +22,9 @@ class ProducerSettings(AuthSettings, StoreSettings):
     publish_timeout_seconds: float = Field(5.0, gt=0, le=120)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    # How long an erased user's tombstone keeps old events from notifying them again
+    # (common.erasure): longer than DEDUP_TTL_SECONDS and than an event may wait in RabbitMQ.
+    erasure_tombstone_seconds: float = Field(30 * 86400.0, ge=3600, le=10 * 365 * 86400)
 
     @field_validator("read_api_keys", mode="before")
     @classmethod
