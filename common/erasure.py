@@ -64,6 +64,8 @@ __all__ = [
     "ErasureIndex",
     "RedisErased",
     "RedisErasure",
+    "entry_belongs",
+    "glob_escape",
     "index_member",
     "stale_rows",
 ]
@@ -115,7 +117,7 @@ def index_member(tenant_id: str, user_id: str) -> str:
     return f"{tenant_id}|{user_id}"
 
 
-def _glob(text: str) -> str:
+def glob_escape(text: str) -> str:
     """``text`` with Redis's glob characters escaped (ids and prefixes have none today)."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
@@ -152,6 +154,7 @@ class RedisErasure:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.zadd(names.erasure_index, {index_member(tenant_id, user_id): at_ms}, gt=True)
             pipe.zremrangebyscore(names.erasure_index, "-inf", f"({at_ms - self._ttl_ms}")
+            pipe.pexpire(names.erasure_index, self._ttl_ms)  # gone a lifetime after the last
             await pipe.execute()
         raw: Any = await self._erase(
             keys=[names.pending_hash(tenant_id, user_id), names.pending_index(tenant_id, user_id),
@@ -173,8 +176,8 @@ class RedisErasure:
         semantic-window markers; (keys deleted, notification ids of the markers)."""
         names = self._names
         tomb = names.erased_marker(tenant_id, user_id)
-        seen = _glob(names.seen_key(tenant_id, user_id, "")) + "*"
-        sem = _glob(names.semantic_key(tenant_id, user_id, "")) + "*"
+        seen = glob_escape(names.seen_key(tenant_id, user_id, "")) + "*"
+        sem = glob_escape(names.semantic_key(tenant_id, user_id, "")) + "*"
         deleted = 0
         made: list[str] = []
         for pattern, has_id in ((seen, True), (sem, False)):
@@ -212,7 +215,7 @@ class RedisErasure:
             if not page:
                 return deleted
             mine = [as_text(i) for i, fields in page
-                    if _belongs(fields, needle_user, tenant_id, user_id)]
+                    if entry_belongs(fields, needle_user, tenant_id, user_id)]
             if mine:
                 deleted += int(await self._redis.xdel(key, *mine))
             if len(page) < STREAM_PAGE:
@@ -243,7 +246,9 @@ class RedisErasure:
         return int(raw) if raw is not None else None
 
 
-def _belongs(fields: Any, needle_user: bytes, tenant_id: str, user_id: str) -> bool:
+def entry_belongs(fields: Any, needle_user: bytes, tenant_id: str, user_id: str) -> bool:
+    """Whether a persist-stream entry's notification is the user's. ``needle_user`` is
+    ``"userId":"<user>"`` as JSON bytes: a cheap filter before the entry is parsed."""
     body = (fields or {}).get(b"n") or (fields or {}).get("n")
     if not body:
         return False

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from common.auth import AuthSettings
+from common.erasure import DEFAULT_TOMBSTONE_SECONDS
 from common.store.settings import StoreSettings
 
 __all__ = ["ProducerSettings"]
@@ -24,7 +25,8 @@ class ProducerSettings(AuthSettings, StoreSettings):
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
     # How long an erased user's tombstone keeps old events from notifying them again
     # (common.erasure): longer than DEDUP_TTL_SECONDS and than an event may wait in RabbitMQ.
-    erasure_tombstone_seconds: float = Field(30 * 86400.0, ge=3600, le=10 * 365 * 86400)
+    erasure_tombstone_seconds: float = Field(float(DEFAULT_TOMBSTONE_SECONDS), ge=3600,
+                                             le=10 * 365 * 86400)
 
     @field_validator("read_api_keys", mode="before")
     @classmethod
