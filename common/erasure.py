@@ -164,12 +164,23 @@ class RedisErasure:
         ids = [as_text(i) for i in raw]
         markers, made = await self._erase_markers(tenant_id, user_id)
         # Acked notifications keep their expiry member until it falls due; every member has
-        # an "already made" marker (DEDUP_TTL_SECONDS >= the TTL), so these are all of them.
+        # an "already made" marker (DEDUP_TTL_SECONDS >= the TTL), so these are all of them,
+        # but for a notification made since the erasure (pending now: it must still expire).
+        made = await self._not_pending(tenant_id, user_id, made)
         members = sorted({f"{tenant_id}|{user_id}|{i}" for i in (*ids, *made)})
         for start in range(0, len(members), _CHUNK):
             await self._redis.zrem(names.expiry_index, *members[start:start + _CHUNK])
         stream = await self.erase_stream_entries(tenant_id, user_id)
         return RedisErased(at_ms, len(ids), markers, stream)
+
+    async def _not_pending(self, tenant_id: str, user_id: str, ids: list[str]) -> list[str]:
+        pending_hash = self._names.pending_hash(tenant_id, user_id)
+        gone: list[str] = []
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            bodies: Any = await self._redis.hmget(pending_hash, chunk)
+            gone.extend(i for i, body in zip(chunk, bodies, strict=True) if not body)
+        return gone
 
     async def _erase_markers(self, tenant_id: str, user_id: str) -> tuple[int, list[str]]:
         """Fold the "already made" markers into the tombstone and delete them and the
