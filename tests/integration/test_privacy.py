@@ -30,6 +30,7 @@ from common.naming import Names
 from common.records import Status, encode_entry
 from common.store.rules import to_ms
 from common.store.sqlite import SqliteStore
+from consumer.buffer import BufferOutcome, NotificationBuffer, Pending
 from persister.stream import PersistStream
 from persister.worker import Worker
 from tests.conftest import REDIS_URL
@@ -290,3 +291,61 @@ async def test_a_write_in_flight_during_the_erasure_is_erased_again(
     finally:
         await store.close()
         await raw.aclose()
+
+
+def _notes(user: str, count: int, created: datetime, tenant: str = "default"
+           ) -> list[Notification]:
+    return [Notification(
+        id=notification_id(tenant, f"ev-{user}-{i}", user), tenantId=tenant, userId=user,
+        type=EventType.FOLLOW, actorId="alice", eventId=f"ev-{user}-{i}",
+        message="alice started following you", priority=Priority.PROMOTIONAL,
+        createdAt=created, expiresAt=created + timedelta(hours=1)) for i in range(count)]
+
+
+async def test_the_redis_side_at_scale_and_the_buffering_script_after_it(
+    redis: Redis, names: Names,
+) -> None:
+    """Pages and chunks: 1,200 pending notifications (the scripts' chunks of 500), a stream
+    of 2,600 entries (pages of 1,000), most of them other users'; then the consumer's script
+    against the tombstone."""
+    buffer = NotificationBuffer(redis, names, rate_limit_count=10**6,
+                                rate_limit_window_ms=60_000, semantic_window_ms=60_000,
+                                dedup_ttl_ms=3_600_000, grace_ms=60_000)
+    now = datetime.now(UTC)
+    bob, carol = _notes("bob", 1200, now - timedelta(seconds=2)), _notes("carol", 3, now)
+    before_ms = to_ms(now - timedelta(seconds=1))
+    outcomes = await buffer.buffer([Pending(n, f"d{n.id}", before_ms) for n in bob + carol])
+    assert set(outcomes) == {BufferOutcome.BUFFERED}
+    async with redis.pipeline(transaction=False) as pipe:
+        for i in range(2600):
+            n = bob[i // 20] if i % 20 == 0 else carol[i % 3]
+            pipe.xadd(names.persist_stream, encode_entry(n.model_dump_json(), Status.ACKED,
+                                                         to_ms(now)))
+        await pipe.execute()
+
+    erased = await RedisErasure(redis, names, 3600).erase("default", "bob")
+    assert (erased.pending, erased.stream, erased.markers) == (1200, 130, 2400)
+    assert await user_keys(redis, names, "default", "bob") == {
+        names.erased_marker("default", "bob")}
+    assert await expiry_members(redis, names, "default", "bob") == []
+    assert await stream_notes(redis, names, "default", "bob") == []
+    assert await redis.xlen(names.persist_stream) == 2600 - 130
+    assert len(await buffered(redis, names, "carol")) == 3
+    assert await redis.hlen(names.erased_marker("default", "bob")) == 1201  # ids and "at"
+    assert 0 < await redis.pttl(names.erased_marker("default", "bob")) <= 3_600_000
+    assert await ErasureIndex(redis, names).erased_at(
+        [("default", "bob"), ("default", "carol")]) == {("default", "bob"): erased.at_ms}
+
+    old = _notes("bob", 1, now)[0]
+    new = old.model_copy(update={"id": notification_id("default", "ev-new", "bob"),
+                                 "eventId": "ev-new"})
+    after_ms = erased.at_ms + 1
+    again = await buffer.buffer([
+        Pending(old, None, after_ms),                 # an erased id, sent again: nothing
+        Pending(bob[5].model_copy(update={"id": "x1"}), None, before_ms),  # accepted before
+        Pending(new, None, after_ms),                 # a new event after the erasure: made
+    ])
+    assert again == [BufferOutcome.ERASED, BufferOutcome.ERASED, BufferOutcome.BUFFERED]
+    assert list(await buffered(redis, names, "bob")) == [new.id]
+    assert await expiry_members(redis, names, "default", "bob") == [
+        f"default|bob|{new.id}"]
