@@ -10,6 +10,8 @@ Owner of the erasure contract on the Redis side. What Herald holds in Redis for 
 * their members of the global expiry index, and those of the acked notifications whose
   members are still there (found through the markers below): removed (``ZREM``, another
   slot);
+* their rate-limit window as an actor (the ids of events they sent, for a minute): deleted
+  in the same script;
 * the "already made" markers (``seen``) and semantic-window markers (``sem``): found with
   ``SCAN MATCH`` in pages of :data:`SCAN_COUNT`, folded into the tombstone and deleted, one
   script per page (the markers and the tombstone share the user's hash tag);
@@ -76,7 +78,7 @@ STREAM_PAGE = 1000
 _CHUNK = 500
 
 ERASE_LUA = """
-local pending, order, tomb = KEYS[1], KEYS[2], KEYS[3]
+local pending, order, tomb, window = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local at, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ids = redis.call('HKEYS', pending)
 local before = redis.call('HGET', tomb, 'at')
@@ -91,7 +93,7 @@ for i = 1, #ids, 500 do
   end
   redis.call('HSET', tomb, unpack(args))
 end
-redis.call('DEL', pending, order)
+redis.call('DEL', pending, order, window)
 redis.call('PEXPIRE', tomb, ttl)
 return ids
 """
@@ -158,7 +160,8 @@ class RedisErasure:
             await pipe.execute()
         raw: Any = await self._erase(
             keys=[names.pending_hash(tenant_id, user_id), names.pending_index(tenant_id, user_id),
-                  names.erased_marker(tenant_id, user_id)],
+                  names.erased_marker(tenant_id, user_id),
+                  names.rate_limit_key(tenant_id, user_id)],
             args=[at_ms, self._ttl_ms],
         )
         ids = [as_text(i) for i in raw]

@@ -64,9 +64,9 @@ async def stack(services: Callable[..., Service]) -> AsyncIterator[Stack]:
 
 async def post_event(api: httpx.AsyncClient, event_id: str, target: str, *,
                      tenant: str = "default", post: str = "p1",
-                     kind: str = "LIKE") -> str:
+                     kind: str = "LIKE", actor: str = "alice") -> str:
     body: dict[str, Any] = {"eventId": event_id, "tenantId": tenant, "type": kind,
-                            "actorId": "alice", "targetId": target, "postId": post}
+                            "actorId": actor, "targetId": target, "postId": post}
     if kind == "COMMENT":
         body["text"] = "nice"
     answer = await api.post("/v1/events", json=body)
@@ -109,10 +109,13 @@ async def test_erasure_removes_everything_of_one_user_and_nothing_else(
     bob = [await post_event(api, f"e{i}", "bob", post=f"p{i}") for i in range(1, 4)]
     bob.append(await post_event(api, "e4", "bob", kind="COMMENT"))
     carol = await post_event(api, "e5", "carol")
+    await post_event(api, "e-by-bob", "dave", actor="bob")  # bob's own rate-limit window
     bob_t2 = await post_event(api, "e6", "bob", tenant="t2")
     await eventually(lambda: buffered(redis, names, "bob"), lambda f: len(f) == 4)
     await eventually(lambda: buffered(redis, names, "carol"), lambda f: len(f) == 1)
     await eventually(lambda: buffered(redis, names, "bob", "t2"), lambda f: len(f) == 1)
+    await eventually(lambda: buffered(redis, names, "dave"), lambda f: len(f) == 1)
+    assert await redis.exists(names.rate_limit_key("default", "bob"))
 
     # Two of bob's are acked over the WebSocket: stream entries, then stored rows.
     client, ok = await Client.authed(stack.gateway.url, "bob")
