@@ -62,6 +62,12 @@ class Names:
         """Marker of a semantic-dedup window (e.g. one like per actor, post and recipient)."""
         return f"{self.prefix}:sem:{self._tag(tenant_id, user_id)}:{digest}"
 
+    def erased_marker(self, tenant_id: str, user_id: str) -> str:
+        """HASH, the erasure tombstone of one user: ``at`` = erasure time (epoch ms) and one
+        field per notification id erased (or made before it), so the consumer never makes
+        them again (:mod:`common.erasure`)."""
+        return f"{self.prefix}:erased:{self._tag(tenant_id, user_id)}"
+
     def live_channel(self, tenant_id: str, user_id: str) -> str:
         """Pub/sub channel the gateways subscribe to for a connected user."""
         return f"{self.prefix}:live:{self._tag(tenant_id, user_id)}"
@@ -77,6 +83,12 @@ class Names:
         """ZSET ``tenant|user|notification id`` scored by ``expiresAt`` (ms), swept by the
         persister so that unacked notifications end in the store as ``expired``."""
         return f"{self.prefix}:expiry"
+
+    @property
+    def erasure_index(self) -> str:
+        """ZSET ``tenant|user`` scored by erasure time (ms): the persisters' one-command check
+        that a stream entry belongs to an erased user (:mod:`common.erasure`)."""
+        return f"{self.prefix}:erasures"
 
     @property
     def persist_stream(self) -> str:

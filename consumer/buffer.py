@@ -7,8 +7,10 @@ Both are Lua scripts, so each step is one atomic operation keyed on an id the ca
   so a redelivered event is admitted again and never throttled by its own earlier attempt.
   Entries older than the window are pruned by their timestamp, so a limited actor recovers
   as soon as the window passes, however steadily it keeps sending.
-* ``buffer`` — the "already made" marker, the semantic-window marker, the notification, its
-  place in the replay order and the gateway signal, all in one script. A consumer killed at
+* ``buffer`` — the "already made" marker, the erasure tombstone (:mod:`common.erasure`: an
+  erased recipient gets nothing of an event accepted before the erasure, nor any notification
+  id erased), the semantic-window marker, the notification, its place in the replay order and
+  the gateway signal, all in one script. A consumer killed at
   any point leaves either all of it or none of it; the AMQP message is acked only afterwards.
 
 Every key of one call shares a hash tag (the recipient, or the actor), so this runs on Redis
@@ -53,11 +55,15 @@ return 0
 """
 
 BUFFER_LUA = """
-local seen, pending, order, sem = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local seen, pending, order, sem, tomb = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, body, created_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local seen_ms, sem_ms, keep_until_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('EXISTS', seen) == 1 then
   return 0
+end
+local erased = redis.call('HGET', tomb, 'at')
+if erased and (tonumber(erased) >= tonumber(ARGV[8]) or redis.call('HEXISTS', tomb, id) == 1) then
+  return 3
 end
 if sem_ms > 0 and not redis.call('SET', sem, id, 'NX', 'PX', sem_ms) then
   return 2
@@ -85,14 +91,20 @@ class BufferOutcome(IntEnum):
     DUPLICATE = 0
     BUFFERED = 1
     SEMANTIC_DUPLICATE = 2
+    ERASED = 3
+    """The recipient was erased (:mod:`common.erasure`) after the event was accepted, or this
+    very notification was erased: nothing is made."""
 
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A notification to buffer, with its semantic-dedup digest (or None)."""
+    """A notification to buffer, with its semantic-dedup digest (or None) and when its event
+    was accepted (epoch ms; ``None``: its ``createdAt``), which the erasure tombstone is
+    compared with."""
 
     notification: Notification
     semantic_digest: str | None
+    accepted_ms: int | None = None
 
 
 def _sha(script: str) -> str:
@@ -178,20 +190,31 @@ class NotificationBuffer:
                 n = item.notification
                 t, u = n.tenantId, n.userId
                 digest = item.semantic_digest
+                created_ms = int(n.createdAt.timestamp() * 1000)
                 pipe.evalsha(
-                    self._buffer_sha, 4,
+                    self._buffer_sha, 5,
                     names.seen_key(t, u, n.id),
                     names.pending_hash(t, u),
                     names.pending_index(t, u),
                     names.semantic_key(t, u, digest or "none"),
+                    names.erased_marker(t, u),
                     n.id,
                     n.model_dump_json(),
-                    int(n.createdAt.timestamp() * 1000),
+                    created_ms,
                     self._dedup_ms,
                     self._semantic_ms if digest else 0,
                     expires + self._grace_ms,
                     names.live_channel(t, u),
+                    item.accepted_ms if item.accepted_ms is not None else created_ms,
                 )
 
         results = await self._execute(fill)
-        return [BufferOutcome(int(r)) for r in results[1:]]
+        outcomes = [BufferOutcome(int(r)) for r in results[1:]]
+        erased = [expiry_member(i.notification.tenantId, i.notification.userId,
+                                i.notification.id)
+                  for i, o in zip(items, outcomes, strict=True) if o is BufferOutcome.ERASED]
+        if erased:
+            # The batch's ZADD put them in the expiry index before the scripts said no.
+            async with asyncio.timeout(self._timeout):
+                await self._redis.zrem(names.expiry_index, *erased)
+        return outcomes

@@ -8,12 +8,13 @@ __all__ = ["BATCH_SECONDS", "BATCH_SIZE", "EVENTS", "NOTIFICATIONS", "QUEUE_MESS
 
 EVENTS = Counter(
     "herald_consumer_events_total",
-    "Events handled, by outcome: notified, duplicate, semantic_duplicate, rate_limited, invalid",
+    "Events handled, by outcome: notified, duplicate, erased, semantic_duplicate, rate_limited, "
+    "invalid",
     ["outcome"],
 )
 NOTIFICATIONS = Counter(
     "herald_notifications_total",
-    "Notifications by outcome: buffered, duplicate, semantic_duplicate",
+    "Notifications by outcome: buffered, duplicate, semantic_duplicate, erased",
     ["outcome"],
 )
 RETRIES = Counter(

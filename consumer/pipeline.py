@@ -46,6 +46,7 @@ class _Item:
     detail: str = ""
     dead_body: bytes | None = None
     buffered: int = 0
+    erased: int = 0
     collapsed: list[str] = field(default_factory=list)
 
 
@@ -96,8 +97,9 @@ class Pipeline:
         for item in items:
             assert item.event is not None
             digest = semantic_digest(item.event)
+            accepted_ms = int(item.event.acceptedAt.timestamp() * 1000)
             for notification in build_notifications(item.event, now, self._ttl):
-                pending.append(Pending(notification, digest))
+                pending.append(Pending(notification, digest, accepted_ms))
                 owners.append(item)
         outcomes = await self._buffer.buffer(pending)
         for outcome, count in Counter(outcomes).items():
@@ -105,6 +107,8 @@ class Pipeline:
         for one, owner, outcome in zip(pending, owners, outcomes, strict=True):
             if outcome is BufferOutcome.BUFFERED:
                 owner.buffered += 1
+            elif outcome is BufferOutcome.ERASED:
+                owner.erased += 1
             elif outcome is BufferOutcome.SEMANTIC_DUPLICATE:
                 owner.collapsed.append(one.notification.userId)
         for item in items:
@@ -127,6 +131,10 @@ class Pipeline:
             log.info("event dead-lettered", reason=item.reason.value, detail=item.detail,
                      eventId=event_id)
             return item.reason.value
+        if item.erased:
+            log.info("event for erased recipients dropped", eventId=event_id,
+                     recipients=item.erased)
+            return "erased"
         log.info("duplicate event dropped", eventId=event_id)
         return "duplicate"
 

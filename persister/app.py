@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from common.erasure import ErasureIndex
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.models import utc_now
@@ -92,7 +93,8 @@ async def serve(settings: PersisterSettings) -> None:
     )
     worker = Worker(stream, store, stop,
                     claim_interval_seconds=max(0.5, min(settings.claim_idle_seconds / 2, 10)),
-                    retry_max_seconds=settings.retry_max_seconds)
+                    retry_max_seconds=settings.retry_max_seconds,
+                    erasures=ErasureIndex(redis, settings.names))
     sweeper = Sweeper(redis, settings.names, consumer, stop,
                       interval_seconds=settings.sweep_interval_seconds,
                       batch=settings.sweep_batch, retry_max_seconds=settings.retry_max_seconds)

@@ -162,6 +162,11 @@ class PersistStream:
         if ids:
             await self._redis.xack(self.key, self.group, *ids)
 
+    async def delete(self, ids: list[str]) -> None:
+        """``XDEL`` entries (of an erased user, :mod:`common.erasure`), acked before."""
+        if ids:
+            await self._redis.xdel(self.key, *ids)
+
     async def dead_letter(self, entry: Entry, error: str) -> None:
         """Copy a malformed entry to the dead-letter stream (the caller acks it afterwards)."""
         stream_id, fields = entry

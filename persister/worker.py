@@ -9,6 +9,12 @@ due, else this consumer's own (after a restart) or new entries — and then:
    with backoff while the store fails — nothing of the batch is acked meanwhile;
 3. acks the whole batch with one XACK.
 
+Erased users (:mod:`common.erasure`): before step 2, one ``ZMSCORE`` of the erasure index
+drops the rows of notifications created at or before their user's erasure (an ACK or an
+expiry that raced the erasure must not bring them back); after step 2, a second one catches
+an erasure that ran while the write was in flight, and erases those rows again. The entries
+of dropped rows are deleted from the stream after the ack.
+
 Steps 2 and 3 of one batch run while step 1 of the next one does (a pipeline one batch
 deep): the store's write waits on the disk and, for SQLite, runs in its own thread, so
 reading and decoding overlap it. Only one write is in flight at a time, so batches reach
@@ -34,9 +40,11 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from common.erasure import ErasureIndex, stale_rows
 from common.logs import get_logger
 from common.store import Store
 from common.store.rows import Row
+from common.store.rules import from_ms
 from persister.entries import decode
 from persister.metrics import BATCH_SECONDS, BATCH_SIZE, CLAIMED, DEAD_LETTERED, PERSISTED
 from persister.retry import REDIS_ERRORS, GaveUp, Retrier
@@ -53,8 +61,12 @@ class Batch:
     to ack once both are done."""
 
     rows: list[Row] = field(default_factory=list)
+    row_ids: list[str] = field(default_factory=list)
+    """The stream id of each row, in the same order."""
     malformed: list[tuple[Entry, str]] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+    erased_ids: list[str] = field(default_factory=list)
+    """Entries of erased users' notifications: not written, deleted from the stream."""
     started: float = 0.0
     """``perf_counter()`` when the batch was read, for ``herald_persist_batch_seconds``."""
 
@@ -83,6 +95,7 @@ def split(entries: list[Entry]) -> Batch:
             continue
         try:
             batch.rows.append(decode(fields))
+            batch.row_ids.append(stream_id)
         except Exception as exc:
             batch.malformed.append((entry, _describe(exc)))
     return batch
@@ -97,9 +110,11 @@ class Worker:
         *,
         claim_interval_seconds: float,
         retry_max_seconds: float,
+        erasures: ErasureIndex | None = None,
     ) -> None:
         self._stream = stream
         self._store = store
+        self._erasures = erasures
         self._stop = stop
         self._claim_interval = claim_interval_seconds
         self._retry = Retrier(stop, retry_max_seconds)
@@ -166,7 +181,37 @@ class Worker:
                 REDIS_ERRORS,
             )
             DEAD_LETTERED.inc()
+        if batch.rows and self._erasures is not None:
+            stale = set((await self._stale(batch.rows))[0])
+            if stale:
+                batch.erased_ids = [i for n, i in enumerate(batch.row_ids) if n in stale]
+                batch.rows = [r for n, r in enumerate(batch.rows) if n not in stale]
+                batch.row_ids = [i for n, i in enumerate(batch.row_ids) if n not in stale]
+                log.info("stream entries of erased users dropped", count=len(stale))
         return batch
+
+    async def _stale(self, rows: list[Row]) -> tuple[list[int], dict[tuple[str, str], int]]:
+        """Positions of the rows an erasure covers, and the erasure times of their users
+        (one ``ZMSCORE``, retried while Redis fails)."""
+        erasures = self._erasures
+        assert erasures is not None
+        erased = await self._retry.run(
+            "erasures", lambda: erasures.erased_at((r.tenant_id, r.user_id) for r in rows),
+            REDIS_ERRORS)
+        return stale_rows(rows, erased), erased
+
+    async def _erase_again(self, batch: Batch) -> None:
+        """After the write: an erasure that ran meanwhile may have missed these rows."""
+        stale, erased = await self._stale(batch.rows)
+        if not stale:
+            return
+        pairs = {(batch.rows[n].tenant_id, batch.rows[n].user_id) for n in stale}
+        for tenant, user in pairs:
+            at = erased[(tenant, user)]
+            await self._retry.run("store_erase", functools.partial(
+                self._store.erase_user, tenant, user, created_until=from_ms(at)))
+        batch.erased_ids += [batch.row_ids[n] for n in stale]
+        log.info("rows written while their user was erased, erased again", count=len(stale))
 
     async def commit(self, batch: Batch) -> None:
         """Write the batch's rows (retried until the store confirms), then ack all of it."""
@@ -175,6 +220,12 @@ class Worker:
             await self._retry.run("store", lambda: self._store.upsert_rows(rows))
             for status, count in Counter(r.status for r in rows).items():
                 PERSISTED.labels(status).inc(count)
+            if self._erasures is not None:
+                await self._erase_again(batch)
         ids = batch.ids
         await self._retry.run("ack", lambda: self._stream.ack(ids), REDIS_ERRORS)
+        if batch.erased_ids:
+            erased_ids = batch.erased_ids
+            await self._retry.run("erase_entries", lambda: self._stream.delete(erased_ids),
+                                  REDIS_ERRORS)
         BATCH_SECONDS.observe(time.perf_counter() - batch.started)

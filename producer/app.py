@@ -23,6 +23,7 @@ from producer.demo import demo_routes
 from producer.errors import HttpError, error_response, internal_error
 from producer.fastlane import FastLane
 from producer.ingest import Ingest
+from producer.privacy import privacy_routes
 from producer.publisher import Publisher
 from producer.read_routes import Gate, read_routes
 from producer.reads import History
@@ -83,6 +84,8 @@ def create_app(settings: ProducerSettings) -> FastLane:
     routes = [
         posts_route(),
         *read_routes(history, gate),
+        *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
+                        settings.erasure_tombstone_seconds),
         *demo_routes(),
         *probe_routes(readiness),
     ]

@@ -8,7 +8,9 @@ the stored copy wins.
 
 Marking a pending notification read also acknowledges it: it is written to the store as
 ``acked`` with ``readAt`` first, then removed from the buffer (a crash in between leaves it
-pending and stored; a later ACK merges, keeping ``readAt``).
+pending and stored; a later ACK merges, keeping ``readAt``). If the user was erased while
+that write was in flight (:mod:`common.erasure`), the write is erased again and the answer is
+"not found".
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from common.erasure import ErasureIndex
 from common.models import Notification, utc_now
 from common.naming import Names
 from common.records import Status, StoredNotification
 from common.redis_pool import as_text
 from common.store.base import Store
 from common.store.cursor import encode_cursor
+from common.store.rules import from_ms
 from producer.store_holder import StoreHolder
 
 __all__ = ["Cursor", "History", "to_json"]
@@ -45,6 +49,7 @@ class History:
         self._redis = redis
         self._names = names
         self._holder = holder
+        self._erasures = ErasureIndex(redis, names)
 
     @property
     def _store(self) -> Store:
@@ -98,6 +103,11 @@ class History:
             note = Notification.model_validate_json(body)
             await self._store.upsert_many([StoredNotification(
                 notification=note, status=Status.ACKED, statusAt=now, readAt=now)])
+            erased = (await self._erasures.erased_at([(tenant_id, user_id)])).get(
+                (tenant_id, user_id))
+            if erased is not None and created_ms(note) <= erased:
+                await self._store.erase_user(tenant_id, user_id, created_until=from_ms(erased))
+                return False
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.hdel(pending_hash, notification_id)
                 pipe.zrem(self._names.pending_index(tenant_id, user_id), notification_id)

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from common.auth import AuthSettings
+from common.erasure import DEFAULT_TOMBSTONE_SECONDS
 from common.store.settings import StoreSettings
 from producer.schemas import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_SKEW_SECONDS, OccurredWindow
 
@@ -28,6 +29,10 @@ class ProducerSettings(AuthSettings, StoreSettings):
                                                le=100 * 366 * 86400)
     occurred_at_max_skew_seconds: float = Field(DEFAULT_MAX_SKEW_SECONDS, ge=0,
                                                 le=7 * 86400)
+    # How long an erased user's tombstone keeps old events from notifying them again
+    # (common.erasure): longer than DEDUP_TTL_SECONDS and than an event may wait in RabbitMQ.
+    erasure_tombstone_seconds: float = Field(float(DEFAULT_TOMBSTONE_SECONDS), ge=3600,
+                                             le=10 * 365 * 86400)
 
     @property
     def occurred_window(self) -> OccurredWindow:

@@ -16,6 +16,10 @@ Contract (tested once against every backend in ``tests/integration/test_store_co
 * ``history`` is newest first by ``createdAt``, then by id (descending), one tenant and user
   only; its cursor is an opaque string (:mod:`common.store.cursor`) that both backends read
   alike. A bad cursor raises :class:`InvalidCursor` (a ``ValueError``).
+* ``erase_user`` deletes every row of one tenant and user (GDPR erasure; with
+  ``created_until``, only those created at or before it: what an erasure covered) and returns
+  how many went; it is idempotent. ``export_user`` returns up to ``limit`` rows of one tenant
+  and user, newest first, as ``history`` orders them.
 * Every timestamp is kept to the millisecond, the precision of BSON dates, of the persist
   stream's ``t`` and of the buffer's scores; a row's times are cut to the millisecond when it
   is made (:func:`common.store.rows.make_row`), so both backends return the same values.
@@ -30,19 +34,23 @@ from typing import Protocol
 from common.records import StoredNotification
 from common.store.rows import Row
 
-__all__ = ["MAX_PAGE", "InvalidCursor", "Store", "check_limit"]
+__all__ = ["MAX_EXPORT", "MAX_PAGE", "InvalidCursor", "Store", "check_limit"]
 
 MAX_PAGE = 1000
 """The largest ``limit`` :meth:`Store.history` takes; the read API clamps before asking."""
+
+MAX_EXPORT = 10_001
+"""The largest ``limit`` :meth:`Store.export_user` takes (the export's cap, plus one row to
+tell that there was more)."""
 
 
 class InvalidCursor(ValueError):
     """A ``cursor`` that no ``history`` call made (tampered, truncated or from elsewhere)."""
 
 
-def check_limit(limit: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValueError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+def check_limit(limit: int, largest: int = MAX_PAGE) -> None:
+    if not 1 <= limit <= largest:
+        raise ValueError(f"limit must be between 1 and {largest}, got {limit}")
 
 
 class Store(Protocol):
@@ -84,6 +92,19 @@ class Store(Protocol):
         self, tenant_id: str, user_id: str, notification_id: str
     ) -> StoredNotification | None:
         """The user's stored notification, or ``None`` (also when another user owns it)."""
+        ...
+
+    async def erase_user(
+        self, tenant_id: str, user_id: str, *, created_until: datetime | None = None
+    ) -> int:
+        """Delete the user's rows (only those created at or before ``created_until`` when
+        given); how many went. Raises if the store did not confirm (a retry is safe)."""
+        ...
+
+    async def export_user(
+        self, tenant_id: str, user_id: str, limit: int
+    ) -> list[StoredNotification]:
+        """Up to ``limit`` (1 to :data:`MAX_EXPORT`) of the user's rows, newest first."""
         ...
 
     async def prune(self, now: datetime) -> int:

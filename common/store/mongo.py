@@ -35,7 +35,7 @@ from pymongo.write_concern import WriteConcern
 from common.logs import get_logger
 from common.models import Notification
 from common.records import Status, StoredNotification
-from common.store.base import check_limit
+from common.store.base import MAX_EXPORT, check_limit
 from common.store.cursor import decode_cursor, encode_cursor
 from common.store.rows import Row, collapse, row_of
 from common.store.rules import from_ms, to_ms, truncate
@@ -229,6 +229,23 @@ class MongoStore:
             {"_id": notification_id, "tenantId": tenant_id, "userId": user_id}
         )
         return _record_of(doc) if doc is not None else None
+
+    async def erase_user(
+        self, tenant_id: str, user_id: str, *, created_until: datetime | None = None
+    ) -> int:
+        query: Document = {"tenantId": tenant_id, "userId": user_id}
+        if created_until is not None:
+            query["createdAt"] = {"$lte": truncate(created_until)}
+        result = await self._coll.delete_many(query)  # w: majority, as every write here
+        return int(result.deleted_count)
+
+    async def export_user(
+        self, tenant_id: str, user_id: str, limit: int
+    ) -> list[StoredNotification]:
+        check_limit(limit, MAX_EXPORT)
+        found = self._coll.find({"tenantId": tenant_id, "userId": user_id},
+                                sort=[("createdAt", -1), ("_id", -1)], limit=limit)
+        return [_record_of(d) for d in await found.to_list()]
 
     async def prune(self, now: datetime) -> int:
         return 0  # the TTL index on statusAt does it

@@ -49,7 +49,7 @@ import orjson
 
 from common.models import Notification
 from common.records import Status, StoredNotification
-from common.store.base import check_limit
+from common.store.base import MAX_EXPORT, check_limit
 from common.store.cursor import decode_cursor, encode_cursor
 from common.store.rows import Row, row_of
 from common.store.rules import from_ms, to_ms
@@ -224,6 +224,28 @@ class SqliteStore:
         args = (notification_id, tenant_id, user_id)
         row: Values | None = await self._call(lambda conn: conn.execute(sql, args).fetchone())
         return _record_of(row) if row is not None else None
+
+    async def erase_user(
+        self, tenant_id: str, user_id: str, *, created_until: datetime | None = None
+    ) -> int:
+        sql = "DELETE FROM notifications WHERE tenant_id = ? AND user_id = ?"
+        args: list[Any] = [tenant_id, user_id]
+        if created_until is not None:
+            sql += " AND created_ms <= ?"
+            args.append(to_ms(created_until))
+        # One statement: one transaction, durable when it returns (synchronous=FULL).
+        deleted: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        return deleted
+
+    async def export_user(
+        self, tenant_id: str, user_id: str, limit: int
+    ) -> list[StoredNotification]:
+        check_limit(limit, MAX_EXPORT)
+        sql = (f"SELECT {_COLUMNS} FROM notifications WHERE tenant_id = ? AND user_id = ? "
+               "ORDER BY created_ms DESC, id DESC LIMIT ?")
+        args = (tenant_id, user_id, limit)
+        rows: list[Values] = await self._call(lambda conn: conn.execute(sql, args).fetchall())
+        return [_record_of(r) for r in rows]
 
     async def prune(self, now: datetime) -> int:
         cutoff = to_ms(now - self._retention)

@@ -12,6 +12,7 @@ import pytest
 from common.models import EventType, Notification, Priority
 from common.records import Status, StoredNotification
 from common.store import MAX_PAGE, InvalidCursor, Store
+from common.store.base import MAX_EXPORT
 from common.store.cursor import encode_cursor
 from common.store.rows import row_of
 from common.store.rules import to_ms, truncate
@@ -262,3 +263,49 @@ async def test_ping_and_a_missing_notification(store: Store) -> None:
     assert await store.unread_count("t1", "u1") == 0
     assert await store.history("t1", "u1", 10) == ([], None)
     assert store.backend in ("sqlite", "mongodb")
+
+
+async def test_erase_user_deletes_only_that_user_of_that_tenant(store: Store) -> None:
+    mine = [note(user="u1", tenant="t1", created=BASE + timedelta(seconds=i)) for i in range(3)]
+    neighbour = note(user="u2", tenant="t1")
+    other_tenant = note(user="u1", tenant="t2")
+    await store.upsert_many([rec(n) for n in [*mine, neighbour, other_tenant]])
+    assert await store.mark_read("t1", "u1", mine[0].id, BASE + timedelta(hours=1))
+
+    assert await store.erase_user("t1", "u1") == 3
+    assert await everything(store, "u1", "t1") == []
+    assert await store.unread_count("t1", "u1") == 0
+    assert await store.get("t1", "u1", mine[0].id) is None
+    assert await store.export_user("t1", "u1", 10) == []
+    assert [r.notification.id for r in await everything(store, "u2", "t1")] == [neighbour.id]
+    assert [r.notification.id for r in await everything(store, "u1", "t2")] == [other_tenant.id]
+    assert await store.erase_user("t1", "u1") == 0  # idempotent
+
+
+async def test_erase_user_until_a_time_keeps_what_came_later(store: Store) -> None:
+    early = note(created=BASE + timedelta(seconds=1, microseconds=700))
+    same_ms = note(created=BASE + timedelta(seconds=2))
+    later = note(created=BASE + timedelta(seconds=2, milliseconds=1))
+    await store.upsert_many([rec(early), rec(same_ms), rec(later)])
+    until = BASE + timedelta(seconds=2, microseconds=500)  # the same millisecond as same_ms
+    assert await store.erase_user("t1", "u1", created_until=until) == 2
+    assert [r.notification.id for r in await everything(store)] == [later.id]
+
+
+async def test_export_user_is_newest_first_with_status_and_read_at(store: Store) -> None:
+    notes = [note(created=BASE + timedelta(seconds=i)) for i in range(5)]
+    await store.upsert_many([rec(n, Status.EXPIRED if i % 2 else Status.ACKED)
+                             for i, n in enumerate(notes)])
+    await store.upsert_many([rec(note(user="u2"))])
+    assert await store.mark_read("t1", "u1", notes[0].id, BASE + timedelta(hours=1))
+
+    exported = await store.export_user("t1", "u1", 10)
+    assert exported == (await store.history("t1", "u1", 10))[0]
+    assert [r.notification.id for r in exported] == [n.id for n in reversed(notes)]
+    assert exported[-1].readAt == truncate(BASE + timedelta(hours=1))
+    assert [r.notification.id for r in await store.export_user("t1", "u1", 2)] == [
+        notes[4].id, notes[3].id]
+    with pytest.raises(ValueError, match="limit"):
+        await store.export_user("t1", "u1", 0)
+    with pytest.raises(ValueError, match="limit"):
+        await store.export_user("t1", "u1", MAX_EXPORT + 1)

@@ -21,6 +21,7 @@ Fidelity where the store depends on it:
 * query operators: equality (``None`` matches null or missing), ``$eq $ne $lt $lte $gt $gte
   $in $exists $or $and``; comparisons only within one BSON type, as the server brackets them;
 * expression operators: ``$literal $cond $eq $ne $ifNull $and $or $not`` and field paths;
+* ``delete_many`` removes every document the filter matches and counts them;
 * index options that conflict with an existing index fail with code 85; ``collMod`` changes
   a TTL (the fake never expires anything: there is no TTL monitor).
 
@@ -48,7 +49,7 @@ from pymongo.errors import (
     OperationFailure,
     WriteError,
 )
-from pymongo.results import BulkWriteResult, UpdateResult
+from pymongo.results import BulkWriteResult, DeleteResult, UpdateResult
 
 __all__ = ["FakeAsyncMongoClient"]
 
@@ -399,6 +400,14 @@ class FakeCollection:
         if outcome.upserted:
             raw["upserted"] = outcome.upserted[0]
         return UpdateResult(raw, True)
+
+    async def delete_many(self, filter: Mapping[str, Any], **_: Any) -> DeleteResult:
+        self._check()
+        await asyncio.sleep(0)
+        gone = [d["_id"] for d in self._all() if _matches(d, filter)]
+        for key in gone:
+            del self._docs[key]
+        return DeleteResult({"n": len(gone), "ok": 1.0}, True)
 
     def find(self, filter: Mapping[str, Any] | None = None, *, sort: Any = None,
              limit: int = 0, **unsupported: Any) -> FakeCursor:

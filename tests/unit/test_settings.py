@@ -106,3 +106,12 @@ def test_backoff_grows_with_jitter_up_to_its_cap() -> None:
     assert delays[0] <= 0.1 and max(delays[5:]) > 0.1
     backoff.reset()
     assert backoff.next() <= 0.1
+
+
+def test_the_erasure_tombstone_lasts_30_days_and_at_least_an_hour(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings(ProducerSettings, "producer").erasure_tombstone_seconds == 30 * 86400
+    monkeypatch.setenv("ERASURE_TOMBSTONE_SECONDS", "60")
+    with pytest.raises(SettingsError):
+        load_settings(ProducerSettings, "producer")
