@@ -37,6 +37,8 @@ class Gate:
     def tenant_and_user(self, request: Request, user_id: str | None) -> tuple[str, str]:
         """The (tenant, user) the caller may read, or 401/403/422 as :class:`HttpError`."""
         tenant = request.query_params.get("tenantId")
+        if tenant is not None:
+            _check_id("tenantId", tenant)
         header = request.headers.get("authorization", "")
         scheme, _, credential = header.partition(" ")
         if scheme.lower() == "bearer" and credential:
@@ -65,10 +67,11 @@ class Gate:
 
 
 _ID = re.compile(ID_PATTERN)
+_DIGITS = re.compile(r"[0-9]{1,4}")
 
 
 def _check_id(name: str, value: str) -> str:
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):  # fullmatch: `$` alone lets a trailing newline through
         raise HttpError(422, "invalid_request", f"{name} is not a valid id",
                         [{"field": name, "message": "1-128 of [A-Za-z0-9._@-]"}])
     return value
@@ -76,7 +79,8 @@ def _check_id(name: str, value: str) -> str:
 
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # ASCII digits only: str.isdigit() takes "²", which int() then refuses.
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise HttpError(422, "invalid_request", f"limit must be 1 to {MAX_LIMIT}",
                         [{"field": "limit", "message": f"got {raw[:20]!r}"}])
     return int(raw)
