@@ -122,8 +122,10 @@ def answers(success: dict[int, Operation], *errors: int) -> dict[str, Operation]
     return out
 
 
-def body(model: type[BaseModel], description: str) -> Operation:
-    return {"required": True, "description": description, "content": _json(model)}
+def body(model: type[BaseModel], description: str, example: Operation) -> Operation:
+    """A JSON request body of ``model``, with a valid example (Swagger UI pre-fills it)."""
+    content = {"application/json": {"schema": _schema(model), "example": example}}
+    return {"required": True, "description": description, "content": content}
 
 
 def param(name: str, where: Literal["path", "query"], description: str,
@@ -135,6 +137,9 @@ def param(name: str, where: Literal["path", "query"], description: str,
 # --- route groups ---------------------------------------------------------------------------
 
 INGEST_ERRORS = (400, 413, 422, 503)
+LIKE_EXAMPLE = {"type": "LIKE", "actorId": "alice", "targetId": "bob", "postId": "p1"}
+COMMENT_EXAMPLE = {"type": "COMMENT", "actorId": "carol", "targetIds": ["bob", "dave"],
+                   "postId": "p1", "commentId": "c1", "text": "nice"}
 
 
 def ingest_paths() -> PathItems:
@@ -147,7 +152,7 @@ def ingest_paths() -> PathItems:
                            "idempotency key: send the same one again after a 503 or a "
                            "timeout. The body is read as JSON whatever its `Content-Type`.",
             "requestBody": body(EventIn, "The event; exactly one of `targetId` and "
-                                         "`targetIds`."),
+                                         "`targetIds`.", LIKE_EXAMPLE),
             "responses": answers({202: answer("Confirmed by the broker.", shapes.EventAccepted)},
                                  *INGEST_ERRORS),
         }},
@@ -157,7 +162,8 @@ def ingest_paths() -> PathItems:
             "description": "Each event is validated and published on its own; `results` "
                            "answers each, in order.",
             "requestBody": body(BatchIn, "`{\"events\": [...]}`, each item an event as "
-                                         "`POST /v1/events` takes it."),
+                                         "`POST /v1/events` takes it.",
+                                {"events": [LIKE_EXAMPLE, COMMENT_EXAMPLE]}),
             "responses": answers({
                 202: answer("Every event confirmed.", shapes.BatchAccepted),
                 207: answer("Some events refused or not confirmed; see `results`.",
@@ -171,19 +177,21 @@ def ingest_paths() -> PathItems:
 
 def seed_paths() -> PathItems:
     """The seed's simulation routes (producer/seed_routes.py)."""
-    def seed(model: type[BaseModel], what: str) -> dict[str, Operation]:
+    def seed(model: type[BaseModel], what: str, example: Operation) -> dict[str, Operation]:
         return {"post": {
             "tags": ["seed"], "operationId": f"post{model.__name__.removesuffix('In')}",
             "summary": f"Publish a {what} (the seed's body)",
-            "requestBody": body(model, f"The seed's {what} body."),
+            "requestBody": body(model, f"The seed's {what} body.", example),
             "responses": answers({202: answer("Confirmed by the broker.", shapes.SeedAccepted)},
                                  *INGEST_ERRORS),
         }}
 
     return {
-        "/like": seed(LikeIn, "LIKE"),
-        "/comment": seed(CommentIn, "COMMENT"),
-        "/follow": seed(FollowIn, "FOLLOW"),
+        "/like": seed(LikeIn, "LIKE", {"actorId": "alice", "targetId": "bob", "postId": "p1",
+                                       "type": "LIKE"}),
+        "/comment": seed(CommentIn, "COMMENT", {"actorId": "alice", "targetId": "bob",
+                                                "postId": "p1", "text": "nice"}),
+        "/follow": seed(FollowIn, "FOLLOW", {"actorId": "alice", "targetId": "bob"}),
         "/posts": {"get": {
             "tags": ["seed"], "operationId": "listPosts",
             "summary": "Sample posts to aim simulations at",
