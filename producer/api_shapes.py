@@ -1,7 +1,8 @@
 """The shapes of the producer's JSON answers, as pydantic models, for the OpenAPI document.
 
 The handlers build their answers as plain dicts (the fast lane serialises them with orjson);
-these models exist only so :mod:`producer.openapi` can publish a schema for each answer.
+these models exist only so :mod:`producer.openapi` can publish a schema for each answer. A
+field written ``X | Absent = None`` may be left out of an answer but is never ``null`` in it.
 They forbid extra fields, so an answer that grows a field the document does not name fails
 the schemathesis run (tests/e2e/test_openapi_conformance.py) instead of drifting silently.
 Request bodies live in :mod:`producer.schemas`.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from common.models import EventType, Id, Priority
 from common.records import Status
@@ -34,18 +36,32 @@ __all__ = [
 ]
 
 
+Absent = SkipJsonSchema[None]
+"""``field: X | Absent = None``: optional in the answer, never null (the schema shows X only)."""
+
+
+def _no_null_defaults(schema: dict[str, Any]) -> None:
+    """Drop ``"default": null``: an answer leaves such a field out, it does not default it."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
 class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
 
 class ErrorDetail(BaseModel):
     """One thing wrong with a request. Open to new keys: clients read ``field`` and
     ``message``."""
 
+    model_config = ConfigDict(json_schema_extra=_no_null_defaults)
+
     field: str = Field(description="The field at fault (`targetIds.2`), or `body` for a rule "
                                    "across fields.")
-    message: str | None = Field(None, description="What is wrong with it.")
-    type: str | None = Field(None, description="pydantic's error type, on validation errors.")
+    message: str | Absent = Field(None, description="What is wrong with it.")
+    type: str | Absent = Field(None, description="pydantic's error type, on validation "
+                                                 "errors.")
     value: Any = Field(None, description="A value to act on, e.g. the `eventId` to retry "
                                          "with after a 503.")
 
@@ -56,8 +72,8 @@ class Error(_Closed):
     error: str = Field(description="A stable code: `invalid_json`, `invalid_event`, "
                                    "`unauthorized`, `broker_unavailable`, …")
     message: str = Field(description="A sentence for a human.")
-    details: list[ErrorDetail] | None = Field(None, description="Present when there is "
-                                                                "something to point at.")
+    details: list[ErrorDetail] | Absent = Field(None, description="Present when there is "
+                                                                  "something to point at.")
 
 
 class EventAccepted(_Closed):
@@ -75,9 +91,9 @@ class BatchItem(_Closed):
 
     index: int = Field(ge=0)
     status: Literal[202, 422, 503]
-    eventId: Id | None = None
-    error: str | None = None
-    details: list[ErrorDetail] | None = None
+    eventId: Id | Absent = None
+    error: str | Absent = None
+    details: list[ErrorDetail] | Absent = None
 
 
 class BatchAccepted(_Closed):

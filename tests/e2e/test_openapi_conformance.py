@@ -23,10 +23,17 @@ import httpx
 import pytest
 import schemathesis
 from redis.asyncio import Redis
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from common.naming import Names
 from tests.support.events import buffered
 from tests.support.processes import Service
+from tests.support.proxy import TcpProxy
 from tests.support.timing import eventually, scaled
 
 pytestmark = pytest.mark.e2e
@@ -93,6 +100,40 @@ async def test_notifications_pending_and_read_match_the_document(
     assert read.call_and_validate(base_url=producer.url).json()["read"] is True
     after = pending.call_and_validate(base_url=producer.url).json()["notifications"]
     assert after[0]["status"] == "acked" and after[0]["readAt"] is not None
+
+
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_headers_conformance,
+               response_schema_conformance]
+
+
+async def test_answers_while_the_broker_is_away_match_the_document(
+    services: Callable[..., Service],
+) -> None:
+    """The 503s (single, batch, seed, /readyz): documented status, headers and bodies."""
+    proxy = await TcpProxy("127.0.0.1", 5672).start()
+    try:
+        producer = await services(
+            "producer", RABBITMQ_URL=f"amqp://guest:guest@127.0.0.1:{proxy.port}/",
+            PUBLISH_TIMEOUT_SECONDS="1").start()
+        await proxy.cut()
+        schema = schemathesis.openapi.from_url(f"{producer.url}/openapi.json")
+        like = {"type": "LIKE", "actorId": "alice", "targetId": "bob", "postId": "p1"}
+        cases = [
+            schema["/v1/events"]["POST"].Case(body={**like, "eventId": "e-503"}),
+            schema["/v1/events/batch"]["POST"].Case(body={"events": [like, like]}),
+            schema["/v1/events/batch"]["POST"].Case(body={"events": [like, {"x": 1}]}),
+            schema["/like"]["POST"].Case(body={"actorId": "a", "targetId": "b",
+                                               "postId": "p1"}),
+            schema["/readyz"]["GET"].Case(),
+        ]
+        statuses = []
+        for case in cases:
+            answer = case.call_and_validate(base_url=producer.url, checks=CONFORMANCE,
+                                            timeout=scaled(10))
+            statuses.append(answer.status_code)
+        assert statuses == [503] * 5  # a batch with nothing confirmed is 503, refusals or not
+    finally:
+        await proxy.close()
 
 
 async def test_the_docs_page_loads_only_what_the_producer_serves(producer: Service) -> None:
