@@ -109,13 +109,18 @@ import sys, time, jwt
 print(jwt.encode({"sub": "bob", "exp": int(time.time()) + 3600}, sys.argv[1], algorithm="HS256"))
 ' "$secret")
 
+# A slow machine (HERALD_TEST_TIMEOUT_FACTOR) gets longer waits, as the Python tests do.
+max_polls=$("$PYTHON" -c 'import sys; print(int(60 * float(sys.argv[1])))' "$FACTOR")
+request_ms=$("$PYTHON" -c 'import sys; print(int(10000 * float(sys.argv[1])))' "$FACTOR")
+
 status=0
 "$NEWMAN" run postman/herald.postman_collection.json \
     --env-var "baseUrl=http://127.0.0.1:$producer_port" \
     --env-var "apiKey=$api_key" \
     --env-var "userToken=$user_token" \
     --env-var "user=bob" \
-    --timeout-request 10000 \
+    --env-var "maxPolls=$max_polls" \
+    --timeout-request "$request_ms" \
     --disable-unicode --color off \
     "$@" || status=$?
 exit "$status"
