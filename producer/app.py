@@ -1,7 +1,9 @@
 """Wiring of the producer: routes, probes, the publisher's lifetime, error answers.
 
 The ingest routes are served by :class:`producer.fastlane.FastLane` in front of the Starlette
-app, which serves the rest (read API, demo, probes) and runs the lifespan.
+app, which serves the rest (read API, demo, probes, the API document) and runs the lifespan.
+CORS (when configured) wraps both, outermost. Every route is in the OpenAPI document
+(producer/openapi.py); tests/unit/test_openapi_routes.py holds the two in step.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from common.auth import Verifier
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
+from producer.cors import with_cors
 from producer.demo import demo_routes
+from producer.docs_routes import docs_routes
 from producer.errors import HttpError, error_response, internal_error
 from producer.fastlane import FastLane
 from producer.ingest import Ingest
@@ -37,7 +42,7 @@ __all__ = ["create_app"]
 log = get_logger(__name__)
 
 
-def create_app(settings: ProducerSettings) -> FastLane:
+def create_app(settings: ProducerSettings) -> ASGIApp:
     publisher = Publisher(
         settings.rabbitmq_url,
         settings.names,
@@ -75,7 +80,8 @@ def create_app(settings: ProducerSettings) -> FastLane:
     async def on_starlette_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(HttpError(exc.status_code, code, str(exc.detail)))
+        return error_response(HttpError(exc.status_code, code, str(exc.detail),
+                                        headers=exc.headers))
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", path=request.url.path)
@@ -87,6 +93,7 @@ def create_app(settings: ProducerSettings) -> FastLane:
         *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
                         settings.erasure_tombstone_seconds),
         *demo_routes(),
+        *docs_routes(),
         *probe_routes(readiness),
     ]
     app = Starlette(
@@ -99,4 +106,5 @@ def create_app(settings: ProducerSettings) -> FastLane:
         },
     )
     ingest_routes = {**event_routes(ingest, settings), **seed_routes(ingest)}
-    return FastLane(app, ingest_routes, settings.max_body_bytes)
+    return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
+                     settings.cors_allowed_origins)

@@ -37,6 +37,16 @@ class FastLane:
         self._routes = dict(routes)
         self._limit = limit
 
+    @property
+    def app(self) -> ASGIApp:
+        """The app behind the fast lane (Starlette), which serves every other path."""
+        return self._app
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The paths the fast lane serves itself (``POST`` only; other methods are 405)."""
+        return tuple(self._routes)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self._routes.get(scope["path"]) if scope["type"] == "http" else None
         if handler is None:

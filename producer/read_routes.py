@@ -15,6 +15,7 @@ a bad one is a 422 naming it, never a 403 from comparing it with the token's.
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -69,6 +70,9 @@ class Gate:
         return tenant, user_id
 
 
+_DIGITS = re.compile(r"[0-9]{1,4}")
+
+
 def check_id(name: str, value: str) -> str:
     """``value``, or a 422 naming ``name`` when it is not an id."""
     if not is_id(value):
@@ -79,7 +83,8 @@ def check_id(name: str, value: str) -> str:
 
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # ASCII digits only: str.isdigit() takes "²", which int() then refuses.
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise HttpError(422, "invalid_request", f"limit must be 1 to {MAX_LIMIT}",
                         [{"field": "limit", "message": f"got {raw[:20]!r}"}])
     return int(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -14,6 +15,8 @@ from producer.schemas import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_SKEW_SECONDS, 
 
 __all__ = ["ProducerSettings"]
 
+_ORIGIN = re.compile(r"^https?://[^/\s]+$")
+
 
 class ProducerSettings(AuthSettings, StoreSettings):
     port: int = Field(8000, ge=1, le=65535)
@@ -24,6 +27,8 @@ class ProducerSettings(AuthSettings, StoreSettings):
     publish_timeout_seconds: float = Field(5.0, gt=0, le=120)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    # Origins browser apps may call from (comma-separated, `*` for any); empty: no CORS.
+    cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     # How far from now an event's occurredAt may be (older, or further ahead: 422).
     occurred_at_max_age_seconds: float = Field(DEFAULT_MAX_AGE_SECONDS, gt=0,
                                                le=100 * 366 * 86400)
@@ -47,4 +52,17 @@ class ProducerSettings(AuthSettings, StoreSettings):
             if any(len(k) < 16 for k in keys):
                 raise ValueError("each key needs at least 16 characters")
             return keys
+        return value
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        """``scheme://host[:port]`` each, as browsers send ``Origin`` (no path, no trailing
+        slash, which would never match), or ``*``."""
+        if isinstance(value, str):
+            origins = tuple(o.strip() for o in value.split(",") if o.strip())
+            bad = [o for o in origins if o != "*" and not _ORIGIN.match(o)]
+            if bad:
+                raise ValueError(f"not an origin (scheme://host[:port]): {bad[0]!r}")
+            return origins
         return value

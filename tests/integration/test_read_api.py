@@ -55,7 +55,8 @@ async def test_an_api_key_reads_any_user_and_a_token_only_its_own(
 @pytest.mark.parametrize(
     ("query", "field"),
     [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),
-     ("cursor=not-a-cursor", "cursor")],
+     ("cursor=not-a-cursor", "cursor"), ("limit=%C2%B2", "limit"),
+     ("tenantId=a%3Ab", "tenantId")],
 )
 async def test_bad_queries_are_422_naming_the_field(
     api: httpx.AsyncClient, query: str, field: str
@@ -64,6 +65,17 @@ async def test_bad_queries_are_422_naming_the_field(
         answer = await api.get(f"/v1/users/bob/notifications?{query}", headers=bearer(API_KEY))
     assert answer.status_code == 422
     assert answer.json()["details"][0]["field"] == field
+
+
+async def test_an_id_with_a_trailing_newline_is_422_and_a_wrong_method_405_with_allow(
+    api: httpx.AsyncClient,
+) -> None:
+    async with api:
+        answer = await api.get("/v1/users/bob%0A/notifications", headers=bearer(API_KEY))
+        assert answer.status_code == 422 and answer.json()["details"][0]["field"] == "userId"
+        wrong = await api.get("/v1/notifications/n1/read", headers=bearer(API_KEY))
+        assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+        assert wrong.json()["error"] == "method_not_allowed"
 
 
 async def test_marking_a_pending_notification_read_acks_it(

@@ -1,0 +1,159 @@
+"""The shapes of the producer's JSON answers, as pydantic models, for the OpenAPI document.
+
+The handlers build their answers as plain dicts (the fast lane serialises them with orjson);
+these models exist only so :mod:`producer.openapi` can publish a schema for each answer. A
+field written ``X | Absent = None`` may be left out of an answer but is never ``null`` in it.
+They forbid extra fields, so an answer that grows a field the document does not name fails
+the schemathesis run (tests/e2e/test_openapi_conformance.py) instead of drifting silently.
+Request bodies live in :mod:`producer.schemas`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from common.models import EventType, Id, Priority
+from common.records import Status
+
+__all__ = [
+    "BatchAccepted",
+    "BatchItem",
+    "Error",
+    "ErrorDetail",
+    "EventAccepted",
+    "Health",
+    "MarkedRead",
+    "NotificationOut",
+    "NotificationPage",
+    "Post",
+    "PostList",
+    "Readiness",
+    "SeedAccepted",
+    "UnreadCount",
+]
+
+
+Absent = SkipJsonSchema[None]
+"""``field: X | Absent = None``: optional in the answer, never null (the schema shows X only)."""
+
+
+def _no_null_defaults(schema: dict[str, Any]) -> None:
+    """Drop ``"default": null``: an answer leaves such a field out, it does not default it."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
+
+
+class ErrorDetail(BaseModel):
+    """One thing wrong with a request. Open to new keys: clients read ``field`` and
+    ``message``."""
+
+    model_config = ConfigDict(json_schema_extra=_no_null_defaults)
+
+    field: str = Field(description="The field at fault (`targetIds.2`), or `body` for a rule "
+                                   "across fields.")
+    message: str | Absent = Field(None, description="What is wrong with it.")
+    type: str | Absent = Field(None, description="pydantic's error type, on validation "
+                                                 "errors.")
+    value: Any = Field(None, description="A value to act on, e.g. the `eventId` to retry "
+                                         "with after a 503.")
+
+
+class Error(_Closed):
+    """Every 4xx and 5xx answer (producer/errors.py)."""
+
+    error: str = Field(description="A stable code: `invalid_json`, `invalid_event`, "
+                                   "`unauthorized`, `broker_unavailable`, …")
+    message: str = Field(description="A sentence for a human.")
+    details: list[ErrorDetail] | Absent = Field(None, description="Present when there is "
+                                                                  "something to point at.")
+
+
+class EventAccepted(_Closed):
+    eventId: Id
+
+
+class SeedAccepted(_Closed):
+    eventId: Id
+    status: Literal["accepted"]
+
+
+class BatchItem(_Closed):
+    """The outcome of one event of a batch: ``eventId`` when it was published (202) or is to
+    be retried (503); ``error`` and ``details`` when it was refused (422)."""
+
+    index: int = Field(ge=0)
+    status: Literal[202, 422, 503]
+    eventId: Id | Absent = None
+    error: str | Absent = None
+    details: list[ErrorDetail] | Absent = None
+
+
+class BatchAccepted(_Closed):
+    accepted: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    results: list[BatchItem]
+
+
+class Post(_Closed):
+    postId: str
+    authorId: str
+    text: str
+
+
+class PostList(_Closed):
+    posts: list[Post]
+
+
+class NotificationOut(_Closed):
+    """A notification as the read API shows it: the wire fields plus ``status`` and
+    ``readAt``."""
+
+    id: str
+    tenantId: Id
+    userId: Id
+    type: EventType
+    actorId: Id
+    eventId: Id
+    postId: Id | None = None
+    commentId: Id | None = None
+    message: str
+    priority: Priority
+    createdAt: AwareDatetime
+    expiresAt: AwareDatetime
+    status: Status
+    readAt: AwareDatetime | None
+
+
+class NotificationPage(_Closed):
+    notifications: list[NotificationOut]
+    nextCursor: str | None = Field(description="Pass as `cursor` for the next page; null on "
+                                               "the last.")
+    hasMore: bool
+
+
+class UnreadCount(_Closed):
+    userId: Id
+    tenantId: Id
+    unread: int = Field(ge=0)
+
+
+class MarkedRead(_Closed):
+    notificationId: Id
+    read: Literal[True]
+
+
+class Health(_Closed):
+    status: Literal["ok"]
+
+
+class Readiness(_Closed):
+    status: Literal["ready", "unready"]
+    checks: dict[str, str] = Field(description="Each dependency: `ok`, or `down: …`.")

@@ -1,0 +1,43 @@
+"""``GET /openapi.json`` and ``GET /docs``: the API's document and a page to browse it.
+
+The page is Swagger UI from the ``swagger-ui-bundle-v2`` package, its JS and CSS served by
+the producer itself under ``/docs/assets`` (a :class:`StaticFiles` mount of the package's
+files), so it works offline and behind a firewall; it asks no other host for anything
+(Swagger UI's online validator is off). Its URLs are relative, so it works behind a proxy
+that serves the producer under a path prefix.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from producer.openapi import openapi_document
+
+__all__ = ["ASSETS_PATH", "docs_routes"]
+
+ASSETS_PATH = "/docs/assets"
+"""Where Swagger UI's files are served; not an API operation, so not in the document."""
+
+
+def docs_routes() -> list[BaseRoute]:
+    document = orjson.dumps(openapi_document())
+    page = resources.files("producer").joinpath("static/docs.html").read_text("utf-8")
+
+    async def openapi_json(request: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(page)
+
+    return [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+        Mount(ASSETS_PATH, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets"),
+    ]
