@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Scope
 
+from producer.admission import Door, stand_in_key
 from producer.errors import HttpError, json_response, parse_json, validation_details
 from producer.fastlane import Answer, BodyHandler
 from producer.ingest import Ingest
@@ -28,11 +30,13 @@ SAMPLE_POSTS = [
 SeedBody = type[LikeIn] | type[CommentIn] | type[FollowIn]
 
 
-def seed_routes(ingest: Ingest) -> dict[str, BodyHandler]:
-    """The seed's POST routes, as body handlers of the fast lane."""
+def seed_routes(ingest: Ingest, door: Door) -> dict[str, BodyHandler]:
+    """The seed's POST routes, as body handlers of the fast lane; each call costs one token
+    of the caller's rate limit, as ``POST /v1/events`` does."""
 
     def handler(model: SeedBody) -> BodyHandler:
-        async def endpoint(body: bytes) -> Answer:
+        async def endpoint(body: bytes, scope: Scope) -> Answer:
+            limits = await door.admit(stand_in_key(scope), 1)
             raw = parse_json(body)
             try:
                 seed: LikeIn | CommentIn | FollowIn = model.model_validate(raw)
@@ -41,7 +45,7 @@ def seed_routes(ingest: Ingest) -> dict[str, BodyHandler]:
                 raise HttpError(422, "invalid_event", "the event is not valid",
                                 validation_details(exc)) from None
             event = await ingest.accept(event_in)
-            return 202, {"eventId": event.eventId, "status": "accepted"}, None
+            return 202, {"eventId": event.eventId, "status": "accepted"}, limits
 
         return endpoint
 
