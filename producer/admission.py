@@ -3,7 +3,8 @@
 The caller's identity is, for now, a stand-in (:func:`stand_in_key`): the SHA-256 of the
 ``X-API-Key`` header or of the ``Authorization: Bearer`` credential if there is one (the
 secret itself is never stored, logged or sent to Redis), else the client's address. Real API
-keys and tenants replace it: pass their key id, tenant and limits to :meth:`Door.admit`.
+keys and tenants replace it in one place, :meth:`Door.admit_request`: pass their key id,
+tenant and limits to :meth:`Door.admit`.
 
 Each call charges its cost (one per event; a batch its number of events) to the caller's token
 bucket (:mod:`producer.rate_limit`). Over the limit → ``429 rate_limited`` with
@@ -13,8 +14,10 @@ burst can never pass and is ``422 batch_too_large`` instead (waiting would not h
 Redis down or slow → **fail open**: the call goes through without rate-limit fields, counted in
 ``herald_ingest_rate_limit_errors_total`` and logged as a warning (at most every 10 s). The
 limit protects capacity, not durability — a ``202`` still means RabbitMQ confirmed the event —
-so an outage of the limiter's store must not stop ingest. The consumer's per-actor limit stays
-in force behind it.
+so an outage of the limiter's store must not stop ingest. For ``SKIP_SECONDS`` after a failure
+the door does not ask Redis at all (every call would otherwise wait out the deadline while
+Redis hangs); those calls are counted the same way. The consumer's per-actor limit stays in
+force behind it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = ["Door", "stand_in_key"]
 log = get_logger(__name__)
 
 WARN_EVERY_SECONDS = 10.0
+SKIP_SECONDS = 1.0
 NO_HEADERS: Mapping[str, str] = {}
 
 
@@ -68,6 +72,19 @@ class Door:
         self.rate = rate
         self.burst = burst
         self._warned_at = -WARN_EVERY_SECONDS
+        self._skip_until = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0 and self.burst > 0
+
+    async def admit_request(self, scope: Scope, cost: int) -> Mapping[str, str]:
+        """:meth:`admit` for the caller of this request, with the door's limits. The one place
+        where the caller is identified (today the stand-in; tomorrow the API key's principal,
+        its tenant and the tenant's rate and burst)."""
+        if not self.enabled:
+            return NO_HEADERS
+        return await self.admit(stand_in_key(scope), cost)
 
     async def admit(self, key_id: str, cost: int, *, tenant: str = "default",
                     rate: float | None = None, burst: int | None = None) -> Mapping[str, str]:
@@ -85,11 +102,15 @@ class Door:
                 headers={"RateLimit-Policy":
                          f'"default";q={burst};w={window_seconds(rate, burst)}'},
             )
+        if time.monotonic() < self._skip_until:
+            RATE_LIMIT_ERRORS.inc()
+            return NO_HEADERS
         try:
             decision = await self._buckets.take(key_id, rate, burst, cost)
         except (RedisError, OSError, TimeoutError) as exc:  # fail open: see the docstring
             RATE_LIMIT_ERRORS.inc()
             now = time.monotonic()
+            self._skip_until = now + SKIP_SECONDS
             if now - self._warned_at >= WARN_EVERY_SECONDS:
                 self._warned_at = now
                 log.warning("rate limit not checked (Redis did not answer); letting calls in",

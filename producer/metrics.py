@@ -41,5 +41,6 @@ RATE_LIMITED = Counter(
 )
 RATE_LIMIT_ERRORS = Counter(
     "herald_ingest_rate_limit_errors_total",
-    "Rate-limit checks Redis did not answer; the call was let through (fail open)",
+    "Ingest calls let through unchecked (fail open): Redis did not answer, now or within "
+    "the last second",
 )

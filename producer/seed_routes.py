@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Scope
 
-from producer.admission import Door, stand_in_key
+from producer.admission import Door
 from producer.errors import HttpError, json_response, parse_json, validation_details
 from producer.fastlane import Answer, BodyHandler
 from producer.ingest import Ingest
@@ -36,7 +36,7 @@ def seed_routes(ingest: Ingest, door: Door) -> dict[str, BodyHandler]:
 
     def handler(model: SeedBody) -> BodyHandler:
         async def endpoint(body: bytes, scope: Scope) -> Answer:
-            limits = await door.admit(stand_in_key(scope), 1)
+            limits = await door.admit_request(scope, 1)
             raw = parse_json(body)
             try:
                 seed: LikeIn | CommentIn | FollowIn = model.model_validate(raw)
