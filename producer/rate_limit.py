@@ -5,8 +5,9 @@ costs one token (a batch costs its number of events). The bucket lives in Redis 
 (``{prefix}:tb:{<key id>}``: ``tokens``, ``us``) and is read, refilled, charged and written by
 one Lua script, so concurrent calls from any number of producer replicas never both spend the
 same token. The script reads the clock of Redis (``TIME``), not the caller's, so replicas with
-skewed clocks share one timeline. A call touches that single key, so it stays on one Redis
-Cluster slot.
+skewed clocks share one timeline (Redis ≥ 5, where scripts replicate their effects, so a write
+after ``TIME`` is allowed; Herald runs Redis 7). A call touches that single key, so it stays on
+one Redis Cluster slot.
 
 The arithmetic is here twice: :func:`refill`/:func:`charge` (pure, unit-tested) and the Lua
 script that applies the same steps atomically. :func:`headers` turns a decision into the
