@@ -3,8 +3,8 @@
 The caller's identity is, for now, a stand-in (:func:`stand_in_key`): the SHA-256 of the
 ``X-API-Key`` header or of the ``Authorization: Bearer`` credential if there is one (the
 secret itself is never stored, logged or sent to Redis), else the client's address. Real API
-keys and tenants replace it in one place, :meth:`Door.admit_request`: pass their key id,
-tenant and limits to :meth:`Door.admit`.
+keys and tenants replace it in one place, :meth:`IngestLimiter.admit_request`: pass their key id,
+tenant and limits to :meth:`IngestLimiter.admit`.
 
 Each call charges its cost (one per event; a batch its number of events) to the caller's token
 bucket (:mod:`producer.rate_limit`). Over the limit → ``429 rate_limited`` with
@@ -15,7 +15,7 @@ Redis down or slow → **fail open**: the call goes through without rate-limit f
 ``herald_ingest_rate_limit_errors_total`` and logged as a warning (at most every 10 s). The
 limit protects capacity, not durability — a ``202`` still means RabbitMQ confirmed the event —
 so an outage of the limiter's store must not stop ingest. For ``SKIP_SECONDS`` after a failure
-the door does not ask Redis at all (every call would otherwise wait out the deadline while
+the limiter does not ask Redis at all (every call would otherwise wait out the deadline while
 Redis hangs); those calls are counted the same way. The consumer's per-actor limit stays in
 force behind it.
 """
@@ -36,7 +36,7 @@ from producer.errors import HttpError
 from producer.metrics import RATE_LIMIT_ERRORS, RATE_LIMITED
 from producer.rate_limit import TokenBuckets, headers, window_seconds
 
-__all__ = ["Door", "stand_in_key"]
+__all__ = ["IngestLimiter", "stand_in_key"]
 
 log = get_logger(__name__)
 
@@ -63,7 +63,7 @@ def stand_in_key(scope: Scope) -> str:
     return f"addr:{client[0]}" if client else "addr:unknown"
 
 
-class Door:
+class IngestLimiter:
     """Charges calls to token buckets; ``rate`` 0 turns the limit off (no Redis call)."""
 
     def __init__(self, redis: Redis, names: Names, rate: float, burst: int,
@@ -79,7 +79,7 @@ class Door:
         return self.rate > 0 and self.burst > 0
 
     async def admit_request(self, scope: Scope, cost: int) -> Mapping[str, str]:
-        """:meth:`admit` for the caller of this request, with the door's limits. The one place
+        """:meth:`admit` for the caller of this request, with the limiter's limits. The one place
         where the caller is identified (today the stand-in; tomorrow the API key's principal,
         its tenant and the tenant's rate and burst)."""
         if not self.enabled:
@@ -89,7 +89,7 @@ class Door:
     async def admit(self, key_id: str, cost: int, *, tenant: str = "default",
                     rate: float | None = None, burst: int | None = None) -> Mapping[str, str]:
         """The rate-limit fields for an admitted call, or :class:`HttpError` 429 (422 for a
-        batch over the burst). ``rate``/``burst`` default to the door's settings."""
+        batch over the burst). ``rate``/``burst`` default to the limiter's settings."""
         rate = self.rate if rate is None else rate
         burst = self.burst if burst is None else burst
         if rate <= 0 or burst <= 0:

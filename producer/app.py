@@ -19,7 +19,7 @@ from common.auth import Verifier
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
-from producer.admission import Door
+from producer.admission import IngestLimiter
 from producer.demo import demo_routes
 from producer.errors import HttpError, error_response, internal_error
 from producer.fastlane import FastLane
@@ -48,7 +48,8 @@ def create_app(settings: ProducerSettings) -> FastLane:
     redis = open_redis(settings.redis_url)
     holder = StoreHolder(settings.store_url, settings.store_retention_days)
     history = History(redis, settings.names, holder)
-    door = Door(redis, settings.names, settings.rate_limit_per_second, settings.rate_limit_burst)
+    limiter = IngestLimiter(redis, settings.names, settings.rate_limit_per_second,
+                            settings.rate_limit_burst)
     gate = Gate(Verifier.from_settings(settings), settings.read_api_keys)
     readiness = Readiness()
     readiness.add("rabbitmq", publisher.check)
@@ -97,5 +98,6 @@ def create_app(settings: ProducerSettings) -> FastLane:
             Exception: on_unexpected,
         },
     )
-    ingest_routes = {**event_routes(ingest, settings, door), **seed_routes(ingest, door)}
+    ingest_routes = {**event_routes(ingest, settings, limiter),
+                     **seed_routes(ingest, limiter)}
     return FastLane(app, ingest_routes, settings.max_body_bytes)

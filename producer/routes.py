@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 from starlette.types import Scope
 
-from producer.admission import Door
+from producer.admission import IngestLimiter
 from producer.errors import HttpError, parse_json, validation_details
 from producer.fastlane import Answer, BodyHandler
 from producer.ingest import Ingest
@@ -22,9 +22,11 @@ from producer.settings import ProducerSettings
 __all__ = ["event_routes"]
 
 
-def event_routes(ingest: Ingest, settings: ProducerSettings, door: Door) -> dict[str, BodyHandler]:
+def event_routes(
+    ingest: Ingest, settings: ProducerSettings, limiter: IngestLimiter
+) -> dict[str, BodyHandler]:
     async def post_event(body: bytes, scope: Scope) -> Answer:
-        limits = await door.admit_request(scope, 1)
+        limits = await limiter.admit_request(scope, 1)
         event = await ingest.accept(ingest.validate(parse_json(body)))
         return 202, {"eventId": event.eventId}, limits
 
@@ -38,7 +40,7 @@ def event_routes(ingest: Ingest, settings: ProducerSettings, door: Door) -> dict
             raise HttpError(422, "batch_too_large",
                             f"at most {settings.max_batch_events} events per batch",
                             [{"field": "events", "message": f"{len(batch.events)} given"}])
-        limits = await door.admit_request(scope, len(batch.events))
+        limits = await limiter.admit_request(scope, len(batch.events))
         results = await ingest.accept_many(batch.events)
         accepted = sum(1 for r in results if r["status"] == 202)
         unavailable = sum(1 for r in results if r["status"] == 503)

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Scope
 
-from producer.admission import Door
+from producer.admission import IngestLimiter
 from producer.errors import HttpError, json_response, parse_json, validation_details
 from producer.fastlane import Answer, BodyHandler
 from producer.ingest import Ingest
@@ -30,13 +30,13 @@ SAMPLE_POSTS = [
 SeedBody = type[LikeIn] | type[CommentIn] | type[FollowIn]
 
 
-def seed_routes(ingest: Ingest, door: Door) -> dict[str, BodyHandler]:
+def seed_routes(ingest: Ingest, limiter: IngestLimiter) -> dict[str, BodyHandler]:
     """The seed's POST routes, as body handlers of the fast lane; each call costs one token
     of the caller's rate limit, as ``POST /v1/events`` does."""
 
     def handler(model: SeedBody) -> BodyHandler:
         async def endpoint(body: bytes, scope: Scope) -> Answer:
-            limits = await door.admit_request(scope, 1)
+            limits = await limiter.admit_request(scope, 1)
             raw = parse_json(body)
             try:
                 seed: LikeIn | CommentIn | FollowIn = model.model_validate(raw)

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from common.naming import Names
 from common.redis_pool import open_redis
-from producer.admission import Door
+from producer.admission import IngestLimiter
 from producer.metrics import RATE_LIMIT_ERRORS
 from producer.rate_limit import TokenBuckets
 from tests.conftest import REDIS_URL
@@ -77,10 +77,10 @@ async def test_concurrent_callers_on_many_clients_never_overspend(names: Names) 
 async def test_the_door_fails_open_when_redis_is_away(names: Names) -> None:
     closed = open_redis(f"redis://127.0.0.1:{free_port()}/0")
     try:
-        door = Door(closed, names, rate=SLOW, burst=1, timeout_seconds=scaled(2))
+        limiter = IngestLimiter(closed, names, rate=SLOW, burst=1, timeout_seconds=scaled(2))
         before = RATE_LIMIT_ERRORS._value.get()
-        assert await door.admit("k", 1) == {}
-        assert await door.admit("k", 1) == {}  # over the burst, but let through
+        assert await limiter.admit("k", 1) == {}
+        assert await limiter.admit("k", 1) == {}  # over the burst, but let through
         assert RATE_LIMIT_ERRORS._value.get() == before + 2
     finally:
         await closed.aclose(close_connection_pool=True)
