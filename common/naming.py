@@ -77,6 +77,12 @@ class Names:
         """ZSET sliding-window log of the events admitted for one actor."""
         return f"{self.prefix}:rl:{self._tag(tenant_id, actor_id)}"
 
+    # --- Redis: one API key at the door -------------------------------------------------
+    def ingest_bucket(self, key_id: str) -> str:
+        """HASH token bucket (``tokens``, ``us``) of one caller of the ingest API; the tag
+        ``{key id}`` keeps it on one Cluster slot (the script touches only this key)."""
+        return f"{self.prefix}:tb:{{{key_id}}}"
+
     # --- Redis: global ---------------------------------------------------------------------
     @property
     def expiry_index(self) -> str:

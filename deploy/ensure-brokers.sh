@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the local Redis (127.0.0.1:6379) and RabbitMQ (127.0.0.1:5672) answer: install them
+# Make sure the local Redis (127.0.0.1:6379, unless ENSURE_REDIS=0) and RabbitMQ (127.0.0.1:5672) answer: install them
 # with apt-get where missing, start them where stopped. Sourced by .ci/run and
 # deploy/run-local.sh; expects `step` and `die` to be defined.
 
@@ -37,10 +37,15 @@ redis_up() {
     [[ "$(timeout 5 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null || true)" == PONG ]]
 }
 
-step "redis on $REDIS_HOST:$REDIS_PORT"
-if redis_up; then
+# deploy/run-local.sh sets ENSURE_REDIS=0: it runs Herald's own persistent Redis instead
+# (deploy/herald-redis.sh); this one, without persistence, is for the test suite.
+if [[ "${ENSURE_REDIS:-1}" == 0 ]]; then
+    :
+elif redis_up; then
+    step "redis on $REDIS_HOST:$REDIS_PORT"
     echo "already running"
 else
+    step "redis on $REDIS_HOST:$REDIS_PORT"
     mkdir -p /var/lib/redis
     redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" \
         --save "" --appendonly no --dir /var/lib/redis

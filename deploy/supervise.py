@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -26,6 +27,60 @@ TOKEN_HOURS = 12
 def demo_token(secret: str, user: str) -> str:
     claims = {"sub": user, "tid": "default", "exp": int(time.time()) + TOKEN_HOURS * 3600}
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+SEND = (
+    "  Send one as alice:\n"
+    "    curl -s -XPOST localhost:8000/v1/events \\\n"
+    "         -d '{\"type\":\"LIKE\",\"actorId\":\"alice\",\"targetId\":\"bob\","
+    "\"postId\":\"p1\"}'\n"
+)
+
+
+def _without_password(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def banner(env: dict[str, str]) -> str:
+    """What to try now, for the mode the services run in: JWT (a token for bob, the AUTH frame
+    with it) or trusted (no token anywhere: a bare userId identifies, the read API is open)."""
+    redis = _without_password(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    if env["AUTH_MODE"] == "trusted":
+        return (
+            "\nHerald is running in AUTH_MODE=trusted (demo only: anyone may claim any user).\n"
+            "  Watch bob's notifications:  http://127.0.0.1:8000/demo#user=bob\n"
+            + SEND +
+            "  bob's history (the read API is open in this mode):\n"
+            "    curl -s localhost:8000/v1/users/bob/notifications\n"
+            "  WebSocket: ws://127.0.0.1:8001/ws, "
+            "first frame {\"type\":\"AUTH\",\"userId\":\"bob\"}\n"
+            f"  Redis: {redis}\n"
+            "Ctrl-C stops everything."
+        )
+    token = demo_token(env["JWT_SECRET"], "bob") if env.get("JWT_SECRET") else None
+    if token is None:  # RS256 (JWT_PUBLIC_KEY): this script cannot sign tokens
+        watch = "http://127.0.0.1:8000/demo#user=bob&token=<a JWT for bob>"
+        token_line = "  bob's token: sign one with your RS256 private key (sub=bob)\n"
+        token = "$TOKEN"
+    else:
+        watch = f"http://127.0.0.1:8000/demo#user=bob&token={token}"
+        token_line = f"  bob's token ({TOKEN_HOURS} h):       {token}\n"
+    return (
+        "\nHerald is running.\n"
+        f"  Watch bob's notifications:  {watch}\n"
+        + token_line + SEND +
+        "  bob's history:\n"
+        f"    curl -s -H \"Authorization: Bearer {token}\" "
+        "localhost:8000/v1/users/bob/notifications\n"
+        "  WebSocket: ws://127.0.0.1:8001/ws, first frame {\"type\":\"AUTH\",\"token\":…}\n"
+        f"  Redis: {redis}\n"
+        "Ctrl-C stops everything."
+    )
 
 
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], seconds: float = 30) -> bool:
@@ -43,7 +98,8 @@ def main() -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # One machine: a fresh HS256 secret per run unless one is given, the SQLite store.
     env.setdefault("AUTH_MODE", "jwt")
-    env.setdefault("JWT_SECRET", secrets.token_urlsafe(32))
+    if env["AUTH_MODE"] == "jwt" and not env.get("JWT_PUBLIC_KEY"):
+        env.setdefault("JWT_SECRET", secrets.token_urlsafe(32))
     env.setdefault("STORE_URL", f"sqlite:///{ROOT / 'var' / 'herald.db'}")
     logdir = ROOT / "var" / "log"
     logdir.mkdir(parents=True, exist_ok=True)
@@ -72,21 +128,7 @@ def main() -> int:
         print(f"  {name:<10} http://127.0.0.1:{port}   (log: var/log/{name}.log)")
 
     if not stopping:
-        token = demo_token(env["JWT_SECRET"], "bob") if env["AUTH_MODE"] == "jwt" else ""
-        print(
-            "\nHerald is running.\n"
-            f"  Watch bob's notifications:  http://127.0.0.1:8000/demo#user=bob&token={token}\n"
-            f"  bob's token ({TOKEN_HOURS} h):       {token}\n"
-            "  Send one as alice:\n"
-            "    curl -s -XPOST localhost:8000/v1/events \\\n"
-            "         -d '{\"type\":\"LIKE\",\"actorId\":\"alice\",\"targetId\":\"bob\","
-            "\"postId\":\"p1\"}'\n"
-            "  bob's history:\n"
-            f"    curl -s -H 'Authorization: Bearer {token}' "
-            "localhost:8000/v1/users/bob/notifications\n"
-            "  WebSocket: ws://127.0.0.1:8001/ws, first frame {\"type\":\"AUTH\",\"token\":…}\n"
-            "Ctrl-C stops everything."
-        )
+        print(banner(env))
     while not stopping and all(p.poll() is None for p in procs.values()):
         time.sleep(0.2)
     for proc in procs.values():

@@ -31,7 +31,9 @@ async def serve(settings: ProducerSettings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
         server_header=False,
-        proxy_headers=False,  # nothing reads the client address
+        # The rate limit keys callers without a credential by the peer address; forwarded
+        # headers are not trusted (any client could set them).
+        proxy_headers=False,
     )
     server = EmbeddedServer(config)
     running = asyncio.create_task(server.serve())

@@ -22,6 +22,7 @@ from common.auth import Verifier
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
+from producer.admission import IngestLimiter
 from producer.cors import with_cors
 from producer.demo import demo_routes
 from producer.docs_routes import docs_routes
@@ -53,6 +54,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     redis = open_redis(settings.redis_url)
     holder = StoreHolder(settings.store_url, settings.store_retention_days)
     history = History(redis, settings.names, holder)
+    limiter = IngestLimiter(redis, settings.names, settings.rate_limit_per_second,
+                            settings.rate_limit_burst)
     gate = Gate(Verifier.from_settings(settings), settings.read_api_keys)
     readiness = Readiness()
     readiness.add("rabbitmq", publisher.check)
@@ -105,6 +108,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
             Exception: on_unexpected,
         },
     )
-    ingest_routes = {**event_routes(ingest, settings), **seed_routes(ingest)}
+    ingest_routes = {**event_routes(ingest, settings, limiter),
+                     **seed_routes(ingest, limiter)}
     return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
                      settings.cors_allowed_origins)

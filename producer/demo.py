@@ -1,7 +1,9 @@
-"""``GET /demo``: a one-page client to watch notifications arrive (local demos).
+"""``GET /demo``: a one-page client to watch notifications arrive (local demos); ``GET /``: where
+to go from here, for someone who just opened the producer's address.
 
-The page takes the gateway URL, user and token from its URL fragment
-(``/demo#user=bob&token=…``), so a token never reaches a server log.
+The demo page takes the gateway URL, user and token from its URL fragment
+(``/demo#user=bob&token=…``), so a token never reaches a server log. ``/`` answers JSON, or a
+small HTML page when the client prefers HTML (a browser's ``Accept``).
 """
 
 from __future__ import annotations
@@ -12,13 +14,44 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-__all__ = ["demo_routes"]
+from producer.errors import json_response
+
+__all__ = ["INDEX", "demo_routes"]
+
+LINKS = {
+    "demo": "/demo",
+    "docs": "/docs",
+    "health": "/healthz",
+    "readiness": "/readyz",
+    "metrics": "/metrics",
+}
+INGEST = "POST /v1/events"
+README = "README.md in the Herald repository: the HTTP API, WebSocket protocol and settings"
+INDEX = {"service": "herald producer", "ingest": INGEST, "links": LINKS, "readme": README}
+
+
+def _index_html() -> str:
+    items = "".join(f'<li><a href="{href}">{href}</a> ({name})</li>'
+                    for name, href in LINKS.items())
+    return (
+        "<!doctype html><meta charset=utf-8><title>Herald</title>"
+        "<h1>Herald producer</h1>"
+        f"<p>Send events with <code>{INGEST}</code>. Start here:</p><ul>{items}</ul>"
+        f"<p>{README}.</p>"
+    )
 
 
 def demo_routes() -> list[Route]:
     page = resources.files("producer").joinpath("static/demo.html").read_text("utf-8")
+    index_html = _index_html()
 
     async def demo(request: Request) -> Response:
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
-    return [Route("/demo", demo, methods=["GET"])]
+    async def index(request: Request) -> Response:
+        accept = request.headers.get("accept", "")
+        if "text/html" in accept:
+            return HTMLResponse(index_html)
+        return json_response(INDEX)
+
+    return [Route("/demo", demo, methods=["GET"]), Route("/", index, methods=["GET"])]

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_FIELD_CHARS",
     "BodyTooLarge",
     "HttpError",
+    "dependency_unavailable",
     "error_body",
     "error_response",
     "field_name",
@@ -67,6 +68,14 @@ class HttpError(Exception):
 def internal_error() -> HttpError:
     """The answer to an exception nothing else handled (it is logged where it is caught)."""
     return HttpError(500, "internal_error", "unexpected server error")
+
+
+def dependency_unavailable(name: str, retry_after_seconds: int = 5) -> HttpError:
+    """503 naming the dependency that did not answer (``redis``, ``store``, as ``/readyz``
+    names them), with ``Retry-After``: the caller may retry the same request unchanged."""
+    return HttpError(503, "dependency_unavailable", f"{name} is not reachable; retry later",
+                     [{"dependency": name, "message": f"{name} did not answer"}],
+                     headers={"Retry-After": str(retry_after_seconds)})
 
 
 class BodyTooLarge(HttpError):

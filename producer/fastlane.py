@@ -3,9 +3,10 @@
 Every accepted event is one request, so ingest is the producer's hot path. Served through
 Starlette (its two exception middlewares, the router, a ``Request`` and a ``Response`` per call)
 the framework took about a fifth of the producer's CPU at 4,500 requests/s
-(``python -m bench ingest --profile``). A body handler here takes the body bytes and returns
-``(status, content, headers)``; errors are the same JSON answers the rest of the API gives
-(:func:`producer.errors.error_body`). Any other path goes on to Starlette.
+(``python -m bench ingest --profile``). A body handler here takes the body bytes and the ASGI
+scope (for the caller's headers and address) and returns ``(status, content, headers)``;
+errors are the same JSON answers the rest of the API gives (:func:`producer.errors.error_body`).
+Any other path goes on to Starlette.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = ["Answer", "BodyHandler", "FastLane"]
 log = get_logger(__name__)
 
 Answer = tuple[int, Any, Mapping[str, str] | None]
-BodyHandler = Callable[[bytes], Awaitable[Answer]]
+BodyHandler = Callable[[bytes, Scope], Awaitable[Answer]]
 
 
 class _Disconnected(Exception):
@@ -56,7 +57,7 @@ class FastLane:
             if scope["method"] != "POST":
                 raise HttpError(405, "method_not_allowed", "Method Not Allowed",
                                 headers={"Allow": "POST"})
-            status, content, headers = await handler(await self._body(scope, receive))
+            status, content, headers = await handler(await self._body(scope, receive), scope)
         except _Disconnected:
             return
         except HttpError as error:

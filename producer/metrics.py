@@ -12,6 +12,8 @@ __all__ = [
     "EVENTS_REJECTED",
     "PUBLISH_FAILURES",
     "PUBLISH_SECONDS",
+    "RATE_LIMITED",
+    "RATE_LIMIT_ERRORS",
 ]
 
 EVENTS_ACCEPTED = Counter(
@@ -30,4 +32,15 @@ PUBLISH_SECONDS = Histogram(
     "herald_publish_seconds",
     "Time from publish to the broker's confirm of every event of one request",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+RATE_LIMITED = Counter(
+    "herald_ingest_rate_limited_total",
+    "Ingest calls refused with 429 by the token bucket at the door",
+    ["tenant"],
+)
+RATE_LIMIT_ERRORS = Counter(
+    "herald_ingest_rate_limit_errors_total",
+    "Ingest calls let through unchecked (fail open): Redis did not answer, now or within "
+    "the last second",
 )

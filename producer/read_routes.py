@@ -10,14 +10,22 @@
 Ids in the path and the query (``userId``, ``notificationId``, ``?tenantId=``, ``?userId=``)
 obey the body's id rule (:func:`common.models.is_id`) and are checked before anything else:
 a bad one is a 422 naming it, never a 403 from comparing it with the token's.
+
+Redis (the pending notifications) or the store not answering → ``503 dependency_unavailable``
+naming it, as ``/readyz`` does, with ``Retry-After`` (not a 500: nothing is wrong with the
+request, and it can be sent again unchanged).
 """
 
 from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from pymongo.errors import ConnectionFailure as MongoConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -25,7 +33,7 @@ from starlette.routing import Route
 from common.auth import AuthError, Verifier
 from common.models import ID_RULE, is_id
 from common.store.cursor import decode_cursor, encode_cursor
-from producer.errors import HttpError, json_response
+from producer.errors import HttpError, dependency_unavailable, json_response
 from producer.reads import History, to_json
 
 __all__ = ["Gate", "check_id", "read_routes"]
@@ -90,6 +98,23 @@ def _limit(request: Request) -> int:
     return int(raw)
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _naming_dependencies(endpoint: Endpoint) -> Endpoint:
+    """``endpoint`` answering 503 naming Redis or the store when one does not answer."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except (RedisConnectionError, RedisTimeoutError):
+            raise dependency_unavailable("redis") from None
+        except MongoConnectionFailure:
+            raise dependency_unavailable("store") from None
+
+    return guarded
+
+
 def read_routes(history: History, gate: Gate) -> list[Route]:
     async def list_notifications(request: Request) -> Response:
         user = check_id("userId", request.path_params["user_id"])
@@ -123,7 +148,10 @@ def read_routes(history: History, gate: Gate) -> list[Route]:
         return json_response({"notificationId": notification_id, "read": True})
 
     return [
-        Route("/v1/users/{user_id}/notifications", list_notifications, methods=["GET"]),
-        Route("/v1/users/{user_id}/notifications/unread-count", unread_count, methods=["GET"]),
-        Route("/v1/notifications/{notification_id}/read", mark_read, methods=["POST"]),
+        Route("/v1/users/{user_id}/notifications", _naming_dependencies(list_notifications),
+              methods=["GET"]),
+        Route("/v1/users/{user_id}/notifications/unread-count",
+              _naming_dependencies(unread_count), methods=["GET"]),
+        Route("/v1/notifications/{notification_id}/read", _naming_dependencies(mark_read),
+              methods=["POST"]),
     ]

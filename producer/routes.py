@@ -1,7 +1,17 @@
-"""``POST /v1/events`` and ``POST /v1/events/batch``, as body handlers of the fast lane."""
+"""``POST /v1/events`` and ``POST /v1/events/batch``, as body handlers of the fast lane.
+
+Each call is charged to its caller's rate limit first (:mod:`producer.admission`): a single
+event costs 1 (before its body is parsed, so malformed floods count too); a batch costs its
+number of items, valid or not, once its envelope ``{"events": [...]}`` has been read and its
+size checked (an envelope that cannot be read costs nothing: it is answered 400/422 without
+any further work). Tokens are not given back when the broker then fails to confirm (503).
+"""
 
 from __future__ import annotations
 
+from starlette.types import Scope
+
+from producer.admission import IngestLimiter
 from producer.bodies import validate_body
 from producer.errors import HttpError, parse_json
 from producer.fastlane import Answer, BodyHandler
@@ -12,18 +22,22 @@ from producer.settings import ProducerSettings
 __all__ = ["event_routes"]
 
 
-def event_routes(ingest: Ingest, settings: ProducerSettings) -> dict[str, BodyHandler]:
-    async def post_event(body: bytes) -> Answer:
+def event_routes(
+    ingest: Ingest, settings: ProducerSettings, limiter: IngestLimiter
+) -> dict[str, BodyHandler]:
+    async def post_event(body: bytes, scope: Scope) -> Answer:
+        limits = await limiter.admit_request(scope, 1)
         event = await ingest.accept(ingest.validate(parse_json(body)))
-        return 202, {"eventId": event.eventId}, None
+        return 202, {"eventId": event.eventId}, limits
 
-    async def post_batch(body: bytes) -> Answer:
+    async def post_batch(body: bytes, scope: Scope) -> Answer:
         batch = validate_body(BatchIn, parse_json(body), "invalid_batch",
                               'the body must be {"events": [...]}')
         if len(batch.events) > settings.max_batch_events:
             raise HttpError(422, "batch_too_large",
                             f"at most {settings.max_batch_events} events per batch",
                             [{"field": "events", "message": f"{len(batch.events)} given"}])
+        limits = await limiter.admit_request(scope, len(batch.events))
         results = await ingest.accept_many(batch.events)
         accepted = sum(1 for r in results if r["status"] == 202)
         unavailable = sum(1 for r in results if r["status"] == 503)
@@ -33,9 +47,11 @@ def event_routes(ingest: Ingest, settings: ProducerSettings) -> dict[str, BodyHa
             status = 503
         else:
             status = 207
-        headers = ingest.unavailable().headers if unavailable else None
+        headers = dict(limits)
+        if unavailable:
+            headers.update(ingest.unavailable().headers or {})
         content = {"accepted": accepted, "rejected": len(results) - accepted,
                    "results": results}
-        return status, content, headers
+        return status, content, headers or None
 
     return {"/v1/events": post_event, "/v1/events/batch": post_batch}

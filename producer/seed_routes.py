@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Scope
 
+from producer.admission import IngestLimiter
 from producer.bodies import validate_body
 from producer.errors import invalid, json_response, parse_json
 from producer.fastlane import Answer, BodyHandler
@@ -29,11 +31,13 @@ SAMPLE_POSTS = [
 SeedBody = type[LikeIn] | type[CommentIn] | type[FollowIn]
 
 
-def seed_routes(ingest: Ingest) -> dict[str, BodyHandler]:
-    """The seed's POST routes, as body handlers of the fast lane."""
+def seed_routes(ingest: Ingest, limiter: IngestLimiter) -> dict[str, BodyHandler]:
+    """The seed's POST routes, as body handlers of the fast lane; each call costs one token
+    of the caller's rate limit, as ``POST /v1/events`` does."""
 
     def handler(model: SeedBody) -> BodyHandler:
-        async def endpoint(body: bytes) -> Answer:
+        async def endpoint(body: bytes, scope: Scope) -> Answer:
+            limits = await limiter.admit_request(scope, 1)
             seed: LikeIn | CommentIn | FollowIn = validate_body(
                 model, parse_json(body), "invalid_event", "the event is not valid")
             try:
@@ -41,7 +45,7 @@ def seed_routes(ingest: Ingest) -> dict[str, BodyHandler]:
             except ValidationError as exc:
                 raise invalid("invalid_event", "the event is not valid", exc) from None
             event = await ingest.accept(event_in)
-            return 202, {"eventId": event.eventId, "status": "accepted"}, None
+            return 202, {"eventId": event.eventId, "status": "accepted"}, limits
 
         return endpoint
 

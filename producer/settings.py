@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from common.auth import AuthSettings
@@ -27,6 +27,10 @@ class ProducerSettings(AuthSettings, StoreSettings):
     publish_timeout_seconds: float = Field(5.0, gt=0, le=120)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    # Token bucket per caller at the door (producer/admission.py): events per second and the
+    # most at once. 0 and 0: off. A batch costs its number of events.
+    rate_limit_per_second: float = Field(0.0, ge=0, le=1_000_000)
+    rate_limit_burst: int = Field(0, ge=0, le=10_000_000)
     # Origins browser apps may call from (comma-separated, `*` for any); empty: no CORS.
     cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     # How far from now an event's occurredAt may be (older, or further ahead: 422).
@@ -66,3 +70,10 @@ class ProducerSettings(AuthSettings, StoreSettings):
                 raise ValueError(f"not an origin (scheme://host[:port]): {bad[0]!r}")
             return origins
         return value
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if (self.rate_limit_per_second > 0) != (self.rate_limit_burst > 0):
+            raise ValueError("set RATE_LIMIT_PER_SECOND and RATE_LIMIT_BURST both above 0 "
+                             "(on) or both to 0 (off)")
+        return self

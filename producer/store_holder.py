@@ -1,8 +1,8 @@
 """The producer's handle on the store, opened in the background.
 
 The store serves only the read API: if it cannot be opened (MongoDB away at start), ingest
-still works, reads answer 503 and ``/readyz`` names the store, while the holder keeps trying
-with backoff.
+still works, reads answer ``503 dependency_unavailable`` naming the store (so does ``/readyz``),
+while the holder keeps trying with backoff.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from common.backoff import Backoff
 from common.logs import get_logger
 from common.store.base import Store
 from common.store.factory import open_store
-from producer.errors import HttpError
+from producer.errors import dependency_unavailable
 
 __all__ = ["StoreHolder"]
 
@@ -45,8 +45,7 @@ class StoreHolder:
     @property
     def store(self) -> Store:
         if self._store is None:
-            raise HttpError(503, "store_unavailable", "the notification store is not reachable",
-                            headers={"Retry-After": "5"})
+            raise dependency_unavailable("store")
         return self._store
 
     async def check(self) -> None:
