@@ -157,3 +157,32 @@ class Health(_Closed):
 class Readiness(_Closed):
     status: Literal["ready", "unready"]
     checks: dict[str, str] = Field(description="Each dependency: `ok`, or `down: …`.")
+
+
+class Erased(_Closed):
+    pending: int = Field(ge=0, description="Pending notifications removed from Redis.")
+    stream: int = Field(ge=0, description="Persist-stream entries removed.")
+    stored: int = Field(ge=0, description="Stored rows removed.")
+
+
+class UserErased(_Closed):
+    userId: Id
+    tenantId: Id
+    erased: Erased
+
+
+class UserExport(_Closed):
+    userId: Id
+    tenantId: Id
+    exportedAt: AwareDatetime
+    pending: list[NotificationOut]
+    stored: list[NotificationOut]
+    truncated: bool = Field(description="More was held than `limit` of either list.")
+    limit: int = Field(ge=1)
+
+
+class Index(_Closed):
+    service: str
+    ingest: str
+    links: dict[str, str]
+    readme: str

@@ -242,6 +242,34 @@ def read_paths() -> PathItems:
     }
 
 
+def user_data_paths() -> PathItems:
+    """Erasure and export of one user's data (producer/privacy.py)."""
+    user = param("userId", "path", "The user whose data this is.")
+    tenant = param("tenantId", "query", "The tenant, for an API key (a token's own tenant "
+                                        "otherwise); `default` when absent.")
+    errors = (401, 403, 422, 503)
+    return {
+        "/v1/users/{userId}": {"delete": {
+            "tags": ["user data"], "operationId": "eraseUser",
+            "summary": "Erase everything Herald holds of a user (GDPR)",
+            "description": "Pending notifications, persist-stream entries and stored rows; a "
+                           "tombstone keeps replays of older events from notifying again.",
+            "security": READ_SECURITY,
+            "parameters": [user, tenant],
+            "responses": answers({200: answer("Erased; the counts say what went.",
+                                              shapes.UserErased)}, *errors),
+        }},
+        "/v1/users/{userId}/export": {"get": {
+            "tags": ["user data"], "operationId": "exportUser",
+            "summary": "Everything Herald holds of a user, as JSON",
+            "security": READ_SECURITY,
+            "parameters": [user, tenant],
+            "responses": answers({200: answer("The user's data.", shapes.UserExport)},
+                                 *errors),
+        }},
+    }
+
+
 def probe_paths() -> PathItems:
     """``/healthz``, ``/readyz``, ``/metrics`` (common/health.py)."""
     return {
@@ -274,6 +302,14 @@ def page_paths() -> PathItems:
                         "responses": answers({200: answer("The page.", media="text/html")})}}
 
     return {
+        "/": {"get": {
+            "tags": ["pages"], "operationId": "index", "summary": "Where to go from here",
+            "responses": answers({200: {
+                "description": "Links to the demo, the docs and the probes (an HTML page "
+                               "when the client accepts text/html).",
+                "content": {"application/json": {"schema": _schema(shapes.Index)},
+                            "text/html": {"schema": {"type": "string"}}}}}),
+        }},
         "/demo": page("demo", "A one-page client that shows notifications arriving"),
         "/docs": page("docs", "This document, browsable (Swagger UI, served by Herald)"),
         "/openapi.json": {"get": {
@@ -289,17 +325,18 @@ SECTIONS: tuple[Callable[[], PathItems], ...] = (
     ingest_paths,
     seed_paths,
     read_paths,
+    user_data_paths,
     probe_paths,
     page_paths,
     # Routes of other branches go here, one function each: admin (/v1/admin/...),
-    # tokens (POST /v1/tokens), user data (DELETE /v1/users/{userId}, .../export).
+    # tokens (POST /v1/tokens).
 )
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (EventIn, BatchIn, LikeIn, CommentIn, FollowIn)
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     shapes.Error, shapes.EventAccepted, shapes.SeedAccepted, shapes.BatchAccepted,
     shapes.PostList, shapes.NotificationPage, shapes.UnreadCount, shapes.MarkedRead,
-    shapes.Health, shapes.Readiness,
+    shapes.Health, shapes.Readiness, shapes.UserErased, shapes.UserExport, shapes.Index,
 )
 
 DESCRIPTION = """\

@@ -15,7 +15,7 @@ Who may call: whatever ``authorise`` decides — today the read API's
 key for any user with ``?tenantId=``), called once per request below, so that another
 authority (tenant API keys with scopes) can replace it in one place.
 
-Failures: Redis away → ``503 redis_unavailable``; the store away → ``503 store_unavailable``
+Failures: Redis or the store away → ``503 dependency_unavailable`` naming it
 (both with ``Retry-After``); never a 500 for a dependency. Logs never carry the user's id.
 """
 
@@ -40,7 +40,7 @@ from common.models import ID_PATTERN, utc_now
 from common.naming import Names
 from common.records import Status
 from common.store.base import Store
-from producer.errors import HttpError, json_response
+from producer.errors import HttpError, dependency_unavailable, json_response
 from producer.reads import to_json
 from producer.store_holder import StoreHolder
 
@@ -72,8 +72,7 @@ def _user_id(request: Request) -> str:
 def _unavailable(dependency: str, exc: BaseException) -> HttpError:
     log.warning("privacy request failed: dependency unavailable", dependency=dependency,
                 error=type(exc).__name__)
-    return HttpError(503, f"{dependency}_unavailable", f"{dependency} is not reachable; "
-                     "repeat the request (it is safe to)", headers={"Retry-After": "5"})
+    return dependency_unavailable(dependency)
 
 
 def privacy_routes(
@@ -95,7 +94,7 @@ def privacy_routes(
         return tenant, user
 
     def store() -> Store:
-        return holder.store  # 503 store_unavailable while it is not open
+        return holder.store  # 503 dependency_unavailable while it is not open
 
     async def erase(request: Request) -> Response:
         tenant, user = who(request)

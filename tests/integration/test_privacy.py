@@ -236,7 +236,8 @@ async def test_redis_unreachable_is_503_naming_it(
         for method, path in (("DELETE", "/v1/users/bob"), ("GET", "/v1/users/bob/export")):
             answer = await api.request(method, path, headers=KEY, timeout=30)
             assert answer.status_code == 503, answer.text
-            assert answer.json()["error"] == "redis_unavailable"
+            assert answer.json()["error"] == "dependency_unavailable"
+            assert answer.json()["details"][0]["dependency"] == "redis"
             assert answer.headers["retry-after"]
 
 
