@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,12 +23,14 @@ from common.auth import Verifier
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
+from common.service import EmbeddedServer, stop_on_signals
 from producer.admission import IngestLimiter
 from producer.cors import with_cors
 from producer.demo import demo_routes
 from producer.docs_routes import docs_routes
 from producer.errors import HttpError, error_response, internal_error
 from producer.fastlane import FastLane
+from producer.http_protocol import JsonErrorProtocol
 from producer.ingest import Ingest
 from producer.privacy import privacy_routes
 from producer.publisher import Publisher
@@ -38,7 +41,7 @@ from producer.seed_routes import posts_route, seed_routes
 from producer.settings import ProducerSettings
 from producer.store_holder import StoreHolder
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "serve"]
 
 log = get_logger(__name__)
 
@@ -112,3 +115,28 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
                      **seed_routes(ingest, limiter)}
     return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
                      settings.cors_allowed_origins)
+
+
+async def serve(settings: ProducerSettings) -> None:
+    stop = stop_on_signals()
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        http=JsonErrorProtocol,  # httptools, answering a request it refuses in JSON
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        server_header=False,
+        # The rate limit keys callers without a credential by the peer address; forwarded
+        # headers are not trusted (any client could set them).
+        proxy_headers=False,
+    )
+    server = EmbeddedServer(config)
+    running = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await running
