@@ -9,8 +9,9 @@ CORS (when configured) wraps both, outermost. Every route is in the OpenAPI docu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -41,7 +42,7 @@ from producer.seed_routes import posts_route, seed_routes
 from producer.settings import ProducerSettings
 from producer.store_holder import StoreHolder
 
-__all__ = ["create_app", "serve"]
+__all__ = ["create_app", "exception_handlers", "serve"]
 
 log = get_logger(__name__)
 
@@ -79,6 +80,30 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
             await redis.aclose()
             log.info("producer stopped")
 
+    routes = [
+        posts_route(),
+        *read_routes(history, gate),
+        *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
+                        settings.erasure_tombstone_seconds),
+        *demo_routes(),
+        *docs_routes(),
+        *probe_routes(readiness),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=exception_handlers(),
+    )
+    ingest_routes = {**event_routes(ingest, settings, limiter),
+                     **seed_routes(ingest, limiter)}
+    return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
+                     settings.cors_allowed_origins)
+
+
+def exception_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    """How the Starlette side answers errors: the JSON error body of producer/errors.py, as
+    the fast lane does (tests/unit/test_error_answers.py holds the two equal)."""
+
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HttpError)
         return error_response(exc)
@@ -93,28 +118,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         log.exception("unhandled error", path=request.url.path)
         return error_response(internal_error())
 
-    routes = [
-        posts_route(),
-        *read_routes(history, gate),
-        *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
-                        settings.erasure_tombstone_seconds),
-        *demo_routes(),
-        *docs_routes(),
-        *probe_routes(readiness),
-    ]
-    app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={
-            HttpError: on_http_error,
-            HTTPException: on_starlette_error,
-            Exception: on_unexpected,
-        },
-    )
-    ingest_routes = {**event_routes(ingest, settings, limiter),
-                     **seed_routes(ingest, limiter)}
-    return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
-                     settings.cors_allowed_origins)
+    return {HttpError: on_http_error, HTTPException: on_starlette_error,
+            Exception: on_unexpected}
 
 
 async def serve(settings: ProducerSettings) -> None:
