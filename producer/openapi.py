@@ -239,6 +239,16 @@ def read_paths() -> PathItems:
             ],
             "responses": answers({200: answer("Marked.", shapes.MarkedRead)}, *errors),
         }},
+        "/v1/users/{userId}/notifications/read-all": {"post": {
+            "tags": ["read"], "operationId": "markAllRead",
+            "summary": "Mark every unread notification of a user read",
+            "description": "Pending notifications are acknowledged too (as mark-read does); "
+                           "stored ones get `readAt`. Idempotent: a second call marks 0.",
+            "security": READ_SECURITY,
+            "parameters": [user, tenant],
+            "responses": answers({200: answer("Marked.", shapes.MarkedAllRead)},
+                                 401, 403, 422),
+        }},
     }
 
 
@@ -336,7 +346,8 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (EventIn, BatchIn, LikeIn, Comment
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     shapes.Error, shapes.EventAccepted, shapes.SeedAccepted, shapes.BatchAccepted,
     shapes.PostList, shapes.NotificationPage, shapes.UnreadCount, shapes.MarkedRead,
-    shapes.Health, shapes.Readiness, shapes.UserErased, shapes.UserExport, shapes.Index,
+    shapes.MarkedAllRead, shapes.Health, shapes.Readiness, shapes.UserErased, shapes.UserExport,
+    shapes.Index,
 )
 
 DESCRIPTION = """\
