@@ -155,6 +155,7 @@ export declare class HeraldClient {
   readonly ledger: Ledger;
   readonly backoff: Backoff;
   autoAck: boolean;
+  on(event: "notification", handler: (value: Notification, info: { replayed: boolean }) => void): () => void;
   on<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): () => void;
   off<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): void;
   start(): this;

@@ -184,10 +184,10 @@ class Emitter {
     this._handlers.get(event)?.delete(handler);
   }
 
-  emit(event, value) {
+  emit(event, ...values) {
     for (const handler of [...(this._handlers.get(event) ?? [])]) {
       try {
-        handler(value);
+        handler(...values);
       } catch (err) {
         if (event !== "error") this.emit("error", { code: "HANDLER", message: String(err), fatal: false });
       }
@@ -196,7 +196,8 @@ class Emitter {
 }
 
 /**
- * The WebSocket client. Events: "notification" (each notification once), "state"
+ * The WebSocket client. Events: "notification" (each notification once; a second argument
+ * {replayed} says whether it was pending when the connection opened), "state"
  * ("connecting" | "open" | "reconnecting" | "closed"), "open" (the AUTH_OK frame and the url),
  * "ack" (ids the gateway confirmed), "error" ({code, message, fatal}), "close" ({code, reason,
  * action}: how a connection ended).
@@ -237,7 +238,7 @@ export class HeraldClient extends Emitter {
     this._closing = false;
     this._flushTimer = null;
     this._wake = null;
-    this._opened = null;
+    this._replayLeft = 0;
     this._onOnline = () => this._wakeUp();
     this._onOffline = () => this._drop();
   }
@@ -412,9 +413,11 @@ export class HeraldClient extends Emitter {
       case "NOTIFICATION": {
         this.stats.deliveries += 1;
         const note = frame.notification;
+        const replayed = this._replayLeft > 0; // the first `pending` after AUTH_OK
+        if (replayed) this._replayLeft -= 1;
         const verdict = this.ledger.onNotification(note.id);
         if (verdict === "deliver") {
-          this.emit("notification", note);
+          this.emit("notification", note, { replayed });
           if (this.autoAck) this.ack(note.id);
         } else if (verdict === "reack") {
           this._scheduleFlush(this.ackDelay);
@@ -430,6 +433,7 @@ export class HeraldClient extends Emitter {
       }
       case "AUTH_OK":
         this.stats.connects += 1;
+        this._replayLeft = Number(frame.pending) || 0;
         this.backoff.reset();
         this.ledger.onReconnect();
         this._setState("open");

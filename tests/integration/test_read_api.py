@@ -144,4 +144,4 @@ async def test_trusted_mode_is_open(services: Callable[..., Service]) -> None:
         answer = await client.get("/v1/users/bob/notifications")
         assert answer.status_code == 200 and answer.json()["notifications"] == []
         demo = await client.get("/demo")
-        assert demo.status_code == 200 and "new WebSocket(" in demo.text
+        assert demo.status_code == 200 and "<herald-inbox" in demo.text
