@@ -38,6 +38,7 @@ from producer.publisher import Publisher
 from producer.read_routes import Gate, read_routes
 from producer.reads import History
 from producer.routes import event_routes
+from producer.sdk_routes import sdk_routes
 from producer.seed_routes import posts_route, seed_routes
 from producer.settings import ProducerSettings
 from producer.store_holder import StoreHolder
@@ -87,6 +88,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
                         settings.erasure_tombstone_seconds),
         *demo_routes(),
         *docs_routes(),
+        *sdk_routes(),
         *probe_routes(readiness),
     ]
     app = Starlette(
