@@ -22,10 +22,12 @@ from common.auth import Verifier
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
+from producer.admin_routes import admin_routes
 from producer.admission import IngestLimiter
 from producer.cors import with_cors
 from producer.demo import demo_routes
 from producer.docs_routes import docs_routes
+from producer.door import Door
 from producer.errors import HttpError, error_response, internal_error
 from producer.fastlane import FastLane
 from producer.ingest import Ingest
@@ -37,6 +39,7 @@ from producer.routes import event_routes
 from producer.seed_routes import posts_route, seed_routes
 from producer.settings import ProducerSettings
 from producer.store_holder import StoreHolder
+from producer.token_routes import token_routes
 
 __all__ = ["create_app"]
 
@@ -56,7 +59,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     history = History(redis, settings.names, holder)
     limiter = IngestLimiter(redis, settings.names, settings.rate_limit_per_second,
                             settings.rate_limit_burst)
-    gate = Gate(Verifier.from_settings(settings), settings.read_api_keys)
+    door = Door(holder, settings.admin_api_key, trusted=settings.auth_mode == "trusted")
+    gate = Gate(Verifier.from_settings(settings), settings.read_api_keys, door)
     readiness = Readiness()
     readiness.add("rabbitmq", publisher.check)
     readiness.add("redis", redis.ping)
@@ -65,7 +69,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.auth_mode == "trusted":
-            log.warning("AUTH_MODE=trusted: the read API is open to anyone (demo use only)")
+            log.warning("AUTH_MODE=trusted: ingest and the read API are open to anyone, "
+                        "without an API key (demo use only)")
         await asyncio.gather(publisher.start(), holder.start())
         log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
         try:
@@ -95,6 +100,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *read_routes(history, gate),
         *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
                         settings.erasure_tombstone_seconds),
+        *admin_routes(holder, door),
+        *token_routes(door, settings.signing_key),
         *demo_routes(),
         *docs_routes(),
         *probe_routes(readiness),
@@ -108,7 +115,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
             Exception: on_unexpected,
         },
     )
-    ingest_routes = {**event_routes(ingest, settings, limiter),
-                     **seed_routes(ingest, limiter)}
+    ingest_routes = {**event_routes(ingest, settings, limiter, door),
+                     **seed_routes(ingest, limiter, door)}
     return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
                      settings.cors_allowed_origins)
