@@ -226,8 +226,9 @@ def seed_paths() -> PathItems:
 def read_paths() -> PathItems:
     """The read API (producer/read_routes.py)."""
     user = param("userId", "path", "The user whose notifications these are.")
-    tenant = param("tenantId", "query", "The tenant, for an API key (a token's own tenant "
-                                        "otherwise); `default` when absent.")
+    tenant = param("tenantId", "query", "The tenant: a tenant key's or a token's own (another "
+                                        "is 403; absent: theirs); for a `READ_API_KEYS` key, "
+                                        "any (`default` when absent).")
     errors = (401, 403, 404, 422)
     return {
         "/v1/users/{userId}/notifications": {"get": {
@@ -268,8 +269,9 @@ def read_paths() -> PathItems:
 def user_data_paths() -> PathItems:
     """Erasure and export of one user's data (producer/privacy.py)."""
     user = param("userId", "path", "The user whose data this is.")
-    tenant = param("tenantId", "query", "The tenant, for an API key (a token's own tenant "
-                                        "otherwise); `default` when absent.")
+    tenant = param("tenantId", "query", "The tenant: a tenant key's or a token's own (another "
+                                        "is 403; absent: theirs); for a `READ_API_KEYS` key, "
+                                        "any (`default` when absent).")
     errors = (401, 403, 422, 503)
     return {
         "/v1/users/{userId}": {"delete": {
