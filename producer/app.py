@@ -25,10 +25,12 @@ from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import EmbeddedServer, stop_on_signals
+from producer.admin_routes import admin_routes
 from producer.admission import IngestLimiter
 from producer.cors import with_cors
 from producer.demo import demo_routes
 from producer.docs_routes import docs_routes
+from producer.door import Door
 from producer.errors import HttpError, error_response, internal_error
 from producer.fastlane import FastLane
 from producer.http_protocol import JsonErrorProtocol
@@ -42,6 +44,7 @@ from producer.sdk_routes import sdk_routes
 from producer.seed_routes import posts_route, seed_routes
 from producer.settings import ProducerSettings
 from producer.store_holder import StoreHolder
+from producer.token_routes import token_routes
 
 __all__ = ["create_app", "exception_handlers", "serve"]
 
@@ -61,7 +64,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     history = History(redis, settings.names, holder)
     limiter = IngestLimiter(redis, settings.names, settings.rate_limit_per_second,
                             settings.rate_limit_burst)
-    gate = Gate(Verifier.from_settings(settings), settings.read_api_keys)
+    door = Door(holder, settings.admin_api_key, trusted=settings.auth_mode == "trusted")
+    gate = Gate(Verifier.from_settings(settings), settings.read_api_keys, door)
     readiness = Readiness()
     readiness.add("rabbitmq", publisher.check)
     readiness.add("redis", redis.ping)
@@ -70,7 +74,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.auth_mode == "trusted":
-            log.warning("AUTH_MODE=trusted: the read API is open to anyone (demo use only)")
+            log.warning("AUTH_MODE=trusted: ingest and the read API are open to anyone, "
+                        "without an API key (demo use only)")
         await asyncio.gather(publisher.start(), holder.start())
         log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
         try:
@@ -86,6 +91,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *read_routes(history, gate),
         *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
                         settings.erasure_tombstone_seconds),
+        *admin_routes(holder, door),
+        *token_routes(door, settings.signing_key),
         *demo_routes(),
         *docs_routes(),
         *sdk_routes(),
@@ -96,8 +103,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
     )
-    ingest_routes = {**event_routes(ingest, settings, limiter),
-                     **seed_routes(ingest, limiter)}
+    ingest_routes = {**event_routes(ingest, settings, limiter, door),
+                     **seed_routes(ingest, limiter, door)}
     return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
                      settings.cors_allowed_origins)
 

@@ -39,7 +39,8 @@ async def producer(services: Callable[..., Service]) -> Service:
 
 async def post(service: Service, path: str, body: object | bytes) -> httpx.Response:
     content = body if isinstance(body, bytes) else orjson.dumps(body)
-    async with httpx.AsyncClient(base_url=service.url, timeout=scaled(30)) as client:
+    async with httpx.AsyncClient(base_url=service.url, timeout=scaled(30),
+                                 headers=service.headers) as client:
         return await client.post(path, content=content)
 
 
