@@ -35,7 +35,7 @@ async def post_event(producer: Service, **fields: Any) -> str:
     body = {"type": "LIKE", "actorId": "alice", "targetId": USER,
             "postId": f"p{next(_posts)}", **fields}
     async with httpx.AsyncClient(base_url=producer.url, timeout=scaled(10)) as client:
-        answer = await client.post("/v1/events", json=body)
+        answer = await client.post("/v1/events", json=body, headers=producer.headers)
     assert answer.status_code == 202, answer.text
     event_id: str = answer.json()["eventId"]
     return event_id
