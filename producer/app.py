@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -98,7 +99,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
                         settings.erasure_tombstone_seconds),
         *demo_routes(),
         *docs_routes(),
-        *sdk_routes(),
+        *sdk_routes(Path(settings.sdk_dir) if settings.sdk_dir else None),
         *probe_routes(readiness),
     ]
     app = Starlette(
