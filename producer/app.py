@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -95,7 +96,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *token_routes(door, settings.signing_key),
         *demo_routes(),
         *docs_routes(),
-        *sdk_routes(),
+        *sdk_routes(Path(settings.sdk_dir) if settings.sdk_dir else None),
         *probe_routes(readiness),
     ]
     app = Starlette(

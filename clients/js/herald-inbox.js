@@ -214,8 +214,13 @@ export class HeraldInbox extends HTMLElement {
 
   async markRead(id) {
     const item = this._items.get(id);
-    if (!item || item.read) return;
-    await this.api.markRead(id);
+    if (!item || item.read || item.busy) return;
+    item.busy = true;
+    try {
+      await this.api.markRead(id);
+    } finally {
+      item.busy = false;
+    }
     this._setRead(item);
     this.unread = Math.max(0, this.unread - 1);
     this._showCount();
@@ -355,7 +360,7 @@ export class HeraldInbox extends HTMLElement {
     else if (event.key === "ArrowUp") next = Math.max(0, at - 1);
     else if (event.key === "Home") next = 0;
     else if (event.key === "End") next = rows.length - 1;
-    else if (event.key === "Enter" && at >= 0) this.markRead(rows[at].dataset.id);
+    else if (event.key === "Enter" && at >= 0 && event.composedPath()[0] === rows[at]) this.markRead(rows[at].dataset.id);
     if (next >= 0 && rows[next]) {
       event.preventDefault();
       rows.forEach((row) => (row.tabIndex = -1));
