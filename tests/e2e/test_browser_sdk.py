@@ -182,7 +182,8 @@ async def test_the_inbox_pages_marks_read_and_shows_live_arrivals(stack: Stack) 
                                 if n % 3 == 0 else {}))
             for n in range(45)]
     await eventually(stack.statuses, lambda s: len(s) == len(sent), timeout=20)
-    env = {**env_for(stack, [gateway]), "HERALD_USER": USER, "HERALD_EXPECTED": str(len(sent))}
+    env = {**env_for(stack, [gateway]), "HERALD_USER": USER, "HERALD_EXPECTED": str(len(sent)),
+           "HERALD_API_KEY": stack.producer.headers["X-API-Key"]}
     result = await run_scenario("inbox.mjs", env, timeout=120)
 
     assert result["badgeAtStart"] == str(len(sent))
