@@ -83,10 +83,12 @@ class Principal:
 
 
 def credential(headers: Headers) -> str | None:
-    """The key of ``X-API-Key``, else of ``Authorization: Bearer``; ``None`` without one."""
+    """The key of ``X-API-Key``, else of ``Authorization: Bearer``; ``None`` without one. An
+    ``X-API-Key`` header that is present wins, even empty (``""``: a credential that verifies
+    as nothing, so 401), so that a bad key is never passed over for another credential."""
     bearer = None
     for name, value in headers:
-        if name == b"x-api-key" and value.strip():
+        if name == b"x-api-key":
             return value.strip().decode("latin-1")
         if name == b"authorization":
             scheme, _, token = value.partition(b" ")

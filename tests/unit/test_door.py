@@ -25,7 +25,8 @@ PRINCIPAL = Principal("acme", "0123456789ab", frozenset({EVENTS_WRITE}))
     ([(b"authorization", b"bearer  k2 ")], "k2"),
     ([(b"authorization", b"Basic k3")], None),
     ([(b"authorization", b"Bearer k2"), (b"x-api-key", b"k1")], "k1"),
-    ([(b"x-api-key", b"  ")], None),
+    ([(b"x-api-key", b"  ")], ""),
+    ([(b"x-api-key", b""), (b"authorization", b"Bearer k2")], ""),
 ])
 def test_the_key_comes_from_x_api_key_or_a_bearer_credential(
     headers: list[tuple[bytes, bytes]], found: str | None
@@ -87,7 +88,7 @@ async def test_a_key_is_read_at_most_once_a_second_and_a_revocation_seen_after()
     clock[0] += 0.6
     with pytest.raises(HttpError, match="revoked"):
         await door.authenticate(made.secret)
-    for bad in (None, "nonsense", made.secret[:-1] + ("A" if made.secret[-1] != "A" else "B")):
+    for bad in (None, "", "nonsense", made.secret[:-1] + ("A" if made.secret[-1] != "A" else "B")):
         with pytest.raises(HttpError) as refused:
             await door.authenticate(bad)
         assert refused.value.status == 401
