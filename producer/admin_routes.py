@@ -149,14 +149,22 @@ def admin_routes(holder: StoreHolder, door: Door) -> list[Route]:
         key_id = await key_of_caller(request)
         return json_response((await ops.rotate_key(store(), key_id)).to_json(), 201)
 
+    def by_method(handlers: dict[str, Handler]) -> Handler:
+        """One route per path (so a 405's ``Allow`` names every method it takes)."""
+        async def endpoint(request: Request) -> Response:
+            method = "GET" if request.method == "HEAD" else request.method
+            return await handlers[method](request)
+        return endpoint
+
     base = "/v1/admin"
     return [
-        Route(f"{base}/tenants", guarded(create_tenant), methods=["POST"]),
-        Route(f"{base}/tenants", guarded(list_tenants), methods=["GET"]),
+        Route(f"{base}/tenants", guarded(by_method({"POST": create_tenant, "GET": list_tenants})),
+              methods=["GET", "POST"]),
         Route(f"{base}/tenants/{{tenant_id}}", guarded(get_tenant), methods=["GET"]),
         Route(f"{base}/tenants/{{tenant_id}}/limits", guarded(set_limits), methods=["PUT"]),
-        Route(f"{base}/tenants/{{tenant_id}}/keys", guarded(create_key), methods=["POST"]),
-        Route(f"{base}/tenants/{{tenant_id}}/keys", guarded(list_keys), methods=["GET"]),
+        Route(f"{base}/tenants/{{tenant_id}}/keys",
+              guarded(by_method({"POST": create_key, "GET": list_keys})),
+              methods=["GET", "POST"]),
         Route(f"{base}/keys/{{key_id}}/revoke", guarded(revoke_key), methods=["POST"]),
         Route(f"{base}/keys/{{key_id}}/rotate", guarded(rotate_key), methods=["POST"]),
     ]

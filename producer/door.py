@@ -83,10 +83,12 @@ class Principal:
 
 
 def credential(headers: Headers) -> str | None:
-    """The key of ``X-API-Key``, else of ``Authorization: Bearer``; ``None`` without one."""
+    """The key of ``X-API-Key``, else of ``Authorization: Bearer``; ``None`` without one. An
+    ``X-API-Key`` header that is present wins, even empty (``""``: a credential that verifies
+    as nothing, so 401), so that a bad key is never passed over for another credential."""
     bearer = None
     for name, value in headers:
-        if name == b"x-api-key" and value.strip():
+        if name == b"x-api-key":
             return value.strip().decode("latin-1")
         if name == b"authorization":
             scheme, _, token = value.partition(b" ")
@@ -127,8 +129,9 @@ class Door:
 
     def is_admin_key(self, key: str) -> bool:
         """Whether ``key`` is the bootstrap admin key (constant-time)."""
+        # The header's bytes (read as latin-1) against the setting's UTF-8 bytes.
         return self._admin_key is not None and hmac.compare_digest(
-            key.encode("latin-1"), self._admin_key.encode("latin-1"))
+            key.encode("latin-1"), self._admin_key.encode())
 
     async def authenticate(self, key: str | None) -> Principal:
         """The principal of ``key``; ``401`` for no key or one that does not verify."""
@@ -176,8 +179,12 @@ class Door:
         if pending is None:
             pending = asyncio.ensure_future(self._read(key_id))
             self._reading[key_id] = pending
-            pending.add_done_callback(lambda _: self._reading.pop(key_id, None))
+            pending.add_done_callback(lambda done: self._done_reading(key_id, done))
         return await asyncio.shield(pending)
+
+    def _done_reading(self, key_id: str, done: asyncio.Future[Any]) -> None:
+        if self._reading.get(key_id) is done:
+            del self._reading[key_id]
 
     async def _read(self, key_id: str) -> tuple[ApiKey | None, Tenant | None]:
         store = self._holder.store  # 503 while the store is not open

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -128,6 +129,8 @@ async def test_a_key_reads_erases_and_exports_only_its_own_tenant(
 async def test_the_admin_api_manages_tenants_keys_and_limits(client: httpx.AsyncClient) -> None:
     async with client:
         assert (await client.get("/v1/admin/tenants")).status_code == 401
+        assert (await client.head("/v1/admin/tenants", headers=admin_headers())
+                ).status_code == 200
         await make_tenant(client, "acme", name="Acme Inc")
         await make_tenant(client, "beta", ratePerSecond=5, burst=10)
         again = await client.post("/v1/admin/tenants", json={"tenantId": "acme"},
@@ -271,3 +274,22 @@ async def test_trusted_mode_keeps_the_door_open_and_says_so(
                                   )).status_code == 202
         assert (await client.get("/v1/admin/tenants")).status_code == 401
     assert "AUTH_MODE=trusted" in producer.logs()
+
+
+async def test_without_the_store_no_key_can_be_checked_and_ingest_says_so(
+    services: Callable[..., Service], tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the database directory should be")
+    producer = services("producer", STORE_URL=f"sqlite:///{blocker}/h.db")
+    await producer.start(ready=False)
+    async with httpx.AsyncClient(base_url=producer.url, timeout=scaled(10)) as client:
+        answer = await client.post("/v1/events", json=LIKE,
+                                   headers=headers("hk_0123456789ab_" + "A" * 43))
+        anonymous = await client.post("/v1/events", json=LIKE)
+        listed = await client.head("/v1/admin/tenants", headers=admin_headers())
+    assert answer.status_code == 503 and answer.json()["error"] == "dependency_unavailable"
+    assert answer.json()["details"][0]["dependency"] == "store"
+    assert answer.headers["retry-after"]
+    assert anonymous.status_code == 401  # no key: refused before the store is asked
+    assert listed.status_code == 503

@@ -3,6 +3,7 @@ tenant is bound to the key's, and the cache (a revocation is seen after at most 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,8 @@ PRINCIPAL = Principal("acme", "0123456789ab", frozenset({EVENTS_WRITE}))
     ([(b"authorization", b"bearer  k2 ")], "k2"),
     ([(b"authorization", b"Basic k3")], None),
     ([(b"authorization", b"Bearer k2"), (b"x-api-key", b"k1")], "k1"),
-    ([(b"x-api-key", b"  ")], None),
+    ([(b"x-api-key", b"  ")], ""),
+    ([(b"x-api-key", b""), (b"authorization", b"Bearer k2")], ""),
 ])
 def test_the_key_comes_from_x_api_key_or_a_bearer_credential(
     headers: list[tuple[bytes, bytes]], found: str | None
@@ -60,6 +62,7 @@ class _Store:
 
     async def get_key(self, key_id: str) -> ApiKey | None:
         self.reads += 1
+        await asyncio.sleep(0.01)
         return self.key if key_id == self.key.key_id else None
 
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
@@ -87,8 +90,18 @@ async def test_a_key_is_read_at_most_once_a_second_and_a_revocation_seen_after()
     clock[0] += 0.6
     with pytest.raises(HttpError, match="revoked"):
         await door.authenticate(made.secret)
-    for bad in (None, "nonsense", made.secret[:-1] + ("A" if made.secret[-1] != "A" else "B")):
+    for bad in (None, "", "nonsense", made.secret[:-1] + ("A" if made.secret[-1] != "A" else "B")):
         with pytest.raises(HttpError) as refused:
             await door.authenticate(bad)
         assert refused.value.status == 401
     assert door.is_admin_key("a" * 32) and not door.is_admin_key("b" * 32)
+
+
+async def test_concurrent_calls_with_a_new_key_share_one_store_read() -> None:
+    made = new_key("acme", frozenset({EVENTS_WRITE}), NOW)
+    store = _Store(made.stored)
+    holder: Any = _Holder(store)
+    door = Door(holder, None)
+    principals = await asyncio.gather(*(door.authenticate(made.secret) for _ in range(50)))
+    assert {p.key_id for p in principals} == {made.stored.key_id}
+    assert store.reads == 1
