@@ -241,6 +241,7 @@ export class HeraldInbox extends HTMLElement {
       // pending when the connection opened: already in the history and in the count; shown
       // now only if it falls within what is loaded (paging brings the others)
       if (this._cursor !== undefined) this._add(note, { read: false, sorted: true });
+      this._scheduleCount(); // acknowledged now: asked again once they have settled
     } else if (this._add(note, { atTop: true, read: false })) {
       this.unread += 1;
       this._showCount();
@@ -309,7 +310,7 @@ export class HeraldInbox extends HTMLElement {
 
   _scheduleCount() {
     clearTimeout(this._countTimer);
-    this._countTimer = setTimeout(() => this._refreshCount(), 400);
+    this._countTimer = setTimeout(() => this._refreshCount(), 1000);
   }
 
   async _refreshCount() {
