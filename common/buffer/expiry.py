@@ -57,8 +57,9 @@ class ExpiryQueue:
         held, raw = await _all(trip, self._redis, self._timeout)
         if not int(held):
             return None
-        # RESP2 without redis-py's callback: a flat list member, score, member, score ...
-        pairs = [(raw[i], float(raw[i + 1])) for i in range(0, len(raw), 2)]
+        # redis-py pairs them up ([member, score] each); a bare RESP2 reply is flat.
+        pairs = ([(m, float(s)) for m, s in raw] if raw and isinstance(raw[0], list | tuple)
+                 else [(raw[i], float(raw[i + 1])) for i in range(0, len(raw), 2)])
         parsed = [p for member, score in pairs
                   if (p := parse_expiry_member(member, score)) is not None]
         return Due([member for member, _ in pairs], parsed)
