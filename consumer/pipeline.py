@@ -22,6 +22,7 @@ from consumer.buffer import Admission, BufferOutcome, NotificationBuffer, Pendin
 from consumer.deadletter import DeadLetterReason, dead_letter
 from consumer.metrics import EVENTS, NOTIFICATIONS
 from consumer.rules import build_notifications, is_rate_limited, semantic_digest
+from consumer.tracing import mark_outcome
 
 __all__ = ["Pipeline", "describe_invalid"]
 
@@ -124,6 +125,7 @@ class Pipeline:
     @staticmethod
     def _account(item: _Item) -> str:
         """The event's outcome (a label of ``EVENTS``), logged unless it is the usual one."""
+        mark_outcome(item)
         if item.buffered and item.reason is None:
             return "notified"
         event_id = item.event.eventId if item.event else item.message.message_id

@@ -23,6 +23,7 @@ from common.models import utc_now
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
 from common.store import Store, open_store
+from common.telemetry import start_telemetry
 from persister.metrics import (
     BUFFERED,
     PRUNED,
@@ -85,6 +86,7 @@ async def serve(settings: PersisterSettings) -> None:
         await probes.stop()
         return
     log.info("store open", backend=store.backend)
+    telemetry = start_telemetry(redis, settings, "persister")
 
     stream = PersistStream(
         redis, settings.names, consumer, batch_size=settings.batch_size,
@@ -146,6 +148,7 @@ async def serve(settings: PersisterSettings) -> None:
             await task
     stopper.cancel()
     await store.close()
+    await telemetry.close()
     await redis.aclose()
     await probes.stop()
     log.info("persister stopped")

@@ -45,6 +45,7 @@ from common.logs import get_logger
 from common.store import Store
 from common.store.rows import Row
 from common.store.rules import from_ms
+from common.telemetry import TRACE
 from persister.entries import decode
 from persister.metrics import BATCH_SECONDS, BATCH_SIZE, CLAIMED, DEAD_LETTERED, PERSISTED
 from persister.retry import REDIS_ERRORS, GaveUp, Retrier
@@ -220,6 +221,7 @@ class Worker:
             await self._retry.run("store", lambda: self._store.upsert_rows(rows))
             for status, count in Counter(r.status for r in rows).items():
                 PERSISTED.labels(status).inc(count)
+            TRACE.mark_rows("persisted", rows)
             if self._erasures is not None:
                 await self._erase_again(batch)
         ids = batch.ids

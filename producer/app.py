@@ -22,6 +22,7 @@ from common.auth import Verifier
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
+from common.telemetry import start_telemetry
 from producer.admission import IngestLimiter
 from producer.cors import with_cors
 from producer.demo import demo_routes
@@ -67,12 +68,14 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         if settings.auth_mode == "trusted":
             log.warning("AUTH_MODE=trusted: the read API is open to anyone (demo use only)")
         await asyncio.gather(publisher.start(), holder.start())
+        telemetry = start_telemetry(redis, settings, "producer")
         log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
         try:
             yield
         finally:
             await publisher.close()
             await holder.close()
+            await telemetry.close()
             await redis.aclose()
             log.info("producer stopped")
 

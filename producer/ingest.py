@@ -7,6 +7,7 @@ from typing import Any
 
 from common.logs import get_logger
 from common.models import Event
+from common.telemetry import TRACE
 from producer.bodies import validate_body
 from producer.errors import MAX_DETAILS, HttpError
 from producer.metrics import (
@@ -57,6 +58,7 @@ class Ingest:
         for event, failure in zip(events, outcomes, strict=True):
             if failure is None:
                 ACCEPTED_BY_TYPE[event.type].inc()
+                TRACE.mark(event.eventId, "accepted", type=event.type, tenantId=event.tenantId)
             else:
                 PUBLISH_FAILURES.inc()
                 log.warning("publish not confirmed", eventId=event.eventId, error=str(failure))

@@ -13,6 +13,7 @@ from common.health import Readiness, probe
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
+from common.telemetry import start_telemetry
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import GuardedConnection
 from ws_gateway.handler import Handler
@@ -42,6 +43,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     redis = open_redis(settings.redis_url, max_connections=128)
     hub = Hub(redis)
     await hub.start()
+    telemetry = start_telemetry(redis, settings, "ws_gateway")
     pending = PendingStore(redis, settings.names)
     verifier = Verifier.from_settings(settings)
     acks = AckBatcher(pending)
@@ -86,5 +88,6 @@ async def serve_gateway(settings: GatewaySettings) -> None:
             log.warning("drain timed out")
     await acks.close()
     await hub.close()
+    await telemetry.close()
     await redis.aclose()
     log.info("gateway stopped")

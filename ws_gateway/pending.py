@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from common.naming import Names
 from common.records import Status, encode_entry
 from common.redis_pool import as_text
+from common.telemetry import TRACE
 
 __all__ = ["AckOutcome", "AckRequest", "PendingStore"]
 
@@ -146,6 +147,8 @@ class PendingStore:
             if failed is not None:
                 outcomes[n] = failed if isinstance(failed, RedisError) else RedisError(
                     repr(failed))
+        TRACE.mark_bodies("acked", (body for n in recorded if not isinstance(outcomes[n], Exception)
+                                    for _, body in found[n]))
         return outcomes
 
 

@@ -27,6 +27,8 @@ from websockets.exceptions import ConnectionClosed
 
 from common.auth import Identity
 from common.logs import get_logger
+from common.telemetry import TRACE
+from common.telemetry.trace import event_id_of
 from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import close_in_background
@@ -130,6 +132,8 @@ class Session:
                     await self._replay()
                 elif await self._send(notification_id, body):
                     _LIVE.inc()
+                    TRACE.mark(event_id_of(body), "delivered", path="live",
+                               userId=self.identity.user_id, notificationId=notification_id)
                     if created_s is not None:
                         DELIVERY_SECONDS.observe(time.time() - created_s)
                 backlog = self._backlog
@@ -150,6 +154,8 @@ class Session:
         ):
             if await self._send(notification_id, body):
                 _REPLAYED.inc()
+                TRACE.mark(event_id_of(body), "delivered", path="replay",
+                           userId=self.identity.user_id, notificationId=notification_id)
 
     async def _send(self, notification_id: str, body: str) -> bool:
         sent = self._sent
