@@ -22,7 +22,7 @@ from consumer.buffer import Admission, BufferOutcome, NotificationBuffer, Pendin
 from consumer.deadletter import DeadLetterReason, dead_letter
 from consumer.metrics import EVENTS, NOTIFICATIONS
 from consumer.rules import build_notifications, is_rate_limited, semantic_digest
-from consumer.tracing import mark_outcome
+from consumer.tracing import batch_started, mark_outcome
 
 __all__ = ["Pipeline", "describe_invalid"]
 
@@ -60,6 +60,7 @@ class Pipeline:
         self._ttl = ttl_seconds
 
     async def handle_batch(self, messages: Sequence[AbstractIncomingMessage]) -> None:
+        batch_started()
         items = [self._parse(m) for m in messages]
         await self._rate_limit([i for i in items if i.reason is None])
         await self._buffer_all([i for i in items if i.reason is None])

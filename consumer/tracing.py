@@ -3,10 +3,17 @@
 Stages: ``consumed`` always; then ``buffered`` (how many notifications), ``collapsed`` (the
 recipients whose notification folded into an earlier one), ``rate_limited``,
 ``dead_lettered`` (with the reason and detail), ``duplicate`` or ``erased``.
+
+The marks are written once the batch is done, but carry the time the batch started (the
+outcome marks a tenth of a millisecond later): a gateway may deliver a notification before
+the batch that buffered it has finished, and its ``delivered`` mark must come after these.
+The start is kept in a context variable, so batches in different tasks keep their own.
 """
 
 from __future__ import annotations
 
+import time
+from contextvars import ContextVar
 from typing import Protocol
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -15,7 +22,9 @@ from common.models import Event
 from common.telemetry import TRACE
 from consumer.deadletter import DeadLetterReason
 
-__all__ = ["mark_outcome"]
+__all__ = ["batch_started", "mark_outcome"]
+
+_STARTED: ContextVar[float | None] = ContextVar("batch_started", default=None)
 
 
 class Outcome(Protocol):
@@ -28,20 +37,29 @@ class Outcome(Protocol):
     collapsed: list[str]
 
 
+def batch_started() -> None:
+    if TRACE.enabled:
+        _STARTED.set(time.time() * 1000)
+
+
 def mark_outcome(item: Outcome) -> None:
     if not TRACE.enabled:
         return
     event_id = item.event.eventId if item.event else item.message.message_id
-    TRACE.mark(event_id, "consumed")
+    started = _STARTED.get()
+    at = time.time() * 1000 if started is None else started
+    then = at + 0.1
+    TRACE.mark(event_id, "consumed", at)
     if item.buffered:
-        TRACE.mark(event_id, "buffered", notifications=item.buffered)
+        TRACE.mark(event_id, "buffered", then, notifications=item.buffered)
     if item.collapsed:
-        TRACE.mark(event_id, "collapsed", recipients=item.collapsed[:50])
+        TRACE.mark(event_id, "collapsed", then, recipients=item.collapsed[:50])
     if item.reason is DeadLetterReason.RATE_LIMITED:
-        TRACE.mark(event_id, "rate_limited", detail=item.detail)
+        TRACE.mark(event_id, "rate_limited", then, detail=item.detail)
     if item.reason is not None:
-        TRACE.mark(event_id, "dead_lettered", reason=item.reason.value, detail=item.detail)
+        TRACE.mark(event_id, "dead_lettered", then, reason=item.reason.value,
+                   detail=item.detail)
     elif item.erased and not item.buffered:
-        TRACE.mark(event_id, "erased", recipients=item.erased)
+        TRACE.mark(event_id, "erased", then, recipients=item.erased)
     elif not item.buffered:
-        TRACE.mark(event_id, "duplicate")
+        TRACE.mark(event_id, "duplicate", then)

@@ -78,8 +78,10 @@ producer_port=$(free_port)
 consumer_port=$(free_port)
 secret=$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')
 api_key=$("$PYTHON" -c 'import secrets; print("pm-key-" + secrets.token_hex(16))')
+admin_key=$("$PYTHON" -c 'import secrets; print("pm-admin-" + secrets.token_hex(16))')
 
 export HERALD_PREFIX=$prefix HOST=127.0.0.1 JWT_SECRET=$secret READ_API_KEYS=$api_key \
+    ADMIN_API_KEY=$admin_key \
     STORE_URL="sqlite:///$work/herald.db" LOG_LEVEL=info
 PORT=$producer_port "$PYTHON" -m producer >"$work/producer.log" 2>&1 &
 pids+=($!)
@@ -117,6 +119,7 @@ status=0
 "$NEWMAN" run postman/herald.postman_collection.json \
     --env-var "baseUrl=http://127.0.0.1:$producer_port" \
     --env-var "apiKey=$api_key" \
+    --env-var "adminKey=$admin_key" \
     --env-var "userToken=$user_token" \
     --env-var "user=bob" \
     --env-var "maxPolls=$max_polls" \

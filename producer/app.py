@@ -24,6 +24,7 @@ from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.telemetry import start_telemetry
 from producer.admission import IngestLimiter
+from producer.console.routes import Console, console_routes
 from producer.cors import with_cors
 from producer.demo import demo_routes
 from producer.docs_routes import docs_routes
@@ -93,8 +94,11 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         log.exception("unhandled error", path=request.url.path)
         return error_response(internal_error())
 
+    console = Console(settings.admin_api_key, settings.names, settings.rabbitmq_url, history,
+                      ingest, redis)
     routes = [
         posts_route(),
+        *console_routes(console),
         *read_routes(history, gate),
         *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
                         settings.erasure_tombstone_seconds),

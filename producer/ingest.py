@@ -58,7 +58,8 @@ class Ingest:
         for event, failure in zip(events, outcomes, strict=True):
             if failure is None:
                 ACCEPTED_BY_TYPE[event.type].inc()
-                TRACE.mark(event.eventId, "accepted", type=event.type, tenantId=event.tenantId)
+                TRACE.mark(event.eventId, "accepted", event.acceptedAt.timestamp() * 1000,
+                           type=event.type, tenantId=event.tenantId)
             else:
                 PUBLISH_FAILURES.inc()
                 log.warning("publish not confirmed", eventId=event.eventId, error=str(failure))

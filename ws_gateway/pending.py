@@ -148,7 +148,7 @@ class PendingStore:
                 outcomes[n] = failed if isinstance(failed, RedisError) else RedisError(
                     repr(failed))
         TRACE.mark_bodies("acked", (body for n in recorded if not isinstance(outcomes[n], Exception)
-                                    for _, body in found[n]))
+                                    for _, body in found[n]), now_ms)
         return outcomes
 
 

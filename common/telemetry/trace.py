@@ -85,16 +85,20 @@ class Tracer:
                 await self.flush()
         self._redis = None
 
-    def mark(self, event_id: str | None, stage: str, **fields: Any) -> None:
+    def mark(self, event_id: str | None, stage: str, at_ms: float | None = None,
+             **fields: Any) -> None:
+        """Record ``stage`` of ``event_id`` now (or at ``at_ms``, epoch ms)."""
         if self._redis is None or not event_id:
             return
         if len(self._buffer) >= MAX_BUFFERED:
             DROPPED.inc()
             return
-        mark = {"stage": stage, "at": round(time.time() * 1000, 1), **self._origin, **fields}
+        at = round(time.time() * 1000 if at_ms is None else at_ms, 2)
+        mark = {"stage": stage, "at": at, **self._origin, **fields}
         self._buffer.append((event_id, orjson.dumps(mark)))
 
-    def mark_bodies(self, stage: str, bodies: Iterable[str], **fields: Any) -> None:
+    def mark_bodies(self, stage: str, bodies: Iterable[str], at_ms: float | None = None,
+                    **fields: Any) -> None:
         """One mark per notification JSON (its ``eventId``, ``id`` and ``userId``)."""
         if self._redis is None:
             return
@@ -104,7 +108,7 @@ class Tracer:
             except orjson.JSONDecodeError:
                 continue
             if isinstance(note, dict):
-                self.mark(note.get("eventId"), stage, notificationId=note.get("id"),
+                self.mark(note.get("eventId"), stage, at_ms, notificationId=note.get("id"),
                           userId=note.get("userId"), **fields)
 
     def mark_rows(self, stage: str, rows: Iterable[Row]) -> None:
