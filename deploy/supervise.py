@@ -46,9 +46,19 @@ def _without_password(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+def console_lines(env: dict[str, str]) -> str:
+    """Where the operator's console is, and the admin key to paste into it (this run's)."""
+    key = env.get("ADMIN_API_KEY")
+    if not key:
+        return "  Operator console: http://127.0.0.1:8000/console (set ADMIN_API_KEY to use it)\n"
+    return ("  Operator console: http://127.0.0.1:8000/console\n"
+            f"    admin key to paste:       {key}\n")
+
+
 def banner(env: dict[str, str]) -> str:
     """What to try now, for the mode the services run in: JWT (a token for bob, the AUTH frame
-    with it) or trusted (no token anywhere: a bare userId identifies, the read API is open)."""
+    with it) or trusted (no token anywhere: a bare userId identifies, the read API is open);
+    and the console with its admin key, in both."""
     redis = _without_password(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     if env["AUTH_MODE"] == "trusted":
         return (
@@ -59,6 +69,7 @@ def banner(env: dict[str, str]) -> str:
             "    curl -s localhost:8000/v1/users/bob/notifications\n"
             "  WebSocket: ws://127.0.0.1:8001/ws, "
             "first frame {\"type\":\"AUTH\",\"userId\":\"bob\"}\n"
+            + console_lines(env) +
             f"  Redis: {redis}\n"
             "Ctrl-C stops everything."
         )
@@ -78,6 +89,7 @@ def banner(env: dict[str, str]) -> str:
         f"    curl -s -H \"Authorization: Bearer {token}\" "
         "localhost:8000/v1/users/bob/notifications\n"
         "  WebSocket: ws://127.0.0.1:8001/ws, first frame {\"type\":\"AUTH\",\"token\":…}\n"
+        + console_lines(env) +
         f"  Redis: {redis}\n"
         "Ctrl-C stops everything."
     )
@@ -101,6 +113,8 @@ def main() -> int:
     if env["AUTH_MODE"] == "jwt" and not env.get("JWT_PUBLIC_KEY"):
         env.setdefault("JWT_SECRET", secrets.token_urlsafe(32))
     env.setdefault("STORE_URL", f"sqlite:///{ROOT / 'var' / 'herald.db'}")
+    # The operator's console (/console): a fresh admin key per run unless one is given.
+    env.setdefault("ADMIN_API_KEY", secrets.token_urlsafe(32))
     logdir = ROOT / "var" / "log"
     logdir.mkdir(parents=True, exist_ok=True)
     procs: dict[str, subprocess.Popen[bytes]] = {}

@@ -116,3 +116,13 @@ def test_the_printout_fits_the_auth_mode() -> None:
     token = signed.split("token=", 1)[1].split()[0]
     assert jwt.decode(token, secret, algorithms=["HS256"])["sub"] == "bob"
     assert f"Bearer {token}" in signed and '"AUTH","token"' in signed
+
+
+def test_the_printout_gives_the_console_and_its_admin_key() -> None:
+    supervise = _supervise()
+    key = "k" * 43
+    for mode in ("trusted", "jwt"):
+        printed = supervise.banner({"AUTH_MODE": mode, "JWT_SECRET": "s" * 40,
+                                    "ADMIN_API_KEY": key})
+        assert "http://127.0.0.1:8000/console\n" in printed and f"paste:       {key}" in printed
+    assert "set ADMIN_API_KEY" in supervise.banner({"AUTH_MODE": "trusted"})
