@@ -1,7 +1,7 @@
 """The consumer's trace marks: what became of one event (:mod:`common.telemetry.trace`).
 
-Stages: ``consumed`` always; then ``buffered`` (how many notifications), ``collapsed`` (the
-recipients whose notification folded into an earlier one), ``rate_limited``,
+Stages: ``consumed`` always; then ``buffered`` (how many notifications), ``collapsed`` (how many
+recipients' notifications folded into an earlier one; no user ids in marks), ``rate_limited``,
 ``dead_lettered`` (with the reason and detail), ``duplicate`` or ``erased``.
 
 The marks are written once the batch is done, but carry the time the batch started (the
@@ -53,12 +53,14 @@ def mark_outcome(item: Outcome) -> None:
     if item.buffered:
         TRACE.mark(event_id, "buffered", then, notifications=item.buffered)
     if item.collapsed:
-        TRACE.mark(event_id, "collapsed", then, recipients=item.collapsed[:50])
+        TRACE.mark(event_id, "collapsed", then, recipients=len(item.collapsed))
     if item.reason is DeadLetterReason.RATE_LIMITED:
-        TRACE.mark(event_id, "rate_limited", then, detail=item.detail)
-    if item.reason is not None:
+        TRACE.mark(event_id, "rate_limited", then)
+    if item.reason is DeadLetterReason.INVALID:  # the others' details name users
         TRACE.mark(event_id, "dead_lettered", then, reason=item.reason.value,
                    detail=item.detail)
+    elif item.reason is not None:
+        TRACE.mark(event_id, "dead_lettered", then, reason=item.reason.value)
     elif item.erased and not item.buffered:
         TRACE.mark(event_id, "erased", then, recipients=item.erased)
     elif not item.buffered:

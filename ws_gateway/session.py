@@ -133,7 +133,7 @@ class Session:
                 elif await self._send(notification_id, body):
                     _LIVE.inc()
                     TRACE.mark(event_id_of(body), "delivered", path="live",
-                               userId=self.identity.user_id, notificationId=notification_id)
+                               notificationId=notification_id)
                     if created_s is not None:
                         DELIVERY_SECONDS.observe(time.time() - created_s)
                 backlog = self._backlog
@@ -155,7 +155,7 @@ class Session:
             if await self._send(notification_id, body):
                 _REPLAYED.inc()
                 TRACE.mark(event_id_of(body), "delivered", path="replay",
-                           userId=self.identity.user_id, notificationId=notification_id)
+                           notificationId=notification_id)
 
     async def _send(self, notification_id: str, body: str) -> bool:
         sent = self._sent

@@ -7,7 +7,10 @@ most :data:`MAX_MARKS_PER_EVENT` kept), ``PEXPIRE`` to ``TRACE_TTL_SECONDS``.
 
 Limits, on purpose: at most :data:`MAX_BUFFERED` marks wait in memory; more (Redis slow or
 away) are dropped and counted in ``herald_trace_marks_dropped_total``, as is a flush that
-fails — tracing never slows or stops the pipeline, and a trace may miss marks. Until
+fails — tracing never slows or stops the pipeline, and a trace may miss marks.
+
+Marks name events, notifications, services and replicas, never users (an erasure need not
+look for them): a notification id stands for its recipient. Until
 :meth:`Tracer.start` is called (or with ``TRACE_TTL_SECONDS=0``), ``mark`` does nothing.
 """
 
@@ -99,7 +102,7 @@ class Tracer:
 
     def mark_bodies(self, stage: str, bodies: Iterable[str], at_ms: float | None = None,
                     **fields: Any) -> None:
-        """One mark per notification JSON (its ``eventId``, ``id`` and ``userId``)."""
+        """One mark per notification JSON (its ``eventId`` and ``id``)."""
         if self._redis is None:
             return
         for body in bodies:
@@ -109,7 +112,7 @@ class Tracer:
                 continue
             if isinstance(note, dict):
                 self.mark(note.get("eventId"), stage, at_ms, notificationId=note.get("id"),
-                          userId=note.get("userId"), **fields)
+                          **fields)
 
     def mark_rows(self, stage: str, rows: Iterable[Row]) -> None:
         """One mark per store row (the persister's)."""
@@ -117,7 +120,7 @@ class Tracer:
             return
         for row in rows:
             self.mark(row.notification.get("eventId"), stage, status=row.status,
-                      notificationId=row.id, userId=row.user_id)
+                      notificationId=row.id)
 
     async def flush(self) -> int:
         """Write the buffered marks in one pipeline; returns how many (dropped on failure)."""

@@ -175,7 +175,8 @@ async def test_an_events_trace_runs_from_accepted_to_persisted(stack: Stack) -> 
         assert found == ["accepted", "consumed", "buffered", "delivered", "acked", "persisted"]
         answer = await client.get(f"/v1/admin/events/{event_id}/trace")
         delivered = next(m for m in answer.json()["stages"] if m["stage"] == "delivered")
-        assert delivered["service"] == "ws_gateway" and delivered["userId"] == "bob"
+        assert delivered["service"] == "ws_gateway" and delivered["notificationId"] == note["id"]
+        assert not any("bob" in str(m) for m in answer.json()["stages"])  # no user ids
         assert (await client.get("/v1/admin/events/no-such-event/trace")).status_code == 404
         bad = await client.get("/v1/admin/events/bad%20id/trace")
         assert bad.status_code == 422 and bad.json()["details"][0]["field"] == "eventId"
