@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.naming import Names
+from common.validation import one_line
 
 __all__ = ["BaseServiceSettings", "SettingsError", "load_settings"]
 
@@ -79,11 +80,7 @@ S = TypeVar("S", bound=BaseServiceSettings)
 
 def describe_errors(error: ValidationError) -> str:
     """One line naming every bad setting by its environment variable."""
-    parts = []
-    for item in error.errors():
-        name = ".".join(str(p) for p in item["loc"]).upper() or "settings"
-        parts.append(f"{name}: {item['msg']}")
-    return "; ".join(parts)
+    return one_line(error, limit=20, whole="settings", upper=True)
 
 
 def load_settings(cls: type[S], service: str) -> S:

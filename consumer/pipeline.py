@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from common.logs import get_logger
 from common.models import Event, utc_now
+from common.validation import one_line
 from consumer.buffer import Admission, BufferOutcome, NotificationBuffer, Pending
 from consumer.deadletter import DeadLetterReason, dead_letter
 from consumer.metrics import EVENTS, NOTIFICATIONS
@@ -30,11 +31,7 @@ log = get_logger(__name__)
 
 
 def describe_invalid(exc: ValidationError) -> str:
-    parts = []
-    for item in exc.errors(include_url=False, include_input=False)[:5]:
-        field_name = ".".join(str(p) for p in item["loc"]) or "body"
-        parts.append(f"{field_name}: {item['msg']}")
-    return "; ".join(parts)
+    return one_line(exc)
 
 
 @dataclass

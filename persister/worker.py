@@ -46,6 +46,7 @@ from common.store import Store
 from common.store.rows import Row
 from common.store.rules import from_ms
 from common.telemetry import TRACE
+from common.validation import one_line
 from persister.entries import decode
 from persister.metrics import BATCH_SECONDS, BATCH_SIZE, CLAIMED, DEAD_LETTERED, PERSISTED
 from persister.retry import REDIS_ERRORS, GaveUp, Retrier
@@ -74,9 +75,7 @@ class Batch:
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        parts = [f"{'.'.join(str(p) for p in e['loc']) or 'n'}: {e['msg']}"
-                 for e in exc.errors(include_url=False, include_input=False)[:5]]
-        return "invalid notification: " + "; ".join(parts)
+        return "invalid notification: " + one_line(exc, whole="notification")
     if isinstance(exc, KeyError):
         return f"missing field {exc}"
     return f"{type(exc).__name__}: {exc}"

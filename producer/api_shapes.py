@@ -25,6 +25,7 @@ __all__ = [
     "ErrorDetail",
     "EventAccepted",
     "Health",
+    "MarkedAllRead",
     "MarkedRead",
     "NotificationOut",
     "NotificationPage",
@@ -148,6 +149,13 @@ class UnreadCount(_Closed):
 class MarkedRead(_Closed):
     notificationId: Id
     read: Literal[True]
+
+
+class MarkedAllRead(_Closed):
+    userId: Id
+    tenantId: Id
+    marked: int = Field(ge=0, description="How many notifications were unread and are read "
+                                          "now (pending ones are acknowledged too).")
 
 
 class Health(_Closed):

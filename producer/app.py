@@ -9,9 +9,11 @@ CORS (when configured) wraps both, outermost. Every route is in the OpenAPI docu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,6 +24,7 @@ from common.auth import Verifier
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
+from common.service import EmbeddedServer, stop_on_signals
 from common.telemetry import start_telemetry
 from producer.admission import IngestLimiter
 from producer.console.routes import Console, console_routes
@@ -30,17 +33,19 @@ from producer.demo import demo_routes
 from producer.docs_routes import docs_routes
 from producer.errors import HttpError, error_response, internal_error
 from producer.fastlane import FastLane
+from producer.http_protocol import JsonErrorProtocol
 from producer.ingest import Ingest
 from producer.privacy import privacy_routes
 from producer.publisher import Publisher
 from producer.read_routes import Gate, read_routes
 from producer.reads import History
 from producer.routes import event_routes
+from producer.sdk_routes import sdk_routes
 from producer.seed_routes import posts_route, seed_routes
 from producer.settings import ProducerSettings
 from producer.store_holder import StoreHolder
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "exception_handlers", "serve"]
 
 log = get_logger(__name__)
 
@@ -80,6 +85,34 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
             await redis.aclose()
             log.info("producer stopped")
 
+    console = Console(settings.admin_api_key, settings.names, settings.rabbitmq_url, history,
+                      ingest, redis)
+    routes = [
+        posts_route(),
+        *console_routes(console),
+        *read_routes(history, gate),
+        *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
+                        settings.erasure_tombstone_seconds),
+        *demo_routes(),
+        *docs_routes(),
+        *sdk_routes(),
+        *probe_routes(readiness),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=exception_handlers(),
+    )
+    ingest_routes = {**event_routes(ingest, settings, limiter),
+                     **seed_routes(ingest, limiter)}
+    return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
+                     settings.cors_allowed_origins)
+
+
+def exception_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    """How the Starlette side answers errors: the JSON error body of producer/errors.py, as
+    the fast lane does (tests/unit/test_error_answers.py holds the two equal)."""
+
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HttpError)
         return error_response(exc)
@@ -94,28 +127,30 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         log.exception("unhandled error", path=request.url.path)
         return error_response(internal_error())
 
-    console = Console(settings.admin_api_key, settings.names, settings.rabbitmq_url, history,
-                      ingest, redis)
-    routes = [
-        posts_route(),
-        *console_routes(console),
-        *read_routes(history, gate),
-        *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
-                        settings.erasure_tombstone_seconds),
-        *demo_routes(),
-        *docs_routes(),
-        *probe_routes(readiness),
-    ]
-    app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={
-            HttpError: on_http_error,
-            HTTPException: on_starlette_error,
-            Exception: on_unexpected,
-        },
+    return {HttpError: on_http_error, HTTPException: on_starlette_error,
+            Exception: on_unexpected}
+
+
+async def serve(settings: ProducerSettings) -> None:
+    stop = stop_on_signals()
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        http=JsonErrorProtocol,  # httptools, answering a request it refuses in JSON
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        server_header=False,
+        # The rate limit keys callers without a credential by the peer address; forwarded
+        # headers are not trusted (any client could set them).
+        proxy_headers=False,
     )
-    ingest_routes = {**event_routes(ingest, settings, limiter),
-                     **seed_routes(ingest, limiter)}
-    return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
-                     settings.cors_allowed_origins)
+    server = EmbeddedServer(config)
+    running = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await running

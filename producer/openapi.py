@@ -239,6 +239,16 @@ def read_paths() -> PathItems:
             ],
             "responses": answers({200: answer("Marked.", shapes.MarkedRead)}, *errors),
         }},
+        "/v1/users/{userId}/notifications/read-all": {"post": {
+            "tags": ["read"], "operationId": "markAllRead",
+            "summary": "Mark every unread notification of a user read",
+            "description": "Pending notifications are acknowledged too (as mark-read does); "
+                           "stored ones get `readAt`. Idempotent: a second call marks 0.",
+            "security": READ_SECURITY,
+            "parameters": [user, tenant],
+            "responses": answers({200: answer("Marked.", shapes.MarkedAllRead)},
+                                 401, 403, 422),
+        }},
     }
 
 
@@ -321,6 +331,26 @@ def page_paths() -> PathItems:
     }
 
 
+def sdk_paths() -> PathItems:
+    """The JavaScript SDK and the inbox component (producer/sdk_routes.py)."""
+    def module(operation_id: str, summary: str) -> dict[str, Operation]:
+        return {"get": {
+            "tags": ["sdk"], "operationId": operation_id, "summary": summary,
+            "description": "An ES module (clients/js); any origin may load it. "
+                           "`If-None-Match` with its ETag answers `304`.",
+            "responses": answers({
+                200: answer("The module.", media="text/javascript"),
+                304: {"description": "Not changed since the ETag sent."},
+            }, 404),
+        }}
+
+    return {
+        "/sdk/herald.js": module("sdkModule", "The JavaScript SDK (connect, ReadApi)"),
+        "/sdk/herald-inbox.js": module("inboxModule",
+                                       "The <herald-inbox> web component (imports herald.js)"),
+    }
+
+
 SECTIONS: tuple[Callable[[], PathItems], ...] = (
     ingest_paths,
     seed_paths,
@@ -328,6 +358,7 @@ SECTIONS: tuple[Callable[[], PathItems], ...] = (
     user_data_paths,
     probe_paths,
     page_paths,
+    sdk_paths,
     # Routes of other branches go here, one function each: admin (/v1/admin/...),
     # tokens (POST /v1/tokens).
 )
@@ -346,7 +377,8 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (EventIn, BatchIn, LikeIn, Comment
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     shapes.Error, shapes.EventAccepted, shapes.SeedAccepted, shapes.BatchAccepted,
     shapes.PostList, shapes.NotificationPage, shapes.UnreadCount, shapes.MarkedRead,
-    shapes.Health, shapes.Readiness, shapes.UserErased, shapes.UserExport, shapes.Index,
+    shapes.MarkedAllRead, shapes.Health, shapes.Readiness, shapes.UserErased, shapes.UserExport,
+    shapes.Index,
 )
 
 DESCRIPTION = """\
@@ -404,6 +436,8 @@ def openapi_document() -> dict[str, Any]:
             {"name": "read", "description": "A user's notification history."},
             {"name": "operations", "description": "Probes and metrics."},
             {"name": "pages", "description": "HTML pages and this document."},
+            {"name": "sdk", "description": "The JavaScript SDK and web component, as ES "
+                                           "modules."},
             {"name": "console", "description": "The operator's console: live figures, dead "
                                                "letters, users, traces (admin key)."},
         ],

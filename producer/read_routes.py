@@ -147,6 +147,12 @@ def read_routes(history: History, gate: Gate) -> list[Route]:
             raise HttpError(404, "not_found", "no such notification for this user")
         return json_response({"notificationId": notification_id, "read": True})
 
+    async def mark_all_read(request: Request) -> Response:
+        user = check_id("userId", request.path_params["user_id"])
+        tenant, user = gate.tenant_and_user(request, user)
+        return json_response({"userId": user, "tenantId": tenant,
+                              "marked": await history.mark_all_read(tenant, user)})
+
     return [
         Route("/v1/users/{user_id}/notifications", _naming_dependencies(list_notifications),
               methods=["GET"]),
@@ -154,4 +160,6 @@ def read_routes(history: History, gate: Gate) -> list[Route]:
               _naming_dependencies(unread_count), methods=["GET"]),
         Route("/v1/notifications/{notification_id}/read", _naming_dependencies(mark_read),
               methods=["POST"]),
+        Route("/v1/users/{user_id}/notifications/read-all",
+              _naming_dependencies(mark_all_read), methods=["POST"]),
     ]

@@ -10,7 +10,8 @@ Marking a pending notification read also acknowledges it: it is written to the s
 ``acked`` with ``readAt`` first, then removed from the buffer (a crash in between leaves it
 pending and stored; a later ACK merges, keeping ``readAt``). If the user was erased while
 that write was in flight (:mod:`common.erasure`), the write is erased again and the answer is
-"not found".
+"not found". Mark-all-read does the same for every pending notification of the user (in
+chunks of :data:`CHUNK`), then sets ``readAt`` on every stored one that has none.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from common.store.cursor import encode_cursor
 from common.store.rules import from_ms
 from producer.store_holder import StoreHolder
 
-__all__ = ["Cursor", "History", "to_json"]
+__all__ = ["CHUNK", "Cursor", "History", "to_json"]
+
+CHUNK = 500  # pending notifications written to the store per call by mark-all-read
 
 Cursor = tuple[int, str]
 """``(createdAt epoch ms, notification id)`` of the last item of a page (the store's cursor
@@ -114,6 +117,38 @@ class History:
                 await pipe.execute()
             return True
         return await self._store.mark_read(tenant_id, user_id, notification_id, now)
+
+    async def mark_all_read(self, tenant_id: str, user_id: str) -> int:
+        """Every unread notification of the user read (pending ones acknowledged too); how
+        many were marked. Notifications that arrive meanwhile may or may not be included."""
+        now = utc_now()
+        pending_hash = self._names.pending_hash(tenant_id, user_id)
+        pending_index = self._names.pending_index(tenant_id, user_id)
+        ids = [as_text(i) for i in await self._redis.zrange(pending_index, 0, -1)]
+        erased = (await self._erasures.erased_at([(tenant_id, user_id)])).get(
+            (tenant_id, user_id))
+        marked = 0
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            bodies = await self._redis.hmget(pending_hash, chunk)
+            notes = [Notification.model_validate_json(b) for b in bodies if b]
+            live = [n for n in notes if erased is None or created_ms(n) > erased]
+            if live:
+                await self._store.upsert_many([StoredNotification(
+                    notification=n, status=Status.ACKED, statusAt=now, readAt=now)
+                    for n in live])
+            marked += len(live)
+            done = [n.id for n in live]
+            if done:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.hdel(pending_hash, *done)
+                    pipe.zrem(pending_index, *done)
+                    await pipe.execute()
+        erased = (await self._erasures.erased_at([(tenant_id, user_id)])).get(
+            (tenant_id, user_id))
+        if erased is not None:  # an erasure may have raced the writes above: erase again
+            await self._store.erase_user(tenant_id, user_id, created_until=from_ms(erased))
+        return marked + await self._store.mark_all_read(tenant_id, user_id, now)
 
 
 def to_json(record: StoredNotification) -> dict[str, Any]:

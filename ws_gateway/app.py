@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -33,6 +34,25 @@ def _http_response(status: int, content_type: str, body: bytes) -> Response:
                        ("Connection", "close")])
     reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}.get(status, "")
     return Response(status, reason, headers, body)
+
+
+def json_rejection(
+    connection: ServerConnection, request: Request, response: Response
+) -> Response | None:
+    """A refused handshake answered in JSON like every other error of Herald's HTTP surface
+    (websockets writes plain text: ``426 Failed to open a WebSocket connection: ...``)."""
+    if response.status_code < 400 or response.headers.get("Content-Type") == "application/json":
+        return None
+    code = {426: "upgrade_required", 400: "bad_handshake"}.get(response.status_code,
+                                                                "handshake_refused")
+    message = response.body.decode("utf-8", "replace").strip()[:300]
+    body = orjson.dumps({"error": code, "message": message})
+    refused = _http_response(response.status_code, "application/json", body)
+    for name in ("Upgrade", "Sec-WebSocket-Version"):  # what the client must send instead
+        if name in response.headers:
+            refused.headers[name] = response.headers[name]
+    refused.reason_phrase = response.reason_phrase
+    return refused
 
 
 async def serve_gateway(settings: GatewaySettings) -> None:
@@ -66,6 +86,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
         settings.host,
         settings.port,
         process_request=process_request,
+        process_response=json_rejection,
         compression=None,  # permessage-deflate costs ~50 KiB per connection
         max_size=settings.max_frame_bytes,
         # Received frames waiting for the handler: at most this many times MAX_FRAME_BYTES.

@@ -88,6 +88,11 @@ class Store(Protocol):
         this user, in which case nothing changed."""
         ...
 
+    async def mark_all_read(self, tenant_id: str, user_id: str, at: datetime) -> int:
+        """Set ``readAt`` on every stored notification of the user that has none; how many
+        were marked."""
+        ...
+
     async def get(
         self, tenant_id: str, user_id: str, notification_id: str
     ) -> StoredNotification | None:

@@ -222,6 +222,13 @@ class MongoStore:
         )
         return result.matched_count == 1
 
+    async def mark_all_read(self, tenant_id: str, user_id: str, at: datetime) -> int:
+        result = await self._coll.update_many(
+            {"tenantId": tenant_id, "userId": user_id, "readAt": None},
+            {"$set": {"readAt": truncate(at)}},
+        )
+        return int(result.modified_count)
+
     async def get(
         self, tenant_id: str, user_id: str, notification_id: str
     ) -> StoredNotification | None:

@@ -216,6 +216,13 @@ class SqliteStore:
         changed = await self._call(lambda conn: conn.execute(sql, args).rowcount)
         return bool(changed == 1)
 
+    async def mark_all_read(self, tenant_id: str, user_id: str, at: datetime) -> int:
+        sql = ("UPDATE notifications SET read_ms = ? "
+               "WHERE tenant_id = ? AND user_id = ? AND read_ms IS NULL")
+        args = (to_ms(at), tenant_id, user_id)
+        changed: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        return changed
+
     async def get(
         self, tenant_id: str, user_id: str, notification_id: str
     ) -> StoredNotification | None:

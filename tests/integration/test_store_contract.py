@@ -215,6 +215,24 @@ async def test_unread_count_and_mark_read(store: Store) -> None:
     assert await store.mark_read("t1", "u1", "no-such-id", first) is False
 
 
+async def test_mark_all_read_marks_only_the_unread_of_that_user(store: Store) -> None:
+    mine = [note() for _ in range(3)]
+    theirs, other_tenant = note(user="u2"), note(tenant="t2")
+    await store.upsert_many([rec(n) for n in (*mine, theirs, other_tenant)])
+    first = BASE + timedelta(hours=1)
+    assert await store.mark_read("t1", "u1", mine[0].id, first) is True
+    later = BASE + timedelta(hours=2)
+    assert await store.mark_all_read("t1", "u1", later) == 2
+    assert await store.unread_count("t1", "u1") == 0
+    kept = await store.get("t1", "u1", mine[0].id)
+    assert kept is not None and kept.readAt == truncate(first)
+    marked = await store.get("t1", "u1", mine[1].id)
+    assert marked is not None and marked.readAt == truncate(later)
+    assert await store.mark_all_read("t1", "u1", later) == 0
+    assert await store.unread_count("t1", "u2") == 1
+    assert await store.unread_count("t2", "u1") == 1
+
+
 async def test_mark_read_of_another_users_notification_is_refused(store: Store) -> None:
     theirs = note(user="u2")
     await store.upsert_many([rec(theirs)])

@@ -1,0 +1,77 @@
+// The page that matters: a page using the SDK receives a stream while the test kills and
+// restarts gateways and while this scenario takes the page's network away. Command mode
+// (tests/support/browser.py, Scenario): open, offline, wait, report, screenshot, close.
+// Env: HERALD_PRODUCER_URL, HERALD_GATEWAYS (ws URLs, space-separated), HERALD_TOKEN.
+import { readFile } from "node:fs/promises";
+import { env, launch, scaled, screenshotPath, serve, sleep } from "./lib.mjs";
+
+const producer = env("HERALD_PRODUCER_URL");
+const pageUrl = `${producer}/__herald_test__/stream.html`;
+let browser, context, page;
+const consoleLines = [];
+
+async function report() {
+  return page.evaluate(() => {
+    const shown = [...document.querySelectorAll("#list li")].map((li) => li.dataset.id);
+    const client = window.__herald;
+    return {
+      shown,
+      unique: new Set(shown).size,
+      acked: [...window.__log.acked],
+      owed: client.ledger.owed.size,
+      state: client.state,
+      url: client.url,
+      opens: window.__log.opens,
+      states: window.__log.states,
+      errors: window.__log.errors,
+      stats: client.stats,
+      duplicatesSkipped: client.ledger.duplicates,
+    };
+  });
+}
+
+await serve({
+  async open() {
+    browser = await launch();
+    context = await browser.newContext();
+    page = await context.newPage();
+    page.on("console", (m) => consoleLines.push(m.text()));
+    const html = await readFile(new URL("./pages/stream.html", import.meta.url), "utf8");
+    await page.route(pageUrl, (route) => route.fulfill({ contentType: "text/html", body: html }));
+    const hash = new URLSearchParams({ gateways: env("HERALD_GATEWAYS"), token: env("HERALD_TOKEN") });
+    await page.goto(`${pageUrl}#${hash}`);
+    await page.waitForFunction(() => window.__herald?.state === "open", null, { timeout: scaled(15_000) });
+    return { url: await page.evaluate(() => window.__herald.url) };
+  },
+  async offline({ ms }) {
+    await context.setOffline(true);
+    await sleep(ms);
+    const during = await page.evaluate(() => ({ state: window.__herald.state, onLine: navigator.onLine }));
+    await context.setOffline(false);
+    return { during };
+  },
+  async wait({ count, timeoutMs }) {
+    try {
+      await page.waitForFunction((n) => {
+        const shown = document.querySelectorAll("#list li").length;
+        return shown >= n && window.__log.acked.size >= n && window.__herald.ledger.owed.size === 0;
+      }, count, { timeout: scaled(timeoutMs), polling: 100 });
+      return { done: true, ...(await report()) };
+    } catch {
+      return { done: false, ...(await report()) };
+    }
+  },
+  async waitOpen({ timeoutMs = 20_000 }) {
+    await page.waitForFunction(() => window.__herald.state === "open", null, { timeout: scaled(timeoutMs) });
+    return { url: await page.evaluate(() => window.__herald.url) };
+  },
+  report,
+  async screenshot({ name }) {
+    await page.screenshot({ path: screenshotPath(name), fullPage: true });
+    return { path: screenshotPath(name) };
+  },
+  async close() {
+    await browser?.close();
+    return { console: consoleLines.slice(-50) };
+  },
+});
