@@ -54,7 +54,10 @@ function signOut(reason) {
   for (const page of document.querySelectorAll(".page")) page.hidden = true;
   for (const tbody of document.querySelectorAll("tbody")) tbody.replaceChildren();
   $("trace-timeline").replaceChildren();
+  $("key-secret").replaceChildren();
   $("user-view").hidden = true;
+  $("tenant-view").hidden = true;
+  tenant = null;
   $("nav").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = reason || "";
@@ -229,22 +232,79 @@ $("test-form").addEventListener("submit", async (event) => {
   setTimeout(lookUp, 500);
 });
 
-// --- Tenants and keys ------------------------------------------------------------------------------
+// --- Tenants and keys (the front door's admin API) ---------------------------------------------
+let tenant = null;
+
+function button(label, onClick, cls) {
+  const b = el("button", label, cls); b.type = "button"; b.addEventListener("click", onClick);
+  return b;
+}
+
 async function loadTenants() {
   let answer;
   try { answer = await api("/v1/admin/tenants"); } catch { return; }
   if (answer.status === 404 || answer.status === 405) return;  // not served by this producer
-  const list = Object.values(answer.body).find(Array.isArray) || [];
-  const table = el("table");
-  const columns = [...new Set(list.flatMap((item) => Object.keys(item)))];
-  const head = el("tr"); for (const c of columns) head.appendChild(el("th", c));
-  table.appendChild(head);
-  for (const item of list) {
-    table.appendChild(row(columns.map((c) => typeof item[c] === "object"
-      ? JSON.stringify(item[c]) : item[c])));
-  }
-  $("tenants-status").replaceChildren(table);
+  if (answer.status !== 200) { $("tenants-status").textContent = message(answer.body); return; }
+  const tenants = answer.body.tenants || [];
+  $("tenants-status").textContent = `${tenants.length} tenant(s)`;
+  $("tenants-table").hidden = false;
+  $("tenants-rows").replaceChildren(...tenants.map((t) => {
+    const tr = row([t.tenantId, t.name ?? "", t.ratePerSecond ?? "", t.burst ?? "", t.createdAt ?? "",
+                    button("Keys and limits", () => openTenant(t))]);
+    tr.dataset.tenant = t.tenantId;
+    return tr;
+  }));
+  if (tenant) openTenant(tenants.find((t) => t.tenantId === tenant.tenantId) || tenant);
 }
+
+async function openTenant(t) {
+  tenant = t;
+  $("tenant-name").textContent = t.tenantId;
+  $("limits-rate").value = t.ratePerSecond ?? 0;
+  $("limits-burst").value = t.burst ?? 0;
+  $("tenant-view").hidden = false;
+  let answer;
+  try { answer = await api(`/v1/admin/tenants/${encodeURIComponent(t.tenantId)}/keys`); } catch { return; }
+  if (answer.status !== 200) { $("key-secret").textContent = message(answer.body); return; }
+  $("keys-rows").replaceChildren(...(answer.body.keys || []).map((k) => {
+    const revoke = k.revokedAt ? "" : button("Revoke", () => revokeKey(k), "danger");
+    const tr = row([k.keyId, k.prefix ?? "", k.name ?? "", (k.scopes || []).join(" "), k.createdAt ?? "",
+                    k.revokedAt ?? "", revoke]);
+    tr.dataset.key = k.keyId;
+    return tr;
+  }));
+}
+
+async function revokeKey(k) {
+  if (!window.confirm(`Revoke key ${k.keyId} of ${k.tenantId}? Callers using it are refused at once.`)) return;
+  let answer;
+  try { answer = await api(`/v1/admin/keys/${encodeURIComponent(k.keyId)}/revoke`, { method: "POST", body: {} }); } catch { return; }
+  $("key-secret").textContent = answer.status === 200 ? `revoked ${k.keyId}` : message(answer.body);
+  openTenant(tenant);
+}
+
+$("limits-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { ratePerSecond: Number($("limits-rate").value), burst: Number($("limits-burst").value) };
+  let answer;
+  try { answer = await api(`/v1/admin/tenants/${encodeURIComponent(tenant.tenantId)}/limits`, { method: "PUT", body }); } catch { return; }
+  $("key-secret").textContent = answer.status === 200 ? "limits set" : message(answer.body);
+  if (answer.status === 200) { tenant = answer.body; loadTenants(); }
+});
+
+$("key-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const scopes = [...document.querySelectorAll(".key-scope:checked")].map((box) => box.value);
+  const body = { scopes };
+  if ($("key-name").value.trim()) body.name = $("key-name").value.trim();
+  let answer;
+  try { answer = await api(`/v1/admin/tenants/${encodeURIComponent(tenant.tenantId)}/keys`, { method: "POST", body }); } catch { return; }
+  if (answer.status !== 201) { $("key-secret").textContent = message(answer.body); return; }
+  // Shown once: the producer keeps only its hash.
+  $("key-secret").replaceChildren(el("span", `new key ${answer.body.keyId} (copy it now, it is not shown again): `),
+                                  el("code", answer.body.key));
+  openTenant(tenant);
+});
 
 // --- Trace ------------------------------------------------------------------------------------------
 const DETAIL_SKIP = new Set(["stage", "at", "service", "replica"]);
