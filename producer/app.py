@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -26,11 +27,13 @@ from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import EmbeddedServer, stop_on_signals
 from common.telemetry import start_telemetry
+from producer.admin_routes import admin_routes
 from producer.admission import IngestLimiter
 from producer.console.routes import Console, console_routes
 from producer.cors import with_cors
 from producer.demo import demo_routes
 from producer.docs_routes import docs_routes
+from producer.door import Door
 from producer.errors import HttpError, error_response, internal_error
 from producer.fastlane import FastLane
 from producer.http_protocol import JsonErrorProtocol
@@ -44,6 +47,7 @@ from producer.sdk_routes import sdk_routes
 from producer.seed_routes import posts_route, seed_routes
 from producer.settings import ProducerSettings
 from producer.store_holder import StoreHolder
+from producer.token_routes import token_routes
 
 __all__ = ["create_app", "exception_handlers", "serve"]
 
@@ -63,7 +67,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     history = History(redis, settings.names, holder)
     limiter = IngestLimiter(redis, settings.names, settings.rate_limit_per_second,
                             settings.rate_limit_burst)
-    gate = Gate(Verifier.from_settings(settings), settings.read_api_keys)
+    door = Door(holder, settings.admin_api_key, trusted=settings.auth_mode == "trusted")
+    gate = Gate(Verifier.from_settings(settings), settings.read_api_keys, door)
     readiness = Readiness()
     readiness.add("rabbitmq", publisher.check)
     readiness.add("redis", redis.ping)
@@ -72,7 +77,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.auth_mode == "trusted":
-            log.warning("AUTH_MODE=trusted: the read API is open to anyone (demo use only)")
+            log.warning("AUTH_MODE=trusted: ingest and the read API are open to anyone, "
+                        "without an API key (demo use only)")
         await asyncio.gather(publisher.start(), holder.start())
         telemetry = start_telemetry(redis, settings, "producer")
         log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
@@ -85,7 +91,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
             await redis.aclose()
             log.info("producer stopped")
 
-    console = Console(settings.admin_api_key, settings.names, settings.rabbitmq_url, history,
+    console = Console(door, settings.names, settings.rabbitmq_url, history,
                       ingest, redis)
     routes = [
         posts_route(),
@@ -93,9 +99,11 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *read_routes(history, gate),
         *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
                         settings.erasure_tombstone_seconds),
+        *admin_routes(holder, door),
+        *token_routes(door, settings.signing_key),
         *demo_routes(),
         *docs_routes(),
-        *sdk_routes(),
+        *sdk_routes(Path(settings.sdk_dir) if settings.sdk_dir else None),
         *probe_routes(readiness),
     ]
     app = Starlette(
@@ -103,8 +111,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
     )
-    ingest_routes = {**event_routes(ingest, settings, limiter),
-                     **seed_routes(ingest, limiter)}
+    ingest_routes = {**event_routes(ingest, settings, limiter, door),
+                     **seed_routes(ingest, limiter, door)}
     return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
                      settings.cors_allowed_origins)
 

@@ -14,7 +14,6 @@ may load them (``Access-Control-Allow-Origin: *``), and caches must revalidate (
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from starlette.requests import Request
@@ -30,9 +29,6 @@ JS_TYPE = "text/javascript; charset=utf-8"
 
 
 def default_sdk_dir() -> Path:
-    configured = os.environ.get("SDK_DIR")
-    if configured:
-        return Path(configured)
     return Path(__file__).resolve().parents[1] / "clients" / "js"
 
 

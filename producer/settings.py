@@ -34,6 +34,8 @@ class ProducerSettings(AuthSettings, StoreSettings):
     # most at once. 0 and 0: off. A batch costs its number of events.
     rate_limit_per_second: float = Field(0.0, ge=0, le=1_000_000)
     rate_limit_burst: int = Field(0, ge=0, le=10_000_000)
+    # Where GET /sdk/herald.js and /sdk/herald-inbox.js are read from; empty: clients/js.
+    sdk_dir: str = ""
     # Origins browser apps may call from (comma-separated, `*` for any); empty: no CORS.
     cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     # How far from now an event's occurredAt may be (older, or further ahead: 422).

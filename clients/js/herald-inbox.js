@@ -214,8 +214,13 @@ export class HeraldInbox extends HTMLElement {
 
   async markRead(id) {
     const item = this._items.get(id);
-    if (!item || item.read) return;
-    await this.api.markRead(id);
+    if (!item || item.read || item.busy) return;
+    item.busy = true;
+    try {
+      await this.api.markRead(id);
+    } finally {
+      item.busy = false;
+    }
     this._setRead(item);
     this.unread = Math.max(0, this.unread - 1);
     this._showCount();
@@ -236,6 +241,7 @@ export class HeraldInbox extends HTMLElement {
       // pending when the connection opened: already in the history and in the count; shown
       // now only if it falls within what is loaded (paging brings the others)
       if (this._cursor !== undefined) this._add(note, { read: false, sorted: true });
+      this._scheduleCount(); // acknowledged now: asked again once they have settled
     } else if (this._add(note, { atTop: true, read: false })) {
       this.unread += 1;
       this._showCount();
@@ -304,7 +310,7 @@ export class HeraldInbox extends HTMLElement {
 
   _scheduleCount() {
     clearTimeout(this._countTimer);
-    this._countTimer = setTimeout(() => this._refreshCount(), 400);
+    this._countTimer = setTimeout(() => this._refreshCount(), 1000);
   }
 
   async _refreshCount() {
@@ -355,7 +361,7 @@ export class HeraldInbox extends HTMLElement {
     else if (event.key === "ArrowUp") next = Math.max(0, at - 1);
     else if (event.key === "Home") next = 0;
     else if (event.key === "End") next = rows.length - 1;
-    else if (event.key === "Enter" && at >= 0) this.markRead(rows[at].dataset.id);
+    else if (event.key === "Enter" && at >= 0 && event.composedPath()[0] === rows[at]) this.markRead(rows[at].dataset.id);
     if (next >= 0 && rows[next]) {
       event.preventDefault();
       rows.forEach((row) => (row.tabIndex = -1));

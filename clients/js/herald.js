@@ -257,6 +257,9 @@ export class HeraldClient extends Emitter {
   /** Resolves at the next AUTH_OK (at once if open); rejects when the client stops. */
   waitOpen(timeoutMs = 10_000) {
     if (this.state === "open") return Promise.resolve(this);
+    if (this._closing && this.state === "closed") {
+      return Promise.reject(this.error ?? new HeraldError(null, "closed"));
+    }
     return new Promise((resolve, reject) => {
       const offs = [];
       const done = (fn, value) => {

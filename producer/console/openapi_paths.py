@@ -11,7 +11,7 @@ from producer.openapi import ID_SCHEMA, answer, answers, body, param
 
 __all__ = ["ADMIN_SECURITY", "ANSWER_MODELS", "REQUEST_MODELS", "console_paths"]
 
-ADMIN_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+ADMIN_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (shapes.DeadLetterChoice,
                                                shapes.TestNotificationIn)
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
@@ -19,8 +19,8 @@ ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     shapes.TestNotificationSent, shapes.Trace,
 )
 AUTH = (401, 403)
-ADMIN_NOTE = ("Needs `Authorization: Bearer <ADMIN_API_KEY>`: none → 401, another credential "
-              "→ 403.")
+ADMIN_NOTE = ("Needs the operator's key, `Authorization: Bearer <ADMIN_API_KEY>` (or "
+              "`X-API-Key`): none → 401, another credential (a tenant's key too) → 403.")
 
 
 def _admin(operation_id: str, summary: str, responses: dict[str, Any],

@@ -30,6 +30,7 @@ from producer.bodies import validate_body
 from producer.console.auth import require_admin
 from producer.console.live import aggregate
 from producer.console.shapes import DeadLetterChoice, TestNotificationIn
+from producer.door import Door
 from producer.errors import HttpError, dependency_unavailable, json_response, parse_json
 from producer.ingest import Ingest
 from producer.read_routes import check_id
@@ -50,7 +51,7 @@ _REASON = re.compile(r"[a-z_]{1,64}")
 class Console:
     """What the admin routes work with."""
 
-    admin_key: str | None
+    door: Door
     names: Names
     rabbitmq_url: str
     history: History
@@ -63,7 +64,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def _admin(console: Console, endpoint: Endpoint) -> Endpoint:
     async def guarded(request: Request) -> Response:
-        require_admin(request, console.admin_key)
+        require_admin(request, console.door)
         try:
             return await endpoint(request)
         except (RedisConnectionError, RedisTimeoutError):

@@ -3,11 +3,13 @@
 // the page itself sends events), Dead letters (replay one with the confirmation), Users (look
 // up, send a test notification), Tenants and keys, Trace. Screenshots of each step in
 // HERALD_ARTIFACTS. Prints one JSON object (the last line).
-// Env: HERALD_PRODUCER_URL, HERALD_ADMIN_KEY, HERALD_USER, HERALD_EVENT_ID, HERALD_DEAD_ID.
+// Env: HERALD_PRODUCER_URL, HERALD_ADMIN_KEY, HERALD_API_KEY (a tenant key, for sending),
+// HERALD_USER, HERALD_EVENT_ID, HERALD_DEAD_ID.
 import { env, launch, scaled, screenshotPath } from "./lib.mjs";
 
 const producer = env("HERALD_PRODUCER_URL");
 const adminKey = env("HERALD_ADMIN_KEY");
+const apiKey = env("HERALD_API_KEY");
 const user = env("HERALD_USER");
 const eventId = env("HERALD_EVENT_ID");
 const deadId = env("HERALD_DEAD_ID");
@@ -59,13 +61,13 @@ try {
     .some((td) => td.textContent === "1"));
   // Events sent meanwhile (from the page, as any app would) move the figures without a reload.
   const started = await page.evaluate(() => performance.timeOrigin);
-  const sending = page.evaluate(async (target) => {
+  const sending = page.evaluate(async ([target, key]) => {
     for (let n = 0; n < 40; n++) {
-      await fetch("/v1/events", { method: "POST", body: JSON.stringify(
+      await fetch("/v1/events", { method: "POST", headers: { "X-API-Key": key }, body: JSON.stringify(
         { type: "LIKE", actorId: `fan${n}`, targetId: target, postId: `live${n}` }) });
       await new Promise((r) => setTimeout(r, 50));
     }
-  }, user);
+  }, [user, apiKey]);
   await waitFor(() => Number(document.querySelector("#flow-accepted").textContent) > 0
     && Number(document.querySelector("#flow-delivered").textContent) > 0);
   await sending;

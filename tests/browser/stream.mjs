@@ -6,7 +6,6 @@ import { readFile } from "node:fs/promises";
 import { env, launch, scaled, screenshotPath, serve, sleep } from "./lib.mjs";
 
 const producer = env("HERALD_PRODUCER_URL");
-const pageUrl = `${producer}/__herald_test__/stream.html`;
 let browser, context, page;
 const consoleLines = [];
 
@@ -36,11 +35,20 @@ await serve({
     context = await browser.newContext();
     page = await context.newPage();
     page.on("console", (m) => consoleLines.push(m.text()));
-    const html = await readFile(new URL("./pages/stream.html", import.meta.url), "utf8");
-    await page.route(pageUrl, (route) => route.fulfill({ contentType: "text/html", body: html }));
-    const hash = new URLSearchParams({ gateways: env("HERALD_GATEWAYS"), token: env("HERALD_TOKEN") });
-    await page.goto(`${pageUrl}#${hash}`);
-    await page.waitForFunction(() => window.__herald?.state === "open", null, { timeout: scaled(15_000) });
+    page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
+    // The page is written into a document of the producer's origin (loopback: Chromium's
+    // local-network-access checks let it open a WebSocket to the loopback gateway).
+    const params = { gateways: env("HERALD_GATEWAYS").split(" "), token: env("HERALD_TOKEN") };
+    const html = (await readFile(new URL("./pages/stream.html", import.meta.url), "utf8"))
+      .replace("__PARAMS__", JSON.stringify(params).replaceAll("<", "\\u003c"));
+    await page.goto(`${producer}/healthz`);
+    await page.setContent(html);
+    try {
+      await page.waitForFunction(() => window.__herald?.state === "open", null, { timeout: scaled(15_000) });
+    } catch (err) {
+      const seen = await page.evaluate(() => ({ state: window.__herald?.state, log: window.__log }));
+      throw new Error(`not open: ${JSON.stringify(seen)}; console: ${consoleLines.join(" | ")}`);
+    }
     return { url: await page.evaluate(() => window.__herald.url) };
   },
   async offline({ ms }) {

@@ -48,6 +48,7 @@ async def test_every_page_shows_live_data_and_a_dead_letter_is_replayed_from_the
 
         result = await run_scenario("console.mjs", {
             "HERALD_PRODUCER_URL": stack.producer.url, "HERALD_ADMIN_KEY": ADMIN_KEY,
+            "HERALD_API_KEY": stack.key,
             "HERALD_USER": "bob", "HERALD_EVENT_ID": traced, "HERALD_DEAD_ID": "zed-2",
         }, timeout=180, name="console")
 

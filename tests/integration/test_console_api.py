@@ -17,7 +17,7 @@ from common.naming import Names
 from tests.support.amqp import publish_raw, queue_depth
 from tests.support.events import buffered, event_body
 from tests.support.processes import Service
-from tests.support.stack import Stack, start_stack
+from tests.support.stack import ADMIN_KEY, Stack, start_stack
 from tests.support.timing import eventually
 from tests.support.ws import Client
 
@@ -36,7 +36,8 @@ async def stack(services: Callable[..., Service], tmp_path: Path) -> Stack:
 
 
 async def test_no_key_is_401_a_wrong_key_403_and_the_shell_holds_no_data(stack: Stack) -> None:
-    for key, status in ((None, 401), ("not-the-admin-key-" + "x" * 30, 403)):
+    # A tenant's own key (every scope, admin too) is not the operator's: 403.
+    for key, status in ((None, 401), ("not-the-admin-key-" + "x" * 30, 403), (stack.key, 403)):
         async with stack.admin(key) as client:
             for path in ADMIN_GETS:
                 answer = await client.get(path)
@@ -46,6 +47,8 @@ async def test_no_key_is_401_a_wrong_key_403_and_the_shell_holds_no_data(stack: 
                 answer = await client.post(path, json={"ids": ["x"]})
                 assert answer.status_code == status, (path, answer.text)
     async with stack.admin(None) as client:
+        as_header = await client.get("/v1/admin/stats", headers={"X-API-Key": ADMIN_KEY})
+        assert as_header.status_code == 200
         shell = await client.get("/console")
         assert shell.status_code == 200 and "text/html" in shell.headers["content-type"]
         assert "Sign in" in shell.text

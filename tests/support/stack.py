@@ -11,12 +11,11 @@ from typing import Any
 
 import httpx
 
+from tests.support.keys import ADMIN_KEY, headers, make_key
 from tests.support.processes import Service
 from tests.support.ws import SECRET
 
 __all__ = ["ADMIN_KEY", "Stack", "start_stack"]
-
-ADMIN_KEY = "console-test-admin-key-0123456789abcdef"
 
 
 @dataclass
@@ -25,13 +24,16 @@ class Stack:
     gateway: Service
     consumer: Service
     persister: Service
+    key: str
+    """A key of tenant ``default`` with every scope, for ingest."""
 
     def admin(self, key: str | None = ADMIN_KEY) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.AsyncClient(base_url=self.producer.url, headers=headers, timeout=30)
 
     async def post(self, body: dict[str, Any]) -> str:
-        async with httpx.AsyncClient(base_url=self.producer.url) as client:
+        async with httpx.AsyncClient(base_url=self.producer.url,
+                                     headers=headers(self.key)) as client:
             answer = await client.post("/v1/events", json=body)
         assert answer.status_code == 202, answer.text
         event_id: str = answer.json()["eventId"]
@@ -40,7 +42,8 @@ class Stack:
 
 async def start_stack(services: Callable[..., Service], tmp_path: Path,
                       **consumer_env: str) -> Stack:
-    common = {"JWT_SECRET": SECRET, "STORE_URL": f"sqlite:///{tmp_path}/herald.db",
+    store_url = f"sqlite:///{tmp_path}/herald.db"
+    common = {"JWT_SECRET": SECRET, "STORE_URL": store_url,
               "NOTIFICATION_TTL_SECONDS": "3600", "SEMANTIC_WINDOW_SECONDS": "0",
               "ADMIN_API_KEY": ADMIN_KEY}
     consumer, persister, gateway, producer = await asyncio.gather(
@@ -49,4 +52,4 @@ async def start_stack(services: Callable[..., Service], tmp_path: Path,
         services("ws_gateway", **common).start(),
         services("producer", **common).start(),
     )
-    return Stack(producer, gateway, consumer, persister)
+    return Stack(producer, gateway, consumer, persister, await make_key(store_url))
