@@ -42,6 +42,10 @@ class BaseServiceSettings(BaseSettings):
     # value, so it lives here. RabbitMQ 3.x also counts deliveries returned by a closed channel,
     # so it must leave room for restarts.
     delivery_limit: int = Field(20, ge=1, le=1000)
+    # How long an event's stage marks are kept for the console's Trace page (0: tracing off).
+    trace_ttl_seconds: float = Field(3600.0, ge=0, le=30 * 86400)
+    # This process's name in the console (default hostname-pid).
+    replica_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 
     @field_validator("rabbitmq_url")
     @classmethod

@@ -73,10 +73,20 @@ def _without_password(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+def console_lines(env: dict[str, str]) -> str:
+    """Where the operator's console is, and the admin key to paste into it (this run's)."""
+    admin = env.get("ADMIN_API_KEY")
+    if not admin:
+        return "  Operator console: http://127.0.0.1:8000/console (set ADMIN_API_KEY to use it)\n"
+    return ("  Operator console: http://127.0.0.1:8000/console\n"
+            f"    admin key to paste:       {admin}\n")
+
+
 def banner(env: dict[str, str], key: str | None = None) -> str:
     """What to try now, for the mode the services run in: JWT (the tenant ``demo``'s API key,
     a token for bob, the AUTH frame with it, how to mint tokens) or trusted (no key or token
-    anywhere: a bare userId identifies, ingest and the read API are open)."""
+    anywhere: a bare userId identifies, ingest and the read API are open); and the console
+    with its admin key, in both."""
     redis = _without_password(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     if env["AUTH_MODE"] == "trusted":
         return (
@@ -87,6 +97,7 @@ def banner(env: dict[str, str], key: str | None = None) -> str:
             "    curl -s localhost:8000/v1/users/bob/notifications\n"
             "  WebSocket: ws://127.0.0.1:8001/ws, "
             "first frame {\"type\":\"AUTH\",\"userId\":\"bob\"}\n"
+            + console_lines(env) +
             f"  Redis: {redis}\n"
             "Ctrl-C stops everything."
         )
@@ -117,6 +128,7 @@ def banner(env: dict[str, str], key: str | None = None) -> str:
         f"    curl -s -H \"Authorization: Bearer {token}\" "
         "localhost:8000/v1/users/bob/notifications\n"
         "  WebSocket: ws://127.0.0.1:8001/ws, first frame {\"type\":\"AUTH\",\"token\":…}\n"
+        + console_lines(env) +
         f"  Redis: {redis}\n"
         "Ctrl-C stops everything."
     )
@@ -140,9 +152,10 @@ def main() -> int:
     if env["AUTH_MODE"] == "jwt" and not env.get("JWT_PUBLIC_KEY"):
         env.setdefault("JWT_SECRET", secrets.token_urlsafe(32))
     env.setdefault("STORE_URL", f"sqlite:///{ROOT / 'var' / 'herald.db'}")
+    # The admin API and the operator's console (/console): a fresh key per run unless given.
+    env.setdefault("ADMIN_API_KEY", secrets.token_urlsafe(32))
     key = None
     if env["AUTH_MODE"] == "jwt":
-        env.setdefault("ADMIN_API_KEY", secrets.token_urlsafe(32))
         key = make_demo_key(env)
     logdir = ROOT / "var" / "log"
     logdir.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from common.buffer.telemetry import TRACE
 from common.erasure import ErasureIndex, stale_rows
 from common.logs import get_logger
 from common.store import Store
@@ -219,6 +220,7 @@ class Worker:
             await self._retry.run("store", lambda: self._store.upsert_rows(rows))
             for status, count in Counter(r.status for r in rows).items():
                 PERSISTED.labels(status).inc(count)
+            TRACE.mark_rows("persisted", rows)
             if self._erasures is not None:
                 await self._erase_again(batch)
         ids = batch.ids

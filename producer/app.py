@@ -22,12 +22,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from common.auth import Verifier
+from common.buffer.telemetry import start_telemetry
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import EmbeddedServer, stop_on_signals
 from producer.admin_routes import admin_routes
 from producer.admission import IngestLimiter
+from producer.console.routes import Console, console_routes
 from producer.cors import with_cors
 from producer.demo import demo_routes
 from producer.docs_routes import docs_routes
@@ -78,17 +80,22 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
             log.warning("AUTH_MODE=trusted: ingest and the read API are open to anyone, "
                         "without an API key (demo use only)")
         await asyncio.gather(publisher.start(), holder.start())
+        telemetry = start_telemetry(redis, settings, "producer")
         log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
         try:
             yield
         finally:
             await publisher.close()
             await holder.close()
+            await telemetry.close()
             await redis.aclose()
             log.info("producer stopped")
 
+    console = Console(door, settings.names, settings.rabbitmq_url, history,
+                      ingest, redis)
     routes = [
         posts_route(),
+        *console_routes(console),
         *read_routes(history, gate),
         *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
                         settings.erasure_tombstone_seconds),

@@ -467,6 +467,17 @@ SECTIONS: tuple[Callable[[], PathItems], ...] = (
     token_paths,
 )
 
+
+
+def _console_paths() -> PathItems:
+    """The operator's console and its admin API (producer/console/)."""
+    from producer.console.openapi_paths import console_paths  # it builds on this module
+
+    return console_paths()
+
+
+SECTIONS = (*SECTIONS, _console_paths)
+
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (EventIn, BatchIn, LikeIn, CommentIn, FollowIn,
                                                TenantIn, LimitsIn, KeyIn, TokenIn)
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
@@ -506,6 +517,10 @@ def openapi_document() -> dict[str, Any]:
         *((m, "validation") for m in REQUEST_MODELS),
         *((m, "serialization") for m in ANSWER_MODELS),
     ]
+    from producer.console import openapi_paths as console
+
+    modes += [*((m, "validation") for m in console.REQUEST_MODELS),
+              *((m, "serialization") for m in console.ANSWER_MODELS)]
     _, defs = models_json_schema(modes, ref_template=_REF)
     paths: PathItems = {}
     for section in SECTIONS:
@@ -539,6 +554,8 @@ def openapi_document() -> dict[str, Any]:
             {"name": "pages", "description": "HTML pages and this document."},
             {"name": "sdk", "description": "The JavaScript SDK and web component, as ES "
                                            "modules."},
+            {"name": "console", "description": "The operator's console: live figures, dead "
+                                               "letters, users, traces (admin key)."},
         ],
         "paths": paths,
         "components": {

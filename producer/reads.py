@@ -88,6 +88,10 @@ class History:
         more = len(ordered) > limit
         return page, (_key(page[-1]) if more and page else None)
 
+    async def pending(self, tenant_id: str, user_id: str) -> int:
+        """How many notifications of the user wait in the buffer (not yet ACKed or expired)."""
+        return await self._buffer.count(tenant_id, user_id)
+
     async def unread(self, tenant_id: str, user_id: str) -> int:
         pending = await self._buffer.count(tenant_id, user_id)
         return pending + await self._store.unread_count(tenant_id, user_id)

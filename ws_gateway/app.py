@@ -10,6 +10,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from common.auth import Verifier
+from common.buffer.telemetry import start_telemetry
 from common.health import Readiness, probe
 from common.logs import get_logger
 from common.redis_pool import open_redis
@@ -62,6 +63,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     redis = open_redis(settings.redis_url, max_connections=128)
     hub = Hub(redis)
     await hub.start()
+    telemetry = start_telemetry(redis, settings, "ws_gateway")
     pending = PendingStore(redis, settings.names)
     verifier = Verifier.from_settings(settings)
     acks = AckBatcher(pending)
@@ -107,5 +109,6 @@ async def serve_gateway(settings: GatewaySettings) -> None:
             log.warning("drain timed out")
     await acks.close()
     await hub.close()
+    await telemetry.close()
     await redis.aclose()
     log.info("gateway stopped")

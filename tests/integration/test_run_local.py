@@ -131,3 +131,13 @@ def test_the_demo_key_is_made_in_the_store_and_works(tmp_path: Path) -> None:
     listed = subprocess.run([sys.executable, "-m", "producer.admin", "keys", "list", "demo"],
                             cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert listed.stdout.count('"keyId"') == 2 and first not in listed.stdout
+
+
+def test_the_printout_gives_the_console_and_its_admin_key() -> None:
+    supervise = _supervise()
+    key = "k" * 43
+    for mode in ("trusted", "jwt"):
+        printed = supervise.banner({"AUTH_MODE": mode, "JWT_SECRET": "s" * 40,
+                                    "ADMIN_API_KEY": key}, "hk_0123456789ab_" + "x" * 43)
+        assert "http://127.0.0.1:8000/console\n" in printed and f"paste:       {key}" in printed
+    assert "set ADMIN_API_KEY" in supervise.banner({"AUTH_MODE": "trusted"})
