@@ -121,13 +121,13 @@ async def test_each_notification_once_through_a_gateway_kill_and_a_network_drop(
 ) -> None:
     [gateway] = stack.gateways
     async with scenario("stream.mjs", env_for(stack, [gateway]), name="stream-one-gateway") as page:
-        await page.call("open")
+        opened = await page.call("open")
         sent = await post_many(stack, 15)
 
         gateway.kill()  # kill -9: no close frame, the page sees a drop
         sent += await post_many(stack, 10)  # buffered in Redis meanwhile
         await gateway.start()
-        await page.call("waitOpen")
+        await page.call("waitOpen", connects=opened["connects"] + 1)
         sent += await post_many(stack, 10)
 
         drop = post_many(stack, 15)
@@ -156,14 +156,14 @@ async def test_the_page_moves_to_the_other_gateway_when_its_own_dies(stack: Stac
 
         on.kill()
         sent += await post_many(stack, 10)
-        moved = await page.call("waitOpen")
+        moved = await page.call("waitOpen", connects=opened["connects"] + 1)
         assert moved["url"] == stack.ws(other)
         sent += await post_many(stack, 10)
 
         await on.start()
         other.kill()  # and back again
         sent += await post_many(stack, 10)
-        back = await page.call("waitOpen")
+        back = await page.call("waitOpen", connects=moved["connects"] + 1)
         assert back["url"] == stack.ws(on)
 
         report = await page.call("wait", count=len(sent), timeoutMs=30_000, timeout=90)
