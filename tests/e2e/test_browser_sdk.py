@@ -24,7 +24,9 @@ from tests.support.processes import Service
 from tests.support.timing import eventually, scaled
 from tests.support.ws import SECRET, Client, token
 
-pytestmark = pytest.mark.e2e
+# A browser, five services and two restarts: more than the suite's default 120 s on a busy
+# machine (each test takes 40-80 s here).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(scaled(300))]
 
 USER = "bob"
 _posts = itertools.count(1)
