@@ -80,11 +80,12 @@ async def stack(services: Callable[..., Service], tmp_path: Path,
     common = {"JWT_SECRET": SECRET, "STORE_URL": f"sqlite:///{tmp_path}/herald.db",
               "NOTIFICATION_TTL_SECONDS": "3600", "SWEEP_INTERVAL_SECONDS": "0.2",
               "SEMANTIC_WINDOW_SECONDS": "0", "CLAIM_IDLE_SECONDS": "1"}
+    # five processes start at once: give them longer than one alone needs
     started = await asyncio.gather(
-        services("consumer", **common).start(),
-        services("persister", **common).start(),
-        services("producer", **common).start(),
-        *(services("ws_gateway", **common).start() for _ in range(gateways)),
+        services("consumer", **common).start(timeout=30),
+        services("persister", **common).start(timeout=30),
+        services("producer", **common).start(timeout=30),
+        *(services("ws_gateway", **common).start(timeout=30) for _ in range(gateways)),
     )
     consumer, persister, producer, *gws = started
     return Stack(producer, list(gws), consumer, persister)
