@@ -129,7 +129,7 @@ async def test_each_notification_once_through_a_gateway_kill_and_a_network_drop(
 
         gateway.kill()  # kill -9: no close frame, the page sees a drop
         sent += await post_many(stack, 10)  # buffered in Redis meanwhile
-        await gateway.start()
+        await gateway.start(timeout=30)
         await page.call("waitOpen", connects=opened["connects"] + 1)
         sent += await post_many(stack, 10)
 
@@ -163,7 +163,7 @@ async def test_the_page_moves_to_the_other_gateway_when_its_own_dies(stack: Stac
         assert moved["url"] == stack.ws(other)
         sent += await post_many(stack, 10)
 
-        await on.start()
+        await on.start(timeout=30)
         other.kill()  # and back again
         sent += await post_many(stack, 10)
         back = await page.call("waitOpen", connects=moved["connects"] + 1)
