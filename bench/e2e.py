@@ -165,7 +165,7 @@ async def _send_open_loop(target: Target, users: list[str], rate: float, duratio
     protocol = target.protocol
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
-        pool.put_nowait(Connection(host, port, timeout=30))
+        pool.put_nowait(Connection(host, port, timeout=30, headers=target.key_headers()))
     total = max(1, int(rate * duration))
     run = secrets.token_hex(3)
     post_latency: list[float] = []
@@ -319,6 +319,11 @@ async def run_e2e(opts: argparse.Namespace) -> dict[str, Any]:
         "reconnects": tally.reconnects,
         **persisted, "mean_batch_size": batches, "procstat": sampler.report(),
     }
+    # CPU of each process per notification delivered while sampled (µs): the figure that
+    # compares two versions run at the same rate on a machine with other load.
+    result["cpu_us_per_event"] = {
+        name: round(p["cpu_s"] / max(len(tally.received_at), 1) * 1e6, 1)
+        for name, p in result["procstat"]["processes"].items()}
     result["headline"] = {
         "accepted/s": sent["accepted_per_s"], "lost": lost, "repeats": tally.repeats,
         "p50_ms": result["delivery_latency_ms"].get("p50"),

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from common.buffer.telemetry import start_telemetry
 from common.erasure import ErasureIndex
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
@@ -85,6 +86,7 @@ async def serve(settings: PersisterSettings) -> None:
         await probes.stop()
         return
     log.info("store open", backend=store.backend)
+    telemetry = start_telemetry(redis, settings, "persister")
 
     stream = PersistStream(
         redis, settings.names, consumer, batch_size=settings.batch_size,
@@ -146,6 +148,7 @@ async def serve(settings: PersisterSettings) -> None:
             await task
     stopper.cancel()
     await store.close()
+    await telemetry.close()
     await redis.aclose()
     await probes.stop()
     log.info("persister stopped")

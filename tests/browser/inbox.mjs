@@ -1,12 +1,13 @@
 // <herald-inbox> on the producer's /demo page against a live stack: the first page, infinite
 // scroll, mark read, keyboard, mark all read, a live arrival sent from the page's own form.
 // Screenshots of each step in HERALD_ARTIFACTS. Prints one JSON object (the last line).
-// Env: HERALD_PRODUCER_URL, HERALD_GATEWAYS, HERALD_TOKEN, HERALD_USER, HERALD_EXPECTED.
+// Env: HERALD_PRODUCER_URL, HERALD_GATEWAYS, HERALD_TOKEN, HERALD_USER, HERALD_EXPECTED,
+// HERALD_API_KEY (the demo form sends it as X-API-Key).
 import { env, launch, scaled, screenshotPath } from "./lib.mjs";
 
 const producer = env("HERALD_PRODUCER_URL");
 const expected = Number(env("HERALD_EXPECTED"));
-const hash = new URLSearchParams({ user: env("HERALD_USER"), token: env("HERALD_TOKEN"), gateway: env("HERALD_GATEWAYS") });
+const hash = new URLSearchParams({ user: env("HERALD_USER"), token: env("HERALD_TOKEN"), gateway: env("HERALD_GATEWAYS"), key: env("HERALD_API_KEY") });
 const browser = await launch();
 const result = { screenshots: [], console: [] };
 const wait = { timeout: scaled(20_000) };

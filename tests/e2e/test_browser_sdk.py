@@ -37,7 +37,7 @@ async def post_event(producer: Service, **fields: Any) -> str:
     body = {"type": "LIKE", "actorId": "alice", "targetId": USER,
             "postId": f"p{next(_posts)}", **fields}
     async with httpx.AsyncClient(base_url=producer.url, timeout=scaled(10)) as client:
-        answer = await client.post("/v1/events", json=body)
+        answer = await client.post("/v1/events", json=body, headers=producer.headers)
     assert answer.status_code == 202, answer.text
     event_id: str = answer.json()["eventId"]
     return event_id
@@ -192,7 +192,8 @@ async def test_the_inbox_pages_marks_read_and_shows_live_arrivals(stack: Stack) 
     await eventually(stack.statuses, lambda s: len(s) == len(sent) and all(
         v == "acked" for v in s.values()), timeout=30)
     await other_device.close()
-    env = {**env_for(stack, [gateway]), "HERALD_USER": USER, "HERALD_EXPECTED": str(len(sent))}
+    env = {**env_for(stack, [gateway]), "HERALD_USER": USER, "HERALD_EXPECTED": str(len(sent)),
+           "HERALD_API_KEY": stack.producer.headers["X-API-Key"]}
     result = await run_scenario("inbox.mjs", env, timeout=120)
 
     assert result["badgeAtStart"] == str(len(sent))
