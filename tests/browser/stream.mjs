@@ -49,7 +49,7 @@ await serve({
       const seen = await page.evaluate(() => ({ state: window.__herald?.state, log: window.__log }));
       throw new Error(`not open: ${JSON.stringify(seen)}; console: ${consoleLines.join(" | ")}`);
     }
-    return { url: await page.evaluate(() => window.__herald.url) };
+    return page.evaluate(() => ({ url: window.__herald.url, connects: window.__herald.stats.connects }));
   },
   async offline({ ms }) {
     await context.setOffline(true);
@@ -69,9 +69,11 @@ await serve({
       return { done: false, ...(await report()) };
     }
   },
-  async waitOpen({ timeoutMs = 20_000 }) {
-    await page.waitForFunction(() => window.__herald.state === "open", null, { timeout: scaled(timeoutMs) });
-    return { url: await page.evaluate(() => window.__herald.url) };
+  // open again: at least `connects` connections have authenticated (so not the one before)
+  async waitOpen({ connects, timeoutMs = 20_000 }) {
+    await page.waitForFunction((n) => window.__herald.state === "open" && window.__herald.stats.connects >= n,
+      connects, { timeout: scaled(timeoutMs), polling: 50 });
+    return page.evaluate(() => ({ url: window.__herald.url, connects: window.__herald.stats.connects }));
   },
   report,
   async screenshot({ name }) {

@@ -24,7 +24,9 @@ from tests.support.processes import Service
 from tests.support.timing import eventually, scaled
 from tests.support.ws import SECRET, Client, token
 
-pytestmark = pytest.mark.e2e
+# A browser, five services and two restarts: more than the suite's default 120 s on a busy
+# machine (each test takes 40-80 s here).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(scaled(300))]
 
 USER = "bob"
 _posts = itertools.count(1)
@@ -78,11 +80,12 @@ async def stack(services: Callable[..., Service], tmp_path: Path,
     common = {"JWT_SECRET": SECRET, "STORE_URL": f"sqlite:///{tmp_path}/herald.db",
               "NOTIFICATION_TTL_SECONDS": "3600", "SWEEP_INTERVAL_SECONDS": "0.2",
               "SEMANTIC_WINDOW_SECONDS": "0", "CLAIM_IDLE_SECONDS": "1"}
+    # five processes start at once: give them longer than one alone needs
     started = await asyncio.gather(
-        services("consumer", **common).start(),
-        services("persister", **common).start(),
-        services("producer", **common).start(),
-        *(services("ws_gateway", **common).start() for _ in range(gateways)),
+        services("consumer", **common).start(timeout=30),
+        services("persister", **common).start(timeout=30),
+        services("producer", **common).start(timeout=30),
+        *(services("ws_gateway", **common).start(timeout=30) for _ in range(gateways)),
     )
     consumer, persister, producer, *gws = started
     return Stack(producer, list(gws), consumer, persister)
@@ -121,13 +124,13 @@ async def test_each_notification_once_through_a_gateway_kill_and_a_network_drop(
 ) -> None:
     [gateway] = stack.gateways
     async with scenario("stream.mjs", env_for(stack, [gateway]), name="stream-one-gateway") as page:
-        await page.call("open")
+        opened = await page.call("open")
         sent = await post_many(stack, 15)
 
         gateway.kill()  # kill -9: no close frame, the page sees a drop
         sent += await post_many(stack, 10)  # buffered in Redis meanwhile
-        await gateway.start()
-        await page.call("waitOpen")
+        await gateway.start(timeout=30)
+        await page.call("waitOpen", connects=opened["connects"] + 1)
         sent += await post_many(stack, 10)
 
         drop = post_many(stack, 15)
@@ -156,14 +159,14 @@ async def test_the_page_moves_to_the_other_gateway_when_its_own_dies(stack: Stac
 
         on.kill()
         sent += await post_many(stack, 10)
-        moved = await page.call("waitOpen")
+        moved = await page.call("waitOpen", connects=opened["connects"] + 1)
         assert moved["url"] == stack.ws(other)
         sent += await post_many(stack, 10)
 
-        await on.start()
+        await on.start(timeout=30)
         other.kill()  # and back again
         sent += await post_many(stack, 10)
-        back = await page.call("waitOpen")
+        back = await page.call("waitOpen", connects=moved["connects"] + 1)
         assert back["url"] == stack.ws(on)
 
         report = await page.call("wait", count=len(sent), timeoutMs=30_000, timeout=90)
