@@ -31,8 +31,9 @@ from bench.http import HttpError
 from bench.procstat import ProcSampler
 from bench.stack import RABBITMQ_URL, REDIS_URL
 from bench.target import Target, counter_sum, open_target
+from common.buffer.formats import encode_entry
 from common.models import Event, EventType
-from common.records import Status, encode_entry
+from common.records import Status
 from common.topology import declare_topology
 
 __all__ = ["run_consumer", "run_persister"]

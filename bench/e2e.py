@@ -319,6 +319,11 @@ async def run_e2e(opts: argparse.Namespace) -> dict[str, Any]:
         "reconnects": tally.reconnects,
         **persisted, "mean_batch_size": batches, "procstat": sampler.report(),
     }
+    # CPU of each process per notification delivered while sampled (µs): the figure that
+    # compares two versions run at the same rate on a machine with other load.
+    result["cpu_us_per_event"] = {
+        name: round(p["cpu_s"] / max(len(tally.received_at), 1) * 1e6, 1)
+        for name, p in result["procstat"]["processes"].items()}
     result["headline"] = {
         "accepted/s": sent["accepted_per_s"], "lost": lost, "repeats": tally.repeats,
         "p50_ms": result["delivery_latency_ms"].get("p50"),

@@ -173,8 +173,8 @@ class ProcSampler:
                 self._sample_one(track, now)
 
     def report(self) -> dict[str, Any]:
-        """``{"processes": {name: {pid, cpu_percent, peak_cpu_percent, peak_rss_mib}},
-        "machine_busy_percent", "untracked_cpu_percent", "cores", "bottlenecks"}``.
+        """``{"processes": {name: {pid, cpu_percent, cpu_s, peak_cpu_percent, peak_rss_mib}},
+        "wall_s", "machine_busy_percent", "untracked_cpu_percent", "cores", "bottlenecks"}``.
 
         ``untracked_cpu_percent`` (of one core) is what ran beside the benchmark — other
         work on the machine, the kernel — and says how noisy the figures are."""
@@ -186,6 +186,7 @@ class ProcSampler:
                 continue
             cpu = (track.ticks - track.ticks0) / CLK_TCK / wall * 100
             processes[name] = {"pid": track.pid, "cpu_percent": round(cpu, 1),
+                               "cpu_s": round((track.ticks - track.ticks0) / CLK_TCK, 2),
                                "peak_cpu_percent": round(track.peak_cpu, 1),
                                "peak_rss_mib": round(track.peak_kib / 1024, 1)}
             if cpu >= BOTTLENECK_PERCENT:
@@ -198,7 +199,8 @@ class ProcSampler:
             bottlenecks.append("machine (all cores busy)")
         tracked = sum(p["cpu_percent"] for p in processes.values())
         others = max(0.0, busy / total * 100 * cpu_count() - tracked)
-        return {"processes": processes, "machine_busy_percent": machine,
+        return {"processes": processes, "wall_s": round(wall, 2),
+                "machine_busy_percent": machine,
                 "untracked_cpu_percent": round(others, 1),
                 "iowait_percent": round(iowait / total * 100, 1),
                 "cores": cpu_count(), "bottlenecks": bottlenecks,

@@ -1,62 +1,24 @@
-"""Erasing one user from Redis (GDPR), and the tombstone that keeps them erased.
+"""The erasure rules that need no Redis: which stored rows an erasure covers, and (re-exported
+from the buffer's owner, :mod:`common.buffer`) the member formats and the Redis side.
 
-Owner of the erasure contract on the Redis side. What Herald holds in Redis for a user
-``(tenant, user)``, and what :meth:`RedisErasure.erase` does with it:
-
-* the pending notifications (hash ``pending``, replay order ``order``): deleted, in one Lua
-  script that also writes the **tombstone** ``{prefix}:erased:{tenant:user}`` (a hash: ``at``
-  = the erasure time in epoch ms, plus one field per notification id that was pending or
-  had been made before — the "already made" markers, folded in);
-* their members of the global expiry index, and those of the acked notifications whose
-  members are still there (found through the markers below): removed (``ZREM``, another
-  slot);
-* their rate-limit window as an actor (the ids of events they sent, for a minute): deleted
-  in the same script;
-* the "already made" markers (``seen``) and semantic-window markers (``sem``): found with
-  ``SCAN MATCH`` in pages of :data:`SCAN_COUNT`, folded into the tombstone and deleted, one
-  script per page (the markers and the tombstone share the user's hash tag);
-* the persist stream's entries of the user: read in pages of :data:`STREAM_PAGE` up to the
-  last id at the start, and ``XDEL``-ed.
-
-Why a tombstone: RabbitMQ may redeliver an event accepted before the erasure, the
-dead-letter queue may replay one, and a client may re-send the same ``eventId``. The
-consumer's buffering script (:mod:`consumer.buffer`) reads the tombstone atomically with
-everything else of that recipient and makes nothing when the event was accepted at or before
-``at`` or when the notification id is one of the tombstone's fields. Notifications of events
-accepted after the erasure are made as usual (the user may still use the app).
-
-The persisters cannot run that script (the stream holds every user), so the erasure also
-writes ``tenant|user`` → ``at`` into one global sorted set, ``{prefix}:erasures``
-(:class:`ErasureIndex`), *before* touching anything else. A persister asks it with one
-``ZMSCORE`` before it writes a batch (and drops, then ``XDEL``s, the entries of notifications
-created at or before ``at``: an ACK that raced the erasure) and again after the store
-confirmed the write (a write that was in flight while the erasure deleted the user's rows is
-erased again: :func:`stale_rows`).
-
-Lifetime: the tombstone and the index member live ``ERASURE_TOMBSTONE_SECONDS`` (30 days by
-default). That must be longer than ``DEDUP_TTL_SECONDS`` (the consumer's own memory of what it
-made) and than any event may wait in RabbitMQ or its dead-letter queue; past it, a replay of
-an event accepted before the erasure would notify again. They hold the user's id and
-notification ids (UUIDs), no content.
-
-Times: ``at`` is Redis's clock (``TIME``); ``acceptedAt`` is the producer's and ``createdAt``
-the consumer's. Clocks apart by *d* make the rule exact up to *d* around the erasure.
-
-Failures: every method raises ``RedisError``/``OSError``/``TimeoutError`` when Redis fails;
-each step is idempotent, so the caller answers 503 and the client repeats the erasure.
+What an erasure does in Redis, and why a tombstone: :mod:`common.buffer.erasure`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
-import orjson
-from redis.asyncio import Redis
-
-from common.naming import Names
-from common.redis_pool import as_text
+from common.buffer.erasure import (
+    DEFAULT_TOMBSTONE_SECONDS,
+    SCAN_COUNT,
+    STREAM_PAGE,
+    ErasureIndex,
+    RedisErased,
+    RedisErasure,
+)
+from common.buffer.formats import entry_belongs
+from common.buffer.formats import erasure_member as index_member
+from common.buffer.keys import glob_escape
 from common.store.rows import Row
 
 __all__ = [
@@ -71,228 +33,6 @@ __all__ = [
     "index_member",
     "stale_rows",
 ]
-
-DEFAULT_TOMBSTONE_SECONDS = 30 * 86400
-SCAN_COUNT = 1000
-STREAM_PAGE = 1000
-_CHUNK = 500
-
-ERASE_LUA = """
-local pending, order, tomb, window = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local at, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-local ids = redis.call('HKEYS', pending)
-local before = redis.call('HGET', tomb, 'at')
-if not before or tonumber(before) < at then
-  redis.call('HSET', tomb, 'at', ARGV[1])
-end
-for i = 1, #ids, 500 do
-  local args = {}
-  for j = i, math.min(i + 499, #ids) do
-    args[#args + 1] = ids[j]
-    args[#args + 1] = '1'
-  end
-  redis.call('HSET', tomb, unpack(args))
-end
-redis.call('DEL', pending, order, window)
-redis.call('PEXPIRE', tomb, ttl)
-return ids
-"""
-
-FOLD_LUA = """
-local tomb, ttl = KEYS[1], tonumber(ARGV[1])
-local deleted = 0
-for i = 2, #KEYS do
-  local id = ARGV[i]
-  if id ~= '' and redis.call('EXISTS', KEYS[i]) == 1 then
-    redis.call('HSET', tomb, id, '1')
-  end
-  deleted = deleted + redis.call('DEL', KEYS[i])
-end
-if redis.call('EXISTS', tomb) == 1 then
-  redis.call('PEXPIRE', tomb, ttl)
-end
-return deleted
-"""
-
-
-def index_member(tenant_id: str, user_id: str) -> str:
-    return f"{tenant_id}|{user_id}"
-
-
-def glob_escape(text: str) -> str:
-    """``text`` with Redis's glob characters escaped (ids and prefixes have none today)."""
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
-@dataclass(frozen=True, slots=True)
-class RedisErased:
-    """What one erasure found and removed in Redis."""
-
-    at_ms: int
-    pending: int
-    markers: int
-    stream: int
-
-
-class RedisErasure:
-    """Erase a user from Redis, or read what Redis holds of them (for an export)."""
-
-    def __init__(self, redis: Redis, names: Names, tombstone_seconds: float) -> None:
-        self._redis = redis
-        self._names = names
-        self._ttl_ms = int(tombstone_seconds * 1000)
-        self._erase = redis.register_script(ERASE_LUA)
-        self._fold = redis.register_script(FOLD_LUA)
-
-    async def _now_ms(self) -> int:
-        seconds, micros = await self._redis.time()
-        return int(seconds) * 1000 + int(micros) // 1000
-
-    async def erase(self, tenant_id: str, user_id: str) -> RedisErased:
-        """Everything of the user in Redis, in the order the module docstring gives (the
-        persisters' index first, the stream last). Idempotent; a repeat moves ``at`` on."""
-        names = self._names
-        at_ms = await self._now_ms()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(names.erasure_index, {index_member(tenant_id, user_id): at_ms}, gt=True)
-            pipe.zremrangebyscore(names.erasure_index, "-inf", f"({at_ms - self._ttl_ms}")
-            pipe.pexpire(names.erasure_index, self._ttl_ms)  # gone a lifetime after the last
-            await pipe.execute()
-        raw: Any = await self._erase(
-            keys=[names.pending_hash(tenant_id, user_id), names.pending_index(tenant_id, user_id),
-                  names.erased_marker(tenant_id, user_id),
-                  names.rate_limit_key(tenant_id, user_id)],
-            args=[at_ms, self._ttl_ms],
-        )
-        ids = [as_text(i) for i in raw]
-        markers, made = await self._erase_markers(tenant_id, user_id)
-        # Acked notifications keep their expiry member until it falls due; every member has
-        # an "already made" marker (DEDUP_TTL_SECONDS >= the TTL), so these are all of them,
-        # but for a notification made since the erasure (pending now: it must still expire).
-        made = await self._not_pending(tenant_id, user_id, made)
-        members = sorted({f"{tenant_id}|{user_id}|{i}" for i in (*ids, *made)})
-        for start in range(0, len(members), _CHUNK):
-            await self._redis.zrem(names.expiry_index, *members[start:start + _CHUNK])
-        stream = await self.erase_stream_entries(tenant_id, user_id)
-        return RedisErased(at_ms, len(ids), markers, stream)
-
-    async def _not_pending(self, tenant_id: str, user_id: str, ids: list[str]) -> list[str]:
-        pending_hash = self._names.pending_hash(tenant_id, user_id)
-        gone: list[str] = []
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            bodies: Any = await self._redis.hmget(pending_hash, chunk)
-            gone.extend(i for i, body in zip(chunk, bodies, strict=True) if not body)
-        return gone
-
-    async def _erase_markers(self, tenant_id: str, user_id: str) -> tuple[int, list[str]]:
-        """Fold the "already made" markers into the tombstone and delete them and the
-        semantic-window markers; (keys deleted, notification ids of the markers)."""
-        names = self._names
-        tomb = names.erased_marker(tenant_id, user_id)
-        seen = glob_escape(names.seen_key(tenant_id, user_id, "")) + "*"
-        sem = glob_escape(names.semantic_key(tenant_id, user_id, "")) + "*"
-        deleted = 0
-        made: list[str] = []
-        for pattern, has_id in ((seen, True), (sem, False)):
-            page: list[str] = []
-            async for key in self._redis.scan_iter(match=pattern, count=SCAN_COUNT):
-                page.append(as_text(key))
-                if len(page) >= _CHUNK:
-                    deleted += await self._fold_page(tomb, page, has_id, made)
-                    page = []
-            if page:
-                deleted += await self._fold_page(tomb, page, has_id, made)
-        return deleted, made
-
-    async def _fold_page(self, tomb: str, keys: list[str], has_id: bool,
-                         made: list[str]) -> int:
-        ids = [k.rsplit(":", 1)[1] if has_id else "" for k in keys]
-        made.extend(i for i in ids if i)
-        result: Any = await self._fold(keys=[tomb, *keys], args=[self._ttl_ms, *ids])
-        return int(result)
-
-    async def erase_stream_entries(self, tenant_id: str, user_id: str) -> int:
-        """``XDEL`` the user's entries from the shared persist stream, read in pages of
-        :data:`STREAM_PAGE` up to its last id when the scan starts (entries added later are
-        the persisters' to drop: :class:`ErasureIndex`). The number deleted."""
-        key = self._names.persist_stream
-        last: Any = await self._redis.xrevrange(key, "+", "-", count=1)
-        if not last:
-            return 0
-        end = as_text(last[0][0])
-        needle_user = orjson.dumps({"userId": user_id})[1:-1]
-        start = "-"
-        deleted = 0
-        while True:
-            page: Any = await self._redis.xrange(key, start, end, count=STREAM_PAGE)
-            if not page:
-                return deleted
-            mine = [as_text(i) for i, fields in page
-                    if entry_belongs(fields, needle_user, tenant_id, user_id)]
-            if mine:
-                deleted += int(await self._redis.xdel(key, *mine))
-            if len(page) < STREAM_PAGE:
-                return deleted
-            start = "(" + as_text(page[-1][0])
-
-    async def pending(self, tenant_id: str, user_id: str, limit: int) -> list[bytes]:
-        """Up to ``limit`` pending notifications (JSON), oldest first, expired ones too (an
-        export shows everything held)."""
-        index = self._names.pending_index(tenant_id, user_id)
-        pending_hash = self._names.pending_hash(tenant_id, user_id)
-        found: list[bytes] = []
-        start = 0
-        while len(found) < limit:
-            ids: Any = await self._redis.zrange(index, start, start + _CHUNK - 1)
-            if not ids:
-                break
-            bodies: Any = await self._redis.hmget(pending_hash, ids)
-            found.extend(b for b in bodies if b)
-            if len(ids) < _CHUNK:
-                break
-            start += _CHUNK
-        return found[:limit]
-
-    async def tombstone_at(self, tenant_id: str, user_id: str) -> int | None:
-        """The user's erasure time (epoch ms), or ``None`` if no live tombstone."""
-        raw = await self._redis.hget(self._names.erased_marker(tenant_id, user_id), "at")
-        return int(raw) if raw is not None else None
-
-
-def entry_belongs(fields: Any, needle_user: bytes, tenant_id: str, user_id: str) -> bool:
-    """Whether a persist-stream entry's notification is the user's. ``needle_user`` is
-    ``"userId":"<user>"`` as JSON bytes: a cheap filter before the entry is parsed."""
-    body = (fields or {}).get(b"n") or (fields or {}).get("n")
-    if not body:
-        return False
-    raw = body if isinstance(body, bytes) else str(body).encode()
-    if needle_user not in raw:  # cheap filter: most entries are someone else's
-        return False
-    try:
-        note = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(note, dict) and note.get("userId") == user_id and \
-        note.get("tenantId") == tenant_id
-
-
-class ErasureIndex:
-    """The persisters' (and the read API's) view of erasures: ``(tenant, user)`` → ``at``."""
-
-    def __init__(self, redis: Redis, names: Names) -> None:
-        self._redis = redis
-        self._key = names.erasure_index
-
-    async def erased_at(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """The erasure time of each pair that has one (one ``ZMSCORE``)."""
-        wanted = list(dict.fromkeys(pairs))
-        if not wanted:
-            return {}
-        scores: Any = await self._redis.zmscore(self._key,
-                                                [index_member(t, u) for t, u in wanted])
-        return {pair: int(score) for pair, score in zip(wanted, scores, strict=True)
-                if score is not None}
 
 
 def stale_rows(rows: Sequence[Row], erased: dict[tuple[str, str], int]) -> list[int]:

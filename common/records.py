@@ -1,10 +1,9 @@
 """What the gateway and the persister pass through the persist stream, and what the store
 keeps: a notification with its terminal status.
 
-Stream entry (``{prefix}:persist``): ``{"n": <notification JSON>, "s": "acked"|"expired",
-"t": <epoch ms when it became so>}``. Writers add entries before they remove the notification
-from the buffer, so a crash in between leaves a duplicate entry, never a missing one; the
-store's upsert is idempotent, and ``acked`` wins over ``expired`` whichever comes last.
+The persist-stream entry format (encode and decode) is the buffer owner's:
+:mod:`common.buffer.formats`. The store's upsert is idempotent, and ``acked`` wins over
+``expired`` whichever comes last.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from common.models import Notification, UtcDatetime
 
-__all__ = ["Status", "StoredNotification", "encode_entry"]
+__all__ = ["Status", "StoredNotification"]
 
 
 class Status(StrEnum):
@@ -34,7 +33,3 @@ class StoredNotification(BaseModel):
     statusAt: UtcDatetime
     readAt: UtcDatetime | None = None
 
-
-def encode_entry(notification_json: str | bytes, status: Status, at_ms: int) -> dict[str, str]:
-    body = notification_json.decode() if isinstance(notification_json, bytes) else notification_json
-    return {"n": body, "s": status.value, "t": str(at_ms)}

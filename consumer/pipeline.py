@@ -1,4 +1,5 @@
-"""One batch of AMQP messages through validate → rate-limit → dedup → buffer → dead-letter.
+"""One batch of AMQP messages through validate → (rate-limit + dedup + buffer: one Redis round
+trip) → dead-letter.
 
 ``handle_batch`` does the work and raises on any Redis or RabbitMQ failure; every step is
 idempotent, so the caller may run the batch again or let the broker redeliver it. When it
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from common.logs import get_logger
 from common.models import Event, utc_now
 from common.validation import one_line
-from consumer.buffer import Admission, BufferOutcome, NotificationBuffer, Pending
+from consumer.buffer import Admission, AdmitRequest, BufferOutcome, NotificationBuffer, Pending
 from consumer.deadletter import DeadLetterReason, dead_letter
 from consumer.metrics import EVENTS, NOTIFICATIONS
 from consumer.rules import build_notifications, is_rate_limited, semantic_digest
@@ -59,8 +60,7 @@ class Pipeline:
     async def handle_batch(self, messages: Sequence[AbstractIncomingMessage]) -> None:
         batch_started()
         items = [self._parse(m) for m in messages]
-        await self._rate_limit([i for i in items if i.reason is None])
-        await self._buffer_all([i for i in items if i.reason is None])
+        await self._admit_and_buffer([i for i in items if i.reason is None])
 
         rejected = [i for i in items if i.reason is not None]
         await asyncio.gather(*(
@@ -78,31 +78,37 @@ class Pipeline:
         except ValidationError as exc:
             return _Item(message, reason=DeadLetterReason.INVALID, detail=describe_invalid(exc))
 
-    async def _rate_limit(self, items: list[_Item]) -> None:
-        limited = [i for i in items if i.event is not None and is_rate_limited(i.event.type)]
-        admissions = await self._buffer.admit(
-            [(e.tenantId, e.actorId, e.eventId) for e in _events(limited)]
-        )
+    async def _admit_and_buffer(self, items: list[_Item]) -> None:
+        """Admission of the rate-limited events and buffering of every notification, in one
+        round trip: a notification of a limited event is not made (its script reads the
+        admission the same round trip wrote)."""
+        now = utc_now()
+        admits: list[AdmitRequest] = []
+        pending: list[Pending] = []
+        owners: list[_Item] = []
+        limited: list[_Item] = []
+        for item in items:
+            event = item.event
+            assert event is not None
+            gate = None
+            if is_rate_limited(event.type):
+                gate = AdmitRequest(event.tenantId, event.actorId, event.eventId)
+                admits.append(gate)
+                limited.append(item)
+            digest = semantic_digest(event)
+            accepted_ms = int(event.acceptedAt.timestamp() * 1000)
+            for notification in build_notifications(event, now, self._ttl):
+                pending.append(Pending(notification, digest, accepted_ms, gate))
+                owners.append(item)
+        admissions, outcomes = await self._buffer.admit_and_buffer(admits, pending)
         for item, admission in zip(limited, admissions, strict=True):
             if admission is Admission.LIMITED:
                 assert item.event is not None
                 item.reason = DeadLetterReason.RATE_LIMITED
                 item.detail = f"actor {item.event.actorId} is over its rate limit"
-
-    async def _buffer_all(self, items: list[_Item]) -> None:
-        now = utc_now()
-        pending: list[Pending] = []
-        owners: list[_Item] = []
-        for item in items:
-            assert item.event is not None
-            digest = semantic_digest(item.event)
-            accepted_ms = int(item.event.acceptedAt.timestamp() * 1000)
-            for notification in build_notifications(item.event, now, self._ttl):
-                pending.append(Pending(notification, digest, accepted_ms))
-                owners.append(item)
-        outcomes = await self._buffer.buffer(pending)
         for outcome, count in Counter(outcomes).items():
-            NOTIFICATIONS.labels(outcome.name.lower()).inc(count)
+            if outcome is not BufferOutcome.LIMITED:  # counted as the event's outcome
+                NOTIFICATIONS.labels(outcome.name.lower()).inc(count)
         for one, owner, outcome in zip(pending, owners, outcomes, strict=True):
             if outcome is BufferOutcome.BUFFERED:
                 owner.buffered += 1
@@ -111,7 +117,7 @@ class Pipeline:
             elif outcome is BufferOutcome.SEMANTIC_DUPLICATE:
                 owner.collapsed.append(one.notification.userId)
         for item in items:
-            if item.collapsed and item.event is not None:
+            if item.collapsed and item.event is not None and item.reason is None:
                 # The body names only the recipients whose notification collapsed, so a
                 # replay from the dead-letter queue makes exactly those.
                 narrowed = item.event.model_copy(update={"recipients": item.collapsed})
@@ -138,6 +144,3 @@ class Pipeline:
         log.info("duplicate event dropped", eventId=event_id)
         return "duplicate"
 
-
-def _events(items: list[_Item]) -> list[Event]:
-    return [i.event for i in items if i.event is not None]

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from common.buffer.telemetry import start_telemetry
 from common.erasure import ErasureIndex
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
@@ -23,7 +24,6 @@ from common.models import utc_now
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
 from common.store import Store, open_store
-from common.telemetry import start_telemetry
 from persister.metrics import (
     BUFFERED,
     PRUNED,

@@ -40,12 +40,12 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from common.buffer.telemetry import TRACE
 from common.erasure import ErasureIndex, stale_rows
 from common.logs import get_logger
 from common.store import Store
 from common.store.rows import Row
 from common.store.rules import from_ms
-from common.telemetry import TRACE
 from common.validation import one_line
 from persister.entries import decode
 from persister.metrics import BATCH_SECONDS, BATCH_SIZE, CLAIMED, DEAD_LETTERED, PERSISTED

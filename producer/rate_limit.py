@@ -2,15 +2,13 @@
 
 Each key has a bucket of ``burst`` tokens that refills at ``rate`` tokens per second; an event
 costs one token (a batch costs its number of events). The bucket lives in Redis as one hash
-(``{prefix}:tb:{<key id>}``: ``tokens``, ``us``) and is read, refilled, charged and written by
-one Lua script, so concurrent calls from any number of producer replicas never both spend the
-same token. The script reads the clock of Redis (``TIME``), not the caller's, so replicas with
-skewed clocks share one timeline (Redis ≥ 5, where scripts replicate their effects, so a write
-after ``TIME`` is allowed; Herald runs Redis 7). A call touches that single key, so it stays on
-one Redis Cluster slot.
+and is read, refilled, charged and written by one Lua script, so concurrent calls from any
+number of producer replicas never both spend the same token; the key and the script are the
+buffer owner's (:class:`common.buffer.buckets.IngestBuckets`, ``take.lua``: it reads Redis's
+clock, so replicas with skewed clocks share one timeline, and touches one key, one slot).
 
-The arithmetic is here twice: :func:`refill`/:func:`charge` (pure, unit-tested) and the Lua
-script that applies the same steps atomically. :func:`headers` turns a decision into the
+The arithmetic is here (:func:`refill`/:func:`charge`, pure, unit-tested) and in that script,
+which applies the same steps atomically. :func:`headers` turns a decision into the
 answer's fields, after draft-ietf-httpapi-ratelimit-headers-11 (May 2026):
 
 * ``RateLimit-Policy: "default";q=<burst>;w=<seconds for an empty bucket to fill>``
@@ -27,20 +25,16 @@ through is the caller's choice (:mod:`producer.admission`).
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import math
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
-from common.naming import Names
-from common.redis_pool import as_text
+from common.buffer.buckets import IngestBuckets
+from common.buffer.keys import BufferKeys
 
 __all__ = [
     "POLICY_NAME",
-    "TAKE_LUA",
     "Decision",
     "TokenBuckets",
     "charge",
@@ -125,46 +119,11 @@ def headers(decision: Decision) -> dict[str, str]:
     return fields
 
 
-# KEYS[1] the bucket; ARGV rate (tokens/s), burst, cost. Returns {allowed 0/1, tokens left}.
-# A new bucket starts full. The key expires once it would be full again anyway (plus a second),
-# so idle keys cost nothing. Tokens are returned as a string: Redis truncates Lua numbers.
-TAKE_LUA = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'us')
-local tokens = tonumber(state[1])
-local last = tonumber(state[2])
-if tokens == nil or last == nil then
-  tokens = burst
-  last = now
-end
-local elapsed = now - last
-if elapsed < 0 then elapsed = 0 end
-tokens = math.min(burst, tokens + elapsed * rate / 1000000)
-local allowed = 0
-if cost <= tokens then
-  tokens = tokens - cost
-  allowed = 1
-end
-local text = string.format('%.17g', tokens)
-redis.call('HSET', KEYS[1], 'tokens', text, 'us', string.format('%.0f', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-return {allowed, text}
-"""
-
-_TAKE_SHA = hashlib.sha1(TAKE_LUA.encode()).hexdigest()
-
-
 class TokenBuckets:
     """The buckets of every key, in Redis under ``names``."""
 
-    def __init__(self, redis: Redis, names: Names, timeout_seconds: float = 0.5) -> None:
-        self._redis = redis
-        self._names = names
-        self._timeout = timeout_seconds
+    def __init__(self, redis: Redis, names: BufferKeys, timeout_seconds: float = 0.5) -> None:
+        self._buckets = IngestBuckets(redis, names, timeout_seconds)
 
     async def take(self, key_id: str, rate: float, burst: int, cost: int = 1) -> Decision:
         """Charge ``cost`` tokens to ``key_id``'s bucket, atomically, in one round trip (two
@@ -172,14 +131,5 @@ class TokenBuckets:
         deadline; nothing is charged then, or the charge stands without an answer."""
         if rate <= 0 or burst < 1 or cost < 0:
             raise ValueError("rate must be > 0, burst ≥ 1, cost ≥ 0")
-        key = self._names.ingest_bucket(key_id)
-        async with asyncio.timeout(self._timeout):
-            try:
-                reply = await self._redis.evalsha(_TAKE_SHA, 1, key, repr(float(rate)), burst,
-                                                  cost)
-            except NoScriptError:
-                await self._redis.script_load(TAKE_LUA)
-                reply = await self._redis.evalsha(_TAKE_SHA, 1, key, repr(float(rate)), burst,
-                                                  cost)
-        allowed, tokens = reply
-        return Decision(bool(int(allowed)), float(as_text(tokens)), cost, rate, burst)
+        allowed, tokens = await self._buckets.take(key_id, rate, burst, cost)
+        return Decision(allowed, tokens, cost, rate, burst)

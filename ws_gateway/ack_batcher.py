@@ -1,11 +1,11 @@
-"""ACKs of every connection of this process, coalesced into a few Redis round trips.
+"""ACKs of every connection of this process, coalesced into one Redis round trip per batch.
 
-One ACK on its own costs three round trips (read the bodies, record them in the persist
-stream, remove them from the buffer), each about 0.1 ms of the gateway's CPU in redis-py
-whatever it carries. So ACKs that arrive close together share them: the first one waits at
-most ``max_delay`` seconds (or until ``max_ids`` ids are waiting) for others to join it, and
-while a batch is with Redis the next one gathers. Under load the batches grow by themselves;
-a lone ACK waits ``max_delay`` longer than it used to.
+One ACK is one script per user (:mod:`common.buffer.pending`: read the bodies, record them in
+the persist stream, remove them from the buffer), and a round trip costs about 0.1 ms of the
+gateway's CPU in redis-py whatever it carries. So ACKs that arrive close together share one:
+the first one waits at most ``max_delay`` seconds (or until ``max_ids`` ids are waiting) for
+others to join it, and while a batch is with Redis the next one gathers. Under load the
+batches grow by themselves; a lone ACK waits ``max_delay`` longer than it used to.
 
 Every request keeps its own outcome: its ``(acked, unknown)``, or the :class:`RedisError`
 that kept it from being recorded (then nothing of it was removed, and the client is told to

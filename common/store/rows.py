@@ -75,9 +75,9 @@ def collapse(rows: Iterable[Row]) -> list[Row]:
 
     MongoDB needs this: an unordered ``bulk_write`` may apply two writes of one id in any
     order. (SQLite applies the rows of a batch in order, each under the SQL rule.) Applying
-    the collapsed row to what is stored gives what applying the rows one by one gives, as
-    long as only ``acked`` rows carry a ``read_ms`` (the read API marks a pending
-    notification read by acking it; stream entries carry none).
+    the collapsed row to what is stored gives what applying the rows one by one gives. A
+    ``read_ms`` comes from a mark-read entry (``r``): an ``acked`` one for a notification
+    that was pending, or one with the stored row's own status for one already stored.
     """
     merged: dict[str, Row] = {}
     for row in rows:

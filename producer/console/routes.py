@@ -23,9 +23,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from common import dead_letters as dlq
+from common.buffer.telemetry.reader import read_snapshots, read_trace, user_presence
 from common.models import EventType
 from common.naming import Names
-from common.telemetry.reader import read_snapshots, read_trace, user_presence
 from producer.bodies import validate_body
 from producer.console.auth import require_admin
 from producer.console.live import aggregate
@@ -141,7 +141,7 @@ def console_routes(console: Console) -> list[Route]:
         user_id = check_id("userId", request.path_params["user_id"])
         tenant = _tenant(request)
         connections = await user_presence(redis, names, tenant, user_id)
-        pending = int(await redis.zcard(names.pending_index(tenant, user_id)))
+        pending = await console.history.pending(tenant, user_id)
         records, _ = await console.history.page(tenant, user_id, 20, None)
         return json_response({"userId": user_id, "tenantId": tenant,
                               "connections": connections, "pending": pending,

@@ -19,9 +19,10 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from common.buffer.formats import encode_entry
 from common.models import EventType, Notification, Priority
 from common.naming import Names
-from common.records import Status, StoredNotification, encode_entry
+from common.records import Status, StoredNotification
 from common.store import MAX_PAGE
 from common.store.rules import to_ms, truncate
 from common.store.sqlite import SqliteStore

@@ -24,10 +24,11 @@ import pytest
 from aio_pika.abc import AbstractChannel
 from redis.asyncio import Redis
 
+from common.buffer.formats import encode_entry
 from common.erasure import ErasureIndex, RedisErasure
 from common.models import EventType, Notification, Priority, notification_id
 from common.naming import Names
-from common.records import Status, encode_entry
+from common.records import Status
 from common.store.rules import to_ms
 from common.store.sqlite import SqliteStore
 from consumer.buffer import BufferOutcome, NotificationBuffer, Pending

@@ -79,8 +79,10 @@ async def test_an_id_with_a_trailing_newline_is_422_and_a_wrong_method_405_with_
 
 
 async def test_marking_a_pending_notification_read_acks_it(
-    api: httpx.AsyncClient, redis: Redis, names: Names
+    api: httpx.AsyncClient, redis: Redis, names: Names, services: Callable[..., Service]
 ) -> None:
+    """Mark-read goes the way of an ACK: an ``acked`` entry with ``r`` on the persist stream
+    (the producer never writes the store); the persister stores it with ``readAt``."""
     [nid] = await buffered(redis, names, "bob")
     async with api:
         headers = bearer(token("bob"))
@@ -89,18 +91,34 @@ async def test_marking_a_pending_notification_read_acks_it(
         answer = await api.post(f"/v1/notifications/{nid}/read", headers=headers)
         assert answer.status_code == 200
         assert await buffered(redis, names, "bob") == {}
-        [note] = (await api.get("/v1/users/bob/notifications", headers=headers)).json()[
-            "notifications"]
-        assert note["id"] == nid and note["status"] == "acked" and note["readAt"]
+        [(_, fields)] = await redis.xrange(names.persist_stream)
+        assert fields["s"] == "acked" and int(fields["r"]) > 0
         assert (await api.get("/v1/users/bob/notifications/unread-count",
                               headers=headers)).json()["unread"] == 0
-        again = await api.post(f"/v1/notifications/{nid}/read", headers=bearer(token("carol")))
-        assert again.status_code == 404
+
+        await services("persister").start()
+
+        async def listed() -> list[dict[str, object]]:
+            page = await api.get("/v1/users/bob/notifications", headers=headers)
+            notes: list[dict[str, object]] = page.json()["notifications"]
+            return notes
+
+        [note] = await eventually(listed, lambda notes: len(notes) == 1)
+        assert note["id"] == nid and note["status"] == "acked" and note["readAt"]
+        again = await api.post(f"/v1/notifications/{nid}/read", headers=headers)
+        assert again.status_code == 200  # stored and read already: nothing more to write
+        assert await redis.xlen(names.persist_stream) <= 1
+        other = await api.post(f"/v1/notifications/{nid}/read", headers=bearer(token("carol")))
+        assert other.status_code == 404
 
 
 async def test_mark_all_read_acks_pending_and_reads_stored(
-    api: httpx.AsyncClient, redis: Redis, names: Names, channel: AbstractChannel
+    api: httpx.AsyncClient, redis: Redis, names: Names, channel: AbstractChannel,
+    services: Callable[..., Service],
 ) -> None:
+    """Pending ones go to the store through the persist stream (acked, with readAt), so a
+    persister runs; stored ones get readAt at once."""
+    await services("persister").start()
     [first] = await buffered(redis, names, "bob")
     async with api:
         headers = bearer(token("bob"))
@@ -111,8 +129,18 @@ async def test_mark_all_read_acks_pending_and_reads_stored(
                                                      postId="p2"))
         await publish_raw(channel, names, event_body("e3", recipients=["bob"], postId="p3"))
         await eventually(lambda: buffered(redis, names, "bob"), lambda f: len(f) == 2)
-        assert (await api.get("/v1/users/bob/notifications/unread-count",
-                              headers=headers)).json()["unread"] == 2
+
+        async def unread() -> int:
+            answer = await api.get("/v1/users/bob/notifications/unread-count", headers=headers)
+            count: int = answer.json()["unread"]
+            return count
+
+        async def history() -> list[dict[str, object]]:
+            answer = await api.get("/v1/users/bob/notifications", headers=headers)
+            notes: list[dict[str, object]] = answer.json()["notifications"]
+            return notes
+
+        await eventually(unread, lambda n: n == 2)  # once the first is stored, read
 
         assert (await api.post("/v1/users/bob/notifications/read-all")).status_code == 401
         other = await api.post("/v1/users/bob/notifications/read-all",
@@ -126,12 +154,9 @@ async def test_mark_all_read_acks_pending_and_reads_stored(
         assert answer.status_code == 200
         assert answer.json() == {"userId": "bob", "tenantId": "default", "marked": 2}
         assert await buffered(redis, names, "bob") == {}
-        notes = (await api.get("/v1/users/bob/notifications", headers=headers)).json()[
-            "notifications"]
-        assert len(notes) == 3
-        assert all(n["status"] == "acked" and n["readAt"] for n in notes)
-        assert (await api.get("/v1/users/bob/notifications/unread-count",
-                              headers=headers)).json()["unread"] == 0
+        await eventually(history, lambda notes: len(notes) == 3 and all(
+            n["status"] == "acked" and n["readAt"] for n in notes))
+        assert await unread() == 0
         again = await api.post("/v1/users/bob/notifications/read-all",
                                headers=bearer(API_KEY))
         assert again.json()["marked"] == 0

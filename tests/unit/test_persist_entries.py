@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
+from common.buffer.formats import encode_entry
 from common.models import EventType, Notification, Priority
-from common.records import Status, encode_entry
+from common.records import Status
 from common.store.rows import row_of
 from common.store.rules import to_ms
 from persister.entries import MAX_MS, MIN_MS, decode

@@ -28,10 +28,10 @@ import orjson
 from prometheus_client import Counter
 from redis.asyncio import Redis
 
+from common.buffer.telemetry.keys import trace_key
 from common.logs import get_logger
 from common.naming import Names
 from common.store.rows import Row
-from common.telemetry.keys import trace_key
 
 __all__ = ["FLUSH_SECONDS", "MAX_BUFFERED", "MAX_MARKS_PER_EVENT", "TRACE", "Tracer",
            "event_id_of"]
@@ -100,27 +100,18 @@ class Tracer:
         self._buffer.append((event_id, stage, time.time() * 1000 if at_ms is None else at_ms,
                              fields))
 
-    def mark_bodies(self, stage: str, bodies: Iterable[str], at_ms: float | None = None,
-                    **fields: Any) -> None:
-        """One mark per notification JSON (its ``eventId`` and ``id``)."""
-        if self._redis is None:
-            return
-        for body in bodies:
-            try:
-                note = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(note, dict):
-                self.mark(note.get("eventId"), stage, at_ms, notificationId=note.get("id"),
-                          **fields)
-
     def mark_rows(self, stage: str, rows: Iterable[Row]) -> None:
-        """One mark per store row (the persister's)."""
+        """One mark per store row (the persister's), preceded by the mark of what the row
+        records — ``acked`` (by a client, or ``read`` through the read API) or ``expired`` —
+        at that status's own time: the buffer's ACK script leaves no body in the gateway to
+        mark it from, and the persist-stream entry carries both."""
         if self._redis is None:
             return
         for row in rows:
-            self.mark(row.notification.get("eventId"), stage, status=row.status,
-                      notificationId=row.id)
+            event_id = row.notification.get("eventId")
+            self.mark(event_id, row.status, row.status_ms, notificationId=row.id,
+                      **({"read": True} if row.read_ms is not None else {}))
+            self.mark(event_id, stage, status=row.status, notificationId=row.id)
 
     async def flush(self) -> int:
         """Write the buffered marks in one pipeline; returns how many (dropped on failure)."""

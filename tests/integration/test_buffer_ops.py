@@ -1,0 +1,213 @@
+"""The buffer's owner (:mod:`common.buffer`) against the real Redis: every operation's happy
+path and its idempotent repeat, and the one way scripts run (NOSCRIPT reload)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from common.buffer.buckets import IngestBuckets
+from common.buffer.erasure import ErasureIndex, RedisErasure
+from common.buffer.expiry import ExpiryQueue
+from common.buffer.formats import expiry_member
+from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, Pending
+from common.buffer.pending import AckRequest, PendingStore
+from common.buffer.scripts import ACK, RoundTrip, Script
+from common.naming import Names
+from common.records import Status
+from tests.conftest import REDIS_URL
+from tests.support.buffer import make_buffer, note, stream_rows, user_state
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def raw() -> AsyncIterator[Redis]:
+    """A client that answers bytes, as the services' do."""
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+async def test_buffer_makes_the_notification_once(raw: Redis, redis: Redis,
+                                                  names: Names) -> None:
+    buffer = make_buffer(raw, names)
+    n = note("e1")
+    assert await buffer.buffer([Pending(n, None)]) == [BufferOutcome.BUFFERED]
+    assert await buffer.buffer([Pending(n, None)]) == [BufferOutcome.DUPLICATE]
+    assert await user_state(redis, names) == ({n.id}, {n.id})
+    assert await redis.zscore(names.expiry_index, expiry_member("default", "bob", n.id)) == \
+        int(n.expiresAt.timestamp() * 1000)
+    assert await redis.ttl(names.pending_hash("default", "bob")) > 0
+
+
+async def test_semantic_window_collapses_the_second_one(raw: Redis, redis: Redis,
+                                                        names: Names) -> None:
+    buffer = make_buffer(raw, names, semantic_ms=60_000)
+    first, second = note("e1"), note("e2")
+    assert await buffer.buffer([Pending(first, "like:p"), Pending(second, "like:p")]) == [
+        BufferOutcome.BUFFERED, BufferOutcome.SEMANTIC_DUPLICATE]
+    assert await user_state(redis, names) == ({first.id}, {first.id})
+
+
+async def test_admit_and_buffer_is_one_round_trip_gated_on_the_admission(
+    raw: Redis, redis: Redis, names: Names
+) -> None:
+    buffer = make_buffer(raw, names, limit=2)
+    notes = [note(f"e{i}") for i in range(3)]
+    gates = [AdmitRequest("default", "alice", f"e{i}") for i in range(3)]
+    admissions, outcomes = await buffer.admit_and_buffer(
+        gates, [Pending(n, None, gate=g) for n, g in zip(notes, gates, strict=True)])
+    assert admissions == [Admission.ADMITTED, Admission.ADMITTED, Admission.LIMITED]
+    assert outcomes == [BufferOutcome.BUFFERED, BufferOutcome.BUFFERED, BufferOutcome.LIMITED]
+    assert await user_state(redis, names) == ({notes[0].id, notes[1].id},) * 2
+    # The limited one's expiry member went again with it.
+    assert await redis.zcard(names.expiry_index) == 2
+    # The repeat (a redelivered batch): the admitted ones stay admitted, nothing is made twice.
+    again = await buffer.admit_and_buffer(
+        gates, [Pending(n, None, gate=g) for n, g in zip(notes, gates, strict=True)])
+    assert again == (admissions, [BufferOutcome.DUPLICATE, BufferOutcome.DUPLICATE,
+                                  BufferOutcome.LIMITED])
+
+
+async def test_admit_alone_counts_an_event_once(raw: Redis, names: Names) -> None:
+    buffer = make_buffer(raw, names, limit=1)
+    assert await buffer.admit([("default", "alice", "e1")]) == [Admission.ADMITTED]
+    assert await buffer.admit([("default", "alice", "e1")]) == [Admission.ADMITTED]
+    assert await buffer.admit([("default", "alice", "e2")]) == [Admission.LIMITED]
+
+
+async def test_replay_count_and_newest(raw: Redis, names: Names) -> None:
+    buffer = make_buffer(raw, names)
+    notes = [note(f"e{i}") for i in range(3)]
+    await buffer.buffer([Pending(n, None) for n in notes])
+    store = PendingStore(raw, names)
+    assert await store.count("default", "bob") == 3
+    replayed = await store.replay("default", "bob")
+    assert sorted(i for i, _ in replayed) == sorted(n.id for n in notes)
+    assert await store.replay("default", "bob") == replayed  # reading changes nothing
+    newest = await store.newest("default", "bob", None, 2)
+    assert len(newest) == 2
+    assert await store.replay("default", "nobody") == []
+
+
+async def test_replay_leaves_out_expired_ones_unless_asked(raw: Redis, names: Names) -> None:
+    buffer = make_buffer(raw, names)
+    old = note("e1", ttl=-1)
+    await buffer.buffer([Pending(old, None)])
+    store = PendingStore(raw, names)
+    assert await store.replay("default", "bob") == []
+    assert [i for i, _ in await store.replay("default", "bob", include_expired=True)] == [old.id]
+
+
+async def test_ack_records_then_removes_and_a_repeat_finds_nothing(
+    raw: Redis, redis: Redis, names: Names
+) -> None:
+    buffer = make_buffer(raw, names)
+    mine, other = note("e1"), note("e2", "carol")
+    await buffer.buffer([Pending(mine, None), Pending(other, None)])
+    store = PendingStore(raw, names)
+    request = AckRequest("default", "bob", (mine.id, other.id))
+    assert await store.ack_many([request]) == [([mine.id], [other.id])]
+    assert await store.ack_many([request]) == [([], [mine.id, other.id])]
+    assert await stream_rows(redis, names) == [(mine.id, "acked", None)]
+    assert await user_state(redis, names) == (set(), set())
+    assert await user_state(redis, names, "carol") == ({other.id}, {other.id})
+
+
+async def test_mark_read_is_an_ack_with_read_at_and_stored_ones_get_an_entry(
+    raw: Redis, redis: Redis, names: Names
+) -> None:
+    n = note("e1")
+    await make_buffer(raw, names).buffer([Pending(n, None)])
+    store = PendingStore(raw, names)
+    assert await store.mark_read("default", "bob", n.id, 1234)
+    assert not await store.mark_read("default", "bob", n.id, 5678)  # no longer pending
+    await store.record_read(n.model_dump_json(), Status.EXPIRED, 99, 5678)
+    assert await stream_rows(redis, names) == [(n.id, "acked", 1234), (n.id, "expired", 5678)]
+
+
+async def test_expire_moves_due_ones_and_a_repeat_does_nothing(
+    raw: Redis, redis: Redis, names: Names
+) -> None:
+    buffer = make_buffer(raw, names)
+    due, later = note("e1", ttl=1), note("e2", ttl=3600)
+    await buffer.buffer([Pending(due, None), Pending(later, None)])
+    queue = ExpiryQueue(raw, names)
+    now_ms = int(time.time() * 1000) + 60_000
+    found = await queue.lease_and_due("me", 10_000, now_ms, 100)
+    assert found is not None and [d.notification_id for d in found.parsed] == [due.id]
+    assert await queue.lease_and_due("someone else", 10_000, now_ms, 100) is None
+    assert await queue.expire(found.parsed) == 1
+    assert await queue.expire(found.parsed) == 0  # the repeat finds it gone
+    await queue.drop(found.members)
+    await queue.drop(found.members)
+    assert await stream_rows(redis, names) == [(due.id, "expired", None)]
+    assert await user_state(redis, names) == ({later.id}, {later.id})
+    again = await queue.lease_and_due("me", 10_000, now_ms, 100)
+    assert again is not None and again.members == []
+    await queue.release("me")
+    assert await queue.lease_and_due("someone else", 10_000, now_ms, 100) is not None
+
+
+async def test_a_malformed_expiry_member_is_reported_and_dropped(raw: Redis, redis: Redis,
+                                                                  names: Names) -> None:
+    await redis.zadd(names.expiry_index, {"no-bars": 1})
+    queue = ExpiryQueue(raw, names)
+    found = await queue.lease_and_due("me", 10_000, 10, 100)
+    assert found is not None and found.malformed == [b"no-bars"] and found.parsed == []
+    await queue.drop(found.members)
+    assert await redis.zcard(names.expiry_index) == 0
+
+
+async def test_erase_leaves_a_tombstone_and_a_repeat_is_harmless(
+    raw: Redis, redis: Redis, names: Names
+) -> None:
+    buffer = make_buffer(raw, names)
+    n, kept = note("e1"), note("e2", "carol")
+    await buffer.buffer([Pending(n, None), Pending(kept, None)])
+    eraser = RedisErasure(raw, names, 3600)
+    first = await eraser.erase("default", "bob")
+    assert first.pending == 1
+    second = await eraser.erase("default", "bob")
+    assert second.pending == 0 and second.at_ms >= first.at_ms
+    assert await user_state(redis, names) == (set(), set())
+    assert await redis.zrange(names.expiry_index, 0, -1) == [
+        expiry_member("default", "carol", kept.id)]
+    assert await buffer.buffer([Pending(n, None)]) == [BufferOutcome.ERASED]
+    assert await redis.zcard(names.expiry_index) == 1  # its member went again
+    at = await ErasureIndex(raw, names).erased_at([("default", "bob"), ("default", "carol")])
+    assert at == {("default", "bob"): second.at_ms}
+    assert await eraser.tombstone_at("default", "bob") == second.at_ms
+
+
+async def test_token_bucket_charges_and_refuses(raw: Redis, names: Names) -> None:
+    buckets = IngestBuckets(raw, names, timeout_seconds=5)
+    assert (await buckets.take("k1", 0.001, 2, 1))[0]
+    assert (await buckets.take("k1", 0.001, 2, 1))[0]
+    allowed, left = await buckets.take("k1", 0.001, 2, 1)
+    assert not allowed and left < 1
+
+
+async def test_a_script_redis_does_not_know_is_loaded_and_only_it_is_run_again(
+    raw: Redis, redis: Redis, names: Names
+) -> None:
+    """As after a Redis restart: EVALSHA answers NOSCRIPT; the round trip loads the script
+    and re-runs just that call (an ACK run twice would lose its answer)."""
+    n = note("e1")
+    await make_buffer(raw, names).buffer([Pending(n, None)])
+    fresh = ACK.text + f"\n-- {names.prefix}\n"
+    unknown = Script("ack", fresh, hashlib.sha1(fresh.encode()).hexdigest())
+    trip = RoundTrip()
+    trip.command("INCR", f"{names.prefix}:counter")
+    trip.script(unknown, [names.pending_hash("default", "bob"),
+                          names.pending_index("default", "bob"), names.persist_stream],
+                [1, "", n.id])
+    replies = await trip.run(raw)
+    assert replies == [1, [n.id.encode()]]
+    assert await redis.get(f"{names.prefix}:counter") == "1"  # not run twice
+    assert await stream_rows(redis, names) == [(n.id, "acked", None)]
