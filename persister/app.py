@@ -22,6 +22,7 @@ from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.models import utc_now
 from common.redis_pool import open_redis
+from common.retry import REDIS_ERRORS, GaveUp, Retrier, pause
 from common.service import stop_on_signals
 from common.store import Store, open_store
 from persister.metrics import (
@@ -30,8 +31,8 @@ from persister.metrics import (
     STREAM_ENTRIES,
     STREAM_LAG,
     STREAM_PENDING,
+    count_retry,
 )
-from persister.retry import REDIS_ERRORS, GaveUp, Retrier, pause
 from persister.settings import PersisterSettings
 from persister.stream import PersistStream, consumer_name
 from persister.sweeper import Sweeper
@@ -77,7 +78,7 @@ async def serve(settings: PersisterSettings) -> None:
     probes = ProbeServer(readiness, settings.host, settings.port)
     await probes.start()
 
-    retrier = Retrier(stop, settings.retry_max_seconds)
+    retrier = Retrier(stop, settings.retry_max_seconds, on_retry=count_retry)
     try:
         store = await retrier.run("open_store", lambda: open_store(
             settings.store_url, retention_days=settings.store_retention_days))

@@ -43,13 +43,20 @@ from pydantic import ValidationError
 from common.buffer.telemetry import TRACE
 from common.erasure import ErasureIndex, stale_rows
 from common.logs import get_logger
+from common.retry import REDIS_ERRORS, GaveUp, Retrier
 from common.store import Store
 from common.store.rows import Row
 from common.store.rules import from_ms
 from common.validation import one_line
 from persister.entries import decode
-from persister.metrics import BATCH_SECONDS, BATCH_SIZE, CLAIMED, DEAD_LETTERED, PERSISTED
-from persister.retry import REDIS_ERRORS, GaveUp, Retrier
+from persister.metrics import (
+    BATCH_SECONDS,
+    BATCH_SIZE,
+    CLAIMED,
+    DEAD_LETTERED,
+    PERSISTED,
+    count_retry,
+)
 from persister.stream import Entry, PersistStream
 
 __all__ = ["Batch", "Worker", "split"]
@@ -117,7 +124,7 @@ class Worker:
         self._erasures = erasures
         self._stop = stop
         self._claim_interval = claim_interval_seconds
-        self._retry = Retrier(stop, retry_max_seconds)
+        self._retry = Retrier(stop, retry_max_seconds, on_retry=count_retry)
         self._next_claim = 0.0
 
     async def run(self) -> None:
