@@ -115,7 +115,12 @@ try {
   // --- Tenants and keys ---------------------------------------------------------------------------
   await page.click("nav a[data-page=tenants]");
   await page.waitForSelector("#page-tenants", { state: "visible", ...wait });
-  result.tenants = await text("page-tenants");
+  await page.waitForSelector('#tenants-rows tr[data-tenant="default"]', wait);
+  await page.locator('#tenants-rows tr[data-tenant="default"] button').click();
+  await page.waitForSelector("#keys-rows tr[data-key]", wait);
+  result.tenants = { status: await text("tenants-status"),
+                     keys: await page.locator("#keys-rows tr[data-key]").count(),
+                     scopes: await page.locator("#keys-rows tr[data-key] td:nth-child(4)").first().innerText() };
   await shot("console-6-tenants");
 
   // --- Trace ----------------------------------------------------------------------------------------

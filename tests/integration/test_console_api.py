@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aio_pika.abc import AbstractChannel
 from redis.asyncio import Redis
@@ -184,3 +185,19 @@ async def test_an_events_trace_runs_from_accepted_to_persisted(stack: Stack) -> 
         bad = await client.get("/v1/admin/events/bad%20id/trace")
         assert bad.status_code == 422 and bad.json()["details"][0]["field"] == "eventId"
     await bob.close()
+
+
+async def test_without_redis_the_figures_are_a_503_naming_it(
+    services: Callable[..., Service],
+) -> None:
+    from tests.support.processes import free_port
+
+    producer = await services("producer", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
+                              ).start(ready=False)
+    async with httpx.AsyncClient(base_url=producer.url, timeout=30,
+                                 headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
+        for path in ("/v1/admin/stats", "/v1/admin/events/ev-1/trace", "/v1/admin/users/bob"):
+            answer = await client.get(path)
+            assert answer.status_code == 503, (path, answer.text)
+            assert answer.json()["details"][0]["dependency"] == "redis"
+            assert "Retry-After" in answer.headers

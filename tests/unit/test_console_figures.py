@@ -118,3 +118,24 @@ async def test_the_trace_buffer_is_bounded_and_counts_what_it_drops(
         tracer.mark(f"ev-{n}", "accepted")
     assert len(tracer._buffer) == 3
     assert trace_module.DROPPED._value.get() - before == 2
+
+
+async def test_marks_are_dropped_and_counted_when_redis_does_not_take_them() -> None:
+    from redis.asyncio import Redis
+
+    from common.naming import Names
+    from tests.support.processes import free_port
+
+    nobody = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    tracer = Tracer()
+    tracer.start(nobody, Names("nowhere"), 60, "producer", "test-1")
+    try:
+        before = trace_module.DROPPED._value.get()
+        for n in range(3):
+            tracer.mark(f"ev-{n}", "accepted")
+        assert await tracer.flush() == 0
+        assert trace_module.DROPPED._value.get() - before == 3
+        assert len(tracer._buffer) == 0  # nothing kept to retry: memory stays bounded
+    finally:
+        await tracer.close()
+        await nobody.aclose()

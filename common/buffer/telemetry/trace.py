@@ -58,7 +58,8 @@ def event_id_of(notification_json: str) -> str | None:
 
 class Tracer:
     def __init__(self) -> None:
-        self._buffer: deque[tuple[str, bytes]] = deque()
+        # (event id, stage, epoch ms, fields): serialised at flush time, off the caller's path
+        self._buffer: deque[tuple[str, str, float, dict[str, Any]]] = deque()
         self._redis: Redis | None = None
         self._names: Names | None = None
         self._ttl_ms = 0
@@ -96,9 +97,8 @@ class Tracer:
         if len(self._buffer) >= MAX_BUFFERED:
             DROPPED.inc()
             return
-        at = round(time.time() * 1000 if at_ms is None else at_ms, 2)
-        mark = {"stage": stage, "at": at, **self._origin, **fields}
-        self._buffer.append((event_id, orjson.dumps(mark)))
+        self._buffer.append((event_id, stage, time.time() * 1000 if at_ms is None else at_ms,
+                             fields))
 
     def mark_rows(self, stage: str, rows: Iterable[Row]) -> None:
         """One mark per store row (the persister's), preceded by the mark of what the row
@@ -119,14 +119,16 @@ class Tracer:
         if redis is None or names is None or not buffer:
             return 0
         taken = [buffer.popleft() for _ in range(len(buffer))]
+        origin = self._origin
         keys: dict[str, None] = {}
         try:
             async with asyncio.timeout(FLUSH_TIMEOUT_SECONDS), \
                     redis.pipeline(transaction=False) as pipe:
-                for event_id, mark in taken:
+                for event_id, stage, at, fields in taken:
                     key = trace_key(names, event_id)
                     keys[key] = None
-                    pipe.rpush(key, mark)
+                    pipe.rpush(key, orjson.dumps({"stage": stage, "at": round(at, 2),
+                                                  **origin, **fields}))
                 for key in keys:
                     pipe.ltrim(key, 0, MAX_MARKS_PER_EVENT - 1)
                     pipe.pexpire(key, self._ttl_ms)
