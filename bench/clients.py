@@ -8,6 +8,7 @@ as on the gateway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import orjson
@@ -68,9 +69,7 @@ async def close_all(connections: list[ClientConnection], parallel: int = 500) ->
 
     async def one(ws: ClientConnection) -> None:
         async with gate:
-            try:
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), 5)
-            except Exception:
-                pass
 
     await asyncio.gather(*(one(ws) for ws in connections))

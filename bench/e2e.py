@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import secrets
 import time
 from collections import Counter
@@ -255,7 +256,8 @@ async def run_e2e(opts: argparse.Namespace) -> dict[str, Any]:
     if opts.recipients > opts.clients or (opts.recipients > 1 and opts.protocol == "seed"):
         raise SystemExit("--recipients: at most --clients, and 1 on the seed's surface")
     async with open_target(opts, MODULES) as target:
-        assert target.ws_url and target.producer_url, "--producer-url and --ws-url are needed"
+        if not (target.ws_url and target.producer_url):
+            raise SystemExit("--producer-url and --ws-url are needed")
         protocol = target.protocol
         users = [f"u{secrets.token_hex(2)}-{n}" for n in range(opts.clients)]
         tally = Tally()
@@ -279,10 +281,8 @@ async def run_e2e(opts: argparse.Namespace) -> dict[str, Any]:
             if len(tally.received_at) >= tally.expected:
                 tally.all_seen.set()
             waited = time.perf_counter()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(tally.all_seen.wait(), opts.deadline)
-            except TimeoutError:
-                pass
             drained_s = time.perf_counter() - waited
         await asyncio.sleep(0.3)  # the last ACKs reach the gateway
         acks = tally.acks

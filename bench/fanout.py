@@ -100,7 +100,8 @@ async def run_fanout(opts: argparse.Namespace) -> dict[str, Any]:
     if opts.producer_url or opts.ws_url or opts.protocol != "herald":
         raise SystemExit("fanout: publishes to Herald's Redis channels; it starts its own")
     async with open_target(opts, ("ws_gateway",)) as target:
-        assert target.stack is not None and target.ws_url is not None
+        assert target.stack is not None
+        assert target.ws_url is not None
         names = target.stack.names
         users = [f"f{secrets.token_hex(2)}-{n}" for n in range(opts.users)]
         logins = [u for u in users for _ in range(opts.per_user)]

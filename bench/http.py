@@ -78,7 +78,8 @@ class Connection:
     async def _exchange(self, data: bytes) -> tuple[int, bytes]:
         if self._writer is None:
             await self._open()
-        assert self._reader is not None and self._writer is not None
+        assert self._reader is not None
+        assert self._writer is not None
         self._writer.write(data)
         reader = self._reader
         head = await reader.readuntil(b"\r\n\r\n")

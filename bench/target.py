@@ -103,7 +103,6 @@ async def counter_sum(url: str, name: str, label: str | None = None) -> float:
         raise RuntimeError(f"{url}/metrics answered {status}")
     total = 0.0
     for line in body.decode().splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            if label is None or label in line:
+        if line.startswith((name + "{", name + " ")) and (label is None or label in line):
                 total += float(line.rsplit(" ", 1)[1])
     return total

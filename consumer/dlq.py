@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.limit < 1:
         parser.error("--limit must be at least 1")
-    if args.command == "replay" and not args.yes:
-        if not sys.stdin.isatty() or input(f"replay up to {args.limit} messages? [y/N] ") != "y":
+    if args.command == "replay" and not args.yes and (
+            not sys.stdin.isatty()
+            or input(f"replay up to {args.limit} messages? [y/N] ") != "y"):
             print("nothing replayed (pass --yes to skip the question)", file=sys.stderr)
             sys.exit(1)
     count = asyncio.run(run(args.command, args.limit, args.reason))

@@ -25,6 +25,7 @@ that are not UTF-8 must reach the dead-letter stream, not fail the whole read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from typing import Any
@@ -114,14 +115,12 @@ class PersistStream:
         entries = await self._read_group(">", block=self._block_ms)
         if entries and len(entries) < self._batch and self._linger > 0:
             await asyncio.sleep(self._linger)
-            try:
+            # If this read fails, what was read first is delivered to us already (pending in
+            # the group): write it now rather than leave it for a claim; the next read meets
+            # the error again and retries.
+            with contextlib.suppress(RedisError, OSError):
                 entries += await self._read_group(">", block=None,
                                                   count=self._batch - len(entries))
-            except (RedisError, OSError):
-                # What was read first is delivered to us already (pending in the group):
-                # write it now rather than leave it for a claim; the next read meets the
-                # error again and retries.
-                pass
         return entries
 
     async def _read_group(self, start: str, block: int | None,

@@ -197,13 +197,15 @@ async def test_the_inbox_pages_marks_read_and_shows_live_arrivals(stack: Stack) 
     result = await run_scenario("inbox.mjs", env, timeout=120)
 
     assert result["badgeAtStart"] == str(len(sent))
-    assert result["firstPage"] == 20 and result["afterScroll"] == len(sent)
+    assert result["firstPage"] == 20
+    assert result["afterScroll"] == len(sent)
     assert result["badgeAfterMarkRead"] == str(len(sent) - 1)
     assert result["badgeAfterMarkAll"] is None  # hidden at 0
     assert result["unreadRowsAfterMarkAll"] == 0
     assert result["liveMessage"] == "alice commented on your post: \"hello from the form\""
     assert result["badgeAfterLive"] == "1"
-    assert result["focusAfterArrowDown"] and result["focusAfterEscape"] == "bell"
+    assert result["focusAfterArrowDown"]
+    assert result["focusAfterEscape"] == "bell"
     assert result["liveRegion"], "the arrival was announced"
     assert len(result["screenshots"]) >= 4
 

@@ -284,7 +284,8 @@ async def test_rejected_at_max_connections_with_4029(
     await clients[0].close()
     # A slot is free again once a connection has gone.
     again, ok = await eventually(lambda: _try_auth(gateway), lambda r: r[1] is not None)
-    assert ok is not None and ok["type"] == "AUTH_OK"
+    assert ok is not None
+    assert ok["type"] == "AUTH_OK"
     for client in [*clients[1:], again]:
         if client is not None:
             await client.close()

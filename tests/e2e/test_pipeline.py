@@ -82,7 +82,8 @@ async def test_live_delivery_ack_then_history_says_acked(herald: Herald) -> None
     bob, _ = await Client.authed(herald.gateway.url, "bob")
     event_id = await herald.post(like("alice", "bob"))
     [note] = await bob.notifications(1)
-    assert note["eventId"] == event_id and note["message"] == "alice liked your post"
+    assert note["eventId"] == event_id
+    assert note["message"] == "alice liked your post"
     assert (await herald.statuses("bob"))[event_id] == "pending"
     await bob.ack(note["id"])
     await eventually(lambda: herald.statuses("bob"), lambda s: s.get(event_id) == "acked")
@@ -154,7 +155,8 @@ async def test_history_pages_newest_first_and_unread_count(herald: Herald) -> No
     assert first["hasMore"] is True
     rest = (await herald.history("erin", limit="10", cursor=first["nextCursor"])).json()
     assert [n["eventId"] for n in rest["notifications"]] == sent[2::-1]
-    assert rest["hasMore"] is False and rest["nextCursor"] is None
+    assert rest["hasMore"] is False
+    assert rest["nextCursor"] is None
     headers = {"Authorization": f"Bearer {token('erin')}"}
     async with httpx.AsyncClient(base_url=herald.producer.url, headers=headers) as client:
         unread = await client.get("/v1/users/erin/notifications/unread-count")

@@ -52,5 +52,7 @@ def test_the_postman_collection_passes_against_a_live_stack(tmp_path: Path) -> N
     output = (run.stdout + run.stderr)[-15000:]
     assert run.returncode == 0, f"newman failed:\n{output}"
     stats = json.loads(report.read_text())["run"]["stats"]
-    assert stats["assertions"]["failed"] == 0 and stats["requests"]["failed"] == 0, output
-    assert stats["requests"]["total"] >= 25 and stats["assertions"]["total"] >= 50, stats
+    assert stats["assertions"]["failed"] == 0, output
+    assert stats["requests"]["failed"] == 0, output
+    assert stats["requests"]["total"] >= 25, stats
+    assert stats["assertions"]["total"] >= 50, stats

@@ -10,6 +10,7 @@ careful client would; an event never answered 202 is not "accepted" and owed not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -228,8 +229,6 @@ class Ledger:
             channel = await connection.channel()
             queue = await channel.declare_queue(self.stack.names.dead_letter_queue, passive=True)
             while (message := await queue.get(no_ack=False, fail=False)) is not None:
-                try:
+                with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):
                     found.add(orjson.loads(message.body)["eventId"])
-                except (orjson.JSONDecodeError, KeyError, TypeError):
-                    pass
         return found  # unacked: closing the channel puts them back

@@ -41,15 +41,18 @@ async def test_the_cli_makes_tenants_keys_and_limits_a_producer_honours(
     assert ok(url, "tenants", "create", "acme", "--name", "Acme")["name"] == "Acme"
     assert [t["tenantId"] for t in ok(url, "tenants", "list")["tenants"]][-1] == "acme"
     made = ok(url, "keys", "create", "acme", "--scopes", "events:write,notifications:read")
-    assert made["key"].startswith("hk_") and made["scopes"] == ["events:write",
+    assert made["key"].startswith("hk_")
+    assert made["scopes"] == ["events:write",
                                                                   "notifications:read"]
     listed = ok(url, "keys", "list", "acme")["keys"]
-    assert [k["keyId"] for k in listed] == [made["keyId"]] and made["key"] not in str(listed)
+    assert [k["keyId"] for k in listed] == [made["keyId"]]
+    assert made["key"] not in str(listed)
     limits = ok(url, "limits", "set", "acme", "--rate", "100", "--burst", "200")
     assert (limits["ratePerSecond"], limits["burst"]) == (100.0, 200)
     assert ok(url, "limits", "set", "acme", "--default")["burst"] is None
     rotated = ok(url, "keys", "rotate", made["keyId"])
-    assert rotated["keyId"] != made["keyId"] and rotated["scopes"] == made["scopes"]
+    assert rotated["keyId"] != made["keyId"]
+    assert rotated["scopes"] == made["scopes"]
 
     producer = await services("producer").start()
     async with httpx.AsyncClient(base_url=producer.url, timeout=scaled(10)) as client:
@@ -79,7 +82,9 @@ async def test_the_cli_makes_tenants_keys_and_limits_a_producer_honours(
 def test_refusals_exit_1_and_say_why(tmp_path: Path, args: tuple[str, ...],
                                      message: str) -> None:
     done = admin(f"sqlite:///{tmp_path}/h.db", *args)
-    assert done.returncode == 1 and message in done.stderr and not done.stdout
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert not done.stdout
 
 
 def test_an_unknown_scope_and_a_bad_command_line(tmp_path: Path) -> None:
@@ -87,6 +92,7 @@ def test_an_unknown_scope_and_a_bad_command_line(tmp_path: Path) -> None:
     ok(url, "tenants", "create", "acme")
     assert ok(url, "tenants", "create", "beta")["tenantId"] == "beta"
     done = admin(url, "keys", "create", "acme", "--scopes", "root")
-    assert done.returncode == 1 and "unknown scope 'root'" in done.stderr
+    assert done.returncode == 1
+    assert "unknown scope 'root'" in done.stderr
     assert admin(url, "tenants", "create", "acme").returncode == 1  # exists
     assert admin(url, "keys").returncode == 2

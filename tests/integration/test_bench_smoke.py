@@ -24,6 +24,8 @@ def test_bench_smoke_runs_every_scenario() -> None:
     assert {"ingest", "consumer", "e2e", "gateway idle", "gateway fanout",
             "persister", "publish path, no HTTP"} <= scenarios, scenarios
     publish = [row for row in rows if row.startswith("| publish path")]
-    assert publish and "failed 0" in publish[0], publish
+    assert publish, rows
+    assert "failed 0" in publish[0], publish
     e2e = [row for row in rows if row.startswith("| e2e")]
-    assert e2e and all("lost 0;" in row for row in e2e)
+    assert e2e
+    assert all("lost 0;" in row for row in e2e)

@@ -106,7 +106,8 @@ async def test_sweep_round_cut_between_calls_is_finished_by_the_next(
     # (crash) ... the next round, by another sweeper once the lease ran out:
     await queue.release("me")
     again = await queue.lease_and_due("next", 10_000, LATER_MS, 100)
-    assert again is not None and sorted(again.members) == sorted(due.members)
+    assert again is not None
+    assert sorted(again.members) == sorted(due.members)
     await queue.expire(again.parsed)
     await queue.drop(again.members)
     assert await consistent(redis, names) == set()

@@ -140,7 +140,8 @@ async def test_expire_moves_due_ones_and_a_repeat_does_nothing(
     queue = ExpiryQueue(raw, names)
     now_ms = int(time.time() * 1000) + 60_000
     found = await queue.lease_and_due("me", 10_000, now_ms, 100)
-    assert found is not None and [d.notification_id for d in found.parsed] == [due.id]
+    assert found is not None
+    assert [d.notification_id for d in found.parsed] == [due.id]
     assert await queue.lease_and_due("someone else", 10_000, now_ms, 100) is None
     assert await queue.expire(found.parsed) == 1
     assert await queue.expire(found.parsed) == 0  # the repeat finds it gone
@@ -149,7 +150,8 @@ async def test_expire_moves_due_ones_and_a_repeat_does_nothing(
     assert await stream_rows(redis, names) == [(due.id, "expired", None)]
     assert await user_state(redis, names) == ({later.id}, {later.id})
     again = await queue.lease_and_due("me", 10_000, now_ms, 100)
-    assert again is not None and again.members == []
+    assert again is not None
+    assert again.members == []
     await queue.release("me")
     assert await queue.lease_and_due("someone else", 10_000, now_ms, 100) is not None
 
@@ -159,7 +161,9 @@ async def test_a_malformed_expiry_member_is_reported_and_dropped(raw: Redis, red
     await redis.zadd(names.expiry_index, {"no-bars": 1})
     queue = ExpiryQueue(raw, names)
     found = await queue.lease_and_due("me", 10_000, 10, 100)
-    assert found is not None and found.malformed == [b"no-bars"] and found.parsed == []
+    assert found is not None
+    assert found.malformed == [b"no-bars"]
+    assert found.parsed == []
     await queue.drop(found.members)
     assert await redis.zcard(names.expiry_index) == 0
 
@@ -174,7 +178,8 @@ async def test_erase_leaves_a_tombstone_and_a_repeat_is_harmless(
     first = await eraser.erase("default", "bob")
     assert first.pending == 1
     second = await eraser.erase("default", "bob")
-    assert second.pending == 0 and second.at_ms >= first.at_ms
+    assert second.pending == 0
+    assert second.at_ms >= first.at_ms
     assert await user_state(redis, names) == (set(), set())
     assert await redis.zrange(names.expiry_index, 0, -1) == [
         expiry_member("default", "carol", kept.id)]
@@ -190,7 +195,8 @@ async def test_token_bucket_charges_and_refuses(raw: Redis, names: Names) -> Non
     assert (await buckets.take("k1", 0.001, 2, 1))[0]
     assert (await buckets.take("k1", 0.001, 2, 1))[0]
     allowed, left = await buckets.take("k1", 0.001, 2, 1)
-    assert not allowed and left < 1
+    assert not allowed
+    assert left < 1
 
 
 async def test_a_script_redis_does_not_know_is_loaded_and_only_it_is_run_again(

@@ -51,7 +51,8 @@ async def test_no_key_is_401_a_wrong_key_403_and_the_shell_holds_no_data(stack: 
         as_header = await client.get("/v1/admin/stats", headers={"X-API-Key": ADMIN_KEY})
         assert as_header.status_code == 200
         shell = await client.get("/console")
-        assert shell.status_code == 200 and "text/html" in shell.headers["content-type"]
+        assert shell.status_code == 200
+        assert "text/html" in shell.headers["content-type"]
         assert "Sign in" in shell.text
         assert (await client.get("/console/console.js")).status_code == 200
         assert (await client.get("/console/nothing.js")).status_code == 404
@@ -98,8 +99,10 @@ async def test_dead_letters_are_listed_replayed_into_the_pipeline_and_purged(
         listed = (await client.get("/v1/admin/dead-letters")).json()["deadLetters"]
         by_id = {d["id"]: d for d in listed}
         assert set(by_id) == {"broken-1", "rl-1"}
-        assert by_id["broken-1"]["reason"] == "invalid" and by_id["broken-1"]["body"] == "not json"
-        assert by_id["rl-1"]["reason"] == "rate_limited" and "zed" in by_id["rl-1"]["detail"]
+        assert by_id["broken-1"]["reason"] == "invalid"
+        assert by_id["broken-1"]["body"] == "not json"
+        assert by_id["rl-1"]["reason"] == "rate_limited"
+        assert "zed" in by_id["rl-1"]["detail"]
         only = (await client.get("/v1/admin/dead-letters",
                                  params={"reason": "rate_limited"})).json()["deadLetters"]
         assert [d["id"] for d in only] == ["rl-1"]
@@ -152,7 +155,8 @@ async def test_a_users_view_and_a_test_notification(stack: Stack) -> None:
                                  json={"text": "hello from ops"})
         assert sent.status_code == 202, sent.text
         [note] = await bob.notifications(1)
-        assert note["eventId"] == sent.json()["eventId"] and note["type"] == "SYSTEM"
+        assert note["eventId"] == sent.json()["eventId"]
+        assert note["type"] == "SYSTEM"
         assert "hello from ops" in note["message"]
         assert (await client.get("/v1/admin/users/b%20b")).status_code == 422
         assert (await client.get("/v1/admin/users/bob",
@@ -179,11 +183,13 @@ async def test_an_events_trace_runs_from_accepted_to_persisted(stack: Stack) -> 
         assert found == ["accepted", "consumed", "buffered", "delivered", "acked", "persisted"]
         answer = await client.get(f"/v1/admin/events/{event_id}/trace")
         delivered = next(m for m in answer.json()["stages"] if m["stage"] == "delivered")
-        assert delivered["service"] == "ws_gateway" and delivered["notificationId"] == note["id"]
+        assert delivered["service"] == "ws_gateway"
+        assert delivered["notificationId"] == note["id"]
         assert not any("bob" in str(m) for m in answer.json()["stages"])  # no user ids
         assert (await client.get("/v1/admin/events/no-such-event/trace")).status_code == 404
         bad = await client.get("/v1/admin/events/bad%20id/trace")
-        assert bad.status_code == 422 and bad.json()["details"][0]["field"] == "eventId"
+        assert bad.status_code == 422
+        assert bad.json()["details"][0]["field"] == "eventId"
     await bob.close()
 
 

@@ -50,9 +50,11 @@ async def test_event_becomes_one_notification_per_recipient(
     for user in ("bob", "carol"):
         [(nid, note)] = (await wait_buffered(redis, names, user, 1)).items()
         assert nid == note["id"] == notification_id("default", "ev-1", user)
-        assert note["userId"] == user and note["actorId"] == "alice"
+        assert note["userId"] == user
+        assert note["actorId"] == "alice"
         assert note["message"] == 'alice commented on your post: "lovely"'
-        assert note["priority"] == "transactional" and note["type"] == "COMMENT"
+        assert note["priority"] == "transactional"
+        assert note["type"] == "COMMENT"
         # TTL: expiresAt is createdAt + NOTIFICATION_TTL_SECONDS; Redis keeps the buffer a
         # grace period longer so the persister can still record it as expired.
         created = note["createdAt"]
@@ -217,7 +219,9 @@ async def test_redis_outage_is_ridden_out_without_a_restart(
     async with httpx.AsyncClient() as client:
         metrics = (await client.get(service.url + "/metrics")).text
     assert "herald_consumer_retries_total" in metrics
-    assert service.starts == 1 and service.proc is not None and service.proc.poll() is None
+    assert service.starts == 1
+    assert service.proc is not None
+    assert service.proc.poll() is None
 
 
 async def test_a_hung_redis_times_the_batch_out_and_it_is_retried(

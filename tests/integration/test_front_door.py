@@ -62,7 +62,8 @@ async def test_ingest_needs_a_key_of_the_tenant_with_the_scope(
         reader = headers((await make_key(client, "acme", "notifications:read"))["key"])
         body = orjson.dumps(LIKE)
         anonymous = await client.post("/v1/events", content=body)
-        assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthorized"
+        assert anonymous.status_code == 401
+        assert anonymous.json()["error"] == "unauthorized"
         assert anonymous.headers["www-authenticate"] == "Bearer"
         for bad in ("nonsense", "hk_0123456789ab_" + "A" * 43, ADMIN_KEY):
             refused = await client.post("/v1/events", content=body, headers=headers(bad))
@@ -72,7 +73,8 @@ async def test_ingest_needs_a_key_of_the_tenant_with_the_scope(
             headers={"Authorization": "Bearer " + writer["X-API-Key"]})
         assert by_bearer.status_code == 202
         wrong_scope = await client.post("/v1/events", content=body, headers=reader)
-        assert wrong_scope.status_code == 403 and wrong_scope.json()["error"] == "forbidden"
+        assert wrong_scope.status_code == 403
+        assert wrong_scope.json()["error"] == "forbidden"
         for path, payload in (
             ("/v1/events", {**LIKE, "tenantId": "beta"}),
             ("/v1/events/batch", {"events": [LIKE, {**LIKE, "tenantId": "beta"}]}),
@@ -105,7 +107,8 @@ async def test_a_key_reads_erases_and_exports_only_its_own_tenant(
         assert own.status_code == 200, own.text
         named = await client.get("/v1/users/bob/unread-count".replace(
             "unread-count", "notifications/unread-count") + "?tenantId=acme", headers=reader)
-        assert named.status_code == 200 and named.json()["tenantId"] == "acme"
+        assert named.status_code == 200
+        assert named.json()["tenantId"] == "acme"
         for method, path, key in (
             ("GET", "/v1/users/bob/notifications?tenantId=beta", reader),
             ("GET", "/v1/users/bob/notifications/unread-count?tenantId=beta", reader),
@@ -119,9 +122,11 @@ async def test_a_key_reads_erases_and_exports_only_its_own_tenant(
             assert answer.status_code == 403, (method, path, answer.text)
             assert answer.json()["error"] == "forbidden"
         exported = await client.get("/v1/users/bob/export", headers=reader)
-        assert exported.status_code == 200 and exported.json()["tenantId"] == "acme"
+        assert exported.status_code == 200
+        assert exported.json()["tenantId"] == "acme"
         erased = await client.delete("/v1/users/bob", headers=admin)
-        assert erased.status_code == 200 and erased.json()["tenantId"] == "acme"
+        assert erased.status_code == 200
+        assert erased.json()["tenantId"] == "acme"
         no_user = await client.post("/v1/notifications/n1/read", headers=reader)
         assert no_user.status_code == 422
 
@@ -135,7 +140,8 @@ async def test_the_admin_api_manages_tenants_keys_and_limits(client: httpx.Async
         await make_tenant(client, "beta", ratePerSecond=5, burst=10)
         again = await client.post("/v1/admin/tenants", json={"tenantId": "acme"},
                                   headers=admin_headers())
-        assert again.status_code == 409 and again.json()["error"] == "conflict"
+        assert again.status_code == 409
+        assert again.json()["error"] == "conflict"
         for bad in ({"tenantId": "a b"}, {"tenantId": "x", "burst": 3}, {"tenantId": "x",
                     "extra": 1}, {"tenantId": "x", "ratePerSecond": -1, "burst": 1}, [1]):
             answer = await client.post("/v1/admin/tenants", json=bad, headers=admin_headers())
@@ -145,11 +151,13 @@ async def test_the_admin_api_manages_tenants_keys_and_limits(client: httpx.Async
         assert listed["tenants"][2]["ratePerSecond"] == 5.0
 
         made = await make_key(client, "acme", "admin", "events:write")
-        assert made["key"].startswith(made["prefix"]) and made["tenantId"] == "acme"
+        assert made["key"].startswith(made["prefix"])
+        assert made["tenantId"] == "acme"
         keys = (await client.get("/v1/admin/tenants/acme/keys",
                                  headers=admin_headers())).json()["keys"]
         assert [k["keyId"] for k in keys] == [made["keyId"]]
-        assert "key" not in keys[0] and made["key"] not in str(keys)
+        assert "key" not in keys[0]
+        assert made["key"] not in str(keys)
         bad_scope = await client.post("/v1/admin/tenants/acme/keys", json={"scopes": ["root"]},
                                       headers=admin_headers())
         assert bad_scope.status_code == 422
@@ -180,13 +188,15 @@ async def test_the_admin_api_manages_tenants_keys_and_limits(client: httpx.Async
         # Rotate: old and new both valid until the old is revoked.
         rotated = await client.post(f"/v1/admin/keys/{own['keyId']}/rotate",
                                     headers=tenant_admin)
-        assert rotated.status_code == 201 and rotated.json()["scopes"] == ["events:write"]
+        assert rotated.status_code == 201
+        assert rotated.json()["scopes"] == ["events:write"]
         for key in (own["key"], rotated.json()["key"]):
             assert (await client.post("/v1/events", json=LIKE,
                                       headers=headers(key))).status_code == 202
         revoked = await client.post(f"/v1/admin/keys/{own['keyId']}/revoke",
                                     headers=tenant_admin)
-        assert revoked.status_code == 200 and revoked.json()["revokedAt"]
+        assert revoked.status_code == 200
+        assert revoked.json()["revokedAt"]
         refused = await client.post("/v1/events", json=LIKE, headers=headers(own["key"]))
         assert refused.status_code == 401  # this replica forgot it at once
         assert (await client.post("/v1/events", json=LIKE,
@@ -201,7 +211,8 @@ async def test_the_admin_api_manages_tenants_keys_and_limits(client: httpx.Async
         limits = await client.put("/v1/admin/tenants/acme/limits",
                                   json={"ratePerSecond": 0.01, "burst": 2},
                                   headers=admin_headers())
-        assert limits.status_code == 200 and limits.json()["burst"] == 2
+        assert limits.status_code == 200
+        assert limits.json()["burst"] == 2
         assert (await client.put("/v1/admin/tenants/acme/limits", json={"burst": 2},
                                  headers=admin_headers())).status_code == 422
 
@@ -252,7 +263,8 @@ async def test_a_flood_from_one_key_leaves_another_tenant_alone_and_loses_nothin
         calm = [await client.post("/v1/events", json=LIKE, headers=quiet) for _ in range(10)]
         metrics = (await client.get("/metrics")).text
     statuses = [a.status_code for a in flood]
-    assert set(statuses) == {202, 429} and 8 <= statuses.count(202) < 30
+    assert set(statuses) == {202, 429}
+    assert 8 <= statuses.count(202) < 30
     assert all(a.headers["ratelimit-policy"].endswith("q=8;w=16") for a in flood)
     assert [a.status_code for a in calm] == [202] * 10
     assert "ratelimit" not in calm[0].headers
@@ -288,7 +300,8 @@ async def test_without_the_store_no_key_can_be_checked_and_ingest_says_so(
                                    headers=headers("hk_0123456789ab_" + "A" * 43))
         anonymous = await client.post("/v1/events", json=LIKE)
         listed = await client.head("/v1/admin/tenants", headers=admin_headers())
-    assert answer.status_code == 503 and answer.json()["error"] == "dependency_unavailable"
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "dependency_unavailable"
     assert answer.json()["details"][0]["dependency"] == "store"
     assert answer.headers["retry-after"]
     assert anonymous.status_code == 401  # no key: refused before the store is asked

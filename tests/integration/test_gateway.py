@@ -56,7 +56,8 @@ async def test_live_delivery_then_ack_moves_it_to_the_persist_stream(
     assert await buffered(redis, names, "bob") == {}
     [(_, fields)] = await redis.xrange(names.persist_stream)
     record = decode_entry(fields)
-    assert record.status is Status.ACKED and record.notification.id == note["id"]
+    assert record.status is Status.ACKED
+    assert record.notification.id == note["id"]
     await bob.close()
 
 
@@ -107,12 +108,14 @@ async def test_users_and_tenants_see_and_ack_only_their_own(
     bob, ok = await Client.authed(gateway.url, "bob")
     assert ok["pending"] == 0  # not carol's, not acme's bob's
     answer = await bob.ack(carol_id)
-    assert answer["notificationIds"] == [] and answer["unknown"] == [carol_id]
+    assert answer["notificationIds"] == []
+    assert answer["unknown"] == [carol_id]
     assert carol_id in await buffered(redis, names, "carol")
     assert await bob.quiet(0.3) == []
 
     acme_bob, ok = await Client.authed(gateway.url, "bob", tenant="acme")
-    assert ok["tenantId"] == "acme" and ok["pending"] == 1
+    assert ok["tenantId"] == "acme"
+    assert ok["pending"] == 1
     [note] = await acme_bob.notifications(1)
     assert note["tenantId"] == "acme"
     await bob.close()
@@ -147,7 +150,8 @@ async def test_bad_auth_is_refused_with_its_close_code(
         await client.ws.send(frame)
     close_code, frames = await client.closed()
     assert close_code == code
-    assert frames[0]["type"] == "ERROR" and frames[0]["code"] == error
+    assert frames[0]["type"] == "ERROR"
+    assert frames[0]["code"] == error
     good, _ = await Client.authed(gateway.url, "bob")  # the gateway carries on
     await good.close()
 
@@ -156,7 +160,8 @@ async def test_auth_too_late_is_closed_4002(pipeline: tuple[Service, Service]) -
     _, gateway = pipeline
     client = await Client.connect(gateway.url, path="/")
     close_code, frames = await client.closed()
-    assert close_code == 4002 and frames[0]["code"] == "AUTH_TIMEOUT"
+    assert close_code == 4002
+    assert frames[0]["code"] == "AUTH_TIMEOUT"
 
 
 async def test_garbage_after_auth_gets_errors_then_1008(
@@ -175,7 +180,8 @@ async def test_garbage_after_auth_gets_errors_then_1008(
     assert [n["eventId"] for n in await bob.notifications(1)] == ["still-here"]
     await bob.send({"type": "POKE"})
     close_code, frames = await bob.closed()
-    assert frames[0]["code"] == "UNKNOWN_TYPE" and close_code == 1008
+    assert frames[0]["code"] == "UNKNOWN_TYPE"
+    assert close_code == 1008
 
 
 async def test_oversized_and_invalid_utf8_frames_close_only_that_connection(
@@ -256,7 +262,8 @@ async def test_sigterm_closes_clients_with_1001_and_exits_0(
 async def test_jwt_mode_refuses_to_start_without_a_key(services: Callable[..., Service]) -> None:
     gateway = services("ws_gateway", AUTH_MODE="jwt", JWT_SECRET="", JWT_PUBLIC_KEY="")
     gateway.spawn()
-    assert gateway.proc is not None and gateway.proc.wait(30) == 2
+    assert gateway.proc is not None
+    assert gateway.proc.wait(30) == 2
     assert "AUTH_MODE=jwt needs JWT_SECRET" in gateway.logs()
 
 

@@ -108,7 +108,8 @@ async def test_a_failed_stream_write_removes_nothing(
     await redis.set(names.persist_stream, "not a stream")  # every XADD now fails: WRONGTYPE
     store = PendingStore(gateway_redis, names)
     [outcome] = await store.ack_many([AckRequest("default", "bob", tuple(ids))])
-    assert isinstance(outcome, RedisError) and "WRONGTYPE" in str(outcome)
+    assert isinstance(outcome, RedisError)
+    assert "WRONGTYPE" in str(outcome)
     assert set(await buffered(redis, names, "bob")) == set(ids)
     assert await redis.zcard(names.pending_index("default", "bob")) == 2
 
@@ -140,7 +141,8 @@ async def test_redis_away_during_an_ack_answers_try_again_and_removes_nothing(
     await redis_proxy.cut()
     await bob.send({"type": "ACK", "notificationId": note_id})
     answer = await bob.recv(timeout=30)
-    assert answer["type"] == "ERROR" and answer["code"] == "TRY_AGAIN"
+    assert answer["type"] == "ERROR"
+    assert answer["code"] == "TRY_AGAIN"
     assert answer["notificationIds"] == [note_id]  # what to send again
     assert set(await buffered(redis, names, "bob")) == {note_id}
     assert await redis.xlen(names.persist_stream) == 0

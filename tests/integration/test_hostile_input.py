@@ -102,7 +102,8 @@ async def test_reported_bodies_get_their_documented_answer(
     answer = await post(producer, path, at_run_time(body))
     assert answer.status_code == status, answer.text
     payload = answer.json()
-    assert payload["error"] == error and payload["message"]
+    assert payload["error"] == error
+    assert payload["message"]
     assert field in [d["field"] for d in payload["details"]]
     assert await queue_depth(channel, names.notify_queue) == 0
 
@@ -211,7 +212,8 @@ async def test_read_api_refuses_tokens_the_gateway_refuses(
     signed = jwt.encode(body, SECRET, algorithm="HS256")
     async with httpx.AsyncClient(base_url=producer.url) as client:
         answer = await client.get("/v1/users/bob/notifications", headers=bearer(signed))
-    assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "unauthorized"
 
 
 @pytest.mark.parametrize(
@@ -230,7 +232,8 @@ async def test_gateway_refuses_a_signed_id_with_a_newline_and_string_times(
     await client.send({"type": "AUTH", "token": jwt.encode(body, SECRET, algorithm="HS256")})
     close_code, frames = await client.closed()
     assert close_code == 4003
-    assert frames[0]["type"] == "ERROR" and frames[0]["code"] == error
+    assert frames[0]["type"] == "ERROR"
+    assert frames[0]["code"] == error
 
 
 async def test_gateway_refuses_a_frame_with_a_duplicated_key(
@@ -241,10 +244,12 @@ async def test_gateway_refuses_a_frame_with_a_duplicated_key(
     await client.ws.send('{"type":"AUTH","token":"x","token":"' + token("bob") + '"}')
     close_code, frames = await client.closed()
     assert close_code == 4001
-    assert frames[0]["code"] == "AUTH_REQUIRED" and "twice" in frames[0]["message"]
+    assert frames[0]["code"] == "AUTH_REQUIRED"
+    assert "twice" in frames[0]["message"]
     authed, _ = await Client.authed(gateway.url, "bob")
     await authed.ws.send('{"type":"ACK","notificationId":"n1","notificationId":"n2"}')
     answer = await authed.recv()
-    assert answer["type"] == "ERROR" and answer["code"] == "BAD_FRAME"
+    assert answer["type"] == "ERROR"
+    assert answer["code"] == "BAD_FRAME"
     assert "notificationId" in answer["message"]
     await authed.close()

@@ -41,7 +41,8 @@ async def test_accepted_event_is_confirmed_in_the_queue(
     [message] = await read_queue(channel, names.notify_queue, 1)
     event = Event.model_validate_json(message.body)
     assert (event.eventId, event.actorId, event.recipients) == ("ev-1", "alice", ["bob"])
-    assert message.delivery_mode == 2 and message.message_id == "ev-1"
+    assert message.delivery_mode == 2
+    assert message.message_id == "ev-1"
     assert message.routing_key == "event.like"
 
 
@@ -90,7 +91,8 @@ async def test_bad_input_gets_a_clear_error_and_publishes_nothing(
     answer = await post(producer, path, body)
     assert answer.status_code == status, answer.text
     payload = answer.json()
-    assert payload["error"] == error and payload["message"]
+    assert payload["error"] == error
+    assert payload["message"]
     if field is not None:
         assert field in [d["field"] for d in payload["details"]]
     assert await queue_depth(channel, names.notify_queue) == 0
@@ -116,13 +118,15 @@ async def test_seed_routes_keep_working(
     }
     for path, body in bodies.items():
         answer = await post(producer, path, body)
-        assert answer.status_code == 202 and answer.json()["eventId"]
+        assert answer.status_code == 202
+        assert answer.json()["eventId"]
     types = sorted(Event.model_validate_json(m.body).type.value
                    for m in await read_queue(channel, names.notify_queue, 3))
     assert types == ["COMMENT", "FOLLOW", "LIKE"]
     async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
         posts = (await client.get("/posts")).json()["posts"]
-        assert posts and {"postId", "authorId"} <= posts[0].keys()
+        assert posts
+        assert {"postId", "authorId"} <= posts[0].keys()
         assert (await client.get("/nowhere")).json()["error"] == "not_found"
 
 
@@ -165,7 +169,8 @@ async def test_503_while_the_broker_is_away_then_reconnects(
         await eventually(retry, lambda status: status == 202, timeout=20, interval=0.25)
         received = await read_queue(channel, names.notify_queue, 2)
         ids = [m.message_id for m in received]
-        assert "during-outage" not in ids and "after" in ids
+        assert "during-outage" not in ids
+        assert "after" in ids
     finally:
         await proxy.close()
 

@@ -30,8 +30,10 @@ async def test_the_root_points_to_the_demo_docs_health_and_readme(
     assert {"demo": "/demo", "docs": "/docs", "health": "/healthz"}.items() <= \
         body["links"].items()
     assert "README" in body["readme"]
-    assert as_html.status_code == 200 and as_html.headers["content-type"].startswith("text/html")
-    assert 'href="/demo"' in as_html.text and "README" in as_html.text
+    assert as_html.status_code == 200
+    assert as_html.headers["content-type"].startswith("text/html")
+    assert 'href="/demo"' in as_html.text
+    assert "README" in as_html.text
 
 
 async def test_the_read_api_answers_503_naming_redis_while_it_is_away(
@@ -56,12 +58,14 @@ async def test_the_read_api_answers_503_naming_redis_while_it_is_away(
                 answer = await client.request(method, path, headers=headers)
                 assert answer.status_code == 503, (path, answer.text)
                 body = answer.json()
-                assert body["error"] == "dependency_unavailable" and "redis" in body["message"]
+                assert body["error"] == "dependency_unavailable"
+                assert "redis" in body["message"]
                 assert body["details"] == [{"dependency": "redis",
                                             "message": "redis did not answer"}]
                 assert int(answer.headers["retry-after"]) >= 1
             ready = await client.get("/readyz")
-            assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("down")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["redis"].startswith("down")
             await proxy.restore()
 
             async def status() -> int:

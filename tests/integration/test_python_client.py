@@ -100,7 +100,8 @@ async def test_a_refused_token_is_refreshed_and_a_bad_static_one_stops(
 
     async with HeraldClient(ws_url(pipeline), get_token=get_token) as client:
         await client.wait_open(scaled(15))
-        assert calls == 2 and client.state == "open"
+        assert calls == 2
+        assert client.state == "open"
 
     stuck = HeraldClient(ws_url(pipeline), token=token("ray", secret="x" * 40))
     async with stuck:

@@ -41,9 +41,11 @@ async def test_a_new_bucket_is_full_and_a_refusal_takes_nothing(redis: Redis, na
     outcomes = [(await buckets.take("k1", SLOW, 5)).allowed for _ in range(6)]
     assert outcomes == [True] * 5 + [False]
     batch = await buckets.take("k2", SLOW, 5, cost=3)
-    assert batch.allowed and batch.remaining == 2
+    assert batch.allowed
+    assert batch.remaining == 2
     too_many = await buckets.take("k2", SLOW, 5, cost=3)
-    assert not too_many.allowed and too_many.remaining == 2  # nothing was taken
+    assert not too_many.allowed
+    assert too_many.remaining == 2
     assert (await buckets.take("k2", SLOW, 5, cost=2)).allowed
     assert await redis.ttl(names.ingest_bucket("k1")) > 0  # idle buckets expire
 
@@ -52,7 +54,8 @@ async def test_the_bucket_refills_at_the_rate(redis: Redis, names: Names) -> Non
     buckets = TokenBuckets(redis, names, timeout_seconds=scaled(2))
     assert (await buckets.take("k", 20, 2, cost=2)).allowed
     refused = await buckets.take("k", 20, 2)
-    assert not refused.allowed and refused.retry_after == 1
+    assert not refused.allowed
+    assert refused.retry_after == 1
 
     async def one() -> bool:
         return (await buckets.take("k", 20, 2)).allowed
@@ -112,13 +115,17 @@ async def test_a_flood_from_one_caller_is_refused_another_is_not_and_nothing_is_
     for answer in flood + other:
         policy = POLICY.match(answer.headers["ratelimit-policy"])
         limit = LIMIT.match(answer.headers["ratelimit"])
-        assert policy is not None and policy.groups() == ("10", "10")
-        assert limit is not None and int(limit.group(1)) <= 10
+        assert policy is not None
+        assert policy.groups() == ("10", "10")
+        assert limit is not None
+        assert int(limit.group(1)) <= 10
         if answer.status_code == 429:
             body = answer.json()
-            assert body["error"] == "rate_limited" and body["message"]
+            assert body["error"] == "rate_limited"
+            assert body["message"]
             retry = answer.headers["retry-after"]
-            assert retry.isdigit() and int(retry) >= 1
+            assert retry.isdigit()
+            assert int(retry) >= 1
             assert limit.groups() == ("0", retry)
         else:
             assert "retry-after" not in answer.headers
@@ -143,12 +150,15 @@ async def test_a_batch_costs_its_events(
                                      content=orjson.dumps({"events": [LIKE] * size}))
 
     first = await batch(6)
-    assert first.status_code == 202 and first.headers["ratelimit"].startswith('"default";r=4;')
+    assert first.status_code == 202
+    assert first.headers["ratelimit"].startswith('"default";r=4;')
     second = await batch(6)
-    assert second.status_code == 429 and second.json()["error"] == "rate_limited"
+    assert second.status_code == 429
+    assert second.json()["error"] == "rate_limited"
     assert int(second.headers["retry-after"]) >= 1
     whole = await batch(11)
-    assert whole.status_code == 422 and whole.json()["error"] == "batch_too_large"
+    assert whole.status_code == 422
+    assert whole.json()["error"] == "batch_too_large"
     assert (await batch(4)).status_code == 202  # the refusals took nothing
     assert await queue_depth(channel, names.notify_queue) == 10
 

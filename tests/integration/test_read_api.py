@@ -48,7 +48,8 @@ async def test_an_api_key_reads_any_user_and_a_token_only_its_own(
                               headers=bearer(token("carol")))).status_code == 403
         forged = token("bob", secret="x" * 40)
         answer = await api.get("/v1/users/bob/notifications", headers=bearer(forged))
-        assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"
+        assert answer.status_code == 401
+        assert answer.json()["error"] == "unauthorized"
         assert (await api.get("/v1/users/bob/notifications")).status_code == 401
 
 
@@ -72,9 +73,11 @@ async def test_an_id_with_a_trailing_newline_is_422_and_a_wrong_method_405_with_
 ) -> None:
     async with api:
         answer = await api.get("/v1/users/bob%0A/notifications", headers=bearer(API_KEY))
-        assert answer.status_code == 422 and answer.json()["details"][0]["field"] == "userId"
+        assert answer.status_code == 422
+        assert answer.json()["details"][0]["field"] == "userId"
         wrong = await api.get("/v1/notifications/n1/read", headers=bearer(API_KEY))
-        assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+        assert wrong.status_code == 405
+        assert wrong.headers["allow"] == "POST"
         assert wrong.json()["error"] == "method_not_allowed"
 
 
@@ -92,7 +95,8 @@ async def test_marking_a_pending_notification_read_acks_it(
         assert answer.status_code == 200
         assert await buffered(redis, names, "bob") == {}
         [(_, fields)] = await redis.xrange(names.persist_stream)
-        assert fields["s"] == "acked" and int(fields["r"]) > 0
+        assert fields["s"] == "acked"
+        assert int(fields["r"]) > 0
         assert (await api.get("/v1/users/bob/notifications/unread-count",
                               headers=headers)).json()["unread"] == 0
 
@@ -104,7 +108,9 @@ async def test_marking_a_pending_notification_read_acks_it(
             return notes
 
         [note] = await eventually(listed, lambda notes: len(notes) == 1)
-        assert note["id"] == nid and note["status"] == "acked" and note["readAt"]
+        assert note["id"] == nid
+        assert note["status"] == "acked"
+        assert note["readAt"]
         again = await api.post(f"/v1/notifications/{nid}/read", headers=headers)
         assert again.status_code == 200  # stored and read already: nothing more to write
         assert await redis.xlen(names.persist_stream) <= 1
@@ -147,7 +153,8 @@ async def test_mark_all_read_acks_pending_and_reads_stored(
                                headers=bearer(token("carol")))
         assert other.status_code == 403
         bad = await api.post("/v1/users/bob%0A/notifications/read-all", headers=headers)
-        assert bad.status_code == 422 and bad.json()["details"][0]["field"] == "userId"
+        assert bad.status_code == 422
+        assert bad.json()["details"][0]["field"] == "userId"
         assert len(await buffered(redis, names, "bob")) == 2  # refused calls changed nothing
 
         answer = await api.post("/v1/users/bob/notifications/read-all", headers=headers)
@@ -167,6 +174,8 @@ async def test_trusted_mode_is_open(services: Callable[..., Service]) -> None:
     producer = await services("producer", AUTH_MODE="trusted", JWT_SECRET="").start()
     async with httpx.AsyncClient(base_url=producer.url) as client:
         answer = await client.get("/v1/users/bob/notifications")
-        assert answer.status_code == 200 and answer.json()["notifications"] == []
+        assert answer.status_code == 200
+        assert answer.json()["notifications"] == []
         demo = await client.get("/demo")
-        assert demo.status_code == 200 and "<herald-inbox" in demo.text
+        assert demo.status_code == 200
+        assert "<herald-inbox" in demo.text

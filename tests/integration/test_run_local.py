@@ -6,6 +6,7 @@ directory; every test stops what it started (SHUTDOWN, then the pid file's proce
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -41,10 +42,8 @@ def redis_dir(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     bash(f"herald_redis_stop {port}")
     pidfile = directory / "redis.pid"
     if pidfile.exists():  # SHUTDOWN did not take: stop the one process this test started
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
-            pass
 
 
 def test_heralds_redis_keeps_its_data_across_a_restart(
@@ -63,7 +62,8 @@ def test_heralds_redis_keeps_its_data_across_a_restart(
         assert "already running" in bash(start).stdout  # a second start reuses it
         assert bash(f"herald_redis_stop {port}").returncode == 0
         again = bash(start)
-        assert again.returncode == 0 and "started" in again.stdout, again.stderr
+        assert again.returncode == 0, again.stderr
+        assert "started" in again.stdout, again.stderr
         assert client.get("buffered") == "a notification"
     finally:
         client.close()
@@ -88,9 +88,11 @@ def test_a_redis_without_persistence_is_refused(tmp_path: Path) -> None:
         client.close()
         refused = bash(f"herald_redis_check redis://127.0.0.1:{port}/0")
         assert refused.returncode == 1
-        assert "keeps nothing on disk" in refused.stderr and "appendonly" in refused.stderr
+        assert "keeps nothing on disk" in refused.stderr
+        assert "appendonly" in refused.stderr
         reused = bash(f"herald_redis_start {tmp_path} {port} {tmp_path / 'r.log'}")
-        assert reused.returncode == 1 and "keeps nothing on disk" in reused.stderr
+        assert reused.returncode == 1
+        assert "keeps nothing on disk" in reused.stderr
     finally:
         volatile.terminate()
         volatile.wait(scaled(10))
@@ -98,7 +100,8 @@ def test_a_redis_without_persistence_is_refused(tmp_path: Path) -> None:
 
 def _supervise() -> ModuleType:
     spec = importlib.util.spec_from_file_location("supervise", ROOT / "deploy" / "supervise.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -108,8 +111,10 @@ def test_the_printout_fits_the_auth_mode() -> None:
     supervise = _supervise()
     trusted = supervise.banner({"AUTH_MODE": "trusted",
                                 "REDIS_URL": "redis://:hunter2@127.0.0.1:6380/0"})
-    assert "token" not in trusted.lower() and "Bearer" not in trusted
-    assert '{"type":"AUTH","userId":"bob"}' in trusted and "/demo#user=bob\n" in trusted
+    assert "token" not in trusted.lower()
+    assert "Bearer" not in trusted
+    assert '{"type":"AUTH","userId":"bob"}' in trusted
+    assert "/demo#user=bob\n" in trusted
     assert "hunter2" not in trusted
 
     secret = "s" * 40
@@ -118,19 +123,26 @@ def test_the_printout_fits_the_auth_mode() -> None:
     token = signed.split("token=", 1)[1].split()[0].split("&")[0]
     claims = jwt.decode(token, secret, algorithms=["HS256"])
     assert (claims["sub"], claims["tid"]) == ("bob", "demo")
-    assert f"Bearer {token}" in signed and '"AUTH","token"' in signed
-    assert f'-H "X-API-Key: {key}"' in signed and "/v1/tokens" in signed
-    assert "X-API-Key" not in trusted and "/v1/tokens" not in trusted
+    assert f"Bearer {token}" in signed
+    assert '"AUTH","token"' in signed
+    assert f'-H "X-API-Key: {key}"' in signed
+    assert "/v1/tokens" in signed
+    assert "X-API-Key" not in trusted
+    assert "/v1/tokens" not in trusted
 
 
 def test_the_demo_key_is_made_in_the_store_and_works(tmp_path: Path) -> None:
     supervise = _supervise()
     env = {**os.environ, "STORE_URL": f"sqlite:///{tmp_path}/herald.db"}
     first, second = supervise.make_demo_key(env), supervise.make_demo_key(env)
-    assert first and second and first != second and first.startswith("hk_")
+    assert first
+    assert second
+    assert first != second
+    assert first.startswith("hk_")
     listed = subprocess.run([sys.executable, "-m", "producer.admin", "keys", "list", "demo"],
                             cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert listed.stdout.count('"keyId"') == 2 and first not in listed.stdout
+    assert listed.stdout.count('"keyId"') == 2
+    assert first not in listed.stdout
 
 
 def test_the_printout_gives_the_console_and_its_admin_key() -> None:
@@ -139,5 +151,6 @@ def test_the_printout_gives_the_console_and_its_admin_key() -> None:
     for mode in ("trusted", "jwt"):
         printed = supervise.banner({"AUTH_MODE": mode, "JWT_SECRET": "s" * 40,
                                     "ADMIN_API_KEY": key}, "hk_0123456789ab_" + "x" * 43)
-        assert "http://127.0.0.1:8000/console\n" in printed and f"paste:       {key}" in printed
+        assert "http://127.0.0.1:8000/console\n" in printed
+        assert f"paste:       {key}" in printed
     assert "set ADMIN_API_KEY" in supervise.banner({"AUTH_MODE": "trusted"})

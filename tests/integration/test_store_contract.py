@@ -160,7 +160,8 @@ async def test_a_read_at_given_with_a_record_is_stored(store: Store) -> None:
     n = note()
     await store.upsert_many([rec(n, read=BASE + timedelta(minutes=1))])
     got = await store.get("t1", "u1", n.id)
-    assert got is not None and got.readAt == truncate(BASE + timedelta(minutes=1))
+    assert got is not None
+    assert got.readAt == truncate(BASE + timedelta(minutes=1))
 
 
 async def test_history_is_newest_first_and_pages_with_a_cursor(store: Store) -> None:
@@ -184,7 +185,8 @@ async def test_history_is_newest_first_and_pages_with_a_cursor(store: Store) -> 
     assert [i for p in pages for i in p] == [n.id for n in expected]
 
     whole, after_last = await store.history("t1", "u1", len(notes))
-    assert after_last is None and len(whole) == len(notes)
+    assert after_last is None
+    assert len(whole) == len(notes)
 
 
 async def test_each_user_sees_only_their_own(store: Store) -> None:
@@ -211,7 +213,8 @@ async def test_unread_count_and_mark_read(store: Store) -> None:
     assert await store.mark_read("t1", "u1", notes[0].id, first + timedelta(hours=1)) is True
     assert await store.unread_count("t1", "u1") == 2
     got = await store.get("t1", "u1", notes[0].id)
-    assert got is not None and got.readAt == truncate(first)
+    assert got is not None
+    assert got.readAt == truncate(first)
     assert await store.mark_read("t1", "u1", "no-such-id", first) is False
 
 
@@ -225,9 +228,11 @@ async def test_mark_all_read_marks_only_the_unread_of_that_user(store: Store) ->
     assert await store.mark_all_read("t1", "u1", later) == 2
     assert await store.unread_count("t1", "u1") == 0
     kept = await store.get("t1", "u1", mine[0].id)
-    assert kept is not None and kept.readAt == truncate(first)
+    assert kept is not None
+    assert kept.readAt == truncate(first)
     marked = await store.get("t1", "u1", mine[1].id)
-    assert marked is not None and marked.readAt == truncate(later)
+    assert marked is not None
+    assert marked.readAt == truncate(later)
     assert await store.mark_all_read("t1", "u1", later) == 0
     assert await store.unread_count("t1", "u2") == 1
     assert await store.unread_count("t2", "u1") == 1
@@ -259,7 +264,8 @@ async def test_text_that_looks_like_an_operator_stays_text(store: Store) -> None
     await store.upsert_many([rec(n, Status.EXPIRED)])
     await store.upsert_many([rec(n, Status.EXPIRED, at=BASE + timedelta(days=2))])
     got = await store.get("t1", "u1", n.id)
-    assert got is not None and got.notification.message == "$status {$literal: 1} $$ROOT"
+    assert got is not None
+    assert got.notification.message == "$status {$literal: 1} $$ROOT"
 
 
 @pytest.mark.parametrize("cursor", ["", "garbage!", "e30", encode_cursor(1, "") + "x",
@@ -344,10 +350,12 @@ async def test_tenants_are_made_once_listed_and_limited(store: Store) -> None:
         "beta", "Beta", truncate(BASE + timedelta(seconds=1)), 5.0, 10)
     assert await store.set_tenant_limits("acme", 100.0, 200) is True
     got = await store.get_tenant("acme")
-    assert got is not None and (got.rate_per_second, got.burst) == (100.0, 200)
+    assert got is not None
+    assert (got.rate_per_second, got.burst) == (100.0, 200)
     assert await store.set_tenant_limits("acme", None, None) is True
     got = await store.get_tenant("acme")
-    assert got is not None and (got.rate_per_second, got.burst) == (None, None)
+    assert got is not None
+    assert (got.rate_per_second, got.burst) == (None, None)
     assert await store.set_tenant_limits("nobody", 1.0, 1) is False
     assert await store.get_tenant("nobody") is None
 
@@ -362,17 +370,22 @@ async def test_keys_are_stored_as_hashes_listed_and_revoked_once(store: Store) -
         assert await store.add_key(key.stored) is True
     assert await store.add_key(made.stored) is False
     stored = await store.get_key(made.stored.key_id)
-    assert stored is not None and matches(made.secret, stored)
+    assert stored is not None
+    assert matches(made.secret, stored)
     assert made.secret not in repr(stored)
-    assert stored.scopes == {EVENTS_WRITE, NOTIFICATIONS_READ} and stored.name == "ci"
-    assert stored.created_at == truncate(BASE) and stored.revoked_at is None
+    assert stored.scopes == {EVENTS_WRITE, NOTIFICATIONS_READ}
+    assert stored.name == "ci"
+    assert stored.created_at == truncate(BASE)
+    assert stored.revoked_at is None
     listed = await store.list_keys("acme")
     assert [k.key_id for k in listed] == [made.stored.key_id, other.stored.key_id]
     first = await store.revoke_key(made.stored.key_id, BASE + timedelta(minutes=1))
     again = await store.revoke_key(made.stored.key_id, BASE + timedelta(minutes=2))
-    assert first is not None and first.revoked_at == truncate(BASE + timedelta(minutes=1))
+    assert first is not None
+    assert first.revoked_at == truncate(BASE + timedelta(minutes=1))
     assert again == first
     assert await store.revoke_key("000000000000", BASE) is None
     assert await store.get_key("000000000000") is None
     still = await store.get_key(other.stored.key_id)
-    assert still is not None and still.active
+    assert still is not None
+    assert still.active

@@ -34,7 +34,8 @@ async def test_a_minted_token_reads_and_connects_as_that_user_of_that_tenant(
                                    headers=minter)
         assert answer.status_code == 200, answer.text
         body = answer.json()
-        assert body["tokenType"] == "Bearer" and body["tenantId"] == "acme"
+        assert body["tokenType"] == "Bearer"
+        assert body["tenantId"] == "acme"
         token = body["token"]
         assert jwt.get_unverified_header(token)["kid"] == "new"
         claims = jwt.decode(token, NEW, algorithms=["HS256"])

@@ -64,7 +64,8 @@ def require_browser() -> tuple[str, str]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    assert node is not None and chromium is not None
+    assert node is not None
+    assert chromium is not None
     return node, chromium
 
 
@@ -117,7 +118,8 @@ class Scenario:
 
     async def call(self, cmd: str, timeout: float = 30.0, **args: Any) -> dict[str, Any]:
         """Send ``{"cmd": cmd, **args}``; its answer (an ``"error"`` in it fails the test)."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         self.proc.stdin.write((json.dumps({"cmd": cmd, **args}) + "\n").encode())
         await self.proc.stdin.drain()
         try:

@@ -55,7 +55,8 @@ def test_try_again_puts_the_ids_back_and_unknown_counts_as_done() -> None:
     ledger.on_try_again(["a", "b"])
     assert ledger.take_unsent(10) == ["c", "a", "b"]
     ledger.on_ack_ok(["a"], ["b", "c"])
-    assert ledger.owed == {} and ledger.unsent == {}
+    assert ledger.owed == {}
+    assert ledger.unsent == {}
 
 
 def test_the_memory_of_seen_ids_is_bounded() -> None:

@@ -33,7 +33,9 @@ def test_a_snapshot_has_rates_recent_buckets_and_gauge_growth() -> None:
     sampler = Sampler()
 
     first = sampler.snapshot(100.0, *read_registry(registry))
-    assert first["rates"] == {} and first["recent"] == {} and first["growth"] == {}
+    assert first["rates"] == {}
+    assert first["recent"] == {}
+    assert first["growth"] == {}
     assert not any(k.startswith("other") for k in first["values"])
     sent.labels("live").inc(10)
     depth.set(7)
@@ -48,7 +50,8 @@ def test_a_snapshot_has_rates_recent_buckets_and_gauge_growth() -> None:
     assert second["growth"] == {"herald_depth": 7.0}
     # Past the recent window, old observations no longer count.
     third = sampler.snapshot(113.0, *read_registry(registry))
-    assert third["recent"] == {} and third["rates"] == {}
+    assert third["recent"] == {}
+    assert third["rates"] == {}
 
 
 def test_histogram_quantile_interpolates_like_prometheus() -> None:
@@ -87,7 +90,8 @@ def test_aggregate_sums_flows_takes_the_largest_level_and_lists_gateways() -> No
     figures = aggregate(snapshots, 3000)
     assert figures["flows"] == {"accepted": 6.0, "buffered": 4.0, "delivered": 0.0,
                                 "acked": 2.5, "expired": None}
-    assert figures["levels"]["notifyQueue"] == 7 and figures["levels"]["deadLetters"] == 2
+    assert figures["levels"]["notifyQueue"] == 7
+    assert figures["levels"]["deadLetters"] == 2
     assert figures["levels"]["deadLetterGrowthPerMinute"] == 2.0
     assert figures["levels"]["persistLag"] is None
     assert figures["gateways"] == [{"replica": "g1", "connections": 1},
@@ -97,7 +101,8 @@ def test_aggregate_sums_flows_takes_the_largest_level_and_lists_gateways() -> No
     assert figures["replicas"][0] == {"service": "consumer", "replica": "c1",
                                       "ageSeconds": 2.0}
     empty = aggregate([], 0)
-    assert set(empty["flows"].values()) == {None} and empty["gateways"] == []
+    assert set(empty["flows"].values()) == {None}
+    assert empty["gateways"] == []
 
 
 def test_event_ids_are_read_from_a_notification_without_parsing_it() -> None:
@@ -111,7 +116,8 @@ async def test_the_trace_buffer_is_bounded_and_counts_what_it_drops(
     monkeypatch.setattr(trace_module, "MAX_BUFFERED", 3)
     tracer = Tracer()
     tracer.mark("ev", "accepted")  # not started: nothing kept
-    assert not tracer.enabled and len(tracer._buffer) == 0
+    assert not tracer.enabled
+    assert len(tracer._buffer) == 0
     tracer._redis = object()  # type: ignore[assignment]  # as if started, never flushed
     before = trace_module.DROPPED._value.get()
     for n in range(5):

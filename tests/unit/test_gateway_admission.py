@@ -15,7 +15,9 @@ def test_over_max_connections_is_refused_and_a_release_frees_a_slot() -> None:
     assert admission.admit("a", "h1") == (None, None)
     assert admission.admit("b", "h1") == (None, None)
     refused, evicted = admission.admit("c", "h1")
-    assert refused is not None and "full" in refused and evicted is None
+    assert refused is not None
+    assert "full" in refused
+    assert evicted is None
     admission.release("a", "h1")
     assert admission.admit("c", "h1") == (None, None)
     assert admission.total == 2
@@ -40,7 +42,8 @@ def test_per_address_limit_counts_each_address_alone() -> None:
     assert admission.admit(1, "10.0.0.1") == (None, None)
     assert admission.admit(2, "10.0.0.2") == (None, None)
     refused, _ = admission.admit(3, "10.0.0.1")
-    assert refused is not None and "address" in refused
+    assert refused is not None
+    assert "address" in refused
     admission.release(1, "10.0.0.1")
     assert "10.0.0.1" not in admission.per_address
     assert admission.admit(3, "10.0.0.1") == (None, None)

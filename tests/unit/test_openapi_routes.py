@@ -81,7 +81,8 @@ def test_every_route_is_documented_and_every_documented_route_is_served(
     documented = documented_operations(openapi_document())
     assert not served - documented, f"served but not in producer/openapi.py: {served - documented}"
     assert not documented - served, f"documented but not served: {documented - served}"
-    assert ("post", "/v1/events") in served and ("get", "/readyz") in served
+    assert ("post", "/v1/events") in served
+    assert ("get", "/readyz") in served
 
 
 def test_every_reference_resolves_and_every_error_answer_has_the_error_schema() -> None:
@@ -105,7 +106,8 @@ def test_every_reference_resolves_and_every_error_answer_has_the_error_schema() 
         schema = document["components"]["responses"][name]["content"]["application/json"]
         assert schema["schema"] == {"$ref": "#/components/schemas/Error"}
     error = document["components"]["schemas"]["Error"]
-    assert error["required"] == ["error", "message"] and "details" in error["properties"]
+    assert error["required"] == ["error", "message"]
+    assert "details" in error["properties"]
     assert set(document["components"]["securitySchemes"]) == {"bearerAuth", "apiKeyHeader"}
 
 

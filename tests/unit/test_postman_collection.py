@@ -42,9 +42,8 @@ def test_every_documented_operation_has_a_request_with_a_status_test() -> None:
     missing = []
     for path, item in openapi_document()["paths"].items():
         pattern = re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$")
-        for method in set(item) & METHODS:
-            if not any(m == method and pattern.match(p) for m, p in sent):
-                missing.append(f"{method.upper()} {path}")
+        missing.extend(f"{method.upper()} {path}" for method in set(item) & METHODS
+                       if not any(m == method and pattern.match(p) for m, p in sent))
     assert not missing, f"no request in {COLLECTION.name} for: {missing}"
 
 

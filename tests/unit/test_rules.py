@@ -44,7 +44,8 @@ def test_messages_read_well(over: dict[str, object], text: str) -> None:
 
 def test_long_comments_are_cut_to_a_snippet() -> None:
     message = format_message(event(type="COMMENT", text="x" * 500))
-    assert message.endswith('…"') and len(message) < 130
+    assert message.endswith('…"')
+    assert len(message) < 130
 
 
 def test_priorities() -> None:
@@ -77,9 +78,13 @@ def test_build_notifications_fans_out_with_derived_ids() -> None:
     assert [n.userId for n in made] == ["bob", "carol"]
     assert [n.id for n in made] == [notification_id("default", "e1", u) for u in ("bob", "carol")]
     for n in made:
-        assert n.createdAt == NOW and n.expiresAt == NOW + timedelta(seconds=60)
-        assert n.priority is Priority.PROMOTIONAL and n.message == "alice liked your post"
-        assert n.eventId == "e1" and n.actorId == "alice" and n.postId == "p1"
+        assert n.createdAt == NOW
+        assert n.expiresAt == NOW + timedelta(seconds=60)
+        assert n.priority is Priority.PROMOTIONAL
+        assert n.message == "alice liked your post"
+        assert n.eventId == "e1"
+        assert n.actorId == "alice"
+        assert n.postId == "p1"
 
 
 @pytest.mark.parametrize("over", [

@@ -35,7 +35,8 @@ async def test_each_module_is_served_as_javascript_with_an_etag(name: str) -> No
         assert answer.headers["access-control-allow-origin"] == "*"
         assert answer.content == (default_sdk_dir() / name).read_bytes()
         again = await http.get(f"/sdk/{name}", headers={"If-None-Match": answer.headers["etag"]})
-        assert again.status_code == 304 and again.content == b""
+        assert again.status_code == 304
+        assert again.content == b""
 
 
 def test_the_inbox_imports_the_sdk_by_a_relative_path() -> None:
@@ -48,5 +49,6 @@ async def test_a_missing_file_is_a_json_404(tmp_path: Path) -> None:
     async with client(tmp_path) as http:
         assert (await http.get("/sdk/herald.js")).status_code == 200
         missing = await http.get("/sdk/herald-inbox.js")
-        assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+        assert missing.status_code == 404
+        assert missing.json()["error"] == "not_found"
         assert (await http.get("/sdk/other.js")).status_code == 404

@@ -55,7 +55,8 @@ def test_a_bad_setting_stops_with_one_line_naming_it(
         load_settings(ConsumerSettings, "consumer")
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("herald consumer: bad setting")
+    assert err.count("\n") == 1
+    assert err.startswith("herald consumer: bad setting")
     assert name in err
 
 
@@ -96,7 +97,8 @@ def test_names_share_a_hash_tag_per_recipient() -> None:
     keys = [names.pending_hash("t", "u"), names.pending_index("t", "u"),
             names.seen_key("t", "u", "n1"), names.semantic_key("t", "u", "d")]
     assert all(k.startswith("hx:") and "{t:u}" in k for k in keys)
-    assert names.notify_queue == "hx.notify" and names.routing_key("LIKE") == "event.like"
+    assert names.notify_queue == "hx.notify"
+    assert names.routing_key("LIKE") == "event.like"
 
 
 def test_backoff_grows_with_jitter_up_to_its_cap() -> None:
