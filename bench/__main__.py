@@ -60,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
                    "(127.0.0.1 only) instead of starting Herald")
     p.add_argument("--ws-url", help="its WebSocket URL (127.0.0.1 only)")
     p.add_argument("--jwt-secret", help="HS256 secret of an external system (herald protocol)")
+    p.add_argument("--api-key", help="API key (events:write) of an external Herald in jwt mode")
     p.add_argument("--pid", action="append", metavar="NAME=PID",
                    help="sample an external system's process too (repeatable)")
     p.add_argument("--smoke", action="store_true",

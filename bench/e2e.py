@@ -165,7 +165,7 @@ async def _send_open_loop(target: Target, users: list[str], rate: float, duratio
     protocol = target.protocol
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
-        pool.put_nowait(Connection(host, port, timeout=30))
+        pool.put_nowait(Connection(host, port, timeout=30, headers=target.key_headers()))
     total = max(1, int(rate * duration))
     run = secrets.token_hex(3)
     post_latency: list[float] = []

@@ -42,13 +42,16 @@ def split_url(url: str) -> tuple[str, int]:
 
 
 class Connection:
-    def __init__(self, host: str, port: int, timeout: float = 30.0) -> None:
+    def __init__(self, host: str, port: int, timeout: float = 30.0,
+                 headers: dict[str, str] | None = None) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._host_header = f"Host: {host}:{port}\r\n".encode()
+        # Sent with every request (e.g. the API key: X-API-Key).
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self._host_header = f"Host: {host}:{port}\r\n{extra}".encode()
 
     async def _open(self) -> None:
         self._reader, self._writer = await asyncio.wait_for(

@@ -72,11 +72,12 @@ async def _closed_loop(make_send: Callable[[], Send], concurrency: int, warmup: 
             "latency_ms": percentiles(latencies), "statuses": dict(statuses)}
 
 
-def _raw_sender(url: str, path: str, body_of: Callable[[int], bytes]) -> Callable[[], Send]:
+def _raw_sender(url: str, path: str, body_of: Callable[[int], bytes],
+                headers: dict[str, str]) -> Callable[[], Send]:
     host, port = split_url(url)
 
     def make() -> Send:
-        connection = Connection(host, port)
+        connection = Connection(host, port, headers=headers)
 
         async def send(i: int) -> tuple[int, bytes]:
             return await connection.request("POST", path, body_of(i))
@@ -84,15 +85,16 @@ def _raw_sender(url: str, path: str, body_of: Callable[[int], bytes]) -> Callabl
     return make
 
 
-def _httpx_sender(client: Any, url: str, path: str,
-                  body_of: Callable[[int], bytes]) -> Callable[[], Send]:
+def _httpx_sender(client: Any, url: str, path: str, body_of: Callable[[int], bytes],
+                  headers: dict[str, str]) -> Callable[[], Send]:
     import httpx
 
     def make() -> Send:
         async def send(i: int) -> tuple[int, bytes]:
             try:
                 response = await client.post(url + path, content=body_of(i),
-                                             headers={"content-type": "application/json"})
+                                             headers={"content-type": "application/json",
+                                                      **headers})
             except httpx.HTTPError as exc:
                 raise HttpError(f"{type(exc).__name__}: {exc}") from exc
             return response.status_code, response.content
@@ -122,9 +124,10 @@ async def _run(opts: argparse.Namespace, scenario: str, path: str,
             import httpx
             client = httpx.AsyncClient(limits=httpx.Limits(
                 max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency))
-            make = _httpx_sender(client, target.producer_url, path, body_of)
+            make = _httpx_sender(client, target.producer_url, path, body_of,
+                                 target.key_headers())
         else:
-            make = _raw_sender(target.producer_url, path, body_of)
+            make = _raw_sender(target.producer_url, path, body_of, target.key_headers())
         try:
             async with ProcSampler(target.pids()) as sampler:
                 loop = await _closed_loop(make, opts.concurrency, opts.warmup, opts.duration,

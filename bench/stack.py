@@ -2,8 +2,9 @@
 
 Settings for a benchmark, not for production: the rate limit is effectively off and the
 semantic window is 0 (both would otherwise make the consumer drop load on purpose), the
-logs are at ``warning`` (no per-event lines), JWT auth with a secret made for this run, and
-the SQLite store in a temporary directory. On exit every service gets SIGTERM (SIGKILL
+logs are at ``warning`` (no per-event lines), JWT auth with a secret made for this run, an API
+key of tenant ``default`` made in the store before the producer starts (``Stack.api_key``),
+and the SQLite store in a temporary directory. On exit every service gets SIGTERM (SIGKILL
 after 20 s), and the run's queues, exchanges and Redis keys are deleted.
 """
 
@@ -39,6 +40,22 @@ BENCH_ENV = {
     "LOG_LEVEL": "warning",
     "AUTH_MODE": "jwt",
 }
+
+
+async def _make_key(store_url: str) -> str:
+    """A key of tenant ``default`` with ``events:write``, made in the store (as
+    ``python -m producer.admin`` would)."""
+    from common.store.factory import open_store
+    from common.tenancy import EVENTS_WRITE
+    from producer import tenant_admin
+
+    store = await open_store(store_url)
+    try:
+        if await store.get_tenant("default") is None:
+            await tenant_admin.create_tenant(store, "default")
+        return (await tenant_admin.create_key(store, "default", [EVENTS_WRITE], "bench")).secret
+    finally:
+        await store.close()
 
 
 def free_port() -> int:
@@ -112,9 +129,12 @@ class Stack:
         self.services: dict[str, Service] = {}
         self.names = Names(self.prefix)
         self.logs_dir: Path | None = None
+        self.api_key: str | None = None
 
     async def start(self, module: str, wait: bool = True, **env: str) -> Service:
         """Start ``module``; with ``wait``, return once it is ready."""
+        if module == "producer" and self.api_key is None:
+            self.api_key = await _make_key(self.env["STORE_URL"])
         service = Service(module, {**self.env, **env}, self._tmp)
         self.services[module] = service
         if not wait:

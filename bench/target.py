@@ -1,9 +1,10 @@
 """What a scenario measures: Herald started by :mod:`bench.stack`, or a running system given
 by URL (``--producer-url`` / ``--ws-url``, loopback only), e.g. the seed's implementation.
 
-A started stack knows its pids, its JWT secret and its ``/metrics``; an external system is
-driven through its public surface only, and its processes are sampled when named with
-``--pid name=PID``.
+A started stack knows its pids, its JWT secret, its API key (tenant ``default``, made in its
+store before the producer starts) and its ``/metrics``; an external system is driven through
+its public surface only (``--api-key`` for a Herald in ``jwt`` mode), and its processes are
+sampled when named with ``--pid name=PID``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Target:
     producer_url: str | None = None
     ws_url: str | None = None
     secret: str | None = None
+    api_key: str | None = None
     stack: Stack | None = None
     extra_pids: dict[str, int] = field(default_factory=dict)
 
@@ -43,6 +45,10 @@ class Target:
         found.update(self.extra_pids)
         found["load-tool"] = os.getpid()
         return found
+
+    def key_headers(self) -> dict[str, str]:
+        """What each ingest request carries: the API key, if there is one."""
+        return {"X-API-Key": self.api_key} if self.api_key else {}
 
     def ws_endpoint(self) -> str:
         assert self.ws_url is not None
@@ -69,7 +75,8 @@ async def open_target(opts: argparse.Namespace, modules: tuple[str, ...],
         yield Target(protocol,
                      producer_url=check_local(opts.producer_url) if opts.producer_url else None,
                      ws_url=check_local(opts.ws_url) if opts.ws_url else None,
-                     secret=opts.jwt_secret, extra_pids=_extra_pids(opts.pid))
+                     secret=opts.jwt_secret, api_key=getattr(opts, "api_key", None),
+                     extra_pids=_extra_pids(opts.pid))
         return
     if protocol.name == "seed":
         # Herald itself, in its seed-compatible mode: POST /like and AUTH with a bare userId.
@@ -82,6 +89,7 @@ async def open_target(opts: argparse.Namespace, modules: tuple[str, ...],
             producer_url=stack.url("producer") if "producer" in stack.services else None,
             ws_url=stack.url("ws_gateway") if "ws_gateway" in stack.services else None,
             secret=None if protocol.name == "seed" else stack.secret,
+            api_key=stack.api_key,
             stack=stack,
             extra_pids=_extra_pids(opts.pid),
         )

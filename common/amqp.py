@@ -3,13 +3,11 @@ connection (its robust connection reconnects and restores channels, queues and c
 
 from __future__ import annotations
 
-import asyncio
-
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 
-from common.backoff import Backoff
 from common.logs import get_logger
+from common.retry import Retrier
 
 __all__ = ["connect"]
 
@@ -20,11 +18,8 @@ async def connect(
     url: str, attempt_timeout: float, maximum_delay: float = 5.0
 ) -> AbstractRobustConnection:
     """Connect, retrying with backoff until the broker answers (cancel to give up)."""
-    backoff = Backoff(0.2, maximum_delay)
-    while True:
-        try:
-            return await aio_pika.connect_robust(url, timeout=attempt_timeout)
-        except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
-            delay = backoff.next()
-            log.warning("rabbitmq connect failed", error=repr(exc), retry_in=round(delay, 2))
-            await asyncio.sleep(delay)
+    return await Retrier(maximum_delay=maximum_delay, initial_delay=0.2).run(
+        "rabbitmq_connect",
+        lambda: aio_pika.connect_robust(url, timeout=attempt_timeout),
+        (TimeoutError, OSError, aio_pika.exceptions.AMQPError),
+    )

@@ -10,9 +10,11 @@ __all__ = ["Backoff"]
 
 @dataclass
 class Backoff:
-    """``next()`` gives the next delay: uniform in ``[0, min(maximum, initial * 2**n)]``.
+    """``next()`` gives the next delay: uniform in ``[c / 10, c]`` with
+    ``c = min(maximum, initial * 2**n)`` and ``n`` the attempts so far.
 
-    Full jitter keeps many processes that lost the same dependency from retrying in step.
+    Jitter over most of the range keeps many processes that lost the same dependency from
+    retrying in step; the floor of a tenth of the ceiling keeps a retry from firing at once.
     """
 
     initial: float = 0.1

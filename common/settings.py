@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.naming import Names
+from common.validation import one_line
 
 __all__ = ["BaseServiceSettings", "SettingsError", "load_settings"]
 
@@ -41,6 +42,10 @@ class BaseServiceSettings(BaseSettings):
     # value, so it lives here. RabbitMQ 3.x also counts deliveries returned by a closed channel,
     # so it must leave room for restarts.
     delivery_limit: int = Field(20, ge=1, le=1000)
+    # How long an event's stage marks are kept for the console's Trace page (0: tracing off).
+    trace_ttl_seconds: float = Field(3600.0, ge=0, le=30 * 86400)
+    # This process's name in the console (default hostname-pid).
+    replica_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 
     @field_validator("rabbitmq_url")
     @classmethod
@@ -75,11 +80,7 @@ S = TypeVar("S", bound=BaseServiceSettings)
 
 def describe_errors(error: ValidationError) -> str:
     """One line naming every bad setting by its environment variable."""
-    parts = []
-    for item in error.errors():
-        name = ".".join(str(p) for p in item["loc"]).upper() or "settings"
-        parts.append(f"{name}: {item['msg']}")
-    return "; ".join(parts)
+    return one_line(error, limit=20, whole="settings", upper=True)
 
 
 def load_settings(cls: type[S], service: str) -> S:

@@ -7,6 +7,7 @@ import asyncio
 from redis.asyncio import Redis
 
 from common.amqp import connect
+from common.buffer.telemetry import start_telemetry
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.redis_pool import open_redis
@@ -71,6 +72,7 @@ async def serve(settings: ConsumerSettings) -> None:
     worker = Worker(connection, topology.notify_queue, pipeline, settings.prefetch,
                     settings.retry_max_seconds, settings.ack_delay_seconds)
     await worker.start()
+    telemetry = start_telemetry(redis, settings, "consumer")
     depths = asyncio.create_task(sample_queue_depths(connection, settings.names, stop))
     log.info("consumer started", queue=settings.names.notify_queue, prefetch=settings.prefetch)
 
@@ -80,6 +82,7 @@ async def serve(settings: ConsumerSettings) -> None:
     await asyncio.gather(depths, return_exceptions=True)
     await worker.stop(settings.shutdown_timeout_seconds)
     await connection.close()
+    await telemetry.close()
     await redis.aclose()
     await probes.stop()
     log.info("consumer stopped")

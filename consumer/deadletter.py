@@ -19,11 +19,11 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 
+from common.dead_letters import DETAIL_HEADER, ROUTING_HEADER
 from common.topology import REASON_HEADER
 
 __all__ = ["DETAIL_HEADER", "DeadLetterReason", "dead_letter"]
 
-DETAIL_HEADER = "x-herald-detail"
 MAX_DETAIL = 1000
 
 
@@ -44,7 +44,7 @@ async def dead_letter(
     headers: dict[str, Any] = dict(message.headers or {})
     headers[REASON_HEADER] = reason.value
     headers[DETAIL_HEADER] = detail[:MAX_DETAIL]
-    headers["x-herald-routing-key"] = message.routing_key or ""
+    headers[ROUTING_HEADER] = message.routing_key or ""
     copy = aio_pika.Message(
         body=message.body if body is None else body,
         content_type=message.content_type,

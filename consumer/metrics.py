@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "EVENTS", "NOTIFICATIONS", "QUEUE_MESSAGES", "RETRIES"]
+__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "EVENTS", "NOTIFICATIONS", "QUEUE_MESSAGES", "RETRIES",
+           "count_retry"]
 
 EVENTS = Counter(
     "herald_consumer_events_total",
@@ -20,6 +21,11 @@ NOTIFICATIONS = Counter(
 RETRIES = Counter(
     "herald_consumer_retries_total", "Batches retried after Redis or RabbitMQ failed", ["cause"]
 )
+
+
+def count_retry(operation: str, exc: BaseException) -> None:
+    """``on_retry`` of the consumer's :class:`common.retry.Retrier`: by the failure's type."""
+    RETRIES.labels(type(exc).__name__).inc()
 BATCH_SIZE = Histogram(
     "herald_consumer_batch_size", "Messages per processed batch",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),

@@ -19,10 +19,12 @@ from pydantic import ValidationError
 
 from common.logs import get_logger
 from common.models import Event, utc_now
+from common.validation import one_line
 from consumer.buffer import Admission, AdmitRequest, BufferOutcome, NotificationBuffer, Pending
 from consumer.deadletter import DeadLetterReason, dead_letter
 from consumer.metrics import EVENTS, NOTIFICATIONS
 from consumer.rules import build_notifications, is_rate_limited, semantic_digest
+from consumer.tracing import batch_started, mark_outcome
 
 __all__ = ["Pipeline", "describe_invalid"]
 
@@ -30,11 +32,7 @@ log = get_logger(__name__)
 
 
 def describe_invalid(exc: ValidationError) -> str:
-    parts = []
-    for item in exc.errors(include_url=False, include_input=False)[:5]:
-        field_name = ".".join(str(p) for p in item["loc"]) or "body"
-        parts.append(f"{field_name}: {item['msg']}")
-    return "; ".join(parts)
+    return one_line(exc)
 
 
 @dataclass
@@ -60,6 +58,7 @@ class Pipeline:
         self._ttl = ttl_seconds
 
     async def handle_batch(self, messages: Sequence[AbstractIncomingMessage]) -> None:
+        batch_started()
         items = [self._parse(m) for m in messages]
         await self._admit_and_buffer([i for i in items if i.reason is None])
 
@@ -130,6 +129,7 @@ class Pipeline:
     @staticmethod
     def _account(item: _Item) -> str:
         """The event's outcome (a label of ``EVENTS``), logged unless it is the usual one."""
+        mark_outcome(item)
         if item.buffered and item.reason is None:
             return "notified"
         event_id = item.event.eventId if item.event else item.message.message_id

@@ -30,10 +30,10 @@ from aio_pika.abc import (
 )
 from redis.exceptions import RedisError
 
-from common.backoff import Backoff
 from common.logs import get_logger
+from common.retry import GaveUp, Retrier
 from consumer.acks import CumulativeAcker
-from consumer.metrics import BATCH_SECONDS, BATCH_SIZE, RETRIES
+from consumer.metrics import BATCH_SECONDS, BATCH_SIZE, count_retry
 from consumer.pipeline import Pipeline
 
 __all__ = ["TRANSIENT", "Worker", "live_deliveries"]
@@ -83,12 +83,12 @@ class Worker:
         self._queue = queue
         self._pipeline = pipeline
         self._prefetch = prefetch
-        self._retry_max = retry_max_seconds
         self._acker = CumulativeAcker(ack_delay_seconds, prefetch // 2)
         # Deliveries, and one ``None`` put by stop() to wake a loop waiting on an empty inbox.
         self._inbox: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
         self._consumer_tag: str | None = None
         self._stopping = asyncio.Event()
+        self._retrier = Retrier(self._stopping, retry_max_seconds, on_retry=count_retry)
         self._abandoned = False
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -148,31 +148,27 @@ class Worker:
         BATCH_SECONDS.observe(time.perf_counter() - started)
 
     async def _with_retries(self, batch: Sequence[AbstractIncomingMessage]) -> None:
-        backoff = Backoff(0.05, self._retry_max)
-        while True:
-            live = live_deliveries(batch)
-            if len(live) < len(batch):
+        remaining = list(batch)
+
+        async def attempt() -> None:
+            nonlocal remaining
+            live = live_deliveries(remaining)
+            if len(live) < len(remaining):
                 log.warning("channel closed under part of a batch; the broker redelivers "
-                            "that part", dropped=len(batch) - len(live), size=len(batch))
-                batch = live
-                if not batch:
+                            "that part", dropped=len(remaining) - len(live), size=len(remaining))
+                remaining = live
+                if not remaining:
                     return
-            try:
-                await self._pipeline.handle_batch(batch)
-                await self._acker.settled(batch[-1], len(batch))
-                return
-            except TRANSIENT as exc:
-                if self._stopping.is_set() and backoff.attempts >= 3:
-                    log.warning("stopping with an unfinished batch; it returns to the queue",
-                                error=repr(exc), size=len(batch))
-                    # Acks are cumulative: no later batch may be acked past this one.
-                    self._abandoned = True
-                    return
-                delay = backoff.next()
-                RETRIES.labels(type(exc).__name__).inc()
-                log.warning("batch failed, retrying", error=repr(exc), retry_in=round(delay, 3),
-                            size=len(batch))
-                await asyncio.sleep(delay)
+            await self._pipeline.handle_batch(remaining)
+            await self._acker.settled(remaining[-1], len(remaining))
+
+        try:
+            await self._retrier.run("batch", attempt, TRANSIENT)
+        except GaveUp:
+            log.warning("stopping with an unfinished batch; it returns to the queue",
+                        size=len(remaining))
+            # Acks are cumulative: no later batch may be acked past this one.
+            self._abandoned = True
 
     async def _handle_alone(self, message: AbstractIncomingMessage) -> None:
         try:

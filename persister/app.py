@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from common.buffer.telemetry import start_telemetry
 from common.erasure import ErasureIndex
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.models import utc_now
 from common.redis_pool import open_redis
+from common.retry import REDIS_ERRORS, GaveUp, Retrier, pause
 from common.service import stop_on_signals
 from common.store import Store, open_store
 from persister.metrics import (
@@ -29,8 +31,8 @@ from persister.metrics import (
     STREAM_ENTRIES,
     STREAM_LAG,
     STREAM_PENDING,
+    count_retry,
 )
-from persister.retry import REDIS_ERRORS, GaveUp, Retrier, pause
 from persister.settings import PersisterSettings
 from persister.stream import PersistStream, consumer_name
 from persister.sweeper import Sweeper
@@ -76,7 +78,7 @@ async def serve(settings: PersisterSettings) -> None:
     probes = ProbeServer(readiness, settings.host, settings.port)
     await probes.start()
 
-    retrier = Retrier(stop, settings.retry_max_seconds)
+    retrier = Retrier(stop, settings.retry_max_seconds, on_retry=count_retry)
     try:
         store = await retrier.run("open_store", lambda: open_store(
             settings.store_url, retention_days=settings.store_retention_days))
@@ -85,6 +87,7 @@ async def serve(settings: PersisterSettings) -> None:
         await probes.stop()
         return
     log.info("store open", backend=store.backend)
+    telemetry = start_telemetry(redis, settings, "persister")
 
     stream = PersistStream(
         redis, settings.names, consumer, batch_size=settings.batch_size,
@@ -146,6 +149,7 @@ async def serve(settings: PersisterSettings) -> None:
             await task
     stopper.cancel()
     await store.close()
+    await telemetry.close()
     await redis.aclose()
     await probes.stop()
     log.info("persister stopped")

@@ -17,6 +17,7 @@ __all__ = [
     "STREAM_ENTRIES",
     "STREAM_LAG",
     "STREAM_PENDING",
+    "count_retry",
 ]
 
 PERSISTED = Counter(
@@ -39,6 +40,11 @@ RETRIES = Counter(
     "herald_persist_retries_total", "Operations retried after Redis or the store failed",
     ["operation"],
 )
+
+
+def count_retry(operation: str, exc: BaseException) -> None:
+    """``on_retry`` of the persister's :class:`common.retry.Retrier`: by operation."""
+    RETRIES.labels(operation).inc()
 CLAIMED = Counter(
     "herald_persist_claimed_total", "Stream entries taken over from a persister that stalled"
 )

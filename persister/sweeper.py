@@ -31,12 +31,11 @@ import time
 
 from redis.asyncio import Redis
 
-from common.backoff import Backoff
 from common.buffer.expiry import ExpiryQueue
 from common.buffer.keys import BufferKeys
 from common.logs import get_logger
-from persister.metrics import EXPIRED, RETRIES
-from persister.retry import REDIS_ERRORS, pause
+from common.retry import REDIS_ERRORS, GaveUp, Retrier, pause
+from persister.metrics import EXPIRED, count_retry
 
 __all__ = ["Sweeper", "lease_key"]
 
@@ -68,18 +67,12 @@ class Sweeper:
 
     async def run(self) -> None:
         """Sweep until ``stop``; a round in progress is finished first."""
-        backoff = Backoff(0.05, self._retry_max)
+        retrier = Retrier(self._stop, self._retry_max, on_retry=count_retry)
         while not self._stop.is_set():
             try:
-                full = await self.sweep_once()
-            except REDIS_ERRORS as exc:
-                delay = backoff.next()
-                RETRIES.labels("sweep").inc()
-                log.warning("expiry sweep failed, retrying", error=repr(exc)[:500],
-                            retry_in=round(delay, 3))
-                await pause(self._stop, delay)
-                continue
-            backoff.reset()
+                full = await retrier.run("sweep", self.sweep_once, REDIS_ERRORS)
+            except GaveUp:
+                break
             if not full:
                 await pause(self._stop, self._interval)
         try:

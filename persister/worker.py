@@ -40,14 +40,23 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from common.buffer.telemetry import TRACE
 from common.erasure import ErasureIndex, stale_rows
 from common.logs import get_logger
+from common.retry import REDIS_ERRORS, GaveUp, Retrier
 from common.store import Store
 from common.store.rows import Row
 from common.store.rules import from_ms
+from common.validation import one_line
 from persister.entries import decode
-from persister.metrics import BATCH_SECONDS, BATCH_SIZE, CLAIMED, DEAD_LETTERED, PERSISTED
-from persister.retry import REDIS_ERRORS, GaveUp, Retrier
+from persister.metrics import (
+    BATCH_SECONDS,
+    BATCH_SIZE,
+    CLAIMED,
+    DEAD_LETTERED,
+    PERSISTED,
+    count_retry,
+)
 from persister.stream import Entry, PersistStream
 
 __all__ = ["Batch", "Worker", "split"]
@@ -73,9 +82,7 @@ class Batch:
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        parts = [f"{'.'.join(str(p) for p in e['loc']) or 'n'}: {e['msg']}"
-                 for e in exc.errors(include_url=False, include_input=False)[:5]]
-        return "invalid notification: " + "; ".join(parts)
+        return "invalid notification: " + one_line(exc, whole="notification")
     if isinstance(exc, KeyError):
         return f"missing field {exc}"
     return f"{type(exc).__name__}: {exc}"
@@ -117,7 +124,7 @@ class Worker:
         self._erasures = erasures
         self._stop = stop
         self._claim_interval = claim_interval_seconds
-        self._retry = Retrier(stop, retry_max_seconds)
+        self._retry = Retrier(stop, retry_max_seconds, on_retry=count_retry)
         self._next_claim = 0.0
 
     async def run(self) -> None:
@@ -220,6 +227,7 @@ class Worker:
             await self._retry.run("store", lambda: self._store.upsert_rows(rows))
             for status, count in Counter(r.status for r in rows).items():
                 PERSISTED.labels(status).inc(count)
+            TRACE.mark_rows("persisted", rows)
             if self._erasures is not None:
                 await self._erase_again(batch)
         ids = batch.ids

@@ -4,12 +4,14 @@
 #   bash postman/run.sh [newman options...]      (from anywhere; needs `npm ci` in postman/)
 #
 # Starts a producer and a consumer (what the collection's routes need) on free ports of
-# 127.0.0.1, under a fresh HERALD_PREFIX, with a fresh JWT secret and API key, a SQLite store
-# in a temporary folder, and the RabbitMQ and Redis of RABBITMQ_URL / REDIS_URL (default: the
-# local ones). Runs newman with baseUrl, apiKey and userToken set; extra arguments go to
-# newman. On exit, whatever happened, it stops both services (SIGTERM), deletes the prefix's
-# queues, exchanges and Redis keys, and removes the temporary folder (logs are printed first
-# if newman failed). Exit status: newman's, or 3 when newman is not installed.
+# 127.0.0.1, under a fresh HERALD_PREFIX, with a fresh JWT secret, a fresh bootstrap admin key
+# (ADMIN_API_KEY → adminKey) and a key of tenant `default` with every scope made by
+# `python -m producer.admin` (→ apiKey), a SQLite store in a temporary folder, and the
+# RabbitMQ and Redis of RABBITMQ_URL / REDIS_URL (default: the local ones). Runs newman with
+# baseUrl, apiKey, adminKey and userToken set; extra arguments go to newman. On exit, whatever
+# happened, it stops both services (SIGTERM), deletes the prefix's queues, exchanges and Redis
+# keys, and removes the temporary folder (logs are printed first if newman failed). Exit
+# status: newman's, or 3 when newman is not installed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -77,10 +79,14 @@ free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 producer_port=$(free_port)
 consumer_port=$(free_port)
 secret=$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')
-api_key=$("$PYTHON" -c 'import secrets; print("pm-key-" + secrets.token_hex(16))')
+admin_key=$("$PYTHON" -c 'import secrets; print("pm-admin-" + secrets.token_hex(24))')
 
-export HERALD_PREFIX=$prefix HOST=127.0.0.1 JWT_SECRET=$secret READ_API_KEYS=$api_key \
+export HERALD_PREFIX=$prefix HOST=127.0.0.1 JWT_SECRET=$secret ADMIN_API_KEY=$admin_key \
     STORE_URL="sqlite:///$work/herald.db" LOG_LEVEL=info
+"$PYTHON" -m producer.admin tenants create default >/dev/null
+api_key=$("$PYTHON" -m producer.admin keys create default --name postman \
+    --scopes events:write,notifications:read,tokens:write,admin |
+    "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["key"])')
 PORT=$producer_port "$PYTHON" -m producer >"$work/producer.log" 2>&1 &
 pids+=($!)
 PORT=$consumer_port "$PYTHON" -m consumer >"$work/consumer.log" 2>&1 &
@@ -117,6 +123,7 @@ status=0
 "$NEWMAN" run postman/herald.postman_collection.json \
     --env-var "baseUrl=http://127.0.0.1:$producer_port" \
     --env-var "apiKey=$api_key" \
+    --env-var "adminKey=$admin_key" \
     --env-var "userToken=$user_token" \
     --env-var "user=bob" \
     --env-var "maxPolls=$max_polls" \

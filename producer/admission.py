@@ -1,10 +1,11 @@
 """Admission at the door: who is calling the ingest API, and may they send this much now.
 
-The caller's identity is, for now, a stand-in (:func:`stand_in_key`): the SHA-256 of the
-``X-API-Key`` header or of the ``Authorization: Bearer`` credential if there is one (the
-secret itself is never stored, logged or sent to Redis), else the client's address. Real API
-keys and tenants replace it in one place, :meth:`IngestLimiter.admit_request`: pass their key id,
-tenant and limits to :meth:`IngestLimiter.admit`.
+The caller is the principal the door let in (:mod:`producer.door`): its bucket is its key id,
+its limits its tenant's (``RATE_LIMIT_PER_SECOND``/``RATE_LIMIT_BURST`` where the tenant has
+none). In ``AUTH_MODE=trusted`` without a key there is no principal, and the bucket is a
+stand-in (:func:`stand_in_key`): the SHA-256 of the ``X-API-Key`` header or of the
+``Authorization: Bearer`` credential if there is one (the secret itself is never stored,
+logged or sent to Redis), else the client's address.
 
 Each call charges its cost (one per event; a batch its number of events) to the caller's token
 bucket (:mod:`producer.rate_limit`). Over the limit → ``429 rate_limited`` with
@@ -32,6 +33,7 @@ from starlette.types import Scope
 
 from common.logs import get_logger
 from common.naming import Names
+from producer.door import Principal
 from producer.errors import HttpError
 from producer.metrics import RATE_LIMIT_ERRORS, RATE_LIMITED
 from producer.rate_limit import TokenBuckets, headers, window_seconds
@@ -78,13 +80,21 @@ class IngestLimiter:
     def enabled(self) -> bool:
         return self.rate > 0 and self.burst > 0
 
-    async def admit_request(self, scope: Scope, cost: int) -> Mapping[str, str]:
-        """:meth:`admit` for the caller of this request, with the limiter's limits. The one place
-        where the caller is identified (today the stand-in; tomorrow the API key's principal,
-        its tenant and the tenant's rate and burst)."""
+    async def admit_request(self, scope: Scope, cost: int,
+                            principal: Principal | None = None) -> Mapping[str, str]:
+        """:meth:`admit` for the caller of this request: the principal's key, with its
+        tenant's limits (the limiter's where the tenant has none); without a principal
+        (trusted mode), the stand-in key with the limiter's limits."""
+        if principal is None:
+            if not self.enabled:
+                return NO_HEADERS
+            return await self.admit(stand_in_key(scope), cost)
+        if principal.rate is not None and principal.burst is not None:
+            return await self.admit(principal.key_id, cost, tenant=principal.tenant_id,
+                                    rate=principal.rate, burst=principal.burst)
         if not self.enabled:
             return NO_HEADERS
-        return await self.admit(stand_in_key(scope), cost)
+        return await self.admit(principal.key_id, cost, tenant=principal.tenant_id)
 
     async def admit(self, key_id: str, cost: int, *, tenant: str = "default",
                     rate: float | None = None, burst: int | None = None) -> Mapping[str, str]:

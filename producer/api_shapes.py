@@ -25,13 +25,20 @@ __all__ = [
     "ErrorDetail",
     "EventAccepted",
     "Health",
+    "KeyList",
+    "KeyOut",
+    "MarkedAllRead",
     "MarkedRead",
+    "NewKeyOut",
     "NotificationOut",
     "NotificationPage",
     "Post",
     "PostList",
     "Readiness",
     "SeedAccepted",
+    "TenantList",
+    "TenantOut",
+    "TokenOut",
     "UnreadCount",
 ]
 
@@ -150,6 +157,13 @@ class MarkedRead(_Closed):
     read: Literal[True]
 
 
+class MarkedAllRead(_Closed):
+    userId: Id
+    tenantId: Id
+    marked: int = Field(ge=0, description="How many notifications were unread and are read "
+                                          "now (pending ones are acknowledged too).")
+
+
 class Health(_Closed):
     status: Literal["ok"]
 
@@ -186,3 +200,44 @@ class Index(_Closed):
     ingest: str
     links: dict[str, str]
     readme: str
+
+
+class TenantOut(_Closed):
+    tenantId: Id
+    name: str
+    createdAt: AwareDatetime
+    ratePerSecond: float | None = Field(description="Events per second; null: the producer's "
+                                                    "RATE_LIMIT_PER_SECOND.")
+    burst: int | None = Field(description="The most events at once; null: RATE_LIMIT_BURST.")
+
+
+class TenantList(_Closed):
+    tenants: list[TenantOut]
+
+
+class KeyOut(_Closed):
+    keyId: str = Field(description="Names the key in lists and logs; not secret.")
+    tenantId: Id
+    prefix: str = Field(description="How the key starts (`hk_<keyId>_`), never the secret.")
+    name: str
+    scopes: list[str]
+    createdAt: AwareDatetime
+    revokedAt: AwareDatetime | None
+
+
+class KeyList(_Closed):
+    keys: list[KeyOut]
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="The key itself. Shown this once: Herald keeps only its "
+                                 "SHA-256.")
+
+
+class TokenOut(_Closed):
+    token: str = Field(description="An HS256 JWT (`sub`, `tid`, `exp`; `kid` in its header) "
+                                   "for the gateway's AUTH frame and the read API.")
+    expiresAt: AwareDatetime
+    tokenType: Literal["Bearer"]
+    userId: Id
+    tenantId: Id

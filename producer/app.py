@@ -9,9 +9,12 @@ CORS (when configured) wraps both, outermost. Every route is in the OpenAPI docu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,26 +22,34 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from common.auth import Verifier
+from common.buffer.telemetry import start_telemetry
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
+from common.service import EmbeddedServer, stop_on_signals
+from producer.admin_routes import admin_routes
 from producer.admission import IngestLimiter
+from producer.console.routes import Console, console_routes
 from producer.cors import with_cors
 from producer.demo import demo_routes
 from producer.docs_routes import docs_routes
+from producer.door import Door
 from producer.errors import HttpError, error_response, internal_error
 from producer.fastlane import FastLane
+from producer.http_protocol import JsonErrorProtocol
 from producer.ingest import Ingest
 from producer.privacy import privacy_routes
 from producer.publisher import Publisher
 from producer.read_routes import Gate, read_routes
 from producer.reads import History
 from producer.routes import event_routes
+from producer.sdk_routes import sdk_routes
 from producer.seed_routes import posts_route, seed_routes
 from producer.settings import ProducerSettings
 from producer.store_holder import StoreHolder
+from producer.token_routes import token_routes
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "exception_handlers", "serve"]
 
 log = get_logger(__name__)
 
@@ -56,7 +67,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     history = History(redis, settings.names, holder)
     limiter = IngestLimiter(redis, settings.names, settings.rate_limit_per_second,
                             settings.rate_limit_burst)
-    gate = Gate(Verifier.from_settings(settings), settings.read_api_keys)
+    door = Door(holder, settings.admin_api_key, trusted=settings.auth_mode == "trusted")
+    gate = Gate(Verifier.from_settings(settings), settings.read_api_keys, door)
     readiness = Readiness()
     readiness.add("rabbitmq", publisher.check)
     readiness.add("redis", redis.ping)
@@ -65,16 +77,49 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.auth_mode == "trusted":
-            log.warning("AUTH_MODE=trusted: the read API is open to anyone (demo use only)")
+            log.warning("AUTH_MODE=trusted: ingest and the read API are open to anyone, "
+                        "without an API key (demo use only)")
         await asyncio.gather(publisher.start(), holder.start())
+        telemetry = start_telemetry(redis, settings, "producer")
         log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
         try:
             yield
         finally:
             await publisher.close()
             await holder.close()
+            await telemetry.close()
             await redis.aclose()
             log.info("producer stopped")
+
+    console = Console(door, settings.names, settings.rabbitmq_url, history,
+                      ingest, redis)
+    routes = [
+        posts_route(),
+        *console_routes(console),
+        *read_routes(history, gate),
+        *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
+                        settings.erasure_tombstone_seconds),
+        *admin_routes(holder, door),
+        *token_routes(door, settings.signing_key),
+        *demo_routes(),
+        *docs_routes(),
+        *sdk_routes(Path(settings.sdk_dir) if settings.sdk_dir else None),
+        *probe_routes(readiness),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=exception_handlers(),
+    )
+    ingest_routes = {**event_routes(ingest, settings, limiter, door),
+                     **seed_routes(ingest, limiter, door)}
+    return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
+                     settings.cors_allowed_origins)
+
+
+def exception_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    """How the Starlette side answers errors: the JSON error body of producer/errors.py, as
+    the fast lane does (tests/unit/test_error_answers.py holds the two equal)."""
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HttpError)
@@ -90,25 +135,30 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         log.exception("unhandled error", path=request.url.path)
         return error_response(internal_error())
 
-    routes = [
-        posts_route(),
-        *read_routes(history, gate),
-        *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
-                        settings.erasure_tombstone_seconds),
-        *demo_routes(),
-        *docs_routes(),
-        *probe_routes(readiness),
-    ]
-    app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={
-            HttpError: on_http_error,
-            HTTPException: on_starlette_error,
-            Exception: on_unexpected,
-        },
+    return {HttpError: on_http_error, HTTPException: on_starlette_error,
+            Exception: on_unexpected}
+
+
+async def serve(settings: ProducerSettings) -> None:
+    stop = stop_on_signals()
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        http=JsonErrorProtocol,  # httptools, answering a request it refuses in JSON
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        server_header=False,
+        # The rate limit keys callers without a credential by the peer address; forwarded
+        # headers are not trusted (any client could set them).
+        proxy_headers=False,
     )
-    ingest_routes = {**event_routes(ingest, settings, limiter),
-                     **seed_routes(ingest, limiter)}
-    return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
-                     settings.cors_allowed_origins)
+    server = EmbeddedServer(config)
+    running = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await running

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from common import strict_json
+from common.validation import problems
 
 __all__ = [
     "MAX_DETAILS",
@@ -103,13 +104,11 @@ def field_name(path: str) -> str:
 
 
 def validation_details(exc: ValidationError) -> tuple[list[dict[str, Any]], int]:
-    """The one formatter of pydantic errors: the first :data:`MAX_DETAILS` as ``{"field",
-    "message", "type"}`` (model-level rules name ``body``), and how many more there were."""
-    details = []
-    for item in exc.errors(include_url=False, include_input=False)[:MAX_DETAILS]:
-        field = ".".join(str(p) for p in item["loc"]) or "body"
-        message = item["msg"].removeprefix("Value error, ")
-        details.append({"field": field_name(field), "message": message, "type": item["type"]})
+    """Pydantic errors as an answer's details (:func:`common.validation.problems`): the
+    first :data:`MAX_DETAILS` as ``{"field", "message", "type"}`` (model-level rules name
+    ``body``), and how many more there were."""
+    details = [{"field": field_name(p.field), "message": p.message, "type": p.type}
+               for p in problems(exc, MAX_DETAILS)]
     return details, exc.error_count() - len(details)
 
 

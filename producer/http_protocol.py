@@ -6,7 +6,7 @@ a malformed request line or header, a bad chunk size) never reaches the app: uvi
 answered, ``{"error": "invalid_http", "message": ...}``, and closes the connection as uvicorn
 does (the rest of the stream cannot be trusted to be framed right).
 
-Passed to ``uvicorn.Config(http=...)`` by :mod:`producer.__main__`; it overrides uvicorn's one
+Passed to ``uvicorn.Config(http=...)`` by :func:`producer.app.serve`; it overrides uvicorn's one
 hook for this, ``send_400_response``.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from common.buffer.telemetry import TRACE
 from common.logs import get_logger
 from common.models import Event
 from producer.bodies import validate_body
@@ -57,6 +58,8 @@ class Ingest:
         for event, failure in zip(events, outcomes, strict=True):
             if failure is None:
                 ACCEPTED_BY_TYPE[event.type].inc()
+                TRACE.mark(event.eventId, "accepted", event.acceptedAt.timestamp() * 1000,
+                           type=event.type, tenantId=event.tenantId)
             else:
                 PUBLISH_FAILURES.inc()
                 log.warning("publish not confirmed", eventId=event.eventId, error=str(failure))

@@ -30,7 +30,17 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from common.models import ID_PATTERN
 from producer import api_shapes as shapes
-from producer.schemas import BatchIn, CommentIn, EventIn, FollowIn, LikeIn
+from producer.schemas import (
+    BatchIn,
+    CommentIn,
+    EventIn,
+    FollowIn,
+    KeyIn,
+    LikeIn,
+    LimitsIn,
+    TenantIn,
+    TokenIn,
+)
 
 __all__ = ["ERROR_RESPONSES", "SECTIONS", "answers", "openapi_document"]
 
@@ -51,6 +61,8 @@ ERROR_RESPONSES: dict[int, tuple[str, str, tuple[str, ...]]] = {
                        "user (`forbidden`).", ()),
     404: ("NotFound", "Nothing here (`not_found`): no such resource for this caller, or a "
                       "path parameter that is not a path segment.", ()),
+    409: ("Conflict", "The resource exists already, or is in a state that refuses this "
+                      "(`conflict`), e.g. rotating a revoked key.", ()),
     405: ("MethodNotAllowed", "The path does not take this method (`method_not_allowed`); "
                               "`Allow` names those it takes.", ("Allow",)),
     413: ("PayloadTooLarge", "The body is over `MAX_BODY_BYTES` (`body_too_large`).", ()),
@@ -61,6 +73,8 @@ ERROR_RESPONSES: dict[int, tuple[str, str, tuple[str, ...]]] = {
                             "`Retry-After` seconds.",
           ("Retry-After", "RateLimit", "RateLimit-Policy")),
     500: ("InternalError", "An unexpected server error (`internal_error`); it is logged.", ()),
+    501: ("NotImplemented", "This Herald is not configured for this (`not_configured`), e.g. "
+                            "minting tokens with only `JWT_PUBLIC_KEY` set.", ()),
     503: ("ServiceUnavailable", "A dependency did not answer in time (`broker_unavailable`: "
                                 "RabbitMQ did not confirm; `details[0].value` is the "
                                 "`eventId` to retry with).", ("Retry-After",)),
@@ -80,18 +94,23 @@ HEADERS: dict[str, Operation] = {
 SECURITY_SCHEMES: dict[str, Operation] = {
     "bearerAuth": {
         "type": "http", "scheme": "bearer",
-        "description": "`Authorization: Bearer <credential>`: a user's JWT (HS256 with "
-                       "`JWT_SECRET` or RS256 with `JWT_PUBLIC_KEY`; claims `sub`, `tid`, "
-                       "`exp`), or a backend's key from `READ_API_KEYS`.",
+        "description": "`Authorization: Bearer <credential>`: a tenant's API key "
+                       "(`hk_…`, made by the admin API or `python -m producer.admin`), the "
+                       "bootstrap `ADMIN_API_KEY` (admin API only), a user's JWT (HS256 with "
+                       "`JWT_SECRET` or a `JWT_KEYS` kid, RS256 with `JWT_PUBLIC_KEY`; claims "
+                       "`sub`, `tid`, `exp`) on the read API, or a key from `READ_API_KEYS`.",
     },
     "apiKeyHeader": {
         "type": "apiKey", "in": "header", "name": "X-API-Key",
-        "description": "`X-API-Key: <key>`, for backends that cannot set `Authorization`.",
+        "description": "`X-API-Key: <key>`: the same API keys, for backends that cannot set "
+                       "`Authorization`.",
     },
 }
 
-READ_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-"""Who may call the read API. (The API-key branch adds ``{"apiKeyHeader": []}`` here.)"""
+READ_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+"""Who may call the read API: a user's token, or a tenant key with `notifications:read`."""
+KEY_SECURITY: list[dict[str, list[str]]] = [{"apiKeyHeader": []}, {"bearerAuth": []}]
+"""Routes that take an API key only (ingest, tokens, admin)."""
 
 ID_SCHEMA: Operation = {"type": "string", "pattern": ID_PATTERN}
 
@@ -136,7 +155,7 @@ def param(name: str, where: Literal["path", "query"], description: str,
 
 # --- route groups ---------------------------------------------------------------------------
 
-INGEST_ERRORS = (400, 413, 422, 503)
+INGEST_ERRORS = (400, 401, 403, 413, 422, 429, 503)
 LIKE_EXAMPLE = {"type": "LIKE", "actorId": "alice", "targetId": "bob", "postId": "p1"}
 COMMENT_EXAMPLE = {"type": "COMMENT", "actorId": "carol", "targetIds": ["bob", "dave"],
                    "postId": "p1", "commentId": "c1", "text": "nice"}
@@ -151,8 +170,10 @@ def ingest_paths() -> PathItems:
             "description": "Answered once RabbitMQ has confirmed the event. `eventId` is the "
                            "idempotency key: send the same one again after a 503 or a "
                            "timeout. The body is read as JSON whatever its `Content-Type`.",
+            "security": KEY_SECURITY,
             "requestBody": body(EventIn, "The event; exactly one of `targetId` and "
-                                         "`targetIds`.", LIKE_EXAMPLE),
+                                         "`targetIds`. `tenantId` may be left out (the "
+                                         "key's); another tenant's is 403.", LIKE_EXAMPLE),
             "responses": answers({202: answer("Confirmed by the broker.", shapes.EventAccepted)},
                                  *INGEST_ERRORS),
         }},
@@ -161,6 +182,7 @@ def ingest_paths() -> PathItems:
             "summary": "Publish up to MAX_BATCH_EVENTS events",
             "description": "Each event is validated and published on its own; `results` "
                            "answers each, in order.",
+            "security": KEY_SECURITY,
             "requestBody": body(BatchIn, "`{\"events\": [...]}`, each item an event as "
                                          "`POST /v1/events` takes it.",
                                 {"events": [LIKE_EXAMPLE, COMMENT_EXAMPLE]}),
@@ -170,7 +192,7 @@ def ingest_paths() -> PathItems:
                             shapes.BatchAccepted, headers=("Retry-After",)),
                 503: answer("No event confirmed by the broker; retry with the same "
                             "`eventId`s.", shapes.BatchAccepted, headers=("Retry-After",)),
-            }, 400, 413, 422),
+            }, 400, 401, 403, 413, 422, 429),
         }},
     }
 
@@ -181,6 +203,7 @@ def seed_paths() -> PathItems:
         return {"post": {
             "tags": ["seed"], "operationId": f"post{model.__name__.removesuffix('In')}",
             "summary": f"Publish a {what} (the seed's body)",
+            "security": KEY_SECURITY,
             "requestBody": body(model, f"The seed's {what} body.", example),
             "responses": answers({202: answer("Confirmed by the broker.", shapes.SeedAccepted)},
                                  *INGEST_ERRORS),
@@ -203,8 +226,9 @@ def seed_paths() -> PathItems:
 def read_paths() -> PathItems:
     """The read API (producer/read_routes.py)."""
     user = param("userId", "path", "The user whose notifications these are.")
-    tenant = param("tenantId", "query", "The tenant, for an API key (a token's own tenant "
-                                        "otherwise); `default` when absent.")
+    tenant = param("tenantId", "query", "The tenant: a tenant key's or a token's own (another "
+                                        "is 403; absent: theirs); for a `READ_API_KEYS` key, "
+                                        "any (`default` when absent).")
     errors = (401, 403, 404, 422)
     return {
         "/v1/users/{userId}/notifications": {"get": {
@@ -239,14 +263,25 @@ def read_paths() -> PathItems:
             ],
             "responses": answers({200: answer("Marked.", shapes.MarkedRead)}, *errors),
         }},
+        "/v1/users/{userId}/notifications/read-all": {"post": {
+            "tags": ["read"], "operationId": "markAllRead",
+            "summary": "Mark every unread notification of a user read",
+            "description": "Pending notifications are acknowledged too (as mark-read does); "
+                           "stored ones get `readAt`. Idempotent: a second call marks 0.",
+            "security": READ_SECURITY,
+            "parameters": [user, tenant],
+            "responses": answers({200: answer("Marked.", shapes.MarkedAllRead)},
+                                 401, 403, 422),
+        }},
     }
 
 
 def user_data_paths() -> PathItems:
     """Erasure and export of one user's data (producer/privacy.py)."""
     user = param("userId", "path", "The user whose data this is.")
-    tenant = param("tenantId", "query", "The tenant, for an API key (a token's own tenant "
-                                        "otherwise); `default` when absent.")
+    tenant = param("tenantId", "query", "The tenant: a tenant key's or a token's own (another "
+                                        "is 403; absent: theirs); for a `READ_API_KEYS` key, "
+                                        "any (`default` when absent).")
     errors = (401, 403, 422, 503)
     return {
         "/v1/users/{userId}": {"delete": {
@@ -266,6 +301,85 @@ def user_data_paths() -> PathItems:
             "parameters": [user, tenant],
             "responses": answers({200: answer("The user's data.", shapes.UserExport)},
                                  *errors),
+        }},
+    }
+
+
+def admin_paths() -> PathItems:
+    """The admin API (producer/admin_routes.py)."""
+    tenant = param("tenantId", "path", "The tenant.")
+    key = param("keyId", "path", "The key's id (`keyId` in lists; not the key).",
+                {"type": "string", "maxLength": 64})
+    errors = (400, 401, 403, 404, 422, 503)
+
+    def op(operation_id: str, summary: str, success: dict[int, Operation], *more: int,
+           parameters: list[Operation] | None = None,
+           request: Operation | None = None) -> Operation:
+        operation: Operation = {"tags": ["admin"], "operationId": operation_id,
+                                "summary": summary, "security": KEY_SECURITY,
+                                "responses": answers(success, *errors, *more)}
+        if parameters:
+            operation["parameters"] = parameters
+        if request:
+            operation["requestBody"] = request
+        return operation
+
+    return {
+        "/v1/admin/tenants": {
+            "post": op("createTenant", "Make a tenant (bootstrap admin key only)",
+                       {201: answer("Made.", shapes.TenantOut)}, 409,
+                       request=body(TenantIn, "The tenant; limits optional.",
+                                    {"tenantId": "acme", "name": "Acme Inc"})),
+            "get": op("listTenants", "Every tenant (a tenant's admin key: its own)",
+                      {200: answer("The tenants.", shapes.TenantList)}),
+        },
+        "/v1/admin/tenants/{tenantId}": {
+            "get": op("getTenant", "One tenant", {200: answer("The tenant.", shapes.TenantOut)},
+                      parameters=[tenant]),
+        },
+        "/v1/admin/tenants/{tenantId}/limits": {
+            "put": op("setTenantLimits", "Set a tenant's rate limit (bootstrap admin key "
+                      "only); both null: the producer's defaults",
+                      {200: answer("The tenant.", shapes.TenantOut)}, parameters=[tenant],
+                      request=body(LimitsIn, "Events per second and burst.",
+                                   {"ratePerSecond": 100, "burst": 200})),
+        },
+        "/v1/admin/tenants/{tenantId}/keys": {
+            "post": op("createKey", "Make a key of the tenant (shown once)",
+                       {201: answer("The key, with the secret `key`.", shapes.NewKeyOut)},
+                       parameters=[tenant],
+                       request=body(KeyIn, "Its scopes: `events:write`, "
+                                           "`notifications:read`, `tokens:write`, `admin`.",
+                                    {"scopes": ["events:write"], "name": "backend"})),
+            "get": op("listKeys", "The tenant's keys (by prefix; never the key)",
+                      {200: answer("The keys.", shapes.KeyList)}, parameters=[tenant]),
+        },
+        "/v1/admin/keys/{keyId}/revoke": {
+            "post": op("revokeKey", "Refuse the key from now on (every replica within 2 s)",
+                       {200: answer("The key, revoked.", shapes.KeyOut)}, parameters=[key]),
+        },
+        "/v1/admin/keys/{keyId}/rotate": {
+            "post": op("rotateKey", "A new key of the same tenant and scopes; the old one "
+                       "stays valid until revoked",
+                       {201: answer("The new key, with the secret `key`.", shapes.NewKeyOut)},
+                       409, parameters=[key]),
+        },
+    }
+
+
+def token_paths() -> PathItems:
+    """``POST /v1/tokens`` (producer/token_routes.py)."""
+    return {
+        "/v1/tokens": {"post": {
+            "tags": ["tokens"], "operationId": "mintToken",
+            "summary": "A short-lived token of one user of the key's tenant",
+            "description": "Needs a key with `tokens:write`. The token is accepted by the "
+                           "gateway's AUTH frame and the read API until `expiresAt`.",
+            "security": KEY_SECURITY,
+            "requestBody": body(TokenIn, "The user, and how long the token lives.",
+                                {"userId": "bob", "ttlSeconds": 900}),
+            "responses": answers({200: answer("The token.", shapes.TokenOut)},
+                                 400, 401, 403, 422, 501, 503),
         }},
     }
 
@@ -321,6 +435,26 @@ def page_paths() -> PathItems:
     }
 
 
+def sdk_paths() -> PathItems:
+    """The JavaScript SDK and the inbox component (producer/sdk_routes.py)."""
+    def module(operation_id: str, summary: str) -> dict[str, Operation]:
+        return {"get": {
+            "tags": ["sdk"], "operationId": operation_id, "summary": summary,
+            "description": "An ES module (clients/js); any origin may load it. "
+                           "`If-None-Match` with its ETag answers `304`.",
+            "responses": answers({
+                200: answer("The module.", media="text/javascript"),
+                304: {"description": "Not changed since the ETag sent."},
+            }, 404),
+        }}
+
+    return {
+        "/sdk/herald.js": module("sdkModule", "The JavaScript SDK (connect, ReadApi)"),
+        "/sdk/herald-inbox.js": module("inboxModule",
+                                       "The <herald-inbox> web component (imports herald.js)"),
+    }
+
+
 SECTIONS: tuple[Callable[[], PathItems], ...] = (
     ingest_paths,
     seed_paths,
@@ -328,20 +462,39 @@ SECTIONS: tuple[Callable[[], PathItems], ...] = (
     user_data_paths,
     probe_paths,
     page_paths,
-    # Routes of other branches go here, one function each: admin (/v1/admin/...),
-    # tokens (POST /v1/tokens).
+    sdk_paths,
+    admin_paths,
+    token_paths,
 )
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (EventIn, BatchIn, LikeIn, CommentIn, FollowIn)
+
+
+def _console_paths() -> PathItems:
+    """The operator's console and its admin API (producer/console/)."""
+    from producer.console.openapi_paths import console_paths  # it builds on this module
+
+    return console_paths()
+
+
+SECTIONS = (*SECTIONS, _console_paths)
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (EventIn, BatchIn, LikeIn, CommentIn, FollowIn,
+                                               TenantIn, LimitsIn, KeyIn, TokenIn)
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     shapes.Error, shapes.EventAccepted, shapes.SeedAccepted, shapes.BatchAccepted,
     shapes.PostList, shapes.NotificationPage, shapes.UnreadCount, shapes.MarkedRead,
-    shapes.Health, shapes.Readiness, shapes.UserErased, shapes.UserExport, shapes.Index,
+    shapes.MarkedAllRead, shapes.Health, shapes.Readiness, shapes.UserErased, shapes.UserExport,
+    shapes.Index, shapes.TenantOut, shapes.TenantList, shapes.KeyOut, shapes.KeyList,
+    shapes.NewKeyOut, shapes.TokenOut,
 )
 
 DESCRIPTION = """\
 Herald's producer: apps send events here; Herald turns them into notifications delivered \
 over WebSocket (the gateway's protocol is in the README).
+
+Ingest, tokens and the admin API take an API key (`X-API-Key: <key>` or `Authorization: \
+Bearer <key>`); the read API a key with `notifications:read` or a user's token. The tenant \
+is the key's. In `AUTH_MODE=trusted` ingest and reads are open (demos only).
 
 Every error is JSON: `{"error": "<code>", "message": "…", "details": [{"field", "message", \
 "type"}]}`. Any path answers `404` when nothing is served there, `405` (with `Allow`) to a \
@@ -364,6 +517,10 @@ def openapi_document() -> dict[str, Any]:
         *((m, "validation") for m in REQUEST_MODELS),
         *((m, "serialization") for m in ANSWER_MODELS),
     ]
+    from producer.console import openapi_paths as console
+
+    modes += [*((m, "validation") for m in console.REQUEST_MODELS),
+              *((m, "serialization") for m in console.ANSWER_MODELS)]
     _, defs = models_json_schema(modes, ref_template=_REF)
     paths: PathItems = {}
     for section in SECTIONS:
@@ -388,8 +545,17 @@ def openapi_document() -> dict[str, Any]:
             {"name": "seed", "description": "The seed's simulation routes, kept for its "
                                             "clients."},
             {"name": "read", "description": "A user's notification history."},
+            {"name": "admin", "description": "Tenants, their limits and API keys "
+                                             "(`ADMIN_API_KEY`, or a tenant key with "
+                                             "`admin`)."},
+            {"name": "tokens", "description": "Short-lived user tokens minted for a "
+                                              "tenant's backend."},
             {"name": "operations", "description": "Probes and metrics."},
             {"name": "pages", "description": "HTML pages and this document."},
+            {"name": "sdk", "description": "The JavaScript SDK and web component, as ES "
+                                           "modules."},
+            {"name": "console", "description": "The operator's console: live figures, dead "
+                                               "letters, users, traces (admin key)."},
         ],
         "paths": paths,
         "components": {

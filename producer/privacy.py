@@ -10,10 +10,10 @@
   Redis) and the stored history, each up to :data:`EXPORT_LIMIT` items, ``truncated`` saying
   whether either had more.
 
-Who may call: whatever ``authorise`` decides — today the read API's
-:meth:`producer.read_routes.Gate.tenant_and_user` (a user's own JWT, or a ``READ_API_KEYS``
-key for any user with ``?tenantId=``), called once per request below, so that another
-authority (tenant API keys with scopes) can replace it in one place.
+Who may call: whatever ``authorise`` decides — the read API's
+:meth:`producer.read_routes.Gate.tenant_and_user`: a user's own JWT (themselves only), a
+tenant's API key for any user of that tenant — erasure needs the scope ``admin``, export
+``notifications:read`` — or a ``READ_API_KEYS`` key for any user with ``?tenantId=``.
 
 Failures: Redis or the store away → ``503 dependency_unavailable`` naming it
 (both with ``Retry-After``); never a 500 for a dependency. Logs never carry the user's id.
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -40,6 +40,7 @@ from common.models import ID_PATTERN, utc_now
 from common.naming import Names
 from common.records import Status
 from common.store.base import Store
+from common.tenancy import ADMIN, NOTIFICATIONS_READ
 from producer.errors import HttpError, dependency_unavailable, json_response
 from producer.reads import to_json
 from producer.store_holder import StoreHolder
@@ -51,9 +52,9 @@ log = get_logger(__name__)
 EXPORT_LIMIT = 10_000
 """Most pending and most stored notifications one export returns (each)."""
 
-Authorise = Callable[[Request, str], tuple[str, str]]
-"""``(request, userId in the path)`` → the ``(tenant, user)`` the caller may act on, or an
-:class:`HttpError` (401/403/422)."""
+Authorise = Callable[[Request, str, str], Awaitable[tuple[str, str]]]
+"""``(request, userId in the path, scope a tenant key needs)`` → the ``(tenant, user)`` the
+caller may act on, or an :class:`HttpError` (401/403/422)."""
 
 _REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
 _STORE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, PyMongoError, OSError,
@@ -84,10 +85,10 @@ def privacy_routes(
 ) -> list[Route]:
     eraser = RedisErasure(redis, names, tombstone_seconds)
 
-    def who(request: Request) -> tuple[str, str]:
+    async def who(request: Request, scope: str) -> tuple[str, str]:
         """The one authorisation call of this module; the tenant it grants must be an id
         (an API key names it in ``?tenantId=``, which lands in Redis key names)."""
-        tenant, user = authorise(request, _user_id(request))
+        tenant, user = await authorise(request, _user_id(request), scope)
         if not _ID.match(tenant):
             raise HttpError(422, "invalid_request", "tenantId is not a valid id",
                             [{"field": "tenantId", "message": "1-128 of [A-Za-z0-9._@-]"}])
@@ -97,7 +98,7 @@ def privacy_routes(
         return holder.store  # 503 dependency_unavailable while it is not open
 
     async def erase(request: Request) -> Response:
-        tenant, user = who(request)
+        tenant, user = await who(request, ADMIN)
         opened = store()
         try:
             redis_part = await eraser.erase(tenant, user)
@@ -116,7 +117,7 @@ def privacy_routes(
         })
 
     async def export(request: Request) -> Response:
-        tenant, user = who(request)
+        tenant, user = await who(request, NOTIFICATIONS_READ)
         opened = store()
         try:
             bodies = await eraser.pending(tenant, user, EXPORT_LIMIT + 1)

@@ -2,8 +2,12 @@
 
 * ``Authorization: Bearer <JWT>`` of that user in that tenant (``sub``/``tid``): their own
   notifications only; any other user's → 403.
-* ``Authorization: Bearer <key>`` with a key from ``READ_API_KEYS``: a trusted backend, any
-  user (``tenantId`` from the query, default ``default``).
+* A tenant's API key (``X-API-Key: <key>`` or ``Authorization: Bearer <key>``, see
+  :mod:`producer.door`) with the scope ``notifications:read``: any user of that tenant; the
+  tenant comes from the key, and a ``?tenantId=`` naming another is 403.
+* ``Authorization: Bearer <key>`` with a key from ``READ_API_KEYS`` (kept from before tenant
+  keys; prefer tenant keys): a trusted backend, any user of any tenant (``tenantId`` from the
+  query, default ``default``).
 * ``AUTH_MODE=trusted``: open, as the seed was (local demos only).
 * Nothing, or a token that does not verify → 401.
 
@@ -33,6 +37,8 @@ from starlette.routing import Route
 from common.auth import AuthError, Verifier
 from common.models import ID_RULE, is_id
 from common.store.cursor import decode_cursor, encode_cursor
+from common.tenancy import NOTIFICATIONS_READ, key_id_of
+from producer.door import Door, credential, unauthorized
 from producer.errors import HttpError, dependency_unavailable, json_response
 from producer.reads import History, to_json
 
@@ -45,30 +51,34 @@ MAX_LIMIT = 100  # the store takes up to 1000; one page more is asked for to see
 class Gate:
     verifier: Verifier
     api_keys: tuple[str, ...]
+    door: Door
 
-    def tenant_and_user(self, request: Request, user_id: str | None) -> tuple[str, str]:
-        """The (tenant, user) the caller may read, or 401/403/422 as :class:`HttpError`."""
+    async def tenant_and_user(self, request: Request, user_id: str | None,
+                              scope: str = NOTIFICATIONS_READ) -> tuple[str, str]:
+        """The (tenant, user) the caller may act on, or 401/403/422 as :class:`HttpError`.
+        ``scope`` is what a tenant key needs for this call."""
         tenant = request.query_params.get("tenantId")
         if tenant is not None:
             check_id("tenantId", tenant)
-        header = request.headers.get("authorization", "")
-        scheme, _, credential = header.partition(" ")
-        if scheme.lower() == "bearer" and credential:
-            if any(hmac.compare_digest(credential, key) for key in self.api_keys):
+        presented = credential(request.scope["headers"])
+        if presented is not None:
+            if key_id_of(presented) is not None:
+                principal = (await self.door.authenticate(presented)).require(scope)
+                return self._named(principal.tenant_for(tenant), user_id)
+            if any(hmac.compare_digest(presented.encode("latin-1"), key.encode())
+                   for key in self.api_keys):
                 return self._named(tenant or "default", user_id)
             try:
-                identity = self.verifier.verify({"token": credential})
+                identity = self.verifier.verify({"token": presented})
             except AuthError as exc:
-                raise HttpError(401, "unauthorized", str(exc),
-                                headers={"WWW-Authenticate": "Bearer"}) from None
+                raise unauthorized(str(exc)) from None
             if (user_id is not None and user_id != identity.user_id) or \
                     (tenant is not None and tenant != identity.tenant_id):
                 raise HttpError(403, "forbidden", "a token reads only its own notifications")
             return identity.tenant_id, identity.user_id
         if self.verifier.trusted:
             return self._named(tenant or "default", user_id)
-        raise HttpError(401, "unauthorized", "send Authorization: Bearer <JWT or API key>",
-                        headers={"WWW-Authenticate": "Bearer"})
+        raise unauthorized("send Authorization: Bearer <JWT or API key> or X-API-Key: <key>")
 
     @staticmethod
     def _named(tenant: str, user_id: str | None) -> tuple[str, str]:
@@ -118,7 +128,7 @@ def _naming_dependencies(endpoint: Endpoint) -> Endpoint:
 def read_routes(history: History, gate: Gate) -> list[Route]:
     async def list_notifications(request: Request) -> Response:
         user = check_id("userId", request.path_params["user_id"])
-        tenant, user = gate.tenant_and_user(request, user)
+        tenant, user = await gate.tenant_and_user(request, user)
         limit = _limit(request)
         raw_cursor = request.query_params.get("cursor")
         try:
@@ -135,17 +145,24 @@ def read_routes(history: History, gate: Gate) -> list[Route]:
 
     async def unread_count(request: Request) -> Response:
         user = check_id("userId", request.path_params["user_id"])
-        tenant, user = gate.tenant_and_user(request, user)
+        tenant, user = await gate.tenant_and_user(request, user)
         return json_response({"userId": user, "tenantId": tenant,
                               "unread": await history.unread(tenant, user)})
 
     async def mark_read(request: Request) -> Response:
         notification_id = check_id("notificationId", request.path_params["notification_id"])
         asked = request.query_params.get("userId")
-        tenant, user = gate.tenant_and_user(request, check_id("userId", asked) if asked else None)
+        tenant, user = await gate.tenant_and_user(
+            request, check_id("userId", asked) if asked else None)
         if not await history.mark_read(tenant, user, notification_id):
             raise HttpError(404, "not_found", "no such notification for this user")
         return json_response({"notificationId": notification_id, "read": True})
+
+    async def mark_all_read(request: Request) -> Response:
+        user = check_id("userId", request.path_params["user_id"])
+        tenant, user = await gate.tenant_and_user(request, user)
+        return json_response({"userId": user, "tenantId": tenant,
+                              "marked": await history.mark_all_read(tenant, user)})
 
     return [
         Route("/v1/users/{user_id}/notifications", _naming_dependencies(list_notifications),
@@ -154,4 +171,6 @@ def read_routes(history: History, gate: Gate) -> list[Route]:
               _naming_dependencies(unread_count), methods=["GET"]),
         Route("/v1/notifications/{notification_id}/read", _naming_dependencies(mark_read),
               methods=["POST"]),
+        Route("/v1/users/{user_id}/notifications/read-all",
+              _naming_dependencies(mark_all_read), methods=["POST"]),
     ]

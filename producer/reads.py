@@ -14,6 +14,10 @@ both to the store, which keeps the first ``readAt``; the producer reads the stor
 writes it. So a mark-read shows in the history once the persister has stored it (usually a
 few milliseconds), and an erasure racing it is handled where every other entry's is (the
 persisters drop and delete entries of erased users, :mod:`common.erasure`).
+Mark-all-read acknowledges every pending notification the same way (one script per
+:data:`~common.buffer.pending.REPLAY_CHUNK` ids), then sets ``readAt`` on the stored ones
+that have none: that one bulk update is the producer's only write to the store (the
+persister's upsert keeps a ``readAt`` once set, so the two never undo each other).
 """
 
 from __future__ import annotations
@@ -84,6 +88,10 @@ class History:
         more = len(ordered) > limit
         return page, (_key(page[-1]) if more and page else None)
 
+    async def pending(self, tenant_id: str, user_id: str) -> int:
+        """How many notifications of the user wait in the buffer (not yet ACKed or expired)."""
+        return await self._buffer.count(tenant_id, user_id)
+
     async def unread(self, tenant_id: str, user_id: str) -> int:
         pending = await self._buffer.count(tenant_id, user_id)
         return pending + await self._store.unread_count(tenant_id, user_id)
@@ -101,6 +109,13 @@ class History:
             await self._buffer.record_read(stored.notification.model_dump_json(), stored.status,
                                            to_ms(stored.statusAt), now_ms)
         return True
+
+    async def mark_all_read(self, tenant_id: str, user_id: str) -> int:
+        """Every unread notification of the user read (pending ones acknowledged too); how
+        many were marked. Notifications that arrive meanwhile may or may not be included."""
+        now = utc_now()
+        pending = await self._buffer.mark_all_read(tenant_id, user_id, to_ms(now))
+        return pending + await self._store.mark_all_read(tenant_id, user_id, now)
 
 
 def to_json(record: StoredNotification) -> dict[str, Any]:

@@ -46,8 +46,12 @@ __all__ = [
     "CommentIn",
     "EventIn",
     "FollowIn",
+    "KeyIn",
     "LikeIn",
+    "LimitsIn",
     "OccurredWindow",
+    "TenantIn",
+    "TokenIn",
 ]
 
 Text = Annotated[str, StringConstraints(strict=True, max_length=MAX_TEXT)]
@@ -200,3 +204,48 @@ class FollowIn(_SeedIn):
     def to_event_in(self) -> EventIn:
         return EventIn(eventId=self.eventId, tenantId=self.tenantId, type=EventType.FOLLOW,
                        actorId=self.actorId, targetId=self.targetId)
+
+
+# --- the admin API and tokens (producer/admin_routes.py, producer/token_routes.py) ---------
+
+MAX_RATE = 1_000_000.0
+MAX_BURST = 10_000_000
+DEFAULT_TOKEN_TTL_SECONDS = 900
+MAX_TOKEN_TTL_SECONDS = 86_400
+Name = Annotated[str, StringConstraints(strict=True, max_length=200)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TenantIn(_Body):
+    """``POST /v1/admin/tenants``."""
+
+    tenantId: Id
+    name: Name | None = None
+    ratePerSecond: float | None = Field(None, gt=0, le=MAX_RATE)
+    burst: int | None = Field(None, ge=1, le=MAX_BURST)
+
+
+class LimitsIn(_Body):
+    """``PUT /v1/admin/tenants/{tenantId}/limits``: both null → the producer's defaults."""
+
+    ratePerSecond: float | None = Field(..., gt=0, le=MAX_RATE)
+    burst: int | None = Field(..., ge=1, le=MAX_BURST)
+
+
+class KeyIn(_Body):
+    """``POST /v1/admin/tenants/{tenantId}/keys``."""
+
+    scopes: Annotated[list[str], Field(min_length=1, max_length=10)]
+    name: Name = ""
+
+
+class TokenIn(BaseModel):
+    """``POST /v1/tokens``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    userId: Id
+    ttlSeconds: Annotated[int, Field(ge=60, le=MAX_TOKEN_TTL_SECONDS)] = DEFAULT_TOKEN_TTL_SECONDS

@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from producer.admission import IngestLimiter
 from producer.bodies import validate_body
+from producer.door import Door, bind_tenant
 from producer.errors import invalid, json_response, parse_json
 from producer.fastlane import Answer, BodyHandler
 from producer.ingest import Ingest
@@ -31,15 +32,17 @@ SAMPLE_POSTS = [
 SeedBody = type[LikeIn] | type[CommentIn] | type[FollowIn]
 
 
-def seed_routes(ingest: Ingest, limiter: IngestLimiter) -> dict[str, BodyHandler]:
-    """The seed's POST routes, as body handlers of the fast lane; each call costs one token
-    of the caller's rate limit, as ``POST /v1/events`` does."""
+def seed_routes(ingest: Ingest, limiter: IngestLimiter, door: Door) -> dict[str, BodyHandler]:
+    """The seed's POST routes, as body handlers of the fast lane; each needs a key with
+    ``events:write`` and costs one token of its rate limit, as ``POST /v1/events`` does."""
 
     def handler(model: SeedBody) -> BodyHandler:
         async def endpoint(body: bytes, scope: Scope) -> Answer:
-            limits = await limiter.admit_request(scope, 1)
+            principal = await door.ingest_principal(scope["headers"])
+            limits = await limiter.admit_request(scope, 1, principal)
             seed: LikeIn | CommentIn | FollowIn = validate_body(
-                model, parse_json(body), "invalid_event", "the event is not valid")
+                model, bind_tenant(parse_json(body), principal), "invalid_event",
+                "the event is not valid")
             try:
                 event_in = seed.to_event_in()
             except ValidationError as exc:

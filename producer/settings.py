@@ -22,6 +22,9 @@ class ProducerSettings(AuthSettings, StoreSettings):
     port: int = Field(8000, ge=1, le=65535)
     # Keys of trusted backends that may read any user's notifications (comma-separated).
     read_api_keys: Annotated[tuple[str, ...], NoDecode] = ()
+    # The bootstrap admin key of the admin API (/v1/admin/, every tenant); unset: only stored
+    # keys with the scope `admin` (their own tenant). At least 32 characters.
+    admin_api_key: str | None = Field(None, min_length=32, max_length=512)
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
     max_batch_events: int = Field(500, ge=1, le=10_000)
     publish_timeout_seconds: float = Field(5.0, gt=0, le=120)
@@ -31,6 +34,8 @@ class ProducerSettings(AuthSettings, StoreSettings):
     # most at once. 0 and 0: off. A batch costs its number of events.
     rate_limit_per_second: float = Field(0.0, ge=0, le=1_000_000)
     rate_limit_burst: int = Field(0, ge=0, le=10_000_000)
+    # Where GET /sdk/herald.js and /sdk/herald-inbox.js are read from; empty: clients/js.
+    sdk_dir: str = ""
     # Origins browser apps may call from (comma-separated, `*` for any); empty: no CORS.
     cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     # How far from now an event's occurredAt may be (older, or further ahead: 422).

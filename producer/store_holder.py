@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-from common.backoff import Backoff
 from common.logs import get_logger
+from common.retry import Retrier
 from common.store.base import Store
 from common.store.factory import open_store
 from producer.errors import dependency_unavailable
@@ -32,15 +32,9 @@ class StoreHolder:
         await asyncio.wait({self._opener}, timeout=wait_seconds)
 
     async def _open_forever(self) -> None:
-        backoff = Backoff(0.2, 10.0)
-        while True:
-            try:
-                self._store = await open_store(self._url, retention_days=self._retention_days)
-                return
-            except Exception as exc:
-                delay = backoff.next()
-                log.warning("store not opened", error=repr(exc), retry_in=round(delay, 2))
-                await asyncio.sleep(delay)
+        self._store = await Retrier(maximum_delay=10.0, initial_delay=0.2).run(
+            "open_store",
+            lambda: open_store(self._url, retention_days=self._retention_days))
 
     @property
     def store(self) -> Store:

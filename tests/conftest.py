@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from common.naming import Names
 from tests.support.amqp import delete_topology
+from tests.support.keys import ADMIN_KEY, make_key
 from tests.support.processes import Service
 from tests.support.ws import SECRET
 
@@ -90,18 +91,34 @@ def base_env(prefix: str, tmp_path: Path) -> dict[str, str]:
         "REDIS_URL": REDIS_URL,
         "LOG_LEVEL": "info",
         "JWT_SECRET": SECRET,
+        "ADMIN_API_KEY": ADMIN_KEY,
     }
 
 
 @pytest.fixture
+async def api_key(base_env: dict[str, str]) -> str:
+    """A key of tenant ``default`` with every scope, in the store of this test's services."""
+    return await make_key(base_env["STORE_URL"])
+
+
+@pytest.fixture
+def key_headers(api_key: str) -> dict[str, str]:
+    """``{"X-API-Key": <api_key>}``: what a backend sends with each call."""
+    return {"X-API-Key": api_key}
+
+
+@pytest.fixture
 def services(
-    base_env: dict[str, str], logdir: Path, request: pytest.FixtureRequest
+    base_env: dict[str, str], logdir: Path, request: pytest.FixtureRequest, api_key: str
 ) -> Iterator[Callable[..., Service]]:
-    """``services("consumer", RATE_LIMIT_COUNT="3")`` → a not-yet-started Service."""
+    """``services("consumer", RATE_LIMIT_COUNT="3")`` → a not-yet-started Service. A
+    producer's ``headers`` carry ``api_key`` (tenant ``default``, every scope)."""
     made: list[Service] = []
 
     def make(module: str, **env: str) -> Service:
         service = Service(module, {**base_env, **env}, logdir)
+        if module == "producer":
+            service.headers = {"X-API-Key": api_key}
         made.append(service)
         return service
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from common.auth import Verifier
+from common.buffer.telemetry import start_telemetry
 from common.health import Readiness, probe
 from common.logs import get_logger
 from common.redis_pool import open_redis
@@ -34,6 +36,25 @@ def _http_response(status: int, content_type: str, body: bytes) -> Response:
     return Response(status, reason, headers, body)
 
 
+def json_rejection(
+    connection: ServerConnection, request: Request, response: Response
+) -> Response | None:
+    """A refused handshake answered in JSON like every other error of Herald's HTTP surface
+    (websockets writes plain text: ``426 Failed to open a WebSocket connection: ...``)."""
+    if response.status_code < 400 or response.headers.get("Content-Type") == "application/json":
+        return None
+    code = {426: "upgrade_required", 400: "bad_handshake"}.get(response.status_code,
+                                                                "handshake_refused")
+    message = response.body.decode("utf-8", "replace").strip()[:300]
+    body = orjson.dumps({"error": code, "message": message})
+    refused = _http_response(response.status_code, "application/json", body)
+    for name in ("Upgrade", "Sec-WebSocket-Version"):  # what the client must send instead
+        if name in response.headers:
+            refused.headers[name] = response.headers[name]
+    refused.reason_phrase = response.reason_phrase
+    return refused
+
+
 async def serve_gateway(settings: GatewaySettings) -> None:
     stop = stop_on_signals()
     if settings.auth_mode == "trusted":
@@ -42,6 +63,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     redis = open_redis(settings.redis_url, max_connections=128)
     hub = Hub(redis)
     await hub.start()
+    telemetry = start_telemetry(redis, settings, "ws_gateway")
     pending = PendingStore(redis, settings.names)
     verifier = Verifier.from_settings(settings)
     acks = AckBatcher(pending)
@@ -64,6 +86,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
         settings.host,
         settings.port,
         process_request=process_request,
+        process_response=json_rejection,
         compression=None,  # permessage-deflate costs ~50 KiB per connection
         max_size=settings.max_frame_bytes,
         # Received frames waiting for the handler: at most this many times MAX_FRAME_BYTES.
@@ -86,5 +109,6 @@ async def serve_gateway(settings: GatewaySettings) -> None:
             log.warning("drain timed out")
     await acks.close()
     await hub.close()
+    await telemetry.close()
     await redis.aclose()
     log.info("gateway stopped")

@@ -25,6 +25,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from common.auth import AuthError, Identity, Verifier
+from common.buffer.telemetry import PRESENCE
 from common.logs import get_logger
 from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
@@ -122,6 +123,7 @@ class Handler:
         channel = self._hub_channel(identity)
         await self._hub.join(channel, session)
         CONNECTIONS.inc()
+        PRESENCE.join(identity.tenant_id, identity.user_id)
         try:
             count = await self._pending.count(identity.tenant_id, identity.user_id)
             await ws.send(protocol.auth_ok(identity.user_id, identity.tenant_id, count))
@@ -136,6 +138,7 @@ class Handler:
                 await session.stop()
         finally:
             CONNECTIONS.dec()
+            PRESENCE.leave(identity.tenant_id, identity.user_id)
             await self._hub.leave(channel, session)
 
     async def _read(self, ws: ServerConnection, session: Session) -> None:

@@ -20,9 +20,9 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from common.backoff import Backoff
 from common.logs import get_logger
 from common.redis_pool import as_text
+from common.retry import Retrier
 
 __all__ = ["Hub", "Member"]
 
@@ -47,6 +47,7 @@ class Hub:
         self._wake = asyncio.Event()
         self._resync_on_confirm: set[str] = set()
         self.connected = asyncio.Event()
+        self._broken = False
 
     async def start(self) -> None:
         self._reader = asyncio.create_task(self._read_forever(), name="hub-reader")
@@ -82,30 +83,31 @@ class Hub:
             self._confirmations.pop(channel, None)
 
     async def _read_forever(self) -> None:
-        backoff = Backoff(0.05, 2.0)
-        broken = False
+        """Read until cancelled; a broken connection is made again by :meth:`_read_once`,
+        retried with backoff (reset by every read that succeeds)."""
+        retrier = Retrier(maximum_delay=2.0)
         while True:
-            try:
-                if broken:
-                    await self._resubscribe()
-                    broken = False
-                if not self._pubsub.subscribed:
-                    # Nothing to read until someone joins; join() wakes us up.
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), 1.0)
-                    continue
-                message = await self._pubsub.get_message(timeout=1.0)
-                self.connected.set()
-                backoff.reset()
-                if message is not None:
-                    self._dispatch(message)
-            except Exception as exc:  # RedisError, OSError, or a pubsub left unconnected
-                broken = True
-                self.connected.clear()
-                delay = backoff.next()
-                log.warning("pubsub connection lost", error=repr(exc), retry_in=round(delay, 3))
-                await asyncio.sleep(delay)
+            await retrier.run("pubsub", self._read_once)
+
+    async def _read_once(self) -> None:
+        try:
+            if self._broken:
+                await self._resubscribe()
+                self._broken = False
+            if not self._pubsub.subscribed:
+                # Nothing to read until someone joins; join() wakes us up.
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 1.0)
+                return
+            message = await self._pubsub.get_message(timeout=1.0)
+            self.connected.set()
+            if message is not None:
+                self._dispatch(message)
+        except Exception:  # RedisError, OSError, or a pubsub left unconnected
+            self._broken = True
+            self.connected.clear()
+            raise
 
     async def _resubscribe(self) -> None:
         """A new pub/sub connection with every channel of this process; raises (and is

@@ -26,6 +26,8 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from common.auth import Identity
+from common.buffer.telemetry import TRACE
+from common.buffer.telemetry.trace import event_id_of
 from common.logs import get_logger
 from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
@@ -130,6 +132,8 @@ class Session:
                     await self._replay()
                 elif await self._send(notification_id, body):
                     _LIVE.inc()
+                    TRACE.mark(event_id_of(body), "delivered", path="live",
+                               notificationId=notification_id)
                     if created_s is not None:
                         DELIVERY_SECONDS.observe(time.time() - created_s)
                 backlog = self._backlog
@@ -150,6 +154,8 @@ class Session:
         ):
             if await self._send(notification_id, body):
                 _REPLAYED.inc()
+                TRACE.mark(event_id_of(body), "delivered", path="replay",
+                           notificationId=notification_id)
 
     async def _send(self, notification_id: str, body: str) -> bool:
         sent = self._sent

@@ -147,24 +147,17 @@ class PendingStore:
         return bool(outcome[0])
 
     async def mark_all_read(self, tenant_id: str, user_id: str, read_ms: int) -> int:
-        """Acknowledge every pending notification of the user as read at ``read_ms``, one
-        ``ack.lua`` per :data:`REPLAY_CHUNK` ids; how many. Notifications that arrive
-        meanwhile may or may not be included. Raises on a Redis error (what was done stays
-        done: a repeat is safe)."""
-        index = self._keys.pending_index(tenant_id, user_id)
+        """Acknowledge as read every pending notification of the user (their ``acked``
+        entries carry ``r``), :data:`REPLAY_CHUNK` ids per script, one round trip; how many.
+        Notifications that arrive meanwhile may or may not be included."""
+        ids = [i for i, _ in await self.replay(tenant_id, user_id, include_expired=True)]
+        requests = [AckRequest(tenant_id, user_id, tuple(ids[start:start + REPLAY_CHUNK]))
+                    for start in range(0, len(ids), REPLAY_CHUNK)]
         marked = 0
-        for _ in range(10_000):  # bounded: each pass removes what it read
-            trip = RoundTrip()
-            trip.command("ZRANGE", index, 0, REPLAY_CHUNK - 1)
-            ids = [as_text(i) for i in await trip.one(self._redis, self._timeout)]
-            if not ids:
-                break
-            [outcome] = await self._ack([AckRequest(tenant_id, user_id, tuple(ids))], read_ms)
+        for outcome in await self._ack(requests, read_ms):
             if isinstance(outcome, RedisError):
                 raise outcome
             marked += len(outcome[0])
-            if len(ids) < REPLAY_CHUNK or not outcome[0]:
-                break
         return marked
 
     async def record_read(self, body: str, status: Status, status_ms: int,

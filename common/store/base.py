@@ -20,6 +20,9 @@ Contract (tested once against every backend in ``tests/integration/test_store_co
   ``created_until``, only those created at or before it: what an erasure covered) and returns
   how many went; it is idempotent. ``export_user`` returns up to ``limit`` rows of one tenant
   and user, newest first, as ``history`` orders them.
+* Tenancy (:mod:`common.tenancy`): ``create_tenant`` and ``add_key`` never overwrite (they
+  return ``False`` when the id is taken); ``revoke_key`` sets ``revoked_at`` once and keeps the
+  first time; lists are ordered by creation time, then id. Only a key's hash is stored.
 * Every timestamp is kept to the millisecond, the precision of BSON dates, of the persist
   stream's ``t`` and of the buffer's scores; a row's times are cut to the millisecond when it
   is made (:func:`common.store.rows.make_row`), so both backends return the same values.
@@ -33,6 +36,7 @@ from typing import Protocol
 
 from common.records import StoredNotification
 from common.store.rows import Row
+from common.tenancy import ApiKey, Tenant
 
 __all__ = ["MAX_EXPORT", "MAX_PAGE", "InvalidCursor", "Store", "check_limit"]
 
@@ -88,6 +92,11 @@ class Store(Protocol):
         this user, in which case nothing changed."""
         ...
 
+    async def mark_all_read(self, tenant_id: str, user_id: str, at: datetime) -> int:
+        """Set ``readAt`` on every stored notification of the user that has none; how many
+        were marked."""
+        ...
+
     async def get(
         self, tenant_id: str, user_id: str, notification_id: str
     ) -> StoredNotification | None:
@@ -105,6 +114,36 @@ class Store(Protocol):
         self, tenant_id: str, user_id: str, limit: int
     ) -> list[StoredNotification]:
         """Up to ``limit`` (1 to :data:`MAX_EXPORT`) of the user's rows, newest first."""
+        ...
+
+    async def create_tenant(self, tenant: Tenant) -> bool:
+        """Store a new tenant; ``False`` (nothing changed) when its id is taken."""
+        ...
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None:
+        ...
+
+    async def list_tenants(self) -> list[Tenant]:
+        ...
+
+    async def set_tenant_limits(
+        self, tenant_id: str, rate_per_second: float | None, burst: int | None
+    ) -> bool:
+        """Set (``None``: back to the defaults) a tenant's limits; ``False`` if no tenant."""
+        ...
+
+    async def add_key(self, key: ApiKey) -> bool:
+        """Store a new key; ``False`` (nothing changed) when its id is taken."""
+        ...
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        ...
+
+    async def list_keys(self, tenant_id: str) -> list[ApiKey]:
+        ...
+
+    async def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Mark the key revoked (the first time only); the key as now stored, or ``None``."""
         ...
 
     async def prune(self, now: datetime) -> int:

@@ -39,8 +39,9 @@ from common.store.base import MAX_EXPORT, check_limit
 from common.store.cursor import decode_cursor, encode_cursor
 from common.store.rows import Row, collapse, row_of
 from common.store.rules import from_ms, to_ms, truncate
+from common.tenancy import ApiKey, Tenant
 
-__all__ = ["COLLECTION", "DEFAULT_DATABASE", "MongoStore", "upsert_op"]
+__all__ = ["COLLECTION", "DEFAULT_DATABASE", "KEYS", "TENANTS", "MongoStore", "upsert_op"]
 
 log = get_logger(__name__)
 
@@ -48,6 +49,8 @@ Document = dict[str, Any]
 
 DEFAULT_DATABASE = "herald"
 COLLECTION = "notifications"
+TENANTS = "tenants"
+KEYS = "api_keys"
 DUPLICATE_KEY = 11000
 INDEX_OPTIONS_CONFLICT = 85
 _KEPT_IF_ACKED = {"$eq": ["$status", Status.ACKED.value]}
@@ -93,6 +96,16 @@ def _record_of(doc: Document) -> StoredNotification:
     )
 
 
+def _tenant_of(doc: Document) -> Tenant:
+    return Tenant(doc["_id"], doc["name"], _utc(doc["createdAt"]), doc.get("rate"),
+                  doc.get("burst"))
+
+
+def _key_of(doc: Document) -> ApiKey:
+    return ApiKey(doc["_id"], doc["tenantId"], doc["hash"], frozenset(doc["scopes"]),
+                  _utc(doc["createdAt"]), _utc(doc.get("revokedAt")), doc.get("name", ""))
+
+
 def _only_duplicate_keys(exc: BulkWriteError) -> list[int] | None:
     """Indexes of the ops that failed on a duplicate key, or ``None`` if anything else failed."""
     details = exc.details
@@ -119,6 +132,10 @@ class MongoStore:
         self._coll: AsyncCollection[Document] = self._database.get_collection(
             COLLECTION, write_concern=WriteConcern(w="majority")
         )
+        self._tenants: AsyncCollection[Document] = self._database.get_collection(
+            TENANTS, write_concern=WriteConcern(w="majority"))
+        self._keys: AsyncCollection[Document] = self._database.get_collection(
+            KEYS, write_concern=WriteConcern(w="majority"))
         self._retention_seconds = int(timedelta(days=retention_days).total_seconds())
 
     @property
@@ -149,6 +166,9 @@ class MongoStore:
             IndexModel([("tenantId", 1), ("userId", 1), ("readAt", 1)], name="user_unread"),
         ]
         await self._coll.create_indexes(indexes)
+        await self._keys.create_indexes([
+            IndexModel([("tenantId", 1), ("createdAt", 1), ("_id", 1)], name="tenant_keys"),
+        ])
         retention = IndexModel([("statusAt", 1)], name="retention",
                                expireAfterSeconds=self._retention_seconds)
         try:
@@ -222,6 +242,13 @@ class MongoStore:
         )
         return result.matched_count == 1
 
+    async def mark_all_read(self, tenant_id: str, user_id: str, at: datetime) -> int:
+        result = await self._coll.update_many(
+            {"tenantId": tenant_id, "userId": user_id, "readAt": None},
+            {"$set": {"readAt": truncate(at)}},
+        )
+        return int(result.modified_count)
+
     async def get(
         self, tenant_id: str, user_id: str, notification_id: str
     ) -> StoredNotification | None:
@@ -246,6 +273,50 @@ class MongoStore:
         found = self._coll.find({"tenantId": tenant_id, "userId": user_id},
                                 sort=[("createdAt", -1), ("_id", -1)], limit=limit)
         return [_record_of(d) for d in await found.to_list()]
+
+    async def create_tenant(self, tenant: Tenant) -> bool:
+        doc = {"name": tenant.name, "createdAt": truncate(tenant.created_at),
+               "rate": tenant.rate_per_second, "burst": tenant.burst}
+        result = await self._tenants.update_one({"_id": tenant.id}, {"$setOnInsert": doc},
+                                                upsert=True)
+        return result.upserted_id is not None
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None:
+        doc = await self._tenants.find_one({"_id": tenant_id})
+        return _tenant_of(doc) if doc is not None else None
+
+    async def list_tenants(self) -> list[Tenant]:
+        found = self._tenants.find({}, sort=[("createdAt", 1), ("_id", 1)])
+        return [_tenant_of(d) for d in await found.to_list()]
+
+    async def set_tenant_limits(
+        self, tenant_id: str, rate_per_second: float | None, burst: int | None
+    ) -> bool:
+        result = await self._tenants.update_one(
+            {"_id": tenant_id}, {"$set": {"rate": rate_per_second, "burst": burst}})
+        return result.matched_count == 1
+
+    async def add_key(self, key: ApiKey) -> bool:
+        doc = {"tenantId": key.tenant_id, "hash": key.hash, "scopes": sorted(key.scopes),
+               "createdAt": truncate(key.created_at),
+               "revokedAt": truncate(key.revoked_at) if key.revoked_at else None,
+               "name": key.name}
+        result = await self._keys.update_one({"_id": key.key_id}, {"$setOnInsert": doc},
+                                             upsert=True)
+        return result.upserted_id is not None
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        doc = await self._keys.find_one({"_id": key_id})
+        return _key_of(doc) if doc is not None else None
+
+    async def list_keys(self, tenant_id: str) -> list[ApiKey]:
+        found = self._keys.find({"tenantId": tenant_id}, sort=[("createdAt", 1), ("_id", 1)])
+        return [_key_of(d) for d in await found.to_list()]
+
+    async def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        await self._keys.update_one({"_id": key_id, "revokedAt": None},
+                                    {"$set": {"revokedAt": truncate(at)}})
+        return await self.get_key(key_id)
 
     async def prune(self, now: datetime) -> int:
         return 0  # the TTL index on statusAt does it

@@ -53,6 +53,7 @@ from common.store.base import MAX_EXPORT, check_limit
 from common.store.cursor import decode_cursor, encode_cursor
 from common.store.rows import Row, row_of
 from common.store.rules import from_ms, to_ms
+from common.tenancy import ApiKey, Tenant
 
 __all__ = ["PRUNE_CHUNK", "SqliteStore"]
 
@@ -62,7 +63,7 @@ Values = tuple[Any, ...]
 PRUNE_CHUNK = 5000
 WAL_CHECKPOINT_PAGES = 10_000
 CACHE_KIB = 16_384
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
@@ -80,6 +81,23 @@ CREATE INDEX IF NOT EXISTS notifications_user_newest
 CREATE INDEX IF NOT EXISTS notifications_user_unread
     ON notifications (tenant_id, user_id) WHERE read_ms IS NULL;
 CREATE INDEX IF NOT EXISTS notifications_status_ms ON notifications (status_ms);
+CREATE TABLE IF NOT EXISTS tenants (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    rate        REAL,
+    burst       INTEGER
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id      TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    scopes      TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    revoked_ms  INTEGER
+);
+CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant_id, created_ms, key_id);
 """
 
 _UPSERT = """
@@ -132,6 +150,22 @@ def _record_of(row: Values) -> StoredNotification:
         statusAt=from_ms(status_ms),
         readAt=from_ms(read_ms) if read_ms is not None else None,
     )
+
+
+_TENANT_COLUMNS = "id, name, created_ms, rate, burst"
+_KEY_COLUMNS = "key_id, tenant_id, hash, scopes, created_ms, revoked_ms, name"
+
+
+def _tenant_of(row: Values) -> Tenant:
+    tenant_id, name, created_ms, rate, burst = row
+    return Tenant(tenant_id, name, from_ms(created_ms), rate, burst)
+
+
+def _key_of(row: Values) -> ApiKey:
+    key_id, tenant_id, hashed, scopes, created_ms, revoked_ms, name = row
+    return ApiKey(key_id, tenant_id, hashed, frozenset(orjson.loads(scopes)),
+                  from_ms(created_ms), from_ms(revoked_ms) if revoked_ms is not None else None,
+                  name)
 
 
 def _write(conn: sqlite3.Connection, batch: str) -> None:
@@ -216,6 +250,13 @@ class SqliteStore:
         changed = await self._call(lambda conn: conn.execute(sql, args).rowcount)
         return bool(changed == 1)
 
+    async def mark_all_read(self, tenant_id: str, user_id: str, at: datetime) -> int:
+        sql = ("UPDATE notifications SET read_ms = ? "
+               "WHERE tenant_id = ? AND user_id = ? AND read_ms IS NULL")
+        args = (to_ms(at), tenant_id, user_id)
+        changed: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        return changed
+
     async def get(
         self, tenant_id: str, user_id: str, notification_id: str
     ) -> StoredNotification | None:
@@ -246,6 +287,58 @@ class SqliteStore:
         args = (tenant_id, user_id, limit)
         rows: list[Values] = await self._call(lambda conn: conn.execute(sql, args).fetchall())
         return [_record_of(r) for r in rows]
+
+    async def create_tenant(self, tenant: Tenant) -> bool:
+        sql = (f"INSERT INTO tenants ({_TENANT_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+               "ON CONFLICT (id) DO NOTHING")
+        args = (tenant.id, tenant.name, to_ms(tenant.created_at), tenant.rate_per_second,
+                tenant.burst)
+        return bool(await self._call(lambda conn: conn.execute(sql, args).rowcount) == 1)
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None:
+        sql = f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = ?"
+        row: Values | None = await self._call(
+            lambda conn: conn.execute(sql, (tenant_id,)).fetchone())
+        return _tenant_of(row) if row is not None else None
+
+    async def list_tenants(self) -> list[Tenant]:
+        sql = f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY created_ms, id"
+        rows: list[Values] = await self._call(lambda conn: conn.execute(sql).fetchall())
+        return [_tenant_of(r) for r in rows]
+
+    async def set_tenant_limits(
+        self, tenant_id: str, rate_per_second: float | None, burst: int | None
+    ) -> bool:
+        sql = "UPDATE tenants SET rate = ?, burst = ? WHERE id = ?"
+        args = (rate_per_second, burst, tenant_id)
+        return bool(await self._call(lambda conn: conn.execute(sql, args).rowcount) == 1)
+
+    async def add_key(self, key: ApiKey) -> bool:
+        sql = (f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (key_id) DO NOTHING")
+        args = (key.key_id, key.tenant_id, key.hash, orjson.dumps(sorted(key.scopes)).decode(),
+                to_ms(key.created_at),
+                to_ms(key.revoked_at) if key.revoked_at is not None else None, key.name)
+        return bool(await self._call(lambda conn: conn.execute(sql, args).rowcount) == 1)
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = ?"
+        row: Values | None = await self._call(
+            lambda conn: conn.execute(sql, (key_id,)).fetchone())
+        return _key_of(row) if row is not None else None
+
+    async def list_keys(self, tenant_id: str) -> list[ApiKey]:
+        sql = (f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE tenant_id = ? "
+               "ORDER BY created_ms, key_id")
+        rows: list[Values] = await self._call(
+            lambda conn: conn.execute(sql, (tenant_id,)).fetchall())
+        return [_key_of(r) for r in rows]
+
+    async def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        sql = "UPDATE api_keys SET revoked_ms = COALESCE(revoked_ms, ?) WHERE key_id = ?"
+        args = (to_ms(at), key_id)
+        await self._call(lambda conn: conn.execute(sql, args))
+        return await self.get_key(key_id)
 
     async def prune(self, now: datetime) -> int:
         cutoff = to_ms(now - self._retention)

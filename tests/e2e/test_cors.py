@@ -57,7 +57,7 @@ async def test_a_preflight_on_the_read_api_is_answered(producer: Service) -> Non
 async def test_simple_requests_expose_the_headers_a_browser_app_needs_to_allowed_origins(
     producer: Service,
 ) -> None:
-    async with httpx.AsyncClient(base_url=producer.url) as client:
+    async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
         ok = await client.post("/v1/events", json=LIKE, headers={"Origin": ALLOWED})
         refused = await client.post("/v1/events", json=LIKE, headers={"Origin": REFUSED})
         read = await client.get("/v1/users/bob/notifications",
@@ -76,7 +76,7 @@ async def test_simple_requests_expose_the_headers_a_browser_app_needs_to_allowed
 
 async def test_without_the_setting_there_is_no_cors(services: Callable[..., Service]) -> None:
     producer = await services("producer").start()
-    async with httpx.AsyncClient(base_url=producer.url) as client:
+    async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
         answer = await client.options("/v1/events", headers=preflight(ALLOWED))
         simple = await client.post("/v1/events", json=LIKE, headers={"Origin": ALLOWED})
     assert answer.status_code == 405 and answer.headers["allow"] == "POST"

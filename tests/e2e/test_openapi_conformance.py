@@ -59,7 +59,7 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", "1",
         "--phases", "examples,coverage,fuzzing", "--generation-database", "none",
         "--request-timeout", str(scaled(10)), "--no-color",
-        "--header", f"Authorization: Bearer {API_KEY}",
+        "--header", f"Authorization: Bearer {producer.headers['X-API-Key']}",
     ]
     try:
         run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
@@ -80,7 +80,7 @@ async def test_notifications_pending_and_read_match_the_document(
     """The read API's bodies with real notifications in them (random user ids rarely have
     any), checked by schemathesis's checks."""
     await services("consumer").start()
-    async with httpx.AsyncClient(base_url=producer.url) as client:
+    async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
         answer = await client.post("/v1/events", json={
             "type": "COMMENT", "actorId": "alice", "targetId": "bob", "postId": "p1",
             "commentId": "c1", "text": "nice"})
@@ -118,12 +118,15 @@ async def test_answers_while_the_broker_is_away_match_the_document(
         await proxy.cut()
         schema = schemathesis.openapi.from_url(f"{producer.url}/openapi.json")
         like = {"type": "LIKE", "actorId": "alice", "targetId": "bob", "postId": "p1"}
+        key = producer.headers
         cases = [
-            schema["/v1/events"]["POST"].Case(body={**like, "eventId": "e-503"}),
-            schema["/v1/events/batch"]["POST"].Case(body={"events": [like, like]}),
-            schema["/v1/events/batch"]["POST"].Case(body={"events": [like, {"x": 1}]}),
+            schema["/v1/events"]["POST"].Case(body={**like, "eventId": "e-503"}, headers=key),
+            schema["/v1/events/batch"]["POST"].Case(body={"events": [like, like]},
+                                                    headers=key),
+            schema["/v1/events/batch"]["POST"].Case(body={"events": [like, {"x": 1}]},
+                                                    headers=key),
             schema["/like"]["POST"].Case(body={"actorId": "a", "targetId": "b",
-                                               "postId": "p1"}),
+                                               "postId": "p1"}, headers=key),
             schema["/readyz"]["GET"].Case(),
         ]
         statuses = []

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.keys import headers as key_headers
+from tests.support.keys import make_key
 from tests.support.processes import Service
 from tests.support.timing import eventually
 from tests.support.ws import SECRET, Client, token
@@ -26,9 +28,13 @@ class Herald:
     consumer: Service
     persister: Service
 
+    keys: dict[str, str]
+    """Each tenant's publishing key (``default`` and ``acme``)."""
+
     async def post(self, body: dict[str, Any]) -> str:
+        key = self.keys[body.get("tenantId", "default")]
         async with httpx.AsyncClient(base_url=self.producer.url) as client:
-            answer = await client.post("/v1/events", json=body)
+            answer = await client.post("/v1/events", json=body, headers=key_headers(key))
         assert answer.status_code == 202, answer.text
         event_id: str = answer.json()["eventId"]
         return event_id
@@ -63,7 +69,9 @@ async def herald(services: Callable[..., Service], tmp_path: Path,
         services("ws_gateway", **common).start(),
         services("producer", **common).start(),
     )
-    return Herald(producer, gateway, consumer, persister)
+    keys = {"default": producer.headers["X-API-Key"],
+            "acme": await make_key(common["STORE_URL"], "acme")}
+    return Herald(producer, gateway, consumer, persister, keys)
 
 
 def like(actor: str, target: str, **over: Any) -> dict[str, Any]:
@@ -183,7 +191,8 @@ async def test_persister_killed_mid_stream_loses_no_acked_notification(herald: H
 
 async def test_bad_input_gets_a_clear_error_and_reaches_nobody(herald: Herald) -> None:
     bob, _ = await Client.authed(herald.gateway.url, "bob")
-    async with httpx.AsyncClient(base_url=herald.producer.url) as client:
+    async with httpx.AsyncClient(base_url=herald.producer.url,
+                                 headers=herald.producer.headers) as client:
         wrong_type = await client.post("/v1/events", json={**like("alice", "bob"),
                                                            "targetId": 42})
         not_json = await client.post("/v1/events", content=b"{oops")

@@ -107,6 +107,7 @@ class Ledger:
         start = time.monotonic()
         inflight: set[asyncio.Task[bool]] = set()
         async with httpx.AsyncClient(base_url=self.stack["producer"].url,
+                                     headers=self.stack.key_headers,
                                      limits=httpx.Limits(max_connections=64)) as client:
             for n in range(self.count):
                 if fault is not None and n == fault_at:
@@ -126,7 +127,8 @@ class Ledger:
     async def measure_recovery(self, since: float) -> float:
         """Seconds from ``since`` until a fresh event reaches its client end to end."""
         assert self.probe_client is not None
-        async with httpx.AsyncClient(base_url=self.stack["producer"].url) as client:
+        async with httpx.AsyncClient(base_url=self.stack["producer"].url,
+                                     headers=self.stack.key_headers) as client:
             n = 0
             while time.monotonic() - since < self.deadline:
                 n += 1

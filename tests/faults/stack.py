@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from common.naming import Names
 from tests.support.amqp import delete_topology
+from tests.support.keys import headers, make_key
 from tests.support.processes import Service, free_port
 from tests.support.timing import scaled
 from tests.support.ws import SECRET
@@ -88,8 +89,11 @@ class Stack:
             **env,
         }
         self.services: dict[str, Service] = {}
+        self.key_headers: dict[str, str] = {}
+        """The API key (tenant ``default``, every scope) the ledger publishes with."""
 
     async def start(self) -> Stack:
+        self.key_headers = headers(await make_key(self.env["STORE_URL"]))
         await self.redis.start()
         self.env["REDIS_URL"] = self.redis.url
         logdir = self.workdir / "logs"

@@ -22,7 +22,7 @@ async def test_http_event_reaches_the_redis_buffer(
 ) -> None:
     producer = await services("producer").start()
     await services("consumer").start()
-    async with httpx.AsyncClient(base_url=producer.url) as client:
+    async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
         one = await client.post("/v1/events", json={
             "type": "MENTION", "actorId": "alice", "targetIds": ["bob", "carol"],
             "postId": "p9", "text": "look @bob @carol"})

@@ -196,6 +196,21 @@ async def test_oversized_and_invalid_utf8_frames_close_only_that_connection(
     await watcher.close()
 
 
+async def test_a_refused_handshake_is_answered_in_json(pipeline: tuple[Service, Service]) -> None:
+    _, gateway = pipeline
+    async with httpx.AsyncClient() as client:
+        plain = await client.get(gateway.url + "/ws")  # HTTP without the upgrade
+        broken = await client.get(gateway.url + "/ws", headers={
+            "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"})
+    assert plain.status_code == 426
+    assert plain.headers["content-type"] == "application/json"
+    assert plain.json()["error"] == "upgrade_required"
+    assert plain.headers["upgrade"] == "websocket"
+    assert broken.status_code == 400  # no Sec-WebSocket-Key
+    assert broken.json()["error"] == "bad_handshake"
+    assert "Sec-WebSocket-Key" in broken.json()["message"]
+
+
 async def test_two_gateways_deliver_to_a_user_on_either(
     pipeline: tuple[Service, Service], services: Callable[..., Service],
     channel: AbstractChannel, names: Names,

@@ -37,6 +37,7 @@ from persister.worker import Worker
 from tests.conftest import REDIS_URL
 from tests.support.amqp import publish_raw
 from tests.support.events import buffered, event_body
+from tests.support.keys import headers, make_key
 from tests.support.processes import Service, free_port
 from tests.support.timing import eventually
 from tests.support.ws import Client, token
@@ -54,13 +55,20 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(services: Callable[..., Service]) -> AsyncIterator[Stack]:
+async def stack(services: Callable[..., Service], base_env: dict[str, str]
+                ) -> AsyncIterator[Stack]:
     producer = await services("producer", READ_API_KEYS=API_KEY).start()
     await services("consumer").start()
     gateway = await services("ws_gateway").start()
     await services("persister", TRIM_INTERVAL_SECONDS="3600").start()
+    WRITERS["t2"] = headers(await make_key(base_env["STORE_URL"], "t2"))
     async with httpx.AsyncClient(base_url=producer.url) as api:
+        WRITERS["default"] = producer.headers
         yield Stack(api, gateway)
+
+
+WRITERS: dict[str, dict[str, str]] = {}
+"""The publishing key of each tenant of the running test (set by ``stack``)."""
 
 
 async def post_event(api: httpx.AsyncClient, event_id: str, target: str, *,
@@ -70,7 +78,7 @@ async def post_event(api: httpx.AsyncClient, event_id: str, target: str, *,
                             "actorId": actor, "targetId": target, "postId": post}
     if kind == "COMMENT":
         body["text"] = "nice"
-    answer = await api.post("/v1/events", json=body)
+    answer = await api.post("/v1/events", json=body, headers=WRITERS[tenant])
     assert answer.status_code == 202, answer.text
     return notification_id(tenant, event_id, target)
 

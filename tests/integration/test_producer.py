@@ -28,7 +28,7 @@ async def producer(services: Callable[..., Service]) -> Service:
 
 async def post(service: Service, path: str, body: object | bytes) -> httpx.Response:
     content = body if isinstance(body, bytes) else orjson.dumps(body)
-    async with httpx.AsyncClient(base_url=service.url) as client:
+    async with httpx.AsyncClient(base_url=service.url, headers=service.headers) as client:
         return await client.post(path, content=content)
 
 
@@ -101,7 +101,7 @@ async def test_streamed_body_over_the_limit_is_413(producer: Service) -> None:
         for _ in range(10):
             yield b" " * 1000
 
-    async with httpx.AsyncClient(base_url=producer.url) as client:
+    async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
         answer = await client.post("/v1/events", content=chunks())
     assert answer.status_code == 413
 
@@ -120,14 +120,14 @@ async def test_seed_routes_keep_working(
     types = sorted(Event.model_validate_json(m.body).type.value
                    for m in await read_queue(channel, names.notify_queue, 3))
     assert types == ["COMMENT", "FOLLOW", "LIKE"]
-    async with httpx.AsyncClient(base_url=producer.url) as client:
+    async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
         posts = (await client.get("/posts")).json()["posts"]
         assert posts and {"postId", "authorId"} <= posts[0].keys()
         assert (await client.get("/nowhere")).json()["error"] == "not_found"
 
 
 async def test_probes(producer: Service) -> None:
-    async with httpx.AsyncClient(base_url=producer.url) as client:
+    async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = (await client.get("/readyz")).json()
         assert ready == {"status": "ready",
@@ -154,7 +154,7 @@ async def test_503_while_the_broker_is_away_then_reconnects(
         assert down.headers["retry-after"].isdigit()
         assert down.json()["error"] == "broker_unavailable"
         assert down.json()["details"][0]["value"] == "during-outage"
-        async with httpx.AsyncClient(base_url=producer.url) as client:
+        async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
             assert (await client.get("/readyz")).status_code == 503
 
         await proxy.restore()

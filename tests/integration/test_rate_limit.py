@@ -22,6 +22,7 @@ from producer.metrics import RATE_LIMIT_ERRORS
 from producer.rate_limit import TokenBuckets
 from tests.conftest import REDIS_URL
 from tests.support.amqp import queue_depth
+from tests.support.keys import headers, make_key
 from tests.support.processes import Service, free_port
 from tests.support.proxy import TcpProxy
 from tests.support.timing import eventually, scaled
@@ -88,21 +89,19 @@ async def test_the_door_fails_open_when_redis_is_away(names: Names) -> None:
 
 # --- the producer as a process --------------------------------------------------------------
 
-def key(name: str) -> dict[str, str]:
-    return {"X-API-Key": f"stand-in-key-{name}"}
-
-
 async def test_a_flood_from_one_caller_is_refused_another_is_not_and_nothing_is_lost(
-    services: Callable[..., Service], channel: AbstractChannel, names: Names
+    services: Callable[..., Service], channel: AbstractChannel, names: Names,
+    base_env: dict[str, str],
 ) -> None:
     producer = await services("producer", RATE_LIMIT_PER_SECOND="1",
                               RATE_LIMIT_BURST="10").start()
+    other_tenant = headers(await make_key(base_env["STORE_URL"], "other"))
     async with httpx.AsyncClient(base_url=producer.url, timeout=scaled(10)) as client:
         flood = await asyncio.gather(*(
-            client.post("/v1/events", content=orjson.dumps(LIKE), headers=key("a"))
+            client.post("/v1/events", content=orjson.dumps(LIKE), headers=producer.headers)
             for _ in range(40)))
-        other = [await client.post("/v1/events", content=orjson.dumps(LIKE), headers=key("b"))
-                 for _ in range(5)]
+        other = [await client.post("/v1/events", content=orjson.dumps(LIKE),
+                                   headers=other_tenant) for _ in range(5)]
         metrics = (await client.get("/metrics")).text
 
     statuses = [r.status_code for r in flood]
@@ -140,7 +139,7 @@ async def test_a_batch_costs_its_events(
 
     async def batch(size: int) -> httpx.Response:
         async with httpx.AsyncClient(base_url=producer.url, timeout=scaled(10)) as client:
-            return await client.post("/v1/events/batch", headers=key("batch"),
+            return await client.post("/v1/events/batch", headers=producer.headers,
                                      content=orjson.dumps({"events": [LIKE] * size}))
 
     first = await batch(6)
@@ -164,7 +163,8 @@ async def test_ingest_goes_on_while_the_limiter_cannot_reach_redis(
         statuses: list[int] = []
         async with httpx.AsyncClient(base_url=producer.url, timeout=scaled(10)) as client:
             async def like() -> httpx.Response:
-                answer = await client.post("/v1/events", content=orjson.dumps(LIKE))
+                answer = await client.post("/v1/events", content=orjson.dumps(LIKE),
+                                           headers=producer.headers)
                 statuses.append(answer.status_code)
                 return answer
 

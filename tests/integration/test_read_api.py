@@ -112,10 +112,61 @@ async def test_marking_a_pending_notification_read_acks_it(
         assert other.status_code == 404
 
 
+async def test_mark_all_read_acks_pending_and_reads_stored(
+    api: httpx.AsyncClient, redis: Redis, names: Names, channel: AbstractChannel,
+    services: Callable[..., Service],
+) -> None:
+    """Pending ones go to the store through the persist stream (acked, with readAt), so a
+    persister runs; stored ones get readAt at once."""
+    await services("persister").start()
+    [first] = await buffered(redis, names, "bob")
+    async with api:
+        headers = bearer(token("bob"))
+        assert (await api.post(f"/v1/notifications/{first}/read",
+                               headers=headers)).status_code == 200
+        # one stored and read (above); now two more pending, and one for carol
+        await publish_raw(channel, names, event_body("e2", recipients=["bob", "carol"],
+                                                     postId="p2"))
+        await publish_raw(channel, names, event_body("e3", recipients=["bob"], postId="p3"))
+        await eventually(lambda: buffered(redis, names, "bob"), lambda f: len(f) == 2)
+
+        async def unread() -> int:
+            answer = await api.get("/v1/users/bob/notifications/unread-count", headers=headers)
+            count: int = answer.json()["unread"]
+            return count
+
+        async def history() -> list[dict[str, object]]:
+            answer = await api.get("/v1/users/bob/notifications", headers=headers)
+            notes: list[dict[str, object]] = answer.json()["notifications"]
+            return notes
+
+        await eventually(unread, lambda n: n == 2)  # once the first is stored, read
+
+        assert (await api.post("/v1/users/bob/notifications/read-all")).status_code == 401
+        other = await api.post("/v1/users/bob/notifications/read-all",
+                               headers=bearer(token("carol")))
+        assert other.status_code == 403
+        bad = await api.post("/v1/users/bob%0A/notifications/read-all", headers=headers)
+        assert bad.status_code == 422 and bad.json()["details"][0]["field"] == "userId"
+        assert len(await buffered(redis, names, "bob")) == 2  # refused calls changed nothing
+
+        answer = await api.post("/v1/users/bob/notifications/read-all", headers=headers)
+        assert answer.status_code == 200
+        assert answer.json() == {"userId": "bob", "tenantId": "default", "marked": 2}
+        assert await buffered(redis, names, "bob") == {}
+        await eventually(history, lambda notes: len(notes) == 3 and all(
+            n["status"] == "acked" and n["readAt"] for n in notes))
+        assert await unread() == 0
+        again = await api.post("/v1/users/bob/notifications/read-all",
+                               headers=bearer(API_KEY))
+        assert again.json()["marked"] == 0
+        assert len(await buffered(redis, names, "carol")) == 1  # carol's untouched
+
+
 async def test_trusted_mode_is_open(services: Callable[..., Service]) -> None:
     producer = await services("producer", AUTH_MODE="trusted", JWT_SECRET="").start()
     async with httpx.AsyncClient(base_url=producer.url) as client:
         answer = await client.get("/v1/users/bob/notifications")
         assert answer.status_code == 200 and answer.json()["notifications"] == []
         demo = await client.get("/demo")
-        assert demo.status_code == 200 and "new WebSocket(" in demo.text
+        assert demo.status_code == 200 and "<herald-inbox" in demo.text

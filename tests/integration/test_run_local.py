@@ -10,6 +10,7 @@ import importlib.util
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,7 +113,31 @@ def test_the_printout_fits_the_auth_mode() -> None:
     assert "hunter2" not in trusted
 
     secret = "s" * 40
-    signed = supervise.banner({"AUTH_MODE": "jwt", "JWT_SECRET": secret})
-    token = signed.split("token=", 1)[1].split()[0]
-    assert jwt.decode(token, secret, algorithms=["HS256"])["sub"] == "bob"
+    key = "hk_0123456789ab_" + "k" * 43
+    signed = supervise.banner({"AUTH_MODE": "jwt", "JWT_SECRET": secret}, key)
+    token = signed.split("token=", 1)[1].split()[0].split("&")[0]
+    claims = jwt.decode(token, secret, algorithms=["HS256"])
+    assert (claims["sub"], claims["tid"]) == ("bob", "demo")
     assert f"Bearer {token}" in signed and '"AUTH","token"' in signed
+    assert f'-H "X-API-Key: {key}"' in signed and "/v1/tokens" in signed
+    assert "X-API-Key" not in trusted and "/v1/tokens" not in trusted
+
+
+def test_the_demo_key_is_made_in_the_store_and_works(tmp_path: Path) -> None:
+    supervise = _supervise()
+    env = {**os.environ, "STORE_URL": f"sqlite:///{tmp_path}/herald.db"}
+    first, second = supervise.make_demo_key(env), supervise.make_demo_key(env)
+    assert first and second and first != second and first.startswith("hk_")
+    listed = subprocess.run([sys.executable, "-m", "producer.admin", "keys", "list", "demo"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert listed.stdout.count('"keyId"') == 2 and first not in listed.stdout
+
+
+def test_the_printout_gives_the_console_and_its_admin_key() -> None:
+    supervise = _supervise()
+    key = "k" * 43
+    for mode in ("trusted", "jwt"):
+        printed = supervise.banner({"AUTH_MODE": mode, "JWT_SECRET": "s" * 40,
+                                    "ADMIN_API_KEY": key}, "hk_0123456789ab_" + "x" * 43)
+        assert "http://127.0.0.1:8000/console\n" in printed and f"paste:       {key}" in printed
+    assert "set ADMIN_API_KEY" in supervise.banner({"AUTH_MODE": "trusted"})

@@ -215,6 +215,24 @@ async def test_unread_count_and_mark_read(store: Store) -> None:
     assert await store.mark_read("t1", "u1", "no-such-id", first) is False
 
 
+async def test_mark_all_read_marks_only_the_unread_of_that_user(store: Store) -> None:
+    mine = [note() for _ in range(3)]
+    theirs, other_tenant = note(user="u2"), note(tenant="t2")
+    await store.upsert_many([rec(n) for n in (*mine, theirs, other_tenant)])
+    first = BASE + timedelta(hours=1)
+    assert await store.mark_read("t1", "u1", mine[0].id, first) is True
+    later = BASE + timedelta(hours=2)
+    assert await store.mark_all_read("t1", "u1", later) == 2
+    assert await store.unread_count("t1", "u1") == 0
+    kept = await store.get("t1", "u1", mine[0].id)
+    assert kept is not None and kept.readAt == truncate(first)
+    marked = await store.get("t1", "u1", mine[1].id)
+    assert marked is not None and marked.readAt == truncate(later)
+    assert await store.mark_all_read("t1", "u1", later) == 0
+    assert await store.unread_count("t1", "u2") == 1
+    assert await store.unread_count("t2", "u1") == 1
+
+
 async def test_mark_read_of_another_users_notification_is_refused(store: Store) -> None:
     theirs = note(user="u2")
     await store.upsert_many([rec(theirs)])
@@ -309,3 +327,52 @@ async def test_export_user_is_newest_first_with_status_and_read_at(store: Store)
         await store.export_user("t1", "u1", 0)
     with pytest.raises(ValueError, match="limit"):
         await store.export_user("t1", "u1", MAX_EXPORT + 1)
+
+
+# --- tenancy (common.tenancy) -------------------------------------------------------------
+
+async def test_tenants_are_made_once_listed_and_limited(store: Store) -> None:
+    from common.tenancy import Tenant
+
+    acme = Tenant("acme", "Acme", BASE)
+    assert await store.create_tenant(acme) is True
+    assert await store.create_tenant(Tenant("acme", "Other", BASE)) is False
+    await store.create_tenant(Tenant("beta", "Beta", BASE + timedelta(seconds=1), 5.0, 10))
+    assert await store.get_tenant("acme") == Tenant("acme", "Acme", truncate(BASE))
+    assert [t.id for t in await store.list_tenants()] == ["acme", "beta"]
+    assert (await store.get_tenant("beta")) == Tenant(
+        "beta", "Beta", truncate(BASE + timedelta(seconds=1)), 5.0, 10)
+    assert await store.set_tenant_limits("acme", 100.0, 200) is True
+    got = await store.get_tenant("acme")
+    assert got is not None and (got.rate_per_second, got.burst) == (100.0, 200)
+    assert await store.set_tenant_limits("acme", None, None) is True
+    got = await store.get_tenant("acme")
+    assert got is not None and (got.rate_per_second, got.burst) == (None, None)
+    assert await store.set_tenant_limits("nobody", 1.0, 1) is False
+    assert await store.get_tenant("nobody") is None
+
+
+async def test_keys_are_stored_as_hashes_listed_and_revoked_once(store: Store) -> None:
+    from common.tenancy import EVENTS_WRITE, NOTIFICATIONS_READ, matches, new_key
+
+    made = new_key("acme", frozenset({EVENTS_WRITE, NOTIFICATIONS_READ}), BASE, "ci")
+    other = new_key("acme", frozenset({EVENTS_WRITE}), BASE + timedelta(seconds=1))
+    elsewhere = new_key("beta", frozenset({EVENTS_WRITE}), BASE)
+    for key in (made, other, elsewhere):
+        assert await store.add_key(key.stored) is True
+    assert await store.add_key(made.stored) is False
+    stored = await store.get_key(made.stored.key_id)
+    assert stored is not None and matches(made.secret, stored)
+    assert made.secret not in repr(stored)
+    assert stored.scopes == {EVENTS_WRITE, NOTIFICATIONS_READ} and stored.name == "ci"
+    assert stored.created_at == truncate(BASE) and stored.revoked_at is None
+    listed = await store.list_keys("acme")
+    assert [k.key_id for k in listed] == [made.stored.key_id, other.stored.key_id]
+    first = await store.revoke_key(made.stored.key_id, BASE + timedelta(minutes=1))
+    again = await store.revoke_key(made.stored.key_id, BASE + timedelta(minutes=2))
+    assert first is not None and first.revoked_at == truncate(BASE + timedelta(minutes=1))
+    assert again == first
+    assert await store.revoke_key("000000000000", BASE) is None
+    assert await store.get_key("000000000000") is None
+    still = await store.get_key(other.stored.key_id)
+    assert still is not None and still.active

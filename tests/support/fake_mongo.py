@@ -401,6 +401,20 @@ class FakeCollection:
             raw["upserted"] = outcome.upserted[0]
         return UpdateResult(raw, True)
 
+    async def update_many(self, filter: Mapping[str, Any], update: Any,
+                          **_: Any) -> UpdateResult:
+        self._check()
+        await asyncio.sleep(0)
+        matched = modified = 0
+        for doc in self._all():
+            if _matches(doc, filter):
+                matched += 1
+                new = _roundtrip(_apply_update(doc, update, inserting=False))
+                if new != doc:
+                    self._docs[doc["_id"]] = bson.encode(new)
+                    modified += 1
+        return UpdateResult({"n": matched, "nModified": modified, "ok": 1.0}, True)
+
     async def delete_many(self, filter: Mapping[str, Any], **_: Any) -> DeleteResult:
         self._check()
         await asyncio.sleep(0)

@@ -37,6 +37,8 @@ class Service:
         self.logdir = logdir
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.headers: dict[str, str] = {}
+        """What a client of this service sends with each call (a producer: its API key)."""
 
     @property
     def url(self) -> str:

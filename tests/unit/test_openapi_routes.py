@@ -123,13 +123,15 @@ def test_every_operation_answers_something_and_has_a_unique_id() -> None:
 def test_every_request_example_is_accepted_by_its_model() -> None:
     """Swagger UI pre-fills the examples: each must be a body the producer accepts."""
     from producer import schemas
+    from producer.console import shapes as console_shapes
 
     for path, item in openapi_document()["paths"].items():
         for operation in item.values():
             if "requestBody" not in operation:
                 continue
             content = operation["requestBody"]["content"]["application/json"]
-            model = getattr(schemas, content["schema"]["$ref"].rsplit("/", 1)[1])
+            name = content["schema"]["$ref"].rsplit("/", 1)[1]
+            model = getattr(schemas, name, None) or getattr(console_shapes, name)
             parsed = model.model_validate(content["example"])
             for event in getattr(parsed, "events", []):
                 schemas.EventIn.model_validate(event)

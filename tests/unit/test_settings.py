@@ -102,10 +102,12 @@ def test_names_share_a_hash_tag_per_recipient() -> None:
 def test_backoff_grows_with_jitter_up_to_its_cap() -> None:
     backoff = Backoff(0.1, 1.0)
     delays = [backoff.next() for _ in range(10)]
-    assert all(0 < d <= 1.0 for d in delays)
-    assert delays[0] <= 0.1 and max(delays[5:]) > 0.1
+    ceilings = [min(1.0, 0.1 * 2**n) for n in range(10)]
+    # What the docstring promises: uniform in [ceiling / 10, ceiling].
+    assert all(c / 10 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    assert max(delays[5:]) > 0.1
     backoff.reset()
-    assert backoff.next() <= 0.1
+    assert 0.01 <= backoff.next() <= 0.1
 
 
 def test_the_erasure_tombstone_lasts_30_days_and_at_least_an_hour(

@@ -1,4 +1,13 @@
-"""Retrying one operation with backoff until it succeeds, or until a drain gives up on it."""
+"""Retrying one operation with backoff until it succeeds: every retry loop of Herald.
+
+:class:`Retrier` runs an async call until it returns; between failures (of the exception
+types given) it waits with :class:`~common.backoff.Backoff` (full jitter), logs one warning
+naming the operation, and calls ``on_retry`` (each service counts its retries in its own
+metric). With a ``stop`` event, once it is set the retrier makes at most
+:data:`ATTEMPTS_WHILE_STOPPING` more attempts, no longer waiting between them, and then
+raises :class:`GaveUp` — the caller leaves its work unacknowledged for another replica (or
+itself, restarted). Without one it retries until cancelled.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +20,8 @@ from redis.exceptions import RedisError
 
 from common.backoff import Backoff
 from common.logs import get_logger
-from persister.metrics import RETRIES
 
-__all__ = ["REDIS_ERRORS", "GaveUp", "Retrier", "pause"]
+__all__ = ["ATTEMPTS_WHILE_STOPPING", "REDIS_ERRORS", "GaveUp", "Retrier", "pause"]
 
 log = get_logger(__name__)
 
@@ -29,24 +37,28 @@ class GaveUp(Exception):
     """The service is stopping and the operation still fails: its work stays unacked."""
 
 
-async def pause(stop: asyncio.Event, seconds: float) -> None:
+async def pause(stop: asyncio.Event | None, seconds: float) -> None:
     """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
 
 
 class Retrier:
-    """Runs an operation until it succeeds; between failures waits with full-jitter backoff.
-
-    Once ``stop`` is set it makes at most :data:`ATTEMPTS_WHILE_STOPPING` more attempts, no
-    longer waiting between them, and then gives up (raises :class:`GaveUp`): whatever the
-    operation was for stays unacked in the stream, where another persister (or this one,
-    restarted) takes it up again.
-    """
-
-    def __init__(self, stop: asyncio.Event, retry_max_seconds: float) -> None:
+    def __init__(
+        self,
+        stop: asyncio.Event | None = None,
+        maximum_delay: float = 5.0,
+        *,
+        initial_delay: float = 0.05,
+        on_retry: Callable[[str, BaseException], None] | None = None,
+    ) -> None:
         self._stop = stop
-        self._max = retry_max_seconds
+        self._initial = initial_delay
+        self._max = maximum_delay
+        self._on_retry = on_retry
 
     async def run(
         self,
@@ -54,21 +66,22 @@ class Retrier:
         call: Callable[[], Awaitable[T]],
         errors: tuple[type[BaseException], ...] = (Exception,),
     ) -> T:
-        backoff = Backoff(0.05, self._max)
+        backoff = Backoff(self._initial, self._max)
         attempts_stopping = 0
         while True:
             try:
                 return await call()
             except errors as exc:
-                if self._stop.is_set():
+                if self._stop is not None and self._stop.is_set():
                     attempts_stopping += 1
                     if attempts_stopping >= ATTEMPTS_WHILE_STOPPING:
-                        log.warning("stopping: giving up on a failing operation; its entries stay "
-                                    "unacked in the stream",
+                        log.warning("stopping: giving up on a failing operation; its work "
+                                    "stays unacknowledged",
                                     operation=operation, error=repr(exc)[:500])
                         raise GaveUp(operation) from exc
                 delay = backoff.next()
-                RETRIES.labels(operation).inc()
+                if self._on_retry is not None:
+                    self._on_retry(operation, exc)
                 log.warning("operation failed, retrying", operation=operation,
                             error=repr(exc)[:500], retry_in=round(delay, 3),
                             attempt=backoff.attempts)

@@ -1,0 +1,36 @@
+// Types of herald-inbox.js (hand-written).
+import type { ConnectionState, HeraldClient, Notification, ReadApi, UrlSource, WebSocketConstructor } from "./herald.js";
+
+export interface InboxStartOptions {
+  gateway: UrlSource;
+  /** The producer's base URL (default: this page's origin). */
+  api?: string;
+  user?: string;
+  token?: string;
+  getToken?: () => string | Promise<string>;
+  /** Trusted mode only. */
+  tenant?: string;
+  WebSocket?: WebSocketConstructor;
+}
+
+export declare class HeraldInbox extends HTMLElement {
+  client?: HeraldClient;
+  api?: ReadApi;
+  user?: string;
+  unread: number;
+  start(options: InboxStartOptions): HeraldClient;
+  toggle(): void;
+  loadMore(): Promise<void>;
+  markRead(id: string): Promise<void>;
+  markAllRead(): Promise<void>;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    "herald-inbox": HeraldInbox;
+  }
+  interface HTMLElementEventMap {
+    "herald-notification": CustomEvent<Notification>;
+    "herald-state": CustomEvent<ConnectionState>;
+  }
+}

@@ -1,0 +1,375 @@
+/**
+ * <herald-inbox>: a notification inbox as a web component, built on herald.js (no framework).
+ *
+ *   <script type="module" src="/sdk/herald-inbox.js"></script>
+ *   <herald-inbox gateway="ws://127.0.0.1:8001/ws" user="bob" token="…"></herald-inbox>
+ *
+ * A bell with the unread count; it opens a panel (or `open` keeps it open) listing the user's
+ * notifications newest first, a page at a time by cursor as the list scrolls (infinite
+ * scroll; a "Load more" button does the same from the keyboard), with "Mark read" on each
+ * unread one and "Mark all read". New notifications arrive live over the gateway, are
+ * acknowledged as they are shown, and are announced to screen readers (aria-live).
+ *
+ * Attributes: gateway (a ws:// URL, or several separated by spaces), api (the producer's base
+ * URL; default this page's origin), user, token (a JWT; without one the gateway and read API
+ * must be in trusted mode), tenant (trusted mode), page-size (default 20), open.
+ * Or call `inbox.start({gateway, api, user, token, getToken, WebSocket})`.
+ * Events: "herald-notification" (detail: the notification), "herald-state" (detail: state).
+ * Theme with CSS variables on the element: --herald-accent, --herald-bg, --herald-fg,
+ * --herald-muted, --herald-border, --herald-unread-bg, --herald-badge-bg, --herald-badge-fg,
+ * --herald-radius, --herald-font, --herald-width, --herald-max-height.
+ */
+import { connect, ReadApi } from "./herald.js";
+
+const STYLE = `
+:host {
+  --_accent: var(--herald-accent, #3b5bdb);
+  --_bg: var(--herald-bg, #fff);
+  --_fg: var(--herald-fg, #1f2328);
+  --_muted: var(--herald-muted, #5f6b7a);
+  --_border: var(--herald-border, #d8dee4);
+  --_unread: var(--herald-unread-bg, #eef2ff);
+  --_badge-bg: var(--herald-badge-bg, #c92a2a);
+  --_badge-fg: var(--herald-badge-fg, #fff);
+  --_radius: var(--herald-radius, 8px);
+  display: inline-block; position: relative;
+  font: var(--herald-font, 14px/1.4 system-ui, sans-serif); color: var(--_fg);
+}
+button { font: inherit; cursor: pointer; }
+button:focus-visible, li:focus-visible { outline: 2px solid var(--_accent); outline-offset: 2px; }
+.bell { position: relative; background: var(--_bg); border: 1px solid var(--_border);
+  border-radius: 50%; width: 2.6em; height: 2.6em; display: grid; place-items: center; color: var(--_fg); }
+.bell svg { width: 1.3em; height: 1.3em; }
+.badge { position: absolute; top: -.35em; right: -.35em; min-width: 1.4em; height: 1.4em; padding: 0 .3em;
+  border-radius: .7em; background: var(--_badge-bg); color: var(--_badge-fg); font-size: .75em;
+  font-weight: 700; display: grid; place-items: center; box-sizing: border-box; }
+.badge[hidden] { display: none; }
+.panel { position: absolute; z-index: 10; top: calc(100% + .5em); right: 0; width: var(--herald-width, 24em);
+  background: var(--_bg); border: 1px solid var(--_border); border-radius: var(--_radius);
+  box-shadow: 0 8px 24px rgba(0,0,0,.12); }
+:host([inline]) .panel { position: static; margin-top: .5em; box-shadow: none; }
+.panel[hidden] { display: none; }
+header { display: flex; align-items: center; gap: .5em; padding: .6em .8em; border-bottom: 1px solid var(--_border); }
+header h2 { font-size: 1em; margin: 0; flex: 1; }
+.state { font-size: .8em; color: var(--_muted); }
+.state[data-state="open"]::before { content: "● "; color: #2b8a3e; }
+.link { background: none; border: none; color: var(--_accent); padding: .2em .3em; }
+.link:disabled { color: var(--_muted); cursor: default; }
+ul { list-style: none; margin: 0; padding: 0; max-height: var(--herald-max-height, 22em); overflow-y: auto; }
+li { display: flex; gap: .6em; align-items: flex-start; padding: .6em .8em; border-bottom: 1px solid var(--_border); }
+li.unread { background: var(--_unread); }
+li .dot { width: .55em; height: .55em; margin-top: .45em; border-radius: 50%; flex: none; background: transparent; }
+li.unread .dot { background: var(--_accent); }
+li .body { flex: 1; min-width: 0; }
+li .message { overflow-wrap: anywhere; }
+li.unread .message { font-weight: 600; }
+li time { display: block; color: var(--_muted); font-size: .8em; }
+.more, .empty { padding: .6em .8em; text-align: center; color: var(--_muted); }
+.sentinel { height: 1px; }
+.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+`;
+
+const BELL = `<svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2"
+ stroke-linecap="round" stroke-linejoin="round"><path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9"/>
+ <path d="M13.7 21a2 2 0 0 1-3.4 0"/></svg>`;
+
+let counter = 0;
+
+export class HeraldInbox extends HTMLElement {
+  static get observedAttributes() {
+    return ["open"];
+  }
+
+  constructor() {
+    super();
+    const id = `herald-inbox-${++counter}`;
+    const root = this.attachShadow({ mode: "open" });
+    root.innerHTML = `<style>${STYLE}</style>
+      <button class="bell" part="bell" aria-haspopup="true" aria-expanded="false" aria-controls="${id}">
+        ${BELL}<span class="badge" part="badge" hidden aria-hidden="true">0</span>
+      </button>
+      <section class="panel" part="panel" id="${id}" role="region" aria-labelledby="${id}-title" hidden>
+        <header><h2 id="${id}-title">Notifications</h2>
+          <span class="state" part="state" data-state="idle">not connected</span>
+          <button class="link mark-all" part="mark-all" disabled>Mark all read</button></header>
+        <ul role="list" aria-labelledby="${id}-title" aria-busy="false"></ul>
+        <div class="empty" hidden>No notifications yet.</div>
+        <div class="more"><button class="link load-more" hidden>Load more</button></div>
+      </section>
+      <div class="sr" role="status" aria-live="polite" aria-atomic="true"></div>`;
+    this._bell = root.querySelector(".bell");
+    this._badge = root.querySelector(".badge");
+    this._panel = root.querySelector(".panel");
+    this._list = root.querySelector("ul");
+    this._empty = root.querySelector(".empty");
+    this._more = root.querySelector(".load-more");
+    this._stateEl = root.querySelector(".state");
+    this._markAll = root.querySelector(".mark-all");
+    this._live = root.querySelector("[role=status]");
+    /** @type {Map<string, {note: object, li: HTMLLIElement, read: boolean}>} */
+    this._items = new Map();
+    this.unread = 0;
+    this._cursor = undefined; // undefined: first page not loaded; null: no more
+    this._loading = false;
+
+    this._bell.addEventListener("click", () => this.toggle());
+    this._markAll.addEventListener("click", () => this.markAllRead());
+    this._more.addEventListener("click", () => this.loadMore());
+    this._list.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-read]");
+      if (button) this.markRead(button.dataset.read);
+    });
+    this._panel.addEventListener("keydown", (event) => this._onKey(event));
+  }
+
+  connectedCallback() {
+    if (this.hasAttribute("open")) this._setOpen(true);
+    const gateway = this.getAttribute("gateway");
+    if (gateway && !this.client && (this.getAttribute("token") || this.getAttribute("user"))) {
+      this.start({
+        gateway: gateway.split(/\s+/).filter(Boolean),
+        api: this.getAttribute("api") ?? "",
+        user: this.getAttribute("user") ?? undefined,
+        token: this.getAttribute("token") || undefined,
+        tenant: this.getAttribute("tenant") ?? undefined,
+      });
+    }
+  }
+
+  disconnectedCallback() {
+    this._observer?.disconnect();
+    this.client?.close();
+  }
+
+  attributeChangedCallback(name) {
+    if (name === "open") this._setOpen(this.hasAttribute("open"));
+  }
+
+  /** Connect to the gateway and the read API (the attributes do this on their own). */
+  start({ gateway, api = "", user, token, getToken, tenant, WebSocket } = {}) {
+    this.client?.close();
+    this.user = user;
+    const credentials = getToken ? { getToken } : token ? { token } : { userId: user, tenantId: tenant };
+    this.api = new ReadApi(api, { token, getToken, tenantId: token || getToken ? undefined : tenant });
+    this.client = connect(gateway, { ...credentials, autoAck: true, WebSocket });
+    this.client.on("state", (state) => this._showState(state));
+    this.client.on("open", (frame) => {
+      this.user = frame.userId;
+      if (this._cursor === undefined) this.loadMore();
+      this._refreshCount();
+    });
+    this.client.on("notification", (note, info) => this._arrived(note, info?.replayed));
+    this.client.on("error", (error) => {
+      if (error.fatal) this._showState("closed", error.message);
+    });
+    this._observe();
+    return this.client;
+  }
+
+  toggle() {
+    this._setOpen(this._panel.hidden);
+  }
+
+  _setOpen(open) {
+    this._panel.hidden = !open;
+    this._bell.setAttribute("aria-expanded", String(open));
+    if (open) this._focusFirst();
+  }
+
+  _observe() {
+    if (this._observer || typeof IntersectionObserver !== "function") return;
+    this._observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) this.loadMore();
+    }, { root: this._list, rootMargin: "0px 0px 80px 0px" });
+    // the sentinel must sit inside the scrolling list to be seen as it scrolls
+    this._sentinel = document.createElement("li");
+    this._sentinel.className = "sentinel";
+    this._sentinel.setAttribute("aria-hidden", "true");
+    this._list.append(this._sentinel);
+    this._observer.observe(this._sentinel);
+  }
+
+  /** The next page of history (the first one at the start). */
+  async loadMore() {
+    if (this._loading || this._cursor === null || !this.api || !this.user) return;
+    this._loading = true;
+    this._list.setAttribute("aria-busy", "true");
+    try {
+      const page = await this.api.page(this.user, { limit: Number(this.getAttribute("page-size") || 20), cursor: this._cursor ?? undefined });
+      for (const note of page.notifications) this._add(note, { atTop: false, read: note.readAt != null });
+      this._cursor = page.hasMore ? page.nextCursor : null;
+    } catch (error) {
+      this._announce(`Could not load notifications: ${error.message}`);
+    } finally {
+      this._loading = false;
+      this._list.setAttribute("aria-busy", "false");
+      this._more.hidden = this._cursor === null;
+      this._empty.hidden = this._items.size > 0;
+    }
+    // keep filling while the list is not yet scrollable
+    if (this._cursor && this._list.scrollHeight <= this._list.clientHeight + 4 && !this._panel.hidden) {
+      await this.loadMore();
+    }
+  }
+
+  async markRead(id) {
+    const item = this._items.get(id);
+    if (!item || item.read || item.busy) return;
+    item.busy = true;
+    try {
+      await this.api.markRead(id);
+    } finally {
+      item.busy = false;
+    }
+    this._setRead(item);
+    this.unread = Math.max(0, this.unread - 1);
+    this._showCount();
+    this._announce("Marked read");
+  }
+
+  async markAllRead() {
+    const marked = await this.api.markAllRead(this.user);
+    for (const item of this._items.values()) this._setRead(item);
+    this.unread = 0;
+    this._showCount();
+    this._announce(`${marked} marked read`);
+    this._refreshCount();
+  }
+
+  _arrived(note, replayed) {
+    if (replayed) {
+      // pending when the connection opened: already in the history and in the count; shown
+      // now only if it falls within what is loaded (paging brings the others)
+      if (this._cursor !== undefined) this._add(note, { read: false, sorted: true });
+      this._scheduleCount(); // acknowledged now: asked again once they have settled
+    } else if (this._add(note, { atTop: true, read: false })) {
+      this.unread += 1;
+      this._showCount();
+      this._announce(`New notification: ${note.message}`);
+      this._scheduleCount();
+    }
+    this.dispatchEvent(new CustomEvent("herald-notification", { detail: note }));
+  }
+
+  _add(note, { atTop = false, read, sorted = false }) {
+    if (this._items.has(note.id)) return false;
+    let anchor = atTop ? this._list.firstChild : this._sentinel ?? null;
+    if (sorted) {
+      const at = Date.parse(note.createdAt);
+      const after = this._rows().find((row) => {
+        const other = this._items.get(row.dataset.id).note;
+        const otherAt = Date.parse(other.createdAt);
+        return otherAt < at || (otherAt === at && other.id < note.id);
+      });
+      if (!after && this._cursor !== null) return false; // older than what is loaded
+      anchor = after ?? this._sentinel ?? null;
+    }
+    const li = document.createElement("li");
+    li.dataset.id = note.id;
+    li.tabIndex = -1;
+    li.innerHTML = `<span class="dot" aria-hidden="true"></span><div class="body">
+      <div class="message"></div><time></time></div>`;
+    li.querySelector(".message").textContent = note.message;
+    const time = li.querySelector("time");
+    time.dateTime = note.createdAt;
+    time.textContent = new Date(note.createdAt).toLocaleString();
+    const item = { note, li, read };
+    if (!read) {
+      const button = document.createElement("button");
+      button.className = "link";
+      button.dataset.read = note.id;
+      button.textContent = "Mark read";
+      button.setAttribute("aria-label", `Mark read: ${note.message}`);
+      li.append(button);
+      li.classList.add("unread");
+    }
+    this._list.insertBefore(li, anchor);
+    this._items.set(note.id, item);
+    this._empty.hidden = true;
+    this._markAll.disabled = false;
+    this._syncLabels(item);
+    return true;
+  }
+
+  _setRead(item) {
+    item.read = true;
+    item.li.classList.remove("unread");
+    item.li.querySelector("button[data-read]")?.remove();
+    this._syncLabels(item);
+  }
+
+  _syncLabels(item) {
+    item.li.setAttribute("aria-label", `${item.read ? "" : "Unread: "}${item.note.message}`);
+  }
+
+  _showCount() {
+    this._badge.textContent = this.unread > 99 ? "99+" : String(this.unread);
+    this._badge.hidden = this.unread === 0;
+    this._bell.setAttribute("aria-label", `Notifications, ${this.unread} unread`);
+  }
+
+  _scheduleCount() {
+    clearTimeout(this._countTimer);
+    this._countTimer = setTimeout(() => this._refreshCount(), 1000);
+  }
+
+  async _refreshCount() {
+    if (!this.api || !this.user) return;
+    try {
+      this.unread = await this.api.unreadCount(this.user);
+      this._showCount();
+    } catch {
+      // the count stays as counted locally; the next arrival asks again
+    }
+  }
+
+  _showState(state, detail) {
+    this._stateEl.dataset.state = state;
+    this._stateEl.textContent = detail ?? { open: "live", connecting: "connecting…", reconnecting: "reconnecting…", closed: "disconnected", idle: "not connected" }[state] ?? state;
+    this.dispatchEvent(new CustomEvent("herald-state", { detail: state }));
+  }
+
+  _announce(text) {
+    this._live.textContent = "";
+    setTimeout(() => {
+      this._live.textContent = text;
+    }, 30);
+  }
+
+  _rows() {
+    return [...this._list.querySelectorAll("li[data-id]")];
+  }
+
+  _focusFirst() {
+    const first = this._rows()[0];
+    if (first) {
+      this._rows().forEach((row) => (row.tabIndex = -1));
+      first.tabIndex = 0;
+    }
+  }
+
+  _onKey(event) {
+    if (event.key === "Escape") {
+      this._setOpen(false);
+      this._bell.focus();
+      return;
+    }
+    const rows = this._rows();
+    const at = rows.indexOf(this.shadowRoot.activeElement?.closest?.("li"));
+    let next = -1;
+    if (event.key === "ArrowDown") next = Math.min(rows.length - 1, at + 1);
+    else if (event.key === "ArrowUp") next = Math.max(0, at - 1);
+    else if (event.key === "Home") next = 0;
+    else if (event.key === "End") next = rows.length - 1;
+    else if (event.key === "Enter" && at >= 0 && event.composedPath()[0] === rows[at]) this.markRead(rows[at].dataset.id);
+    if (next >= 0 && rows[next]) {
+      event.preventDefault();
+      rows.forEach((row) => (row.tabIndex = -1));
+      rows[next].tabIndex = 0;
+      rows[next].focus();
+      if (next >= rows.length - 3) this.loadMore();
+    }
+  }
+}
+
+if (!customElements.get("herald-inbox")) customElements.define("herald-inbox", HeraldInbox);

@@ -1,0 +1,199 @@
+// Types of herald.js (hand-written; the protocol is docs/asyncapi.yaml).
+
+/** A notification as the gateway sends it (NOTIFICATION frame). */
+export interface Notification {
+  id: string;
+  tenantId: string;
+  userId: string;
+  type: "LIKE" | "COMMENT" | "FOLLOW" | "MENTION" | "SYSTEM";
+  actorId: string;
+  eventId: string;
+  postId: string | null;
+  commentId: string | null;
+  message: string;
+  priority: "transactional" | "promotional";
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** A notification as the read API shows it. */
+export interface StoredNotification extends Notification {
+  status: "pending" | "acked" | "expired";
+  readAt: string | null;
+}
+
+export type ClientFrame =
+  | { type: "AUTH"; token: string }
+  | { type: "AUTH"; userId: string; tenantId?: string }
+  | { type: "ACK"; notificationIds: string[] }
+  | { type: "ACK"; notificationId: string };
+
+export type ServerFrame =
+  | { type: "AUTH_OK"; userId: string; tenantId: string; pending: number }
+  | { type: "NOTIFICATION"; notification: Notification }
+  | { type: "ACK_OK"; notificationIds: string[]; unknown: string[] }
+  | { type: "ERROR"; code: string; message: string; notificationIds?: string[] };
+
+export declare const CLIENT_FRAMES: readonly ["AUTH", "ACK"];
+export declare const SERVER_FRAMES: readonly ["AUTH_OK", "NOTIFICATION", "ACK_OK", "ERROR"];
+export declare const CLOSE: Readonly<{
+  NORMAL: 1000; GOING_AWAY: 1001; ABNORMAL: 1006; NOT_UTF8: 1007; POLICY: 1008; TOO_BIG: 1009;
+  INTERNAL: 1011; OVERLOADED: 1013; AUTH_REQUIRED: 4001; AUTH_TIMEOUT: 4002;
+  AUTH_FAILED: 4003; TOO_MANY: 4029;
+}>;
+
+export type CloseAction = "reconnect" | "refresh" | "stop";
+export declare function afterClose(code: number | null | undefined, canRefresh: boolean): CloseAction;
+
+export interface BackoffOptions {
+  /** First ceiling in ms (default 200). */
+  base?: number;
+  /** Largest delay in ms (default 10,000). */
+  cap?: number;
+  random?: () => number;
+}
+
+export declare class Backoff {
+  constructor(options?: BackoffOptions);
+  base: number;
+  cap: number;
+  attempts: number;
+  next(): number;
+  reset(): void;
+}
+
+export type Verdict = "deliver" | "reack" | "skip";
+
+export declare class Ledger {
+  constructor(remember?: number);
+  remember: number;
+  seen: Map<string, boolean>;
+  owed: Set<string>;
+  unsent: Set<string>;
+  duplicates: number;
+  onNotification(id: string): Verdict;
+  ack(ids: Iterable<string>): void;
+  takeUnsent(limit: number): string[];
+  onAckOk(acked?: string[], unknown?: string[]): void;
+  onTryAgain(ids?: string[]): void;
+  onReconnect(): void;
+}
+
+export declare const frames: Readonly<{
+  authToken(token: string): { type: "AUTH"; token: string };
+  authTrusted(userId: string, tenantId?: string): { type: "AUTH"; userId: string; tenantId?: string };
+  ack(notificationIds: string[]): { type: "ACK"; notificationIds: string[] };
+}>;
+
+export declare class HeraldError extends Error {
+  constructor(code: number | null, message: string);
+  code: number | null;
+}
+
+/** Anything with the browser WebSocket's constructor (e.g. the `ws` package in Node 20). */
+export type WebSocketConstructor = new (url: string) => {
+  readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+};
+
+export type UrlSource = string | string[] | ((attempt: number) => string | Promise<string>);
+
+export interface ConnectOptions {
+  /** A JWT for AUTH. */
+  token?: string;
+  /** Called before every connection (and after a 4003) for a fresh JWT. */
+  getToken?: () => string | Promise<string>;
+  /** Only for a gateway with AUTH_MODE=trusted. */
+  userId?: string;
+  tenantId?: string;
+  /** ACK each notification as it is handed to the app (default false: call ack()). */
+  autoAck?: boolean;
+  /** ms to gather ACKs into one frame (default 5). */
+  ackDelay?: number;
+  /** at most this many ids per ACK frame; this many owed are sent at once (default 100). */
+  ackBatch?: number;
+  backoff?: Backoff | BackoffOptions;
+  /** ms for the connection to reach AUTH_OK (default 10,000). */
+  openTimeout?: number;
+  /** how many notification ids to remember for deduplication (default 10,000). */
+  remember?: number;
+  /** the WebSocket constructor (default globalThis.WebSocket). */
+  WebSocket?: WebSocketConstructor;
+}
+
+export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+export interface ClientEvents {
+  notification: Notification;
+  state: ConnectionState;
+  open: { type: "AUTH_OK"; userId: string; tenantId: string; pending: number; url: string };
+  ack: string[];
+  error: { code: number | string | null; message: string; fatal: boolean };
+  close: { code: number | null; reason: string; action: CloseAction };
+}
+
+export interface ClientStats {
+  attempts: number;
+  connects: number;
+  deliveries: number;
+  ackRetries: number;
+  acked: number;
+  closes: Record<string, number>;
+}
+
+export declare class HeraldClient {
+  constructor(url: UrlSource, options: ConnectOptions);
+  readonly state: ConnectionState;
+  readonly url: string | null;
+  readonly error: HeraldError | null;
+  readonly stats: ClientStats;
+  readonly ledger: Ledger;
+  readonly backoff: Backoff;
+  autoAck: boolean;
+  on(event: "notification", handler: (value: Notification, info: { replayed: boolean }) => void): () => void;
+  on<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): () => void;
+  off<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): void;
+  start(): this;
+  waitOpen(timeoutMs?: number): Promise<this>;
+  ack(...ids: (string | string[])[]): void;
+  reconnect(): void;
+  close(): Promise<void>;
+}
+
+export declare function connect(url: UrlSource, options: ConnectOptions): HeraldClient;
+
+export declare class HeraldHttpError extends Error {
+  constructor(status: number, body: unknown);
+  status: number;
+  body: { error?: string; message?: string; details?: unknown[] } | null;
+}
+
+export interface ReadApiOptions {
+  token?: string;
+  getToken?: () => string | Promise<string>;
+  /** A READ_API_KEYS key (a backend reading for any user). */
+  apiKey?: string;
+  tenantId?: string;
+  fetch?: typeof fetch;
+}
+
+export interface Page {
+  notifications: StoredNotification[];
+  nextCursor: string | null;
+  hasMore: boolean;
+}
+
+export declare class ReadApi {
+  constructor(baseUrl?: string, options?: ReadApiOptions);
+  page(userId: string, options?: { limit?: number; cursor?: string | null }): Promise<Page>;
+  pages(userId: string, options?: { limit?: number; cursor?: string | null }): AsyncGenerator<Page>;
+  history(userId: string, options?: { limit?: number }): AsyncGenerator<StoredNotification>;
+  unreadCount(userId: string): Promise<number>;
+  markRead(notificationId: string, options?: { userId?: string }): Promise<void>;
+  markAllRead(userId: string): Promise<number>;
+}

@@ -1,0 +1,165 @@
+// The client against a fake socket: AUTH, dedup across reconnects, batched ACKs, TRY_AGAIN,
+// close codes (4003 refresh, 1008/1009 stop, 4029 back off), several URLs.
+import { test, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { connect, HeraldClient } from "../herald.js";
+import { FakeSocket, note, tick, until } from "./fake-socket.js";
+
+const fast = { base: 1, cap: 5 };
+beforeEach(() => FakeSocket.reset());
+
+function open(socket, pending = 0) {
+  socket.serverOpen();
+  socket.serverSend({ type: "AUTH_OK", userId: "bob", tenantId: "default", pending });
+}
+
+test("sends AUTH first, delivers each notification once across a reconnect, acks all", async () => {
+  const client = connect("ws://gw/ws", { token: "jwt", autoAck: true, WebSocket: FakeSocket, backoff: fast });
+  const shown = [];
+  client.on("notification", (n) => shown.push(n.id));
+  await until(() => FakeSocket.sockets.length === 1);
+  const first = FakeSocket.last();
+  open(first);
+  assert.deepEqual(first.sent[0], { type: "AUTH", token: "jwt" });
+  first.serverSend({ type: "NOTIFICATION", notification: note("a") });
+  first.serverSend({ type: "NOTIFICATION", notification: note("b") });
+  await until(() => first.acks().length === 2);
+  assert.equal(first.sent.filter((f) => f.type === "ACK").length, 1, "one batched frame");
+  first.serverSend({ type: "ACK_OK", notificationIds: ["a"], unknown: [] });
+  first.serverClose(1006); // dropped before b's ACK_OK
+
+  await until(() => FakeSocket.sockets.length === 2);
+  const second = FakeSocket.last();
+  open(second, 2);
+  await until(() => second.acks().includes("b"));
+  second.serverSend({ type: "NOTIFICATION", notification: note("b") }); // replay
+  second.serverSend({ type: "NOTIFICATION", notification: note("c") });
+  await until(() => second.acks().includes("c"));
+  assert.deepEqual(shown, ["a", "b", "c"]);
+  second.serverSend({ type: "ACK_OK", notificationIds: ["b", "c"], unknown: [] });
+  assert.equal(client.ledger.owed.size, 0);
+  assert.equal(client.stats.connects, 2);
+  await client.close();
+  assert.equal(client.state, "closed");
+});
+
+test("ACKs wait ackDelay ms to share a frame, or go at once at ackBatch ids", async () => {
+  const client = connect("ws://gw/ws", { token: "t", WebSocket: FakeSocket, ackDelay: 30, ackBatch: 3 });
+  await until(() => FakeSocket.sockets.length === 1);
+  const ws = FakeSocket.last();
+  open(ws);
+  await tick(5); // the flush AUTH_OK schedules has run
+  client.ack("a");
+  client.ack("b");
+  await tick(5);
+  assert.deepEqual(ws.acks(), []);
+  await until(() => ws.acks().length === 2);
+  client.ack("c", "d", "e");
+  await tick(1);
+  assert.deepEqual(ws.acks(), ["a", "b", "c", "d", "e"]);
+  await client.close();
+});
+
+test("TRY_AGAIN makes the client send those ids again", async () => {
+  const client = connect("ws://gw/ws", { token: "t", WebSocket: FakeSocket });
+  await until(() => FakeSocket.sockets.length === 1);
+  const ws = FakeSocket.last();
+  open(ws);
+  client.ack("a", "b");
+  await until(() => ws.acks().length === 2);
+  ws.serverSend({ type: "ERROR", code: "TRY_AGAIN", message: "redis", notificationIds: ["a", "b"] });
+  await until(() => ws.acks().length === 4, 1000);
+  assert.deepEqual(ws.acks(), ["a", "b", "a", "b"]);
+  assert.equal(client.stats.ackRetries, 1);
+  await client.close();
+});
+
+test("4003 asks getToken again and reconnects", async () => {
+  let calls = 0;
+  const client = connect("ws://gw/ws", { getToken: async () => `t${++calls}`, WebSocket: FakeSocket, backoff: fast });
+  const errors = [];
+  client.on("error", (e) => errors.push(e));
+  await until(() => FakeSocket.sockets.length === 1);
+  FakeSocket.last().serverOpen();
+  FakeSocket.last().serverClose(4003, "token expired");
+  await until(() => FakeSocket.sockets.length === 2);
+  FakeSocket.last().serverOpen();
+  assert.deepEqual(FakeSocket.last().sent[0], { type: "AUTH", token: "t2" });
+  assert.equal(errors[0].code, 4003);
+  assert.equal(errors[0].fatal, false);
+  await client.close();
+});
+
+for (const [code, options] of [[1008, {}], [1009, {}], [4001, {}], [4003, { token: "fixed" }]]) {
+  test(`close ${code} stops without a loop`, async () => {
+    const client = connect("ws://gw/ws", { token: "t", ...options, WebSocket: FakeSocket, backoff: fast });
+    const errors = [];
+    client.on("error", (e) => errors.push(e));
+    await until(() => FakeSocket.sockets.length === 1);
+    FakeSocket.last().serverOpen();
+    FakeSocket.last().serverClose(code, "no");
+    await until(() => client.state === "closed");
+    await tick(30);
+    assert.equal(FakeSocket.sockets.length, 1, "no reconnect");
+    assert.equal(client.error.code, code);
+    assert.deepEqual(errors.map((e) => e.fatal), [true]);
+    await assert.rejects(client.waitOpen(50));
+  });
+}
+
+test("4029 backs off (with growing ceilings) and then reconnects", async () => {
+  const delays = [];
+  const client = new HeraldClient("ws://gw/ws", { token: "t", WebSocket: FakeSocket, backoff: { base: 10, cap: 40, random: () => 1 } });
+  const next = client.backoff.next.bind(client.backoff);
+  client.backoff.next = () => {
+    const d = next();
+    delays.push(d);
+    return d;
+  };
+  client.start();
+  for (let n = 1; n <= 3; n++) {
+    await until(() => FakeSocket.sockets.length === n);
+    FakeSocket.last().serverOpen();
+    FakeSocket.last().serverClose(4029, "too many");
+  }
+  await until(() => FakeSocket.sockets.length === 4);
+  assert.deepEqual(delays, [10, 20, 40]);
+  open(FakeSocket.last());
+  assert.equal(client.backoff.attempts, 0, "reset after AUTH_OK");
+  await client.close();
+});
+
+test("a list of URLs is tried in turn; a function may choose", async () => {
+  const client = connect(["ws://a/ws", "ws://b/ws"], { token: "t", WebSocket: FakeSocket, backoff: fast });
+  await until(() => FakeSocket.sockets.length === 1);
+  FakeSocket.last().serverClose(1006);
+  await until(() => FakeSocket.sockets.length === 2);
+  FakeSocket.last().serverClose(1001);
+  await until(() => FakeSocket.sockets.length === 3);
+  assert.deepEqual(FakeSocket.sockets.map((s) => s.url), ["ws://a/ws", "ws://b/ws", "ws://a/ws"]);
+  await client.close();
+
+  FakeSocket.reset();
+  const picked = connect((n) => `ws://g${n}/ws`, { userId: "bob", tenantId: "acme", WebSocket: FakeSocket });
+  await until(() => FakeSocket.sockets.length === 1);
+  FakeSocket.last().serverOpen();
+  assert.equal(FakeSocket.last().url, "ws://g0/ws");
+  assert.deepEqual(FakeSocket.last().sent[0], { type: "AUTH", userId: "bob", tenantId: "acme" });
+  await picked.close();
+});
+
+test("bad options are refused at once", () => {
+  assert.throws(() => new HeraldClient("ws://gw/ws", { WebSocket: FakeSocket }), /token/);
+  assert.throws(() => new HeraldClient([], { token: "t", WebSocket: FakeSocket }), /url/);
+  assert.throws(() => new HeraldClient("ws://gw/ws", { token: "t", WebSocket: null }), /WebSocket/);
+});
+
+test("close() sends the ACKs still owed before closing", async () => {
+  const client = connect("ws://gw/ws", { token: "t", WebSocket: FakeSocket, ackDelay: 1000 });
+  await until(() => FakeSocket.sockets.length === 1);
+  const ws = FakeSocket.last();
+  open(ws);
+  client.ack("x");
+  await client.close();
+  assert.deepEqual(ws.acks(), ["x"]);
+});

@@ -1,0 +1,44 @@
+// Dedup of replays and owed ACKs (pure): the Python client's ledger semantics.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Ledger } from "../herald.js";
+
+test("a replay is skipped until acked, then re-acked", () => {
+  const ledger = new Ledger();
+  assert.equal(ledger.onNotification("a"), "deliver");
+  assert.equal(ledger.onNotification("a"), "skip");
+  ledger.ack(["a"]);
+  assert.deepEqual(ledger.takeUnsent(10), ["a"]);
+  assert.equal(ledger.onNotification("a"), "reack");
+  assert.deepEqual(ledger.takeUnsent(10), ["a"]);
+  assert.equal(ledger.duplicates, 2);
+});
+
+test("owed ACKs stay owed until ACK_OK, are resent on TRY_AGAIN and on reconnect", () => {
+  const ledger = new Ledger();
+  ledger.ack(["a", "b", "c"]);
+  assert.deepEqual(ledger.takeUnsent(2), ["a", "b"]);
+  assert.deepEqual(ledger.takeUnsent(2), ["c"]);
+  assert.deepEqual(ledger.takeUnsent(2), []);
+  ledger.onTryAgain(["b", "zzz"]);
+  assert.deepEqual(ledger.takeUnsent(10), ["b"]);
+  ledger.onAckOk(["a"], ["c"]);
+  assert.deepEqual([...ledger.owed], ["b"]);
+  ledger.onReconnect();
+  assert.deepEqual(ledger.takeUnsent(10), ["b"]);
+  ledger.onAckOk(["b"], []);
+  ledger.onReconnect();
+  assert.deepEqual(ledger.takeUnsent(10), []);
+});
+
+test("memory is bounded: the least recently seen id is forgotten first", () => {
+  const ledger = new Ledger(3);
+  for (const id of ["a", "b", "c"]) ledger.onNotification(id);
+  ledger.onNotification("a"); // seen again: now the most recent
+  ledger.onNotification("d"); // forgets b
+  assert.equal(ledger.seen.size, 3);
+  assert.equal(ledger.onNotification("a"), "skip");
+  assert.equal(ledger.onNotification("b"), "deliver");
+  for (let n = 0; n < 10_000; n++) ledger.onNotification(`x${n}`);
+  assert.equal(ledger.seen.size, 3);
+});

@@ -1,0 +1,40 @@
+// Compiled (not run) by `npm test` (tsc --noEmit): the hand-written .d.ts files describe the
+// API as the README shows it.
+import { connect, HeraldClient, ReadApi, Backoff, afterClose, CLOSE, type Notification, type Page } from "../../herald.js";
+import { HeraldInbox } from "../../herald-inbox.js";
+
+const client: HeraldClient = connect(["ws://a/ws", "ws://b/ws"], {
+  getToken: async () => "jwt", autoAck: false, ackDelay: 5, ackBatch: 50, backoff: { base: 100, cap: 5000 },
+});
+const off = client.on("notification", (n: Notification, info) => {
+  const replayed: boolean = info.replayed;
+  client.ack(n.id);
+  void replayed;
+});
+off();
+client.on("state", (s) => s satisfies "idle" | "connecting" | "open" | "reconnecting" | "closed");
+client.on("error", (e) => console.log(e.code, e.message, e.fatal));
+client.on("close", ({ code, action }) => console.log(code, action));
+const action: "reconnect" | "refresh" | "stop" = afterClose(CLOSE.AUTH_FAILED, true);
+const delay: number = new Backoff({ cap: 1000 }).next();
+connect((attempt) => `ws://g${attempt}/ws`, { userId: "bob", tenantId: "acme" });
+
+async function reads(api: ReadApi): Promise<number> {
+  for await (const page of api.pages("bob", { limit: 20 })) {
+    const p: Page = page;
+    console.log(p.nextCursor, p.notifications[0]?.readAt);
+  }
+  for await (const n of api.history("bob")) console.log(n.status);
+  await api.markRead("n1");
+  return (await api.unreadCount("bob")) + (await api.markAllRead("bob"));
+}
+void reads(new ReadApi("", { token: "jwt" }));
+
+const inbox = document.querySelector("herald-inbox");
+if (inbox) {
+  const typed: HeraldInbox = inbox;
+  typed.start({ gateway: "ws://a/ws", user: "bob", token: "jwt" });
+  typed.addEventListener("herald-notification", (e) => console.log(e.detail.message));
+}
+void action;
+void delay;

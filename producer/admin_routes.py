@@ -1,0 +1,170 @@
+"""The admin API under ``/v1/admin/``: tenants, their limits and their keys.
+
+Who may call (:class:`AdminGate`): the bootstrap admin key (``ADMIN_API_KEY``), which manages
+every tenant, or a tenant's stored key with the scope ``admin``, which manages that tenant's
+keys only: it may read its tenant and create, list, revoke and rotate its keys, but not make
+tenants nor change limits (its own rate limit is the operator's to set). A key of another
+tenant named in a path is ``403``; a key id of another tenant is ``404``, as an unknown one.
+``AUTH_MODE=trusted`` does not open the admin API.
+
+The operations are :mod:`producer.tenant_admin`'s, shared with the CLI. A revocation made
+here is dropped from this replica's key cache at once; the others see it within a second
+(:mod:`producer.door`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+
+from pymongo.errors import PyMongoError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from common.store.base import Store
+from common.tenancy import ADMIN
+from producer import tenant_admin as ops
+from producer.bodies import validate_body
+from producer.door import Door, credential, forbidden, unauthorized
+from producer.errors import HttpError, dependency_unavailable, json_response, parse_json
+from producer.schemas import KeyIn, LimitsIn, TenantIn
+from producer.store_holder import StoreHolder
+
+__all__ = ["ALL_TENANTS", "AdminGate", "admin_routes"]
+
+ALL_TENANTS = None
+"""What :meth:`AdminGate.caller` returns for the bootstrap key: no tenant, every tenant."""
+
+_STORE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, PyMongoError, OSError,
+                                                  TimeoutError)
+
+
+class AdminGate:
+    def __init__(self, door: Door) -> None:
+        self._door = door
+
+    async def caller(self, request: Request) -> str | None:
+        """:data:`ALL_TENANTS` for the bootstrap key, the tenant of a stored admin key;
+        401/403 otherwise."""
+        key = credential(request.scope["headers"])
+        if key is None:
+            raise unauthorized("send the admin key: X-API-Key: <key> or "
+                               "Authorization: Bearer <key>")
+        if self._door.is_admin_key(key):
+            return ALL_TENANTS
+        return (await self._door.authenticate(key)).require(ADMIN).tenant_id
+
+
+def _as_http(error: ops.AdminError) -> HttpError:
+    details = [{"field": error.field, "message": error.message}] if error.field else None
+    return HttpError(error.status, error.code, error.message, details)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def admin_routes(holder: StoreHolder, door: Door) -> list[Route]:
+    gate = AdminGate(door)
+
+    def guarded(handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ops.AdminError as error:
+                raise _as_http(error) from None
+            except _STORE_ERRORS:
+                raise dependency_unavailable("store") from None
+        return endpoint
+
+    def store() -> Store:
+        return holder.store
+
+    async def own(request: Request) -> tuple[str | None, str]:
+        """The caller, and the tenant of the path, which the caller must manage."""
+        caller = await gate.caller(request)
+        tenant_id = request.path_params["tenant_id"]
+        if caller is not ALL_TENANTS and caller != tenant_id:
+            raise forbidden("this key manages only its own tenant")
+        return caller, tenant_id
+
+    def operator_only(caller: str | None) -> None:
+        if caller is not ALL_TENANTS:
+            raise forbidden("only the bootstrap admin key (ADMIN_API_KEY) may do this")
+
+    async def create_tenant(request: Request) -> Response:
+        operator_only(await gate.caller(request))
+        body = validate_body(TenantIn, parse_json(await request.body()), "invalid_request",
+                             "the body must be a tenant")
+        tenant = await ops.create_tenant(store(), body.tenantId, body.name,
+                                         body.ratePerSecond, body.burst)
+        return json_response(tenant.to_json(), 201)
+
+    async def list_tenants(request: Request) -> Response:
+        caller = await gate.caller(request)
+        if caller is ALL_TENANTS:
+            tenants = await ops.list_tenants(store())
+        else:
+            tenants = [await ops.get_tenant(store(), caller)]
+        return json_response({"tenants": [t.to_json() for t in tenants]})
+
+    async def get_tenant(request: Request) -> Response:
+        _, tenant_id = await own(request)
+        return json_response((await ops.get_tenant(store(), tenant_id)).to_json())
+
+    async def set_limits(request: Request) -> Response:
+        caller, tenant_id = await own(request)
+        operator_only(caller)
+        body = validate_body(LimitsIn, parse_json(await request.body()), "invalid_request",
+                             'the body must be {"ratePerSecond", "burst"}')
+        tenant = await ops.set_limits(store(), tenant_id, body.ratePerSecond, body.burst)
+        return json_response(tenant.to_json())
+
+    async def create_key(request: Request) -> Response:
+        _, tenant_id = await own(request)
+        body = validate_body(KeyIn, parse_json(await request.body()), "invalid_request",
+                             'the body must be {"scopes": [...]}')
+        made = await ops.create_key(store(), tenant_id, body.scopes, body.name)
+        return json_response(made.to_json(), 201)
+
+    async def list_keys(request: Request) -> Response:
+        _, tenant_id = await own(request)
+        keys = await ops.list_keys(store(), tenant_id)
+        return json_response({"keys": [k.to_json() for k in keys]})
+
+    async def key_of_caller(request: Request) -> str:
+        caller = await gate.caller(request)
+        key_id: str = request.path_params["key_id"]
+        if caller is not ALL_TENANTS and await ops.key_tenant(store(), key_id) != caller:
+            raise ops.AdminError(404, "not_found", "no such key", "keyId")
+        return key_id
+
+    async def revoke_key(request: Request) -> Response:
+        key_id = await key_of_caller(request)
+        revoked = await ops.revoke_key(store(), key_id)
+        door.forget(key_id)
+        return json_response(revoked.to_json())
+
+    async def rotate_key(request: Request) -> Response:
+        key_id = await key_of_caller(request)
+        return json_response((await ops.rotate_key(store(), key_id)).to_json(), 201)
+
+    def by_method(handlers: dict[str, Handler]) -> Handler:
+        """One route per path (so a 405's ``Allow`` names every method it takes)."""
+        async def endpoint(request: Request) -> Response:
+            method = "GET" if request.method == "HEAD" else request.method
+            return await handlers[method](request)
+        return endpoint
+
+    base = "/v1/admin"
+    return [
+        Route(f"{base}/tenants", guarded(by_method({"POST": create_tenant, "GET": list_tenants})),
+              methods=["GET", "POST"]),
+        Route(f"{base}/tenants/{{tenant_id}}", guarded(get_tenant), methods=["GET"]),
+        Route(f"{base}/tenants/{{tenant_id}}/limits", guarded(set_limits), methods=["PUT"]),
+        Route(f"{base}/tenants/{{tenant_id}}/keys",
+              guarded(by_method({"POST": create_key, "GET": list_keys})),
+              methods=["GET", "POST"]),
+        Route(f"{base}/keys/{{key_id}}/revoke", guarded(revoke_key), methods=["POST"]),
+        Route(f"{base}/keys/{{key_id}}/rotate", guarded(rotate_key), methods=["POST"]),
+    ]

@@ -1,0 +1,182 @@
+"""The console's admin API (``/v1/admin/...``) and its pages (``/console``).
+
+Every admin route calls :func:`producer.console.auth.require_admin` first: no key → 401, a
+wrong one → 403, and nothing is read. Ids in paths and queries obey the id rule (422).
+Redis not answering → 503 ``dependency_unavailable`` naming it; RabbitMQ (dead letters) →
+503 naming ``rabbitmq``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib import resources
+
+from aio_pika.exceptions import AMQPError
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from common import dead_letters as dlq
+from common.buffer.telemetry.reader import read_snapshots, read_trace, user_presence
+from common.models import EventType
+from common.naming import Names
+from producer.bodies import validate_body
+from producer.console.auth import require_admin
+from producer.console.live import aggregate
+from producer.console.shapes import DeadLetterChoice, TestNotificationIn
+from producer.door import Door
+from producer.errors import HttpError, dependency_unavailable, json_response, parse_json
+from producer.ingest import Ingest
+from producer.read_routes import check_id
+from producer.reads import History, to_json
+
+__all__ = ["ASSETS", "Console", "console_routes"]
+
+ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+"""The page's own files, served at ``/console/{asset}`` (nothing from another host)."""
+CONSOLE_ACTOR = "herald-console"
+MAX_LIST = 500
+BODY_CHARS = 4096
+_DIGITS = re.compile(r"[0-9]{1,4}")
+_REASON = re.compile(r"[a-z_]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    """What the admin routes work with."""
+
+    door: Door
+    names: Names
+    rabbitmq_url: str
+    history: History
+    ingest: Ingest
+    redis: Redis
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _admin(console: Console, endpoint: Endpoint) -> Endpoint:
+    async def guarded(request: Request) -> Response:
+        require_admin(request, console.door)
+        try:
+            return await endpoint(request)
+        except (RedisConnectionError, RedisTimeoutError):
+            raise dependency_unavailable("redis") from None
+        except (AMQPError, ConnectionError, OSError, TimeoutError) as exc:
+            if request.url.path.startswith("/v1/admin/dead-letters"):
+                raise dependency_unavailable("rabbitmq") from exc
+            raise
+
+    return guarded
+
+
+def _limit(request: Request, default: int, most: int) -> int:
+    raw = request.query_params.get("limit", str(default))
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= most:
+        raise HttpError(422, "invalid_request", f"limit must be 1 to {most}",
+                        [{"field": "limit", "message": f"got {raw[:20]!r}"}])
+    return int(raw)
+
+
+def _tenant(request: Request) -> str:
+    return check_id("tenantId", request.query_params.get("tenantId", "default"))
+
+
+def _page(name: str) -> str:
+    return resources.files("producer").joinpath(f"static/console/{name}").read_text("utf-8")
+
+
+def console_routes(console: Console) -> list[Route]:
+    redis = console.redis
+    names = console.names
+    page = _page("index.html")
+    assets = {name: _page(name) for name in ASSETS}
+
+    async def shell(request: Request) -> Response:
+        return Response(page, media_type="text/html",
+                        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["asset"]
+        if name not in assets:
+            raise HttpError(404, "not_found", "no such file")
+        return Response(assets[name], media_type=ASSETS[name],
+                        headers={"Cache-Control": "no-cache"})
+
+    async def stats(request: Request) -> Response:
+        snapshots = await read_snapshots(redis, names)
+        return json_response(aggregate(snapshots, int(time.time() * 1000)))
+
+    async def list_dead_letters(request: Request) -> Response:
+        reason = request.query_params.get("reason") or None
+        if reason is not None and not _REASON.fullmatch(reason):
+            raise HttpError(422, "invalid_request", "reason is lower-case letters and _",
+                            [{"field": "reason", "message": f"got {reason[:40]!r}"}])
+        limit = _limit(request, 50, MAX_LIST)
+        rows = await dlq.browse(console.rabbitmq_url, names,
+                                dlq.Selection(reason=reason, limit=limit), BODY_CHARS)
+        return json_response({"deadLetters": rows})
+
+    def settle(replay: bool) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            choice = validate_body(DeadLetterChoice, parse_json(await request.body()),
+                                   "invalid_request", "say which dead letters: ids or reason")
+            selection = dlq.Selection(ids=frozenset(choice.ids or ()), reason=choice.reason,
+                                      limit=min(choice.limit, len(choice.ids))
+                                      if choice.ids else choice.limit)
+            done = await dlq.settle(console.rabbitmq_url, names, selection, replay)
+            found = {d["id"] for d in done}
+            return json_response({"replayed" if replay else "purged": done,
+                                  "notFound": [i for i in choice.ids or () if i not in found]})
+        return endpoint
+
+    async def user(request: Request) -> Response:
+        user_id = check_id("userId", request.path_params["user_id"])
+        tenant = _tenant(request)
+        connections = await user_presence(redis, names, tenant, user_id)
+        pending = await console.history.pending(tenant, user_id)
+        records, _ = await console.history.page(tenant, user_id, 20, None)
+        return json_response({"userId": user_id, "tenantId": tenant,
+                              "connections": connections, "pending": pending,
+                              "notifications": [to_json(r) for r in records]})
+
+    async def test_notification(request: Request) -> Response:
+        user_id = check_id("userId", request.path_params["user_id"])
+        tenant = _tenant(request)
+        raw = await request.body()
+        text = validate_body(TestNotificationIn, parse_json(raw) if raw.strip() else {},
+                             "invalid_request", "the body is not valid").text
+        event = await console.ingest.accept(console.ingest.validate({
+            "type": EventType.SYSTEM.value, "actorId": CONSOLE_ACTOR, "targetId": user_id,
+            "tenantId": tenant, "text": text}))
+        return json_response({"eventId": event.eventId}, 202)
+
+    async def trace(request: Request) -> Response:
+        event_id = check_id("eventId", request.path_params["event_id"])
+        stages = await read_trace(redis, names, event_id)
+        if not stages:
+            raise HttpError(404, "not_found", "no trace of this event: unknown, older than "
+                                              "TRACE_TTL_SECONDS, or tracing is off")
+        return json_response({"eventId": event_id, "stages": stages})
+
+    def admin(path: str, endpoint: Endpoint, method: str) -> Route:
+        return Route(path, _admin(console, endpoint), methods=[method])
+
+    return [
+        Route("/console", shell, methods=["GET"]),
+        Route("/console/{asset}", asset, methods=["GET"]),
+        admin("/v1/admin/stats", stats, "GET"),
+        admin("/v1/admin/dead-letters", list_dead_letters, "GET"),
+        admin("/v1/admin/dead-letters/replay", settle(True), "POST"),
+        admin("/v1/admin/dead-letters/purge", settle(False), "POST"),
+        admin("/v1/admin/users/{user_id}", user, "GET"),
+        admin("/v1/admin/users/{user_id}/test-notification", test_notification, "POST"),
+        admin("/v1/admin/events/{event_id}/trace", trace, "GET"),
+    ]

@@ -1,0 +1,343 @@
+// Herald console: a page per hash (#live, #dead-letters, #users, #tenants, #trace).
+// Data comes only from /v1/admin/... with the admin key from sessionStorage; every value is
+// written with textContent (never as HTML).
+"use strict";
+
+const KEY = "heraldAdminKey";
+const $ = (id) => document.getElementById(id);
+let liveTimer = null;
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function row(cells) {
+  const tr = document.createElement("tr");
+  for (const cell of cells) {
+    const td = document.createElement("td");
+    if (cell instanceof Node) td.appendChild(cell); else td.textContent = cell ?? "";
+    tr.appendChild(td);
+  }
+  return tr;
+}
+
+class Unauthorized extends Error {}
+
+async function api(path, options = {}) {
+  const key = sessionStorage.getItem(KEY);
+  if (!key) throw new Unauthorized("no key");
+  const headers = { Authorization: `Bearer ${key}` };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  const answer = await fetch(path, {
+    method: options.method || "GET", headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  if (answer.status === 401 || answer.status === 403) {
+    signOut("That key is not an admin key (" + answer.status + ").");
+    throw new Unauthorized(String(answer.status));
+  }
+  const body = await answer.json().catch(() => ({}));
+  return { status: answer.status, body };
+}
+
+function message(body) {
+  return body && body.message ? body.message : "request failed";
+}
+
+// --- sign in / out ------------------------------------------------------------------------
+function signOut(reason) {
+  sessionStorage.removeItem(KEY);
+  if (liveTimer) { clearInterval(liveTimer); liveTimer = null; }
+  for (const page of document.querySelectorAll(".page")) page.hidden = true;
+  for (const tbody of document.querySelectorAll("tbody")) tbody.replaceChildren();
+  $("trace-timeline").replaceChildren();
+  $("key-secret").replaceChildren();
+  $("user-view").hidden = true;
+  $("tenant-view").hidden = true;
+  tenant = null;
+  $("nav").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = reason || "";
+}
+
+async function signIn(key) {
+  sessionStorage.setItem(KEY, key);
+  try {
+    const { status, body } = await api("/v1/admin/stats");
+    if (status !== 200) { signOut(message(body)); return; }
+  } catch (error) {
+    if (!(error instanceof Unauthorized)) signOut("The producer did not answer.");
+    return;
+  }
+  $("login").hidden = true;
+  $("nav").hidden = false;
+  show();
+}
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  signIn($("login-key").value.trim());
+  $("login-key").value = "";
+});
+$("logout").addEventListener("click", () => signOut(""));
+
+// --- pages ----------------------------------------------------------------------------------
+function show() {
+  if (!sessionStorage.getItem(KEY)) return;
+  const [name, arg] = (location.hash.slice(1) || "live").split("=");
+  const pages = { live: startLive, "dead-letters": loadDeadLetters, users: () => {},
+                  tenants: loadTenants, trace: () => { if (arg) trace(decodeURIComponent(arg)); } };
+  const page = name in pages ? name : "live";
+  for (const section of document.querySelectorAll(".page")) {
+    section.hidden = section.id !== `page-${page}`;
+  }
+  for (const link of document.querySelectorAll("nav a")) {
+    link.classList.toggle("active", link.dataset.page === page);
+  }
+  if (page !== "live" && liveTimer) { clearInterval(liveTimer); liveTimer = null; }
+  pages[page]();
+}
+window.addEventListener("hashchange", show);
+
+// --- Live -------------------------------------------------------------------------------------
+function figure(value, digits = 1) {
+  if (value === null || value === undefined) return "–";
+  return Number.isInteger(value) ? String(value) : value.toFixed(digits);
+}
+
+function seconds(value) {
+  if (value === null || value === undefined) return "–";
+  return value < 1 ? `${(value * 1000).toFixed(1)} ms` : `${value.toFixed(2)} s`;
+}
+
+async function refreshLive() {
+  let answer;
+  try { answer = await api("/v1/admin/stats"); } catch { return; }
+  if (answer.status !== 200) { $("live-updated").textContent = message(answer.body); return; }
+  const stats = answer.body;
+  for (const [name, value] of Object.entries(stats.flows)) {
+    const node = $(`flow-${name}`); if (node) node.textContent = figure(value);
+  }
+  for (const [name, value] of Object.entries(stats.levels)) {
+    const node = $(`level-${name}`); if (node) node.textContent = figure(value);
+  }
+  $("latency-p50").textContent = seconds(stats.latency.p50);
+  $("latency-p99").textContent = seconds(stats.latency.p99);
+  $("gateways").replaceChildren(...stats.gateways.map((g) => row([g.replica, g.connections])));
+  $("replicas").replaceChildren(...stats.replicas.map(
+    (r) => row([r.service, r.replica, `${r.ageSeconds} s ago`])));
+  $("live-updated").textContent = "updated " + new Date(stats.at).toLocaleTimeString();
+}
+
+function startLive() {
+  refreshLive();
+  if (!liveTimer) liveTimer = setInterval(refreshLive, 1000);
+}
+
+// --- Dead letters -------------------------------------------------------------------------------
+async function loadDeadLetters() {
+  const reason = $("dl-reason").value;
+  const limit = $("dl-limit").value || "50";
+  const query = new URLSearchParams({ limit });
+  if (reason) query.set("reason", reason);
+  $("dl-status").textContent = "loading…";
+  let answer;
+  try { answer = await api(`/v1/admin/dead-letters?${query}`); } catch { return; }
+  if (answer.status !== 200) { $("dl-status").textContent = message(answer.body); return; }
+  const rows = answer.body.deadLetters;
+  $("dl-all").checked = false;
+  $("dl-rows").replaceChildren(...rows.map((d) => {
+    const box = el("input"); box.type = "checkbox"; box.value = d.id; box.className = "dl-pick";
+    const body = el("details"); body.appendChild(el("summary", `${d.bytes} bytes`));
+    body.appendChild(el("pre", d.body));
+    const tr = row([box, d.id, d.reason, d.detail || "", d.routingKey, d.deaths, body]);
+    tr.dataset.id = d.id;
+    return tr;
+  }));
+  $("dl-status").textContent = `${rows.length} dead letter(s)` + (reason ? ` with reason ${reason}` : "");
+}
+
+function picked() {
+  return [...document.querySelectorAll(".dl-pick:checked")].map((box) => box.value);
+}
+
+async function settle(action) {
+  const ids = picked();
+  if (!ids.length) { $("dl-status").textContent = "select messages first"; return; }
+  const verb = action === "replay" ? "Replay" : "Purge (delete for good)";
+  if (!window.confirm(`${verb} ${ids.length} dead letter(s)?`)) return;
+  let answer;
+  try {
+    answer = await api(`/v1/admin/dead-letters/${action}`, { method: "POST", body: { ids } });
+  } catch { return; }
+  if (answer.status !== 200) { $("dl-status").textContent = message(answer.body); return; }
+  const done = answer.body.replayed || answer.body.purged || [];
+  await loadDeadLetters();
+  $("dl-status").textContent = `${action === "replay" ? "replayed" : "purged"} ${done.length}` +
+    (answer.body.notFound.length ? `; not found: ${answer.body.notFound.join(", ")}` : "");
+}
+
+$("dl-form").addEventListener("submit", (event) => { event.preventDefault(); loadDeadLetters(); });
+$("dl-replay").addEventListener("click", () => settle("replay"));
+$("dl-purge").addEventListener("click", () => settle("purge"));
+$("dl-all").addEventListener("change", () => {
+  for (const box of document.querySelectorAll(".dl-pick")) box.checked = $("dl-all").checked;
+});
+
+// --- Users ----------------------------------------------------------------------------------------
+function userPath() {
+  const tenant = encodeURIComponent($("user-tenant").value.trim());
+  const user = encodeURIComponent($("user-id").value.trim());
+  return [`/v1/admin/users/${user}`, `tenantId=${tenant}`];
+}
+
+async function lookUp() {
+  const [path, query] = userPath();
+  let answer;
+  try { answer = await api(`${path}?${query}`); } catch { return; }
+  if (answer.status !== 200) {
+    $("user-view").hidden = true; $("user-status").textContent = message(answer.body); return;
+  }
+  const user = answer.body;
+  $("user-status").textContent = `${user.tenantId} / ${user.userId}`;
+  const total = user.connections.reduce((sum, c) => sum + c.connections, 0);
+  $("user-connections").textContent = String(total);
+  $("user-gateways").textContent = user.connections.length
+    ? "on " + user.connections.map((c) => `${c.replica} (${c.connections})`).join(", ")
+    : "not connected to any gateway";
+  $("user-pending").textContent = String(user.pending);
+  $("user-history").replaceChildren(...user.notifications.map((n) => {
+    const link = el("a", n.eventId); link.href = `#trace=${encodeURIComponent(n.eventId)}`;
+    return row([n.createdAt, n.status, n.type, n.message, link]);
+  }));
+  $("user-view").hidden = false;
+}
+
+$("user-form").addEventListener("submit", (event) => { event.preventDefault(); lookUp(); });
+$("test-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const [path, query] = userPath();
+  let answer;
+  try {
+    answer = await api(`${path}/test-notification?${query}`,
+                       { method: "POST", body: { text: $("test-text").value } });
+  } catch { return; }
+  if (answer.status !== 202) { $("test-status").textContent = message(answer.body); return; }
+  const link = el("a", answer.body.eventId);
+  link.href = `#trace=${encodeURIComponent(answer.body.eventId)}`;
+  $("test-status").replaceChildren(el("span", "sent: event "), link);
+  setTimeout(lookUp, 500);
+});
+
+// --- Tenants and keys (the front door's admin API) ---------------------------------------------
+let tenant = null;
+
+function button(label, onClick, cls) {
+  const b = el("button", label, cls); b.type = "button"; b.addEventListener("click", onClick);
+  return b;
+}
+
+async function loadTenants() {
+  let answer;
+  try { answer = await api("/v1/admin/tenants"); } catch { return; }
+  if (answer.status === 404 || answer.status === 405) return;  // not served by this producer
+  if (answer.status !== 200) { $("tenants-status").textContent = message(answer.body); return; }
+  const tenants = answer.body.tenants || [];
+  $("tenants-status").textContent = `${tenants.length} tenant(s)`;
+  $("tenants-table").hidden = false;
+  $("tenants-rows").replaceChildren(...tenants.map((t) => {
+    const tr = row([t.tenantId, t.name ?? "", t.ratePerSecond ?? "", t.burst ?? "", t.createdAt ?? "",
+                    button("Keys and limits", () => openTenant(t))]);
+    tr.dataset.tenant = t.tenantId;
+    return tr;
+  }));
+  if (tenant) openTenant(tenants.find((t) => t.tenantId === tenant.tenantId) || tenant);
+}
+
+async function openTenant(t) {
+  tenant = t;
+  $("tenant-name").textContent = t.tenantId;
+  $("limits-rate").value = t.ratePerSecond ?? 0;
+  $("limits-burst").value = t.burst ?? 0;
+  $("tenant-view").hidden = false;
+  let answer;
+  try { answer = await api(`/v1/admin/tenants/${encodeURIComponent(t.tenantId)}/keys`); } catch { return; }
+  if (answer.status !== 200) { $("key-secret").textContent = message(answer.body); return; }
+  $("keys-rows").replaceChildren(...(answer.body.keys || []).map((k) => {
+    const revoke = k.revokedAt ? "" : button("Revoke", () => revokeKey(k), "danger");
+    const tr = row([k.keyId, k.prefix ?? "", k.name ?? "", (k.scopes || []).join(" "), k.createdAt ?? "",
+                    k.revokedAt ?? "", revoke]);
+    tr.dataset.key = k.keyId;
+    return tr;
+  }));
+}
+
+async function revokeKey(k) {
+  if (!window.confirm(`Revoke key ${k.keyId} of ${k.tenantId}? Callers using it are refused at once.`)) return;
+  let answer;
+  try { answer = await api(`/v1/admin/keys/${encodeURIComponent(k.keyId)}/revoke`, { method: "POST", body: {} }); } catch { return; }
+  $("key-secret").textContent = answer.status === 200 ? `revoked ${k.keyId}` : message(answer.body);
+  openTenant(tenant);
+}
+
+$("limits-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { ratePerSecond: Number($("limits-rate").value), burst: Number($("limits-burst").value) };
+  let answer;
+  try { answer = await api(`/v1/admin/tenants/${encodeURIComponent(tenant.tenantId)}/limits`, { method: "PUT", body }); } catch { return; }
+  $("key-secret").textContent = answer.status === 200 ? "limits set" : message(answer.body);
+  if (answer.status === 200) { tenant = answer.body; loadTenants(); }
+});
+
+$("key-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const scopes = [...document.querySelectorAll(".key-scope:checked")].map((box) => box.value);
+  const body = { scopes };
+  if ($("key-name").value.trim()) body.name = $("key-name").value.trim();
+  let answer;
+  try { answer = await api(`/v1/admin/tenants/${encodeURIComponent(tenant.tenantId)}/keys`, { method: "POST", body }); } catch { return; }
+  if (answer.status !== 201) { $("key-secret").textContent = message(answer.body); return; }
+  // Shown once: the producer keeps only its hash.
+  $("key-secret").replaceChildren(el("span", `new key ${answer.body.keyId} (copy it now, it is not shown again): `),
+                                  el("code", answer.body.key));
+  openTenant(tenant);
+});
+
+// --- Trace ------------------------------------------------------------------------------------------
+const DETAIL_SKIP = new Set(["stage", "at", "service", "replica"]);
+
+async function trace(eventId) {
+  $("trace-id").value = eventId;
+  let answer;
+  try { answer = await api(`/v1/admin/events/${encodeURIComponent(eventId)}/trace`); } catch { return; }
+  if (answer.status !== 200) {
+    $("trace-timeline").replaceChildren(); $("trace-status").textContent = message(answer.body);
+    return;
+  }
+  const stages = answer.body.stages;
+  const first = stages.length ? stages[0].at : 0;
+  $("trace-status").textContent = `${stages.length} mark(s) for ${answer.body.eventId}`;
+  $("trace-timeline").replaceChildren(...stages.map((mark) => {
+    const li = el("li", null, mark.stage);
+    li.dataset.stage = mark.stage;
+    li.appendChild(el("span", mark.stage, "stage"));
+    li.appendChild(el("span", `${new Date(mark.at).toISOString()} (+${(mark.at - first).toFixed(1)} ms)`, "when"));
+    const extra = Object.entries(mark).filter(([k]) => !DETAIL_SKIP.has(k))
+      .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`);
+    li.appendChild(el("div", `${mark.service} ${mark.replica}` + (extra.length ? " · " + extra.join(" ") : "")));
+    return li;
+  }));
+}
+
+$("trace-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const id = $("trace-id").value.trim();
+  if (location.hash === `#trace=${encodeURIComponent(id)}`) trace(id);
+  else location.hash = `trace=${encodeURIComponent(id)}`;
+});
+
+// --- start --------------------------------------------------------------------------------------------
+if (sessionStorage.getItem(KEY)) signIn(sessionStorage.getItem(KEY)); else signOut("");

@@ -1,0 +1,47 @@
+"""``POST /v1/tokens``: short-lived user tokens for backends that do not mint JWTs.
+
+A tenant's key with the scope ``tokens:write`` asks for a token of one of its users
+(``{"userId", "ttlSeconds"?}``, :class:`producer.schemas.TokenIn`); the answer is
+``{"token", "expiresAt", "tokenType": "Bearer", "userId", "tenantId"}``, an HS256 JWT (``sub``
+the user, ``tid`` the key's tenant, ``exp``, ``kid`` in its header) signed with the first of
+``JWT_KEYS`` (or ``JWT_SECRET``), which the gateway and the read API accept. Tokens live
+``ttlSeconds`` (default 900, 60 to 86400); a client asks for a new one before its token
+expires. With only ``JWT_PUBLIC_KEY`` configured Herald has nothing to sign with:
+``501 not_configured``. Tokens never appear in logs.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from common.auth import sign_token
+from common.tenancy import TOKENS_WRITE
+from producer.bodies import validate_body
+from producer.door import Door
+from producer.errors import HttpError, json_response, parse_json
+from producer.schemas import TokenIn
+
+__all__ = ["token_routes"]
+
+
+def token_routes(door: Door, signing_key: tuple[str, str] | None) -> list[Route]:
+    async def mint(request: Request) -> Response:
+        principal = await door.from_headers(request.scope["headers"], TOKENS_WRITE)
+        body = validate_body(TokenIn, parse_json(await request.body()), "invalid_request",
+                             'the body must be {"userId", "ttlSeconds"?}')
+        if signing_key is None:
+            raise HttpError(501, "not_configured", "this Herald verifies tokens with "
+                            "JWT_PUBLIC_KEY only; set JWT_KEYS or JWT_SECRET to mint them")
+        kid, secret = signing_key
+        expires = int(time.time()) + body.ttlSeconds
+        token = sign_token(kid, secret, principal.tenant_id, body.userId, expires)
+        at = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")
+        return json_response({"token": token, "expiresAt": at, "tokenType": "Bearer",
+                              "userId": body.userId, "tenantId": principal.tenant_id})
+
+    return [Route("/v1/tokens", mint, methods=["POST"])]

@@ -1,0 +1,93 @@
+"""The operator's console in headless Chromium against the four services as real processes
+(tests/browser/console.mjs): every page renders live data, replaying a dead letter from the
+page brings it back into the pipeline, and a wrong or missing key sees nothing. Screenshots
+under test-artifacts/console/."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from aio_pika.abc import AbstractChannel
+from redis.asyncio import Redis
+
+from common.naming import Names
+from tests.support.amqp import queue_depth
+from tests.support.browser import ARTIFACTS, require_browser, run_scenario
+from tests.support.events import buffered
+from tests.support.processes import Service
+from tests.support.stack import ADMIN_KEY, start_stack
+from tests.support.timing import eventually
+from tests.support.ws import Client
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+async def test_every_page_shows_live_data_and_a_dead_letter_is_replayed_from_the_page(
+    services: Callable[..., Service], tmp_path: Path, channel: AbstractChannel, redis: Redis,
+    names: Names,
+) -> None:
+    require_browser()
+    stack = await start_stack(services, tmp_path, RATE_LIMIT_COUNT="1",
+                              RATE_LIMIT_WINDOW_SECONDS="1")
+    bob, _ = await Client.authed(stack.gateway.url, "bob")
+    try:
+        traced = await stack.post({"type": "LIKE", "actorId": "alice", "targetId": "bob",
+                                   "postId": "p1"})
+        [note] = await bob.notifications(1)
+        await bob.ack(note["id"])
+        # zed's second event within a second is over its limit: a dead letter.
+        await stack.post({"type": "LIKE", "actorId": "zed", "targetId": "bob", "postId": "z1",
+                          "eventId": "zed-1"})
+        await stack.post({"type": "LIKE", "actorId": "zed", "targetId": "bob", "postId": "z2",
+                          "eventId": "zed-2"})
+        await eventually(lambda: queue_depth(channel, names.dead_letter_queue), lambda d: d == 1)
+        await asyncio.sleep(1.5)  # past zed's window: the replay is admitted
+
+        result = await run_scenario("console.mjs", {
+            "HERALD_PRODUCER_URL": stack.producer.url, "HERALD_ADMIN_KEY": ADMIN_KEY,
+            "HERALD_API_KEY": stack.key,
+            "HERALD_USER": "bob", "HERALD_EVENT_ID": traced, "HERALD_DEAD_ID": "zed-2",
+        }, timeout=180, name="console")
+
+        assert result["signedOut"] == {"navHidden": True, "liveHidden": True,
+                                       "statsWithoutKey": 401}
+        assert "403" in result["wrongKey"]["error"] and result["wrongKey"]["navHidden"]
+        assert result["wrongKey"]["keyKept"] is None and result["wrongKey"]["rows"] == 0
+
+        live = result["live"]
+        assert float(live["accepted"]) > 0 and float(live["delivered"]) > 0, live
+        assert live["p50"].endswith(("ms", " s")) and live["sameDocument"]
+        assert sorted(live["replicas"]) == ["consumer", "persister", "producer", "ws_gateway"]
+
+        assert result["deadLetter"]["cells"][2] == "rate_limited"
+        assert result["dialogs"] == ["Replay 1 dead letter(s)?"]
+        assert result["deadLetter"]["rowsLeft"] == 0
+        # Back in the pipeline: buffered for bob and delivered to his open connection.
+        await eventually(lambda: buffered(redis, names, "bob"),
+                         lambda b: "zed-2" in {n["eventId"] for n in b.values()})
+        assert await queue_depth(channel, names.dead_letter_queue) == 0
+        assert result["deadTrace"][:3] == ["accepted", "consumed", "rate_limited"]
+        assert "dead_lettered" in result["deadTrace"] and "delivered" in result["deadTrace"]
+
+        assert result["user"]["connections"] == "1" and result["user"]["history"] >= 1
+        seen: set[str] = set()
+        for _ in range(100):  # what the page sent: 40 likes, zed's two, the test one
+            if result["user"]["testEventId"] in seen:
+                break
+            seen |= {n["eventId"] for n in await bob.notifications(1)}
+        assert result["user"]["testEventId"] in seen
+
+        assert result["trace"] == ["accepted", "consumed", "buffered", "delivered", "acked",
+                                   "persisted"]
+        assert "no trace" in result["unknownTrace"]
+        assert result["tenants"]["status"].endswith("tenant(s)")
+        assert result["tenants"]["keys"] >= 1 and "events:write" in result["tenants"]["scopes"]
+        assert result["signedOutAgain"] == {"navHidden": True, "rows": 0, "timeline": 0}
+        assert not [m for m in result["console"] if m.startswith("pageerror")], result["console"]
+        for name in result["screenshots"]:
+            assert (ARTIFACTS / "console" / f"{name}.png").stat().st_size > 0
+    finally:
+        await bob.close()
