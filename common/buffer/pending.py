@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.buffer.formats import encode_entry
 from common.buffer.keys import BufferKeys
@@ -119,7 +120,10 @@ class PendingStore:
                               keys.pending_index(request.tenant_id, request.user_id),
                               keys.persist_stream],
                         [now_ms, "" if read_ms is None else read_ms, *request.ids])
-        replies = await trip.run(self._redis, self._timeout)
+        try:
+            replies = await trip.run(self._redis, self._timeout)
+        except TimeoutError as exc:  # the round trip's deadline: say it as Redis would
+            raise RedisTimeoutError(f"ack round trip over {self._timeout} s") from exc
         outcomes: list[AckOutcome] = []
         for request, reply in zip(requests, replies, strict=True):
             if isinstance(reply, Exception):
@@ -160,11 +164,21 @@ class PendingStore:
                           read_ms: int) -> None:
         """Add the entry that marks an already stored notification read: its own status and
         status time, and ``r``. The persister's upsert keeps the first ``readAt``."""
+        await self.record_reads([(body, status, status_ms)], read_ms)
+
+    async def record_reads(self, stored: Sequence[tuple[str, Status, int]],
+                           read_ms: int) -> None:
+        """:meth:`record_read` of several ``(body, status, status ms)``, one round trip."""
+        if not stored:
+            return
         trip = RoundTrip()
-        trip.command("XADD", self._keys.persist_stream, "*",
-                     *[x for kv in encode_entry(body, status, status_ms, read_ms).items()
-                       for x in kv])
-        await trip.one(self._redis, self._timeout)
+        for body, status, status_ms in stored:
+            trip.command("XADD", self._keys.persist_stream, "*",
+                         *[x for kv in encode_entry(body, status, status_ms, read_ms).items()
+                           for x in kv])
+        for reply in await trip.run(self._redis, self._timeout):
+            if isinstance(reply, Exception):
+                raise reply
 
 
 def _expired(body: str | bytes, now: float) -> bool:
