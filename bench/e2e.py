@@ -150,8 +150,8 @@ async def _open_herald_clients(target: Target, users: list[str], parallel: int =
     clients: list[HeraldClient] = []
     for start in range(0, len(users), parallel):
         chunk = [HeraldClient(target.ws_endpoint(), auto_ack=False,
-                              **({"token": make_token(secret, u)} if secret else
-                                 {"user_id": u})).start()
+                              token=make_token(secret, u) if secret else None,
+                              user_id=None if secret else u).start()
                  for u in users[start:start + parallel]]
         clients += chunk
         await asyncio.gather(*(c.wait_open(15.0) for c in chunk))

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -119,7 +120,8 @@ async def test_answers_while_the_broker_is_away_match_the_document(
             PUBLISH_TIMEOUT_SECONDS="1").start()
         await proxy.cut()
         schema = schemathesis.openapi.from_url(f"{producer.url}/openapi.json")
-        like = {"type": "LIKE", "actorId": "alice", "targetId": "bob", "postId": "p1"}
+        like: dict[str, Any] = {"type": "LIKE", "actorId": "alice", "targetId": "bob",
+                                "postId": "p1"}
         key = producer.headers
         cases = [
             schema["/v1/events"]["POST"].Case(body={**like, "eventId": "e-503"}, headers=key),

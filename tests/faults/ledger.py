@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ from tests.support.timing import scaled
 
 __all__ = ["Ledger", "Report"]
 
-Fault = Callable[[Stack, "Ledger"], Awaitable[None]]
+Fault = Callable[[Stack, "Ledger"], Coroutine[Any, Any, None]]
 
 
 @dataclass

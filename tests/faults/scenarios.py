@@ -9,14 +9,15 @@ import asyncio
 import sqlite3
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from tests.faults.ledger import Ledger
 from tests.faults.stack import SERVICES, Stack
 
 __all__ = ["FAULTS", "redis_fsync_of"]
 
-Fault = Callable[[Stack, Ledger], Awaitable[None]]
+Fault = Callable[[Stack, Ledger], Coroutine[Any, Any, None]]
 
 
 async def _recovered(ledger: Ledger, since: float) -> None:

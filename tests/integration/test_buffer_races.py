@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from common.buffer.expiry import ExpiryQueue
 from common.buffer.inbox import BufferOutcome, Pending
@@ -105,8 +106,10 @@ async def test_ack_against_expiry(clients: tuple[Redis, Redis], redis: Redis,
             await queue.expire(due.parsed)
             await queue.drop(due.members)
 
-        [(answer, _)], _ = await asyncio.gather(
+        [outcome], _ = await asyncio.gather(
             store.ack_many([AckRequest("default", "bob", (n.id,))]), sweep())
+        assert not isinstance(outcome, RedisError), outcome
+        answer, _ = outcome
         acked.update(answer)
     assert len(made) >= 20, "too few rounds to mean anything"
     assert await user_state(redis, names) == (set(), set())

@@ -108,8 +108,9 @@ async def test_dead_letters_are_listed_replayed_into_the_pipeline_and_purged(
         assert [d["id"] for d in only] == ["rl-1"]
         assert await queue_depth(channel, names.dead_letter_queue) == 2  # browsing keeps them
 
-        for bad in ({}, {"ids": ["a"], "reason": "invalid"}, {"ids": []}, {"reason": "Bad!"},
-                    {"ids": ["a"], "extra": 1}):
+        bodies: list[dict[str, object]] = [{}, {"ids": ["a"], "reason": "invalid"}, {"ids": []},
+                                           {"reason": "Bad!"}, {"ids": ["a"], "extra": 1}]
+        for bad in bodies:
             answer = await client.post("/v1/admin/dead-letters/replay", json=bad)
             assert answer.status_code == 422, (bad, answer.text)
         assert (await client.post("/v1/admin/dead-letters/replay",

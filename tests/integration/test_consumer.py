@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import orjson
@@ -32,8 +33,9 @@ def consumer(services: Callable[..., Service]) -> Callable[..., Service]:
     return make
 
 
-async def wait_buffered(redis: Redis, names: Names, user: str, count: int) -> dict[str, dict]:
-    async def probe() -> dict[str, dict]:
+async def wait_buffered(redis: Redis, names: Names, user: str, count: int
+                        ) -> dict[str, dict[str, Any]]:
+    async def probe() -> dict[str, dict[str, Any]]:
         return await buffered(redis, names, user)
 
     return await eventually(probe, lambda found: len(found) >= count)
@@ -77,7 +79,8 @@ async def test_gateways_are_signalled_on_the_users_channel(
     message = None
     while message is None and time.monotonic() < deadline:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
-    await pubsub.aclose()
+    # redis-py leaves PubSub.aclose unannotated
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
     assert message is not None
     assert orjson.loads(message["data"])["id"] == notification_id("default", "ev-live", "bob")
 
@@ -106,7 +109,7 @@ async def test_a_like_burst_collapses_and_the_rest_is_dead_lettered_with_reason(
     await publish_raw(channel, names, event_body("other-post", postId="p2"))
     dead = await read_queue(channel, names.dead_letter_queue, 3)
     assert {m.headers[REASON_HEADER] for m in dead} == {"semantic_duplicate"}
-    assert sorted(m.message_id for m in dead) == ["burst-1", "burst-2", "burst-3"]
+    assert sorted(str(m.message_id) for m in dead) == ["burst-1", "burst-2", "burst-3"]
     assert orjson.loads(dead[0].body)["recipients"] == ["bob"]
     found = await buffered(redis, names, "bob")
     assert sorted(n["eventId"] for n in found.values()) == ["burst-0", "other-post"]
@@ -131,7 +134,7 @@ async def test_invalid_messages_are_dead_lettered_and_never_block_the_queue(
     await wait_buffered(redis, names, "bob", 1)
     dead = await read_queue(channel, names.dead_letter_queue, len(poison))
     assert {m.headers[REASON_HEADER] for m in dead} == {"invalid"}
-    details = {m.message_id: m.headers["x-herald-detail"] for m in dead}
+    details = {m.message_id: str(m.headers["x-herald-detail"]) for m in dead}
     assert "type" in details["poison-2"]
     assert "actorId must not be one of the recipients" in details["poison-3"]
     assert sorted(m.body for m in dead) == sorted(poison)  # the original bytes, kept

@@ -16,6 +16,7 @@ from common.naming import Names
 from tests.support.amqp import queue_depth
 from tests.support.events import event_body, total_buffered
 from tests.support.processes import Service
+from tests.support.replies import texts
 from tests.support.timing import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -48,7 +49,8 @@ async def fill_queue(channel: AbstractChannel, names: Names, count: int) -> set[
 async def buffered_ids(redis: Redis, names: Names) -> set[str]:
     found: set[str] = set()
     for user in USERS:
-        found |= {f"{user}|{nid}" for nid in await redis.hkeys(names.pending_hash("default", user))}
+        ids = texts(await redis.hkeys(names.pending_hash("default", user)))
+        found |= {f"{user}|{nid}" for nid in ids}
     return found
 
 

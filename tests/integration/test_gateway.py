@@ -17,6 +17,7 @@ from tests.support.amqp import publish_raw
 from tests.support.events import buffered, event_body
 from tests.support.processes import Service
 from tests.support.reference import decode_entry
+from tests.support.replies import entries
 from tests.support.timing import eventually
 from tests.support.ws import SECRET, Client, token
 
@@ -54,7 +55,7 @@ async def test_live_delivery_then_ack_moves_it_to_the_persist_stream(
     answer = await bob.ack(note["id"])
     assert answer == {"type": "ACK_OK", "notificationIds": [note["id"]], "unknown": []}
     assert await buffered(redis, names, "bob") == {}
-    [(_, fields)] = await redis.xrange(names.persist_stream)
+    [(_, fields)] = entries(await redis.xrange(names.persist_stream))
     record = decode_entry(fields)
     assert record.status is Status.ACKED
     assert record.notification.id == note["id"]
@@ -147,6 +148,7 @@ async def test_bad_auth_is_refused_with_its_close_code(
     if isinstance(frame, dict):
         await client.send(frame)
     else:
+        assert isinstance(frame, str)
         await client.ws.send(frame)
     close_code, frames = await client.closed()
     assert close_code == code

@@ -22,6 +22,7 @@ from tests.support.events import buffered, event_body
 from tests.support.processes import Service
 from tests.support.proxy import TcpProxy
 from tests.support.reference import decode_entry
+from tests.support.replies import entries
 from tests.support.ws import Client
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.pending import AckRequest, PendingStore
@@ -53,8 +54,8 @@ async def buffer_for(redis: Redis, names: Names, user: str, count: int,
 
 
 async def stream_ids(redis: Redis, names: Names) -> list[str]:
-    entries = await redis.xrange(names.persist_stream)
-    records = [decode_entry(fields) for _, fields in entries]
+    rows = entries(await redis.xrange(names.persist_stream))
+    records = [decode_entry(fields) for _, fields in rows]
     assert all(r.status is Status.ACKED for r in records)
     return [r.notification.id for r in records]
 

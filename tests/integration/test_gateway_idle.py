@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def gateway(prefix: str) -> AsyncIterator[tuple[Server, Redis]]:
-    settings = GatewaySettings(jwt_secret=SECRET, herald_prefix=prefix,  # type: ignore[call-arg]
+    settings = GatewaySettings(jwt_secret=SECRET, herald_prefix=prefix,
                                redis_url=REDIS_URL)
     redis = Redis.from_url(REDIS_URL)
     hub = Hub(redis)

@@ -29,6 +29,7 @@ from common.store.sqlite import SqliteStore
 from persister.stream import dead_stream, group_name
 from tests.support.processes import ROOT, Service
 from tests.support.proxy import TcpProxy
+from tests.support.replies import entries, stream_fields, text
 from tests.support.timing import eventually
 
 pytestmark = pytest.mark.integration
@@ -52,9 +53,8 @@ async def publish(redis: Redis, names: Names, n: Notification, status: Status,
                   at: datetime | None = None) -> str:
     """XADD an entry as the gateway (acked) or a sweeper (expired) does."""
     at_ms = to_ms(at or datetime.now(UTC))
-    entry_id: str = await redis.xadd(names.persist_stream,
-                                     encode_entry(n.model_dump_json(), status, at_ms))
-    return entry_id
+    return text(await redis.xadd(names.persist_stream,
+                                 stream_fields(encode_entry(n.model_dump_json(), status, at_ms))))
 
 
 async def buffer(redis: Redis, names: Names, n: Notification, *, in_hash: bool = True) -> None:
@@ -227,6 +227,7 @@ async def test_entries_of_a_dead_persister_are_claimed(
     for n in notes:
         await publish(redis, names, n, Status.ACKED)
     taken = await redis.xreadgroup(group, "dead-host-1", {names.persist_stream: ">"}, count=10)
+    assert isinstance(taken, list)  # RESP2: [[stream, entries]]
     assert len(taken[0][1]) == 5  # delivered to a consumer that will never ack them
 
     service = await persister(CLAIM_IDLE_SECONDS="1").start()
@@ -258,14 +259,19 @@ async def test_malformed_entries_are_dead_lettered_and_never_block(
         {"n": orjson.dumps([body]), "s": "acked", "t": "1"},
     ]
     await publish(redis, names, first, Status.ACKED)  # the same batch: written all the same
-    bad_ids = [await redis.xadd(names.persist_stream, fields) for fields in bad]
+    bad_ids = [text(await redis.xadd(names.persist_stream, stream_fields(fields)))
+               for fields in bad]
     await publish(redis, names, good, Status.ACKED)
 
     service = await persister().start()
     found = await eventually(lambda: stored(db[1]), lambda f: good.id in f)
     assert set(found) == {first.id, good.id}
     await eventually(lambda: pending(redis, names), lambda p: p == 0)
-    dead = await eventually(lambda: redis.xrange(dead_stream(names)),
+
+    async def dead_entries() -> list[tuple[str, dict[str, str]]]:
+        return entries(await redis.xrange(dead_stream(names)))
+
+    dead = await eventually(dead_entries,
                             lambda d: len(d) == len(bad))
     assert [fields["source"] for _, fields in dead] == bad_ids
     assert all(fields["error"] for _, fields in dead)
@@ -386,8 +392,8 @@ async def test_sigterm_while_the_store_fails_hands_the_batch_back(
         notes = [note() for _ in range(3)]
         async with redis.pipeline(transaction=True) as multi:  # one batch: all or nothing
             for n in notes:
-                multi.xadd(names.persist_stream, encode_entry(n.model_dump_json(),
-                                                              Status.ACKED, 1))
+                multi.xadd(names.persist_stream, stream_fields(encode_entry(
+                    n.model_dump_json(), Status.ACKED, 1)))
             await multi.execute()
         await eventually(lambda: pending(redis, names), lambda p: p == 3)
         await eventually(lambda: metric(first, "herald_persist_retries_total",

@@ -39,6 +39,7 @@ from tests.support.amqp import publish_raw
 from tests.support.events import buffered, event_body
 from tests.support.keys import headers, make_key
 from tests.support.processes import Service, free_port
+from tests.support.replies import as_bytes, entries, raw_entries, stream_fields, texts
 from tests.support.timing import eventually
 from tests.support.ws import Client, token
 
@@ -89,14 +90,14 @@ async def user_keys(redis: Redis, names: Names, tenant: str, user: str) -> set[s
 
 
 async def expiry_members(redis: Redis, names: Names, tenant: str, user: str) -> list[str]:
-    return [m for m in await redis.zrange(names.expiry_index, 0, -1)
+    return [m for m in texts(await redis.zrange(names.expiry_index, 0, -1))
             if m.startswith(f"{tenant}|{user}|")]
 
 
 async def stream_notes(redis: Redis, names: Names, tenant: str, user: str) -> list[str]:
     """Ids of the stream entries' notifications that belong to the user."""
     found = []
-    for _, fields in await redis.xrange(names.persist_stream):
+    for _, fields in entries(await redis.xrange(names.persist_stream)):
         note = orjson.loads(fields["n"])
         if (note["tenantId"], note["userId"]) == (tenant, user):
             found.append(note["id"])
@@ -189,11 +190,11 @@ async def test_erasure_removes_everything_of_one_user_and_nothing_else(
     # An ACK that lands after the erasure (it read the notification before): the persister
     # stores nothing of it and deletes its entry. Carol's entry after it marks the batch.
     late = Notification.model_validate({**body["pending"][0]})
-    late_id = await redis.xadd(names.persist_stream, encode_entry(
-        late.model_dump_json(), Status.ACKED, to_ms(datetime.now(UTC))))
+    late_id = await redis.xadd(names.persist_stream, stream_fields(encode_entry(
+        late.model_dump_json(), Status.ACKED, to_ms(datetime.now(UTC)))))
     carol_note = (await buffered(redis, names, "carol"))[carol]
-    await redis.xadd(names.persist_stream, encode_entry(
-        orjson.dumps(carol_note), Status.ACKED, to_ms(datetime.now(UTC))))
+    await redis.xadd(names.persist_stream, stream_fields(encode_entry(
+        orjson.dumps(carol_note), Status.ACKED, to_ms(datetime.now(UTC)))))
     await eventually(lambda: history(api, "carol"), lambda h: h == {carol: "acked"})
     await eventually(lambda: redis.xrange(names.persist_stream, late_id, late_id),
                      lambda found: found == [])
@@ -285,15 +286,15 @@ async def test_a_write_in_flight_during_the_erasure_is_erased_again(
         stream = PersistStream(raw, names, "test-1", batch_size=100, block_ms=100,
                                claim_idle_ms=60_000)
         await stream.ensure_group()
-        ids = [await raw.xadd(names.persist_stream, encode_entry(
-            n.model_dump_json(), Status.ACKED, to_ms(now))) for n in notes]
+        ids = [as_bytes(await raw.xadd(names.persist_stream, stream_fields(encode_entry(
+            n.model_dump_json(), Status.ACKED, to_ms(now))))) for n in notes]
         eraser = RedisErasure(raw, names, 3600)
 
         async def erase_bob() -> None:
             await eraser.erase("default", "bob")
             await store.erase_user("default", "bob")
 
-        worker = Worker(stream, _ErasedMidWrite(store, erase_bob),  # type: ignore[arg-type]
+        worker = Worker(stream, _ErasedMidWrite(store, erase_bob),
                         asyncio.Event(), claim_interval_seconds=60, retry_max_seconds=0.5,
                         erasures=ErasureIndex(raw, names))
         batch = await worker.prepare(await stream.read())
@@ -303,7 +304,7 @@ async def test_a_write_in_flight_during_the_erasure_is_erased_again(
         assert await store.export_user("default", "bob", 10) == []
         assert [r.notification.id for r in await store.export_user("default", "carol", 10)
                 ] == ["n-carol"]
-        remaining = [i.decode() for i, _ in await raw.xrange(names.persist_stream)]
+        remaining = [i.decode() for i, _ in raw_entries(await raw.xrange(names.persist_stream))]
         assert ids[0].decode() not in remaining
         assert ids[1].decode() in remaining
     finally:
@@ -337,8 +338,8 @@ async def test_the_redis_side_at_scale_and_the_buffering_script_after_it(
     async with redis.pipeline(transaction=False) as pipe:
         for i in range(2600):
             n = bob[i // 20] if i % 20 == 0 else carol[i % 3]
-            pipe.xadd(names.persist_stream, encode_entry(n.model_dump_json(), Status.ACKED,
-                                                         to_ms(now)))
+            pipe.xadd(names.persist_stream, stream_fields(encode_entry(
+                n.model_dump_json(), Status.ACKED, to_ms(now))))
         await pipe.execute()
 
     erased = await RedisErasure(redis, names, 3600).erase("default", "bob")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import orjson
@@ -99,7 +99,7 @@ async def test_bad_input_gets_a_clear_error_and_publishes_nothing(
 
 
 async def test_streamed_body_over_the_limit_is_413(producer: Service) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(10):
             yield b" " * 1000
 

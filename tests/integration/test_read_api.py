@@ -14,6 +14,7 @@ from common.naming import Names
 from tests.support.amqp import publish_raw
 from tests.support.events import buffered, event_body
 from tests.support.processes import Service
+from tests.support.replies import entries
 from tests.support.timing import eventually
 from tests.support.ws import token
 
@@ -94,7 +95,7 @@ async def test_marking_a_pending_notification_read_acks_it(
         answer = await api.post(f"/v1/notifications/{nid}/read", headers=headers)
         assert answer.status_code == 200
         assert await buffered(redis, names, "bob") == {}
-        [(_, fields)] = await redis.xrange(names.persist_stream)
+        [(_, fields)] = entries(await redis.xrange(names.persist_stream))
         assert fields["s"] == "acked"
         assert int(fields["r"]) > 0
         assert (await api.get("/v1/users/bob/notifications/unread-count",

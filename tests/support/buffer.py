@@ -14,6 +14,7 @@ from common.models import Event, Notification
 from common.naming import Names
 from consumer.rules import build_notifications
 from tests.support.events import event_body
+from tests.support.replies import entries, texts
 
 __all__ = ["make_buffer", "note", "stream_rows", "user_state"]
 
@@ -40,7 +41,7 @@ def pending(n: Notification, digest: str | None = None) -> Pending:
 
 async def stream_rows(redis: Redis, names: Names) -> list[tuple[str, str, int | None]]:
     """``(notification id, status, read ms)`` of every persist-stream entry, in order."""
-    raw = await redis.xrange(names.persist_stream)
+    raw = entries(await redis.xrange(names.persist_stream))
     rows = [decode_entry({k.encode(): v.encode() for k, v in fields.items()})
             for _, fields in raw]
     return [(r.id, r.status, r.read_ms) for r in rows]
@@ -49,6 +50,6 @@ async def stream_rows(redis: Redis, names: Names) -> list[tuple[str, str, int | 
 async def user_state(redis: Redis, names: Names, user: str = "bob",
                      tenant: str = "default") -> tuple[set[str], set[str]]:
     """(ids in the pending hash, ids in the replay order): always equal when consistent."""
-    hashed = set(await redis.hkeys(names.pending_hash(tenant, user)))
-    ordered = set(await redis.zrange(names.pending_index(tenant, user), 0, -1))
+    hashed = set(texts(await redis.hkeys(names.pending_hash(tenant, user))))
+    ordered = set(texts(await redis.zrange(names.pending_index(tenant, user), 0, -1)))
     return hashed, ordered

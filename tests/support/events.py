@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from common.models import Event
 from common.naming import Names
+from tests.support.replies import text
 
 __all__ = ["buffered", "event_body", "total_buffered"]
 
@@ -27,7 +28,7 @@ async def buffered(redis: Redis, names: Names, user: str, tenant: str = "default
                    ) -> dict[str, dict[str, Any]]:
     """The user's pending notifications, by id."""
     raw = await redis.hgetall(names.pending_hash(tenant, user))
-    return {k: orjson.loads(v) for k, v in raw.items()}
+    return {text(k): orjson.loads(v) for k, v in raw.items()}
 
 
 async def total_buffered(redis: Redis, names: Names, users: list[str]) -> int:

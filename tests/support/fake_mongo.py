@@ -55,7 +55,7 @@ __all__ = ["FakeAsyncMongoClient"]
 
 Document = dict[str, Any]
 
-_CODEC = CodecOptions(tz_aware=True, tzinfo=UTC)
+_CODEC: CodecOptions[Document] = CodecOptions(tz_aware=True, tzinfo=UTC)
 
 
 class _Missing:

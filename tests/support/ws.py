@@ -36,7 +36,8 @@ class Client:
         return cls(ws)
 
     @classmethod
-    async def authed(cls, url: str, user: str, tenant: str | None = None) -> tuple[Client, dict]:
+    async def authed(cls, url: str, user: str, tenant: str | None = None
+                     ) -> tuple[Client, dict[str, Any]]:
         client = await cls.connect(url)
         await client.send({"type": "AUTH", "token": token(user, tenant)})
         ok = await client.recv()

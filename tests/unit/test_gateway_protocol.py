@@ -66,7 +66,7 @@ def test_hs256_tokens() -> None:
         (jwt.encode({"sub": "u1"}, SECRET, algorithm="HS256"), "AUTH_INVALID"),  # no exp
         (hs({"sub": "u1", "exp": int(time.time()) - 60}), "AUTH_EXPIRED"),
         (hs({"sub": "u:1"}), "AUTH_INVALID"),
-        (jwt.encode({"sub": "u1", "exp": int(time.time()) + 60}, None, algorithm="none"),
+        (jwt.encode({"sub": "u1", "exp": int(time.time()) + 60}, "", algorithm="none"),
          "AUTH_INVALID"),
     ]:
         with pytest.raises(AuthError) as info:

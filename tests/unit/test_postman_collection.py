@@ -19,7 +19,7 @@ METHODS = {"get", "put", "post", "delete", "patch"}
 
 
 def requests(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found = []
+    found: list[dict[str, Any]] = []
     for item in items:
         found += requests(item["item"]) if "item" in item else [item["request"]]
     return found
@@ -39,7 +39,7 @@ def test_every_documented_operation_has_a_request_with_a_status_test() -> None:
         assert raw.startswith("{{baseUrl}}/"), raw
         path = raw.removeprefix("{{baseUrl}}").partition("?")[0]
         sent.append((request["method"].lower(), path))
-    missing = []
+    missing: list[str] = []
     for path, item in openapi_document()["paths"].items():
         pattern = re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$")
         missing.extend(f"{method.upper()} {path}" for method in set(item) & METHODS

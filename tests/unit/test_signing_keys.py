@@ -18,7 +18,7 @@ NEW = "n" * 40
 LEGACY = "l" * 40
 
 
-def settings(**env: str) -> AuthSettings:
+def settings(**env: str | None) -> AuthSettings:
     return AuthSettings(**env)  # type: ignore[arg-type]
 
 
