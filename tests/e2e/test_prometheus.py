@@ -79,6 +79,9 @@ async def query(url: str, expr: str) -> dict[str, object]:
             answer = await http.get("/api/v1/query", params={"query": expr})
         except httpx.TransportError as exc:
             return {"status": "unreachable", "error": repr(exc)}
+        if answer.headers.get("content-type", "").split(";")[0] != "application/json":
+            # Prometheus answers "Service Unavailable" in text until its TSDB is open.
+            return {"status": "not_ready", "error": f"{answer.status_code} {answer.text[:200]}"}
         body: dict[str, object] = answer.json()
         return body
 
