@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +34,17 @@ _posts = itertools.count(1)
 
 
 async def post_event(producer: Service, **fields: Any) -> str:
-    """POST one event as an app would (the one place that knows ingest's credentials)."""
+    """POST one event as a careful app would (the one place that knows ingest's credentials):
+    a 503 (no broker confirm in time, on a busy machine) is sent again with the same eventId
+    after its Retry-After, a bounded number of times."""
     body = {"type": "LIKE", "actorId": "alice", "targetId": USER,
-            "postId": f"p{next(_posts)}", **fields}
+            "postId": f"p{next(_posts)}", "eventId": str(uuid.uuid4()), **fields}
     async with httpx.AsyncClient(base_url=producer.url, timeout=scaled(10)) as client:
-        answer = await client.post("/v1/events", json=body, headers=producer.headers)
+        for _ in range(5):
+            answer = await client.post("/v1/events", json=body, headers=producer.headers)
+            if answer.status_code != 503:
+                break
+            await asyncio.sleep(float(answer.headers.get("retry-after", "1")))
     assert answer.status_code == 202, answer.text
     event_id: str = answer.json()["eventId"]
     return event_id
