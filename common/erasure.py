@@ -1,5 +1,4 @@
-"""The erasure rules that need no Redis: which stored rows an erasure covers, and (re-exported
-from the buffer's owner, :mod:`common.buffer`) the member formats and the Redis side.
+"""The erasure rule that needs no Redis: which stored rows an erasure covers.
 
 What an erasure does in Redis, and why a tombstone: :mod:`common.buffer.erasure`.
 """
@@ -8,31 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.buffer.erasure import (
-    DEFAULT_TOMBSTONE_SECONDS,
-    SCAN_COUNT,
-    STREAM_PAGE,
-    ErasureIndex,
-    RedisErased,
-    RedisErasure,
-)
-from common.buffer.formats import entry_belongs
-from common.buffer.formats import erasure_member as index_member
-from common.buffer.keys import glob_escape
 from common.store.rows import Row
 
-__all__ = [
-    "DEFAULT_TOMBSTONE_SECONDS",
-    "SCAN_COUNT",
-    "STREAM_PAGE",
-    "ErasureIndex",
-    "RedisErased",
-    "RedisErasure",
-    "entry_belongs",
-    "glob_escape",
-    "index_member",
-    "stale_rows",
-]
+__all__ = ["stale_rows"]
 
 
 def stale_rows(rows: Sequence[Row], erased: dict[tuple[str, str], int]) -> list[int]:

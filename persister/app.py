@@ -16,8 +16,8 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from common.buffer.erasure import ErasureIndex
 from common.buffer.telemetry import start_telemetry
-from common.erasure import ErasureIndex
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.models import utc_now

@@ -9,7 +9,7 @@ due, else this consumer's own (after a restart) or new entries — and then:
    with backoff while the store fails — nothing of the batch is acked meanwhile;
 3. acks the whole batch with one XACK.
 
-Erased users (:mod:`common.erasure`): before step 2, one ``ZMSCORE`` of the erasure index
+Erased users (:mod:`common.buffer.erasure`): before step 2, one ``ZMSCORE`` of the erasure index
 drops the rows of notifications created at or before their user's erasure (an ACK or an
 expiry that raced the erasure must not bring them back); after step 2, a second one catches
 an erasure that ran while the write was in flight, and erases those rows again. The entries
@@ -40,8 +40,9 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from common.buffer.erasure import ErasureIndex
 from common.buffer.telemetry import TRACE
-from common.erasure import ErasureIndex, stale_rows
+from common.erasure import stale_rows
 from common.logs import get_logger
 from common.retry import REDIS_ERRORS, GaveUp, Retrier
 from common.store import Store

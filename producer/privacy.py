@@ -2,9 +2,9 @@
 
 * ``DELETE /v1/users/{userId}`` removes everything of that user in that tenant — pending
   notifications and markers in Redis, the persist stream's entries (both
-  :class:`common.erasure.RedisErasure`), the stored history (``Store.erase_user``) — and
+  :class:`common.buffer.erasure.RedisErasure`), the stored history (``Store.erase_user``) — and
   leaves a tombstone so that a replay of an old event does not bring anything back (see
-  :mod:`common.erasure`). Synchronous: ``200`` once all of it is done. Every step is
+  :mod:`common.buffer.erasure`). Synchronous: ``200`` once all of it is done. Every step is
   idempotent: after a ``503`` the client repeats the call.
 * ``GET /v1/users/{userId}/export`` returns what is held: the pending notifications (from
   Redis) and the stored history, each up to :data:`EXPORT_LIMIT` items, ``truncated`` saying
@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from common.erasure import RedisErasure
+from common.buffer.erasure import RedisErasure
 from common.logs import get_logger
 from common.models import ID_PATTERN, utc_now
 from common.naming import Names

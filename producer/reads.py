@@ -13,7 +13,7 @@ marking a stored one read adds an entry with its own status and ``r``. The persi
 both to the store, which keeps the first ``readAt``; the producer reads the store and never
 writes it. So a mark-read shows in the history once the persister has stored it (usually a
 few milliseconds), and an erasure racing it is handled where every other entry's is (the
-persisters drop and delete entries of erased users, :mod:`common.erasure`).
+persisters drop and delete entries of erased users, :mod:`common.buffer.erasure`).
 Mark-all-read acknowledges every pending notification the same way (one script per
 :data:`~common.buffer.pending.REPLAY_CHUNK` ids), then sets ``readAt`` on the stored ones
 that have none: that one bulk update is the producer's only write to the store (the

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from common.auth import AuthSettings
-from common.erasure import DEFAULT_TOMBSTONE_SECONDS
+from common.buffer.erasure import DEFAULT_TOMBSTONE_SECONDS
 from common.store.settings import StoreSettings
 from producer.schemas import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_SKEW_SECONDS, OccurredWindow
 
@@ -44,7 +44,7 @@ class ProducerSettings(AuthSettings, StoreSettings):
     occurred_at_max_skew_seconds: float = Field(DEFAULT_MAX_SKEW_SECONDS, ge=0,
                                                 le=7 * 86400)
     # How long an erased user's tombstone keeps old events from notifying them again
-    # (common.erasure): longer than DEDUP_TTL_SECONDS and than an event may wait in RabbitMQ.
+    # (common.buffer.erasure): longer than DEDUP_TTL_SECONDS and than an event may wait in RabbitMQ.
     erasure_tombstone_seconds: float = Field(float(DEFAULT_TOMBSTONE_SECONDS), ge=3600,
                                              le=10 * 365 * 86400)
 

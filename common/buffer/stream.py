@@ -164,7 +164,7 @@ class PersistStream:
             await self._redis.xack(self.key, self.group, *ids)
 
     async def delete(self, ids: list[str]) -> None:
-        """``XDEL`` entries (of an erased user, :mod:`common.erasure`), acked before."""
+        """``XDEL`` entries (of an erased user, :mod:`common.buffer.erasure`), acked before."""
         if ids:
             await self._redis.xdel(self.key, *ids)
 

@@ -25,6 +25,7 @@ from common.buffer.scripts import ERASE, RoundTrip
 from common.naming import Names
 from tests.conftest import REDIS_URL
 from tests.support.buffer import make_buffer, note, stream_rows, user_state
+from tests.support.timing import scaled
 
 pytestmark = pytest.mark.integration
 
@@ -163,7 +164,7 @@ async def test_sweep_lease_of_a_dead_holder_runs_out(raw: Redis, names: Names) -
     queue = ExpiryQueue(raw, names)
     assert await queue.lease_and_due("dead", 50, int(time.time() * 1000), 10) is not None
     assert await queue.lease_and_due("alive", 50, int(time.time() * 1000), 10) is None
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + scaled(5)
     while await queue.lease_and_due("alive", 50, int(time.time() * 1000), 10) is None:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)

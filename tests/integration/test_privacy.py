@@ -24,8 +24,8 @@ import pytest
 from aio_pika.abc import AbstractChannel
 from redis.asyncio import Redis
 
+from common.buffer.erasure import ErasureIndex, RedisErasure
 from common.buffer.formats import encode_entry
-from common.erasure import ErasureIndex, RedisErasure
 from common.models import EventType, Notification, Priority, notification_id
 from common.naming import Names
 from common.records import Status

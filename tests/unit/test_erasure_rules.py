@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from common.erasure import entry_belongs, glob_escape, index_member, stale_rows
+from common.buffer.formats import entry_belongs
+from common.buffer.formats import erasure_member as index_member
+from common.buffer.keys import glob_escape
+from common.erasure import stale_rows
 from common.models import EventType, Notification, Priority
 from common.records import Status
 from common.store.rows import make_row
