@@ -180,8 +180,11 @@ async def test_an_events_trace_runs_from_accepted_to_persisted(stack: Stack) -> 
                 return []
             return [m["stage"] for m in answer.json()["stages"]]
 
-        found = await eventually(stages, lambda s: "persisted" in s)
-        assert found == ["accepted", "consumed", "buffered", "delivered", "acked", "persisted"]
+        # Each process flushes its own marks on its own clock (every 0.2 s, later on a busy
+        # machine): "persisted" can be read before the producer's "accepted" lands.
+        want = ["accepted", "consumed", "buffered", "delivered", "acked", "persisted"]
+        found = await eventually(stages, lambda s: set(want) <= set(s))
+        assert found == want  # oldest first, nothing else
         answer = await client.get(f"/v1/admin/events/{event_id}/trace")
         delivered = next(m for m in answer.json()["stages"] if m["stage"] == "delivered")
         assert delivered["service"] == "ws_gateway"
