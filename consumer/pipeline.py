@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 from pydantic import ValidationError
 
+from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, NotificationBuffer, Pending
 from common.logs import get_logger
 from common.models import Event, utc_now
 from common.validation import one_line
-from consumer.buffer import Admission, AdmitRequest, BufferOutcome, NotificationBuffer, Pending
 from consumer.deadletter import DeadLetterReason, dead_letter
 from consumer.metrics import EVENTS, NOTIFICATIONS
 from consumer.rules import build_notifications, is_rate_limited, semantic_digest

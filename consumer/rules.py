@@ -1,6 +1,6 @@
 """The consumer's pure rules: priority, message text, semantic-dedup keys, notifications.
 
-No I/O here; :mod:`consumer.buffer` and :mod:`consumer.worker` move the bytes.
+No I/O here; :mod:`common.buffer.inbox` and :mod:`consumer.worker` move the bytes.
 """
 
 from __future__ import annotations

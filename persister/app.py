@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from common.buffer.erasure import ErasureIndex
+from common.buffer.stream import PersistStream, consumer_name
 from common.buffer.telemetry import start_telemetry
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
@@ -34,7 +35,6 @@ from persister.metrics import (
     count_retry,
 )
 from persister.settings import PersisterSettings
-from persister.stream import PersistStream, consumer_name
 from persister.sweeper import Sweeper
 from persister.worker import Worker
 

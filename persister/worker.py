@@ -3,7 +3,7 @@
 Each turn takes one batch — entries claimed from a stalled persister when a claim scan is
 due, else this consumer's own (after a restart) or new entries — and then:
 
-1. decodes every entry; a malformed one is dead-lettered (see :mod:`persister.stream`),
+1. decodes every entry; a malformed one is dead-lettered (see :mod:`common.buffer.stream`),
    logged with its stream id and counted, never retried;
 2. writes the good ones with one ``upsert_rows`` (one transaction / bulk_write), retried
    with backoff while the store fails — nothing of the batch is acked meanwhile;
@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from common.buffer.erasure import ErasureIndex
+from common.buffer.stream import Entry, PersistStream
 from common.buffer.telemetry import TRACE
 from common.erasure import stale_rows
 from common.logs import get_logger
@@ -58,7 +59,6 @@ from persister.metrics import (
     PERSISTED,
     count_retry,
 )
-from persister.stream import Entry, PersistStream
 
 __all__ = ["Batch", "Worker", "split"]
 

@@ -19,9 +19,9 @@ import contextlib
 
 from redis.exceptions import RedisError
 
+from common.buffer.pending import AckOutcome, AckRequest, PendingStore
 from common.logs import get_logger
 from ws_gateway.metrics import ACK_BATCHES
-from ws_gateway.pending import AckOutcome, AckRequest, PendingStore
 
 __all__ = ["AckBatcher"]
 

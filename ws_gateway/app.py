@@ -10,6 +10,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from common.auth import Verifier
+from common.buffer.pending import PendingStore
 from common.buffer.telemetry import start_telemetry
 from common.health import Readiness, probe
 from common.logs import get_logger
@@ -19,7 +20,6 @@ from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import GuardedConnection
 from ws_gateway.handler import Handler
 from ws_gateway.hub import Hub
-from ws_gateway.pending import PendingStore
 from ws_gateway.settings import GatewaySettings
 
 __all__ = ["WS_PATHS", "serve_gateway"]

@@ -25,6 +25,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from common.auth import AuthError, Identity, Verifier
+from common.buffer.pending import PendingStore
 from common.buffer.telemetry import PRESENCE
 from common.logs import get_logger
 from ws_gateway import protocol
@@ -32,7 +33,6 @@ from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import Admission, close_in_background, close_within, peer_host
 from ws_gateway.hub import Hub
 from ws_gateway.metrics import AUTH_FAILURES, CLOSES, CONNECTIONS, UNAUTHENTICATED
-from ws_gateway.pending import PendingStore
 from ws_gateway.session import Session
 from ws_gateway.settings import GatewaySettings
 

@@ -26,6 +26,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from common.auth import Identity
+from common.buffer.pending import PendingStore
 from common.buffer.telemetry import TRACE
 from common.buffer.telemetry.trace import event_id_of
 from common.logs import get_logger
@@ -33,7 +34,6 @@ from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import close_in_background
 from ws_gateway.metrics import ACKS, CLOSES, DELIVERED, DELIVERY_SECONDS
-from ws_gateway.pending import PendingStore
 
 __all__ = ["Session"]
 

@@ -1,5 +1,5 @@
 """The persist stream's consumer group, as the persister uses it (owned here, with the rest
-of the Redis schema; :mod:`persister.stream` re-exports it).
+of the Redis schema).
 
 * Group ``{prefix}.persisters`` (:attr:`~common.buffer.keys.BufferKeys.persist_group`),
   created at id ``0`` with MKSTREAM, so entries the gateways

@@ -12,10 +12,11 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from common.buffer.inbox import NotificationBuffer, Pending
+from common.buffer.pending import AckRequest, PendingStore
 from common.models import Event
 from common.naming import Names
 from common.records import Status
-from consumer.buffer import NotificationBuffer, Pending
 from consumer.rules import build_notifications
 from tests.conftest import REDIS_URL
 from tests.support.events import buffered, event_body
@@ -25,7 +26,6 @@ from tests.support.reference import decode_entry
 from tests.support.replies import entries
 from tests.support.ws import Client
 from ws_gateway.ack_batcher import AckBatcher
-from ws_gateway.pending import AckRequest, PendingStore
 
 pytestmark = pytest.mark.integration
 

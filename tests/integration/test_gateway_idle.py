@@ -12,13 +12,13 @@ from redis.asyncio import Redis
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from common.auth import Verifier
+from common.buffer.pending import PendingStore
 from common.naming import Names
 from tests.conftest import REDIS_URL
 from tests.support.ws import SECRET, Client
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.handler import Handler
 from ws_gateway.hub import Hub
-from ws_gateway.pending import PendingStore
 from ws_gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.integration

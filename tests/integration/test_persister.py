@@ -20,13 +20,13 @@ import pytest
 from redis.asyncio import Redis
 
 from common.buffer.formats import encode_entry
+from common.buffer.stream import dead_stream, group_name
 from common.models import EventType, Notification, Priority
 from common.naming import Names
 from common.records import Status, StoredNotification
 from common.store import MAX_PAGE
 from common.store.rules import to_ms, truncate
 from common.store.sqlite import SqliteStore
-from persister.stream import dead_stream, group_name
 from tests.support.processes import ROOT, Service
 from tests.support.proxy import TcpProxy
 from tests.support.replies import entries, stream_fields, text
@@ -58,7 +58,7 @@ async def publish(redis: Redis, names: Names, n: Notification, status: Status,
 
 
 async def buffer(redis: Redis, names: Names, n: Notification, *, in_hash: bool = True) -> None:
-    """Write a pending notification the way consumer/buffer.py does (index entry first)."""
+    """Write a pending notification the way common/buffer/inbox.py does (index entry first)."""
     t, u = n.tenantId, n.userId
     await redis.zadd(names.expiry_index, {f"{t}|{u}|{n.id}": to_ms(n.expiresAt)})
     if in_hash:
