@@ -91,7 +91,7 @@ async def _fill_stream(target: Target, count: int, chunk: int = 2000) -> float:
                         "postId": f"p{i}", "message": "a liked your post",
                         "priority": "promotional", "createdAt": stamp,
                         "expiresAt": expires.replace("+00:00", "Z")})
-                    pipe.xadd(names.persist_stream,
+                    pipe.xadd(names.persist_stream_of("default", f"u{i % 1000}"),
                               encode_entry(body, Status.ACKED, at_ms))  # type: ignore[arg-type]
                 await pipe.execute()
     finally:

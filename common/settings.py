@@ -12,6 +12,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.buffer.keys import MAX_SHARDS
 from common.naming import Names
 from common.validation import one_line
 
@@ -44,6 +45,9 @@ class BaseServiceSettings(BaseSettings):
     delivery_limit: int = Field(20, ge=1, le=1000)
     # How long an event's stage marks are kept for the console's Trace page (0: tracing off).
     trace_ttl_seconds: float = Field(3600.0, ge=0, le=30 * 86400)
+    # How many shards the Redis buffer is split into (common/buffer/keys.py): 1 on a single
+    # Redis; several per node on a Redis Cluster. The same in every service; drain to change.
+    herald_buffer_shards: int = Field(1, ge=1, le=MAX_SHARDS)
     # This process's name in the console (default hostname-pid).
     replica_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 
@@ -68,7 +72,7 @@ class BaseServiceSettings(BaseSettings):
 
     @property
     def names(self) -> Names:
-        return Names(self.herald_prefix)
+        return Names(self.herald_prefix, self.herald_buffer_shards)
 
 
 class SettingsError(SystemExit):

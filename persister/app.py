@@ -1,5 +1,5 @@
-"""Wiring of the persister: Redis, the store, the stream worker, the sweeper, housekeeping and
-the probes, and the drain on SIGTERM.
+"""Wiring of the persister: Redis, the store, one stream worker per buffer shard, the sweeper,
+housekeeping and the probes, and the drain on SIGTERM.
 
 Start: the probes come up first (``/healthz`` answers at once); the store is opened with
 retries, so a persister started before its database is merely unready (``/readyz`` 503) until
@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from common.buffer.erasure import ErasureIndex
+from common.buffer.expiry import ExpiryQueue
 from common.buffer.stream import PersistStream, consumer_name
 from common.buffer.telemetry import start_telemetry
 from common.health import ProbeServer, Readiness
@@ -63,7 +64,8 @@ async def _every(
 async def serve(settings: PersisterSettings) -> None:
     stop = stop_on_signals()
     consumer = consumer_name()
-    redis = open_redis(settings.redis_url, max_connections=16,
+    # One blocking read per shard, plus the sweeper, the chores and the workers' writes.
+    redis = open_redis(settings.redis_url, max_connections=16 + settings.herald_buffer_shards,
                        socket_timeout=settings.block_ms / 1000 + 5)
     store: Store | None = None
 
@@ -89,15 +91,18 @@ async def serve(settings: PersisterSettings) -> None:
     log.info("store open", backend=store.backend)
     telemetry = start_telemetry(redis, settings, "persister")
 
-    stream = PersistStream(
-        redis, settings.names, consumer, batch_size=settings.batch_size,
-        block_ms=settings.block_ms, claim_idle_ms=int(settings.claim_idle_seconds * 1000),
-        linger_ms=settings.linger_ms,
-    )
-    worker = Worker(stream, store, stop,
-                    claim_interval_seconds=max(0.5, min(settings.claim_idle_seconds / 2, 10)),
-                    retry_max_seconds=settings.retry_max_seconds,
-                    erasures=ErasureIndex(redis, settings.names))
+    names = settings.names
+    streams = [PersistStream(
+        redis, names, consumer, batch_size=settings.batch_size, block_ms=settings.block_ms,
+        claim_idle_ms=int(settings.claim_idle_seconds * 1000), linger_ms=settings.linger_ms,
+        shard=shard,
+    ) for shard in range(names.shards)]
+    workers = [Worker(stream, store, stop,
+                      claim_interval_seconds=max(0.5, min(settings.claim_idle_seconds / 2, 10)),
+                      retry_max_seconds=settings.retry_max_seconds,
+                      erasures=ErasureIndex(redis, names))
+               for stream in streams]
+    expiry = ExpiryQueue(redis, names)
     sweeper = Sweeper(redis, settings.names, consumer, stop,
                       interval_seconds=settings.sweep_interval_seconds,
                       batch=settings.sweep_batch, retry_max_seconds=settings.retry_max_seconds)
@@ -110,26 +115,31 @@ async def serve(settings: PersisterSettings) -> None:
             log.info("pruned stored notifications past retention", count=pruned)
 
     async def gauges() -> None:
-        length, lag, pending, buffered = await stream.sample()
-        STREAM_ENTRIES.set(length)
-        STREAM_LAG.set(lag)
-        STREAM_PENDING.set(pending)
-        BUFFERED.set(buffered)
+        samples = [await stream.sample() for stream in streams]
+        STREAM_ENTRIES.set(sum(s[0] for s in samples))
+        STREAM_LAG.set(sum(s[1] for s in samples))
+        STREAM_PENDING.set(sum(s[2] for s in samples))
+        BUFFERED.set(await expiry.size())
+
+    async def trim() -> None:
+        for stream in streams:
+            await stream.trim()
 
     loops = {
-        asyncio.create_task(worker.run(), name="worker"),
+        *(asyncio.create_task(worker.run(), name=f"worker-{shard}")
+          for shard, worker in enumerate(workers)),
         asyncio.create_task(sweeper.run(), name="sweeper"),
     }
     chores = {
         asyncio.create_task(_every(stop, settings.trim_interval_seconds, "stream trim",
-                                   stream.trim, REDIS_ERRORS), name="trim"),
+                                   trim, REDIS_ERRORS), name="trim"),
         asyncio.create_task(_every(stop, settings.prune_interval_seconds, "store prune",
                                    prune, (Exception,)), name="prune"),
         asyncio.create_task(_every(stop, GAUGE_INTERVAL_SECONDS, "stream gauges",
                                    gauges, REDIS_ERRORS), name="gauges"),
     }
-    log.info("persister started", stream=stream.key, group=stream.group, consumer=consumer,
-             batch=settings.batch_size)
+    log.info("persister started", streams=[s.key for s in streams], group=streams[0].group,
+             consumer=consumer, batch=settings.batch_size)
 
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({stopper, *loops, *chores}, return_when=asyncio.FIRST_COMPLETED)

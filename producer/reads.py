@@ -106,7 +106,7 @@ class History:
         if stored is None:
             return False
         if stored.readAt is None:
-            await self._buffer.record_read(stored.notification.model_dump_json(), stored.status,
+            await self._buffer.record_read(stored.notification, stored.status,
                                            to_ms(stored.statusAt), now_ms)
         return True
 

@@ -169,7 +169,7 @@ class RedisErasure:
         """``XDEL`` the user's entries from the shared persist stream, read in pages of
         :data:`STREAM_PAGE` up to its last id when the scan starts (entries added later are
         the persisters' to drop: :class:`ErasureIndex`). The number deleted."""
-        key = self._names.persist_stream
+        key = self._names.persist_stream_of(tenant_id, user_id)
         last: Any = await self._redis.xrevrange(key, "+", "-", count=1)
         if not last:
             return 0

@@ -82,7 +82,7 @@ class ExpiryQueue:
         trip = RoundTrip()
         for (tenant, user), args in by_user.items():
             trip.script(EXPIRE, [keys.pending_hash(tenant, user), keys.pending_index(tenant, user),
-                                 keys.persist_stream], args)
+                                 keys.persist_stream_of(tenant, user)], args)
         return sum(int(r) for r in await _all(trip, self._redis, self._timeout))
 
     async def drop(self, members: Sequence[bytes]) -> None:

@@ -12,7 +12,11 @@ batch's expiry members (before the scripts: an index member without a notificati
 harmless, the sweeper drops it; a notification without one would never expire), one admit
 per rate-limited event, then one buffer per notification, *gated* on its event's admission
 (the script reads whether the admit just before it put the event id in the actor's log).
-A second round trip happens only when some notification was not made (limited, erased):
+The gate is a key of the script call, so it is used only when the actor's log is in the
+recipient's shard (always, with one shard): the slot rule of :mod:`common.buffer.keys`. For a
+recipient in another shard the first round trip reads the admission (``ZSCORE``, after the
+admits) and a second one buffers the notifications of admitted events, ungated.
+Another round trip happens only when some notification was not made (limited, erased):
 their expiry members are removed.
 """
 
@@ -125,30 +129,33 @@ class NotificationBuffer:
             trip.script(ADMIT, [keys.rate_limit_key(admit.tenant_id, admit.actor_id)],
                         [admit.event_id, self._limit, self._window_ms])
         first_buffer = len(trip)
-        for item in items:
-            n = item.notification
-            t, u = n.tenantId, n.userId
-            digest = item.semantic_digest
-            created_ms = _ms(n.createdAt)
-            script_keys = [keys.seen_key(t, u, n.id), keys.pending_hash(t, u),
-                           keys.pending_index(t, u), keys.semantic_key(t, u, digest or "none"),
-                           keys.erased_marker(t, u)]
-            args: list[str | int] = [
-                n.id, n.model_dump_json(), created_ms, self._dedup_ms,
-                self._semantic_ms if digest else 0, _ms(n.expiresAt) + self._grace_ms,
-                keys.live_channel(t, u),
-                item.accepted_ms if item.accepted_ms is not None else created_ms,
-            ]
-            if item.gate is not None:
-                script_keys.append(keys.rate_limit_key(item.gate.tenant_id, item.gate.actor_id))
-                args.append(item.gate.event_id)
-            trip.script(BUFFER, script_keys, args)
+        deferred: list[int] = []  # items whose gate is in another shard: buffered after
+        for pos, item in enumerate(items):
+            gate = item.gate
+            if gate is not None and (keys.shard(gate.tenant_id, gate.actor_id)
+                                     != keys.shard(item.notification.tenantId,
+                                                   item.notification.userId)):
+                deferred.append(pos)
+                continue
+            trip.script(BUFFER, *self._buffer_call(item, gated=True))
+        first_check = len(trip)
+        for pos in deferred:
+            gate = items[pos].gate
+            assert gate is not None
+            trip.command("ZSCORE", keys.rate_limit_key(gate.tenant_id, gate.actor_id),
+                         gate.event_id)
         replies = await trip.run(self._redis, self._timeout)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
         admissions = [Admission(int(r)) for r in replies[first_admit:first_buffer]]
-        outcomes = [BufferOutcome(int(r)) for r in replies[first_buffer:]]
+        made = iter(replies[first_buffer:first_check])
+        checks = dict(zip(deferred, replies[first_check:], strict=True))
+        admitted = [pos for pos in deferred if checks[pos] is not None]
+        later = dict(zip(admitted, await self._buffer_ungated([items[p] for p in admitted]),
+                         strict=True))
+        outcomes = [later.get(pos, BufferOutcome.LIMITED) if pos in checks
+                    else BufferOutcome(int(next(made))) for pos in range(len(items))]
         unmade = [expiry_member(i.notification.tenantId, i.notification.userId,
                                 i.notification.id)
                   for i, o in zip(items, outcomes, strict=True)
@@ -159,6 +166,42 @@ class NotificationBuffer:
             cleanup.command("ZREM", keys.expiry_index, *unmade)
             await cleanup.one(self._redis, self._timeout)
         return admissions, outcomes
+
+    def _buffer_call(self, item: Pending, *, gated: bool
+                     ) -> tuple[list[str], list[str | int]]:
+        """The keys and arguments of one ``buffer.lua`` call (with the gate if ``gated`` and
+        the item has one)."""
+        keys = self._keys
+        n = item.notification
+        t, u = n.tenantId, n.userId
+        digest = item.semantic_digest
+        created_ms = _ms(n.createdAt)
+        script_keys = [keys.seen_key(t, u, n.id), keys.pending_hash(t, u),
+                       keys.pending_index(t, u), keys.semantic_key(t, u, digest or "none"),
+                       keys.erased_marker(t, u)]
+        args: list[str | int] = [
+            n.id, n.model_dump_json(), created_ms, self._dedup_ms,
+            self._semantic_ms if digest else 0, _ms(n.expiresAt) + self._grace_ms,
+            keys.live_channel(t, u),
+            item.accepted_ms if item.accepted_ms is not None else created_ms,
+        ]
+        if gated and item.gate is not None:
+            script_keys.append(keys.rate_limit_key(item.gate.tenant_id, item.gate.actor_id))
+            args.append(item.gate.event_id)
+        return script_keys, args
+
+    async def _buffer_ungated(self, items: Sequence[Pending]) -> list[BufferOutcome]:
+        """Buffer notifications whose events are known to be admitted, one round trip."""
+        if not items:
+            return []
+        trip = RoundTrip()
+        for item in items:
+            trip.script(BUFFER, *self._buffer_call(item, gated=False))
+        replies = await trip.run(self._redis, self._timeout)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return [BufferOutcome(int(r)) for r in replies]
 
 
 def _ms(when: datetime) -> int:

@@ -1,12 +1,19 @@
 """Every Redis key (and pub/sub channel) name Herald uses, all under one prefix.
 
-**The slot rule.** Keys that belong to one recipient carry the hash tag ``{tenant:user}``, so
-every key of that user lands on one Redis Cluster slot and a script may touch them together.
-The actor's rate-limit log carries the *actor's* tag (``{tenant:actor}``), an ingest bucket
-``{key id}``. Ids are validated by the models to ``[A-Za-z0-9._@-]``, so neither ``{``, ``}``
-nor ``:`` can appear inside a tag. Three keys are global (one per deployment): the persist
-stream, the expiry index and the erasure index; see ``docs/DESIGN.md`` for which scripts
-touch one of them besides a user's keys, and what Redis Cluster would need for those.
+**The slot rule: every key of one script call is in one hash slot.** The buffer is split into
+``shards`` (``HERALD_BUFFER_SHARDS``, default 1) by a stable hash of ``tenant:user``; every
+key of a user carries its shard's hash tag ``{N}``, and so does that shard's persist stream
+(``{prefix}:persist:{N}``), the one key the ACK and expiry scripts write besides the user's.
+So a script that moves a user's notification to the stream touches one slot, and a Redis
+Cluster spreads the shards over its nodes. On a single Redis (what Herald deploys) one shard
+is right; a cluster wants several per node. Every service must be given the same number:
+changing it moves every user to other keys, so drain first (``docs/DESIGN.md``).
+
+The actor's rate-limit log carries the actor's shard (``tenant:actor``), an ingest bucket the
+tag ``{key id}``. Ids are validated by the models to ``[A-Za-z0-9._@-]``, so neither ``{``,
+``}`` nor ``:`` can appear inside a name part. Four keys are global (one per deployment) and
+are only ever touched by single commands, never inside a script with other keys: the
+expiry index, the erasure index, the sweeper's lease and the persist dead-letter stream.
 
 Nothing outside :mod:`common.buffer` spells a key: services call these methods (or the API
 classes of :mod:`common.buffer`, which call them).
@@ -14,9 +21,12 @@ classes of :mod:`common.buffer`, which call them).
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
-__all__ = ["BufferKeys", "glob_escape"]
+__all__ = ["MAX_SHARDS", "BufferKeys", "glob_escape"]
+
+MAX_SHARDS = 1024
 
 
 def glob_escape(text: str) -> str:
@@ -29,11 +39,23 @@ class BufferKeys:
     """Every Redis key and channel name, derived from one prefix (``HERALD_PREFIX``)."""
 
     prefix: str
+    shards: int = 1
+    """How many shards the buffer is split into (``HERALD_BUFFER_SHARDS``), at least 1."""
 
-    @staticmethod
-    def tag(tenant_id: str, user_id: str) -> str:
-        """The hash tag of one user's (or actor's) keys: ``{tenant:user}``."""
-        return f"{{{tenant_id}:{user_id}}}"
+    def __post_init__(self) -> None:
+        if not 1 <= self.shards <= MAX_SHARDS:
+            raise ValueError(f"shards must be within 1..{MAX_SHARDS}, not {self.shards}")
+
+    def shard(self, tenant_id: str, user_id: str) -> int:
+        """The shard of one user (or actor): a stable hash of ``tenant:user``."""
+        if self.shards == 1:
+            return 0
+        return zlib.crc32(f"{tenant_id}:{user_id}".encode()) % self.shards
+
+    def tag(self, tenant_id: str, user_id: str) -> str:
+        """The part of a user's (or actor's) key names after the kind: ``{N}:tenant:user``,
+        whose hash tag ``{N}`` is the user's shard."""
+        return f"{{{self.shard(tenant_id, user_id)}}}:{tenant_id}:{user_id}"
 
     # --- one recipient (same hash slot) -------------------------------------------------
     def pending_hash(self, tenant_id: str, user_id: str) -> str:
@@ -99,10 +121,26 @@ class BufferKeys:
         that a stream entry belongs to an erased user (:mod:`common.buffer.erasure`)."""
         return f"{self.prefix}:erasures"
 
+    # --- one shard --------------------------------------------------------------------
+    def persist_stream_of(self, tenant_id: str, user_id: str) -> str:
+        """The persist stream of a user's shard: the one their ``acked``/``expired`` entries
+        go to, in the same slot as the user's keys."""
+        return self.persist_stream_at(self.shard(tenant_id, user_id))
+
+    def persist_stream_at(self, shard: int) -> str:
+        """Stream of acked and expired notifications of shard ``shard``, read by the
+        persisters' group (one worker per shard)."""
+        return f"{self.prefix}:persist:{{{shard}}}"
+
+    @property
+    def persist_streams(self) -> list[str]:
+        """Every shard's persist stream, shard 0 first."""
+        return [self.persist_stream_at(n) for n in range(self.shards)]
+
     @property
     def persist_stream(self) -> str:
-        """Stream of acked and expired notifications, read by the persisters' group."""
-        return f"{self.prefix}:persist"
+        """Shard 0's persist stream: with one shard (the default), the only one."""
+        return self.persist_stream_at(0)
 
     @property
     def persist_group(self) -> str:
@@ -112,7 +150,7 @@ class BufferKeys:
     @property
     def persist_dead_stream(self) -> str:
         """Stream of malformed persist-stream entries, copied there before they are acked."""
-        return f"{self.persist_stream}:dead"
+        return f"{self.prefix}:persist:dead"
 
     @property
     def sweeper_lease(self) -> str:

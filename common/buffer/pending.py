@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from common.buffer.formats import encode_entry
 from common.buffer.keys import BufferKeys
 from common.buffer.scripts import ACK, NEWEST, REPLAY, RoundTrip, call
+from common.models import Notification
 from common.records import Status
 from common.redis_pool import as_text
 
@@ -118,7 +119,7 @@ class PendingStore:
         for request in requests:
             trip.script(ACK, [keys.pending_hash(request.tenant_id, request.user_id),
                               keys.pending_index(request.tenant_id, request.user_id),
-                              keys.persist_stream],
+                              keys.persist_stream_of(request.tenant_id, request.user_id)],
                         [now_ms, "" if read_ms is None else read_ms, *request.ids])
         try:
             replies = await trip.run(self._redis, self._timeout)
@@ -160,25 +161,17 @@ class PendingStore:
             marked += len(outcome[0])
         return marked
 
-    async def record_read(self, body: str, status: Status, status_ms: int,
+    async def record_read(self, notification: Notification, status: Status, status_ms: int,
                           read_ms: int) -> None:
         """Add the entry that marks an already stored notification read: its own status and
-        status time, and ``r``. The persister's upsert keeps the first ``readAt``."""
-        await self.record_reads([(body, status, status_ms)], read_ms)
-
-    async def record_reads(self, stored: Sequence[tuple[str, Status, int]],
-                           read_ms: int) -> None:
-        """:meth:`record_read` of several ``(body, status, status ms)``, one round trip."""
-        if not stored:
-            return
+        status time, and ``r``, to its user's shard stream. The persister's upsert keeps the
+        first ``readAt``."""
         trip = RoundTrip()
-        for body, status, status_ms in stored:
-            trip.command("XADD", self._keys.persist_stream, "*",
-                         *[x for kv in encode_entry(body, status, status_ms, read_ms).items()
-                           for x in kv])
-        for reply in await trip.run(self._redis, self._timeout):
-            if isinstance(reply, Exception):
-                raise reply
+        fields = encode_entry(notification.model_dump_json(), status, status_ms, read_ms)
+        trip.command("XADD", self._keys.persist_stream_of(notification.tenantId,
+                                                          notification.userId),
+                     "*", *[x for kv in fields.items() for x in kv])
+        await trip.one(self._redis, self._timeout)
 
 
 def _expired(body: str | bytes, now: float) -> bool:

@@ -1,5 +1,6 @@
-"""The persist stream's consumer group, as the persister uses it (owned here, with the rest
-of the Redis schema).
+"""A persist stream's consumer group, as the persister uses it (owned here, with the rest
+of the Redis schema). There is one stream per buffer shard (:mod:`common.buffer.keys`); a
+persister runs one :class:`PersistStream` (and one worker) per shard, all in the one group.
 
 * Group ``{prefix}.persisters`` (:attr:`~common.buffer.keys.BufferKeys.persist_group`),
   created at id ``0`` with MKSTREAM, so entries the gateways
@@ -78,10 +79,10 @@ class PersistStream:
         block_ms: int,
         claim_idle_ms: int,
         linger_ms: int = 0,
+        shard: int = 0,
     ) -> None:
         self._redis = redis
-        self.key = names.persist_stream
-        self._expiry_index = names.expiry_index
+        self.key = names.persist_stream_at(shard)
         self.group = group_name(names)
         self.dead_key = dead_stream(names)
         self.consumer = consumer
@@ -179,18 +180,17 @@ class PersistStream:
             maxlen=DEAD_MAXLEN, approximate=True,
         )
 
-    async def sample(self) -> tuple[int, int, int, int]:
-        """(stream entries, entries this group has not read, read but not yet stored,
-        notifications pending in the buffer), for the gauges an operator watches."""
+    async def sample(self) -> tuple[int, int, int]:
+        """(stream entries, entries this group has not read, read but not yet stored), for
+        the gauges an operator watches."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.xlen(self.key)
             pipe.xinfo_groups(self.key)
-            pipe.zcard(self._expiry_index)
-            length, groups, buffered = await pipe.execute()
+            length, groups = await pipe.execute()
         mine = next((g for g in groups if as_text(g["name"]) == self.group), None)
         lag = int(mine.get("lag") or 0) if mine is not None else int(length)
         pending = int(mine["pending"]) if mine is not None else 0
-        return int(length), lag, pending, int(buffered)
+        return int(length), lag, pending
 
     async def trim(self) -> int:
         """Drop the entries no group can read again; how many went."""

@@ -207,3 +207,55 @@ async def test_bad_input_gets_a_clear_error_and_reaches_nobody(herald: Herald) -
     good = await herald.post(like("alice", "bob"))
     assert [n["eventId"] for n in await bob.notifications(1)] == [good]
     await bob.close()
+
+
+@pytest.fixture
+async def sharded(services: Callable[..., Service], tmp_path: Path) -> Herald:
+    """The four services on a buffer split into four shards; an actor may make one event
+    (so the consumer's cross-shard admission path runs)."""
+    common = {"JWT_SECRET": SECRET, "STORE_URL": f"sqlite:///{tmp_path}/herald.db",
+              "NOTIFICATION_TTL_SECONDS": "3600", "SEMANTIC_WINDOW_SECONDS": "0",
+              "HERALD_BUFFER_SHARDS": "4", "RATE_LIMIT_COUNT": "1",
+              "RATE_LIMIT_WINDOW_SECONDS": "3600"}
+    consumer, persister, gateway, producer = await asyncio.gather(
+        services("consumer", **common).start(),
+        services("persister", **common).start(),
+        services("ws_gateway", **common).start(),
+        services("producer", **common).start(),
+    )
+    return Herald(producer, gateway, consumer, persister,
+                  {"default": producer.headers["X-API-Key"]})
+
+
+async def test_on_four_shards_every_user_is_served_and_every_ack_persisted(
+    sharded: Herald,
+) -> None:
+    users = [f"user{n}" for n in range(8)]  # crc32 spreads them over all four shards
+    live = {u: (await Client.authed(sharded.gateway.url, u))[0] for u in users[:4]}
+    sent = {u: await sharded.post(like(f"fan-of-{u}", u)) for u in users}
+    # One actor, three events: only the first is admitted, whichever shard its target is in.
+    spam = [await sharded.post(like("spammer", u, postId=f"s{n}"))
+            for n, u in enumerate(users[:3])]
+    for user, client in live.items():
+        notes = await client.notifications(2 if user in users[:1] else 1)
+        assert {n["eventId"] for n in notes} == {sent[user]} | (
+            {spam[0]} if user == users[0] else set())
+        await client.ack(*(n["id"] for n in notes))
+        assert await client.quiet(0.3) == []
+        await client.close()
+    for user in users[4:]:  # offline: replayed at AUTH, then acked
+        client, ok = await Client.authed(sharded.gateway.url, user)
+        assert ok["pending"] == 1
+        [note] = await client.notifications(1)
+        await client.ack(note["id"])
+        await client.close()
+    for user in users:
+        want = {sent[user]: "acked"} | ({spam[0]: "acked"} if user == users[0] else {})
+
+        async def statuses(u: str = user) -> dict[str, str]:
+            return await sharded.statuses(u)
+
+        def complete(s: dict[str, str], w: dict[str, str] = want) -> bool:
+            return s == w
+
+        await eventually(statuses, complete)

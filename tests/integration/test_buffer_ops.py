@@ -21,6 +21,7 @@ from common.naming import Names
 from common.records import Status
 from tests.conftest import REDIS_URL
 from tests.support.buffer import make_buffer, note, stream_rows, user_state
+from tests.support.slots import sharded_names, slot_rule  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +128,7 @@ async def test_mark_read_is_an_ack_with_read_at_and_stored_ones_get_an_entry(
     store = PendingStore(raw, names)
     assert await store.mark_read("default", "bob", n.id, 1234)
     assert not await store.mark_read("default", "bob", n.id, 5678)  # no longer pending
-    await store.record_read(n.model_dump_json(), Status.EXPIRED, 99, 5678)
+    await store.record_read(n, Status.EXPIRED, 99, 5678)
     assert await stream_rows(redis, names) == [(n.id, "acked", 1234), (n.id, "expired", 5678)]
 
 
@@ -211,7 +212,8 @@ async def test_a_script_redis_does_not_know_is_loaded_and_only_it_is_run_again(
     trip = RoundTrip()
     trip.command("INCR", f"{names.prefix}:counter")
     trip.script(unknown, [names.pending_hash("default", "bob"),
-                          names.pending_index("default", "bob"), names.persist_stream],
+                          names.pending_index("default", "bob"),
+                          names.persist_stream_of("default", "bob")],
                 [1, "", n.id])
     replies = await trip.run(raw)
     assert replies == [1, [n.id.encode()]]

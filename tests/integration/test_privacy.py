@@ -85,8 +85,11 @@ async def post_event(api: httpx.AsyncClient, event_id: str, target: str, *,
 
 
 async def user_keys(redis: Redis, names: Names, tenant: str, user: str) -> set[str]:
-    return {k async for k in redis.scan_iter(match=f"{names.prefix}:*{{{tenant}:{user}}}*",
-                                             count=1000)}
+    tag = names.tag(tenant, user)  # "{shard}:tenant:user": ends a key, or is followed by ":"
+    found: set[str] = set()
+    for pattern in (f"{names.prefix}:*:{tag}", f"{names.prefix}:*:{tag}:*"):
+        found |= {k async for k in redis.scan_iter(match=pattern, count=1000)}
+    return found
 
 
 async def expiry_members(redis: Redis, names: Names, tenant: str, user: str) -> list[str]:

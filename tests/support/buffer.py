@@ -40,8 +40,10 @@ def pending(n: Notification, digest: str | None = None) -> Pending:
 
 
 async def stream_rows(redis: Redis, names: Names) -> list[tuple[str, str, int | None]]:
-    """``(notification id, status, read ms)`` of every persist-stream entry, in order."""
-    raw = entries(await redis.xrange(names.persist_stream))
+    """``(notification id, status, read ms)`` of every persist-stream entry (of every
+    shard), in the order of their stream ids."""
+    raw = [entry for key in names.persist_streams for entry in entries(await redis.xrange(key))]
+    raw.sort(key=lambda e: tuple(int(x) for x in e[0].split("-")))
     rows = [decode_entry({k.encode(): v.encode() for k, v in fields.items()})
             for _, fields in raw]
     return [(r.id, r.status, r.read_ms) for r in rows]

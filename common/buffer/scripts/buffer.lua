@@ -1,12 +1,13 @@
 -- buffer: make one notification for one recipient, all or nothing.
--- KEYS seen, pending, order, sem, tomb (all {tenant:user}); KEYS[6] (optional) the actor's
---   rate-limit log: the gate (see below).
+-- KEYS seen, pending, order, sem, tomb (all of the recipient's shard); KEYS[6] (optional) the
+--   actor's rate-limit log, in the same shard: the gate (see below).
 -- ARGV id, body, created ms, seen ttl ms, semantic window ms (0: none), keep-until ms,
 --   live channel, accepted ms, [event id: the gate's member]
 -- Returns 0 duplicate, 1 buffered, 2 semantic duplicate, 3 erased, 4 not admitted.
 -- The gate: when the consumer sends the actor's admission (admit.lua) in the same pipeline,
 -- this reads whether that event id is in the actor's log; absent means the event was limited
--- and nothing is made. It is read-only and in the actor's slot (see docs/DESIGN.md).
+-- and nothing is made. It is passed only when the actor's log is in the recipient's shard,
+-- so every key of the call is in one slot (common/buffer/inbox.py).
 local seen, pending, order, sem, tomb = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, body, created_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local seen_ms, sem_ms, keep_until_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
