@@ -77,7 +77,8 @@ def collapse(rows: Iterable[Row]) -> list[Row]:
     order. (SQLite applies the rows of a batch in order, each under the SQL rule.) Applying
     the collapsed row to what is stored gives what applying the rows one by one gives. A
     ``read_ms`` comes from a mark-read entry (``r``): an ``acked`` one for a notification
-    that was pending, or one with the stored row's own status for one already stored.
+    that was pending, or one with the stored row's own status for one already stored — so
+    an ``expired`` row's ``read_ms`` is kept even where its status is not.
     """
     merged: dict[str, Row] = {}
     for row in rows:
@@ -85,7 +86,8 @@ def collapse(rows: Iterable[Row]) -> list[Row]:
         if earlier is None:
             merged[row.id] = row
         elif earlier.status == _ACKED and row.status != _ACKED:
-            continue
+            if earlier.read_ms is None and row.read_ms is not None:
+                merged[row.id] = earlier._replace(read_ms=row.read_ms)
         elif earlier.read_ms is not None:
             merged[row.id] = row._replace(read_ms=earlier.read_ms)
         else:

@@ -108,15 +108,14 @@ SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(va
        json_extract(value, '$[6]'), json_extract(value, '$[7]')
 FROM json_each(?1) WHERE true
 ON CONFLICT (id) DO UPDATE SET
-    created_ms = excluded.created_ms,
-    status = excluded.status,
-    status_ms = excluded.status_ms,
+    created_ms = CASE WHEN {kept} THEN notifications.created_ms ELSE excluded.created_ms END,
+    status = CASE WHEN {kept} THEN notifications.status ELSE excluded.status END,
+    status_ms = CASE WHEN {kept} THEN notifications.status_ms ELSE excluded.status_ms END,
     read_ms = COALESCE(notifications.read_ms, excluded.read_ms),
-    body = excluded.body
+    body = CASE WHEN {kept} THEN notifications.body ELSE excluded.body END
 WHERE notifications.tenant_id = excluded.tenant_id
   AND notifications.user_id = excluded.user_id
-  AND NOT (notifications.status = 'acked' AND excluded.status <> 'acked')
-"""
+""".format(kept="(notifications.status = 'acked' AND excluded.status <> 'acked')")
 
 _COLUMNS = "created_ms, id, status, status_ms, read_ms, body"
 

@@ -48,7 +48,8 @@ def normalize(record: StoredNotification) -> StoredNotification:
 
 
 def merge(older: StoredNotification, newer: StoredNotification) -> StoredNotification:
-    """The upsert rule: ``acked`` is never downgraded to ``expired``; ``readAt`` is kept."""
-    if older.status is Status.ACKED and newer.status is not Status.ACKED:
-        return older
-    return newer.model_copy(update={"readAt": older.readAt or newer.readAt})
+    """The upsert rule: ``acked`` is never downgraded to ``expired``; the first ``readAt`` is
+    kept, and one that comes with an ``expired`` record is taken even when the stored row is
+    ``acked`` (a mark-read of a stored notification carries the status it read)."""
+    kept = older if older.status is Status.ACKED and newer.status is not Status.ACKED else newer
+    return kept.model_copy(update={"readAt": older.readAt or newer.readAt})
