@@ -117,7 +117,7 @@ def _raise_fd_limit() -> None:
 
 
 async def run_one(name: str, opts: argparse.Namespace) -> dict[str, Any]:
-    from bench.results import median_of
+    from bench.results import calibrate, median_of
     runs = []
     if opts.profile:
         from bench import profile
@@ -130,7 +130,9 @@ async def run_one(name: str, opts: argparse.Namespace) -> dict[str, Any]:
         if opts.wait_idle > 0:
             from bench.procstat import wait_until_quiet
             busy_before = await wait_until_quiet(opts.wait_idle)
+        ceiling = calibrate()  # the machine's ceiling, measured just before the run
         run = await scenario(name)(opts)
+        run["calibration_s"] = ceiling
         run["machine_busy_before_percent"] = busy_before
         runs.append(run)
     result = median_of(runs) if len(runs) > 1 else runs[0]

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-__all__ = ["RESULTS_DIR", "machine_info", "median_of", "percentiles", "table", "write_json"]
+__all__ = ["CALIBRATION_LOOPS", "RESULTS_DIR", "calibrate", "machine_info", "median_of",
+           "percentiles", "table", "write_json"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -39,6 +40,20 @@ def _git(*args: str) -> str:
                               cwd=RESULTS_DIR.parents[1], check=False).stdout.strip()
     except OSError:
         return ""
+
+
+CALIBRATION_LOOPS = 5_000_000
+
+
+def calibrate(loops: int = CALIBRATION_LOOPS) -> float:
+    """The machine's ceiling right now: seconds one process takes for a fixed pure-Python
+    loop (5M iterations of an add). Lower is faster; a figure is comparable with another
+    only next to its own calibration (machines of one kind differ 3-5x)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(loops):
+        total += i
+    return round(time.perf_counter() - started, 3)
 
 
 def machine_info() -> dict[str, Any]:
@@ -89,7 +104,8 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     """One markdown row per scenario: its headline figure against the issue's target, the
     busiest processes, and what the tool says limits it."""
     lines = ["| scenario | measured | target | busiest processes (CPU % of a core) | "
-             "other load (CPU %) | saturated |", "| --- | --- | --- | --- | --- | --- |"]
+             "other load (CPU %) | saturated | calibration (s, 5M loop) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         procs = row.get("procstat", {}).get("processes", {})
         busiest = sorted(procs.items(), key=lambda kv: -kv[1]["cpu_percent"])[:4]
@@ -98,5 +114,6 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
         stat = row.get("procstat", {})
         limits = ", ".join(stat.get("bottlenecks", [])) or "-"
         lines.append(f"| {row['scenario']} | {measured} | {row.get('target', '')} | {cpu} | "
-                     f"{_fmt(stat.get('untracked_cpu_percent'))} | {limits} |")
+                     f"{_fmt(stat.get('untracked_cpu_percent'))} | {limits} | "
+                     f"{_fmt(row.get('calibration_s'))} |")
     return "\n".join(lines)
