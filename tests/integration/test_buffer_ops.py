@@ -17,11 +17,14 @@ from common.buffer.formats import expiry_member
 from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, Pending
 from common.buffer.pending import AckRequest, PendingStore
 from common.buffer.scripts import ACK, RoundTrip, Script
+from common.buffer.telemetry.keys import trace_key
+from common.buffer.telemetry.reader import read_trace
+from common.buffer.telemetry.trace import MAX_MARKS_PER_EVENT, Tracer
 from common.naming import Names
 from common.records import Status
 from tests.conftest import REDIS_URL
 from tests.support.buffer import make_buffer, note, stream_rows, user_state
-from tests.support.slots import sharded_names, slot_rule  # noqa: F401  (fixtures)
+from tests.support.slots import check_slots, sharded_names  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -219,3 +222,27 @@ async def test_a_script_redis_does_not_know_is_loaded_and_only_it_is_run_again(
     assert replies == [1, [n.id.encode()]]
     assert await redis.get(f"{names.prefix}:counter") == "1"  # not run twice
     assert await stream_rows(redis, names) == [(n.id, "acked", None)]
+
+
+async def test_trace_marks_are_one_script_per_event_capped_and_expiring(
+    raw: Redis, redis: Redis, names: Names, slot_rule: list[str],
+) -> None:
+    tracer = Tracer()
+    tracer.start(raw, names, 60, "consumer", "test-1")
+    try:
+        for n in range(MAX_MARKS_PER_EVENT + 100):  # a huge fan-out's marks
+            tracer.mark("ev-big", "delivered", 1000.0 + n, notificationId=f"n{n}")
+        tracer.mark("ev-small", "consumed", 5.0)
+        tracer.mark("ev-small", "buffered", 6.0, notifications=1)
+        assert await tracer.flush() == MAX_MARKS_PER_EVENT + 102
+        assert slot_rule.count("trace") == 2  # one call per event
+        tracer.mark("ev-big", "acked", 9999.0)
+        assert await tracer.flush() == 1
+    finally:
+        await tracer.close()
+    big = trace_key(names, "ev-big")
+    assert await redis.llen(big) == MAX_MARKS_PER_EVENT  # the first ones are kept
+    assert 0 < await redis.pttl(big) <= 60_000
+    marks = await read_trace(raw, names, "ev-small")
+    assert [(m["stage"], m["at"], m["service"]) for m in marks] == [
+        ("consumed", 5.0, "consumer"), ("buffered", 6.0, "consumer")]

@@ -25,7 +25,7 @@ from common.buffer.pending import AckRequest, PendingStore
 from common.naming import Names
 from tests.conftest import REDIS_URL
 from tests.support.buffer import make_buffer, note, stream_rows, user_state
-from tests.support.slots import sharded_names, slot_rule  # noqa: F401  (fixtures)
+from tests.support.slots import check_slots, sharded_names  # noqa: F401  (fixtures)
 from tests.support.timing import scaled
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from redis.crc import key_slot
 from common.buffer.scripts import RoundTrip, Script
 from common.naming import Names
 
-__all__ = ["SHARDS", "sharded_names", "slot_rule"]
+__all__ = ["SHARDS", "check_slots", "sharded_names"]
 
 SHARDS = (1, 16)
 
@@ -24,7 +24,7 @@ def sharded_names(request: pytest.FixtureRequest, prefix: str) -> Names:
 
 
 @pytest.fixture(name="slot_rule", autouse=True)
-def slot_rule(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def check_slots(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Fail any script call whose keys are in more than one slot; yields the names of the
     scripts called (so a test can tell the check ran)."""
     called: list[str] = []

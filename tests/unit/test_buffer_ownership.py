@@ -68,4 +68,4 @@ def test_no_redis_schema_outside_the_owner() -> None:
 def test_every_script_lives_in_the_owner_as_a_lua_file() -> None:
     scripts = sorted(p.stem for p in (OWNER / "scripts").glob("*.lua"))
     assert scripts == ["ack", "admit", "buffer", "erase", "expire", "fold", "lease", "newest",
-                       "release", "replay", "take"]
+                       "release", "replay", "take", "trace"]

@@ -35,6 +35,7 @@ __all__ = [
     "REPLAY",
     "SCRIPTS",
     "TAKE",
+    "TRACE",
     "RoundTrip",
     "Script",
     "call",
@@ -64,7 +65,8 @@ RELEASE = _load("release")
 ERASE = _load("erase")
 FOLD = _load("fold")
 TAKE = _load("take")
-SCRIPTS = (ADMIT, BUFFER, ACK, EXPIRE, REPLAY, NEWEST, LEASE, RELEASE, ERASE, FOLD, TAKE)
+TRACE = _load("trace")
+SCRIPTS = (ADMIT, BUFFER, ACK, EXPIRE, REPLAY, NEWEST, LEASE, RELEASE, ERASE, FOLD, TAKE, TRACE)
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Any service calls :data:`TRACE`'s ``mark(event_id, stage, **fields)``: the mark goes into a
 bounded in-memory buffer (a few microseconds, no I/O) and a background task flushes the
-buffer every :data:`FLUSH_SECONDS` in one Redis pipeline: ``RPUSH`` to the event's list (at
-most :data:`MAX_MARKS_PER_EVENT` kept), ``PEXPIRE`` to ``TRACE_TTL_SECONDS``.
+buffer every :data:`FLUSH_SECONDS` in one round trip: one ``trace.lua`` per event appends its
+marks to the event's list (at most :data:`MAX_MARKS_PER_EVENT` kept) and sets its expiry to
+``TRACE_TTL_SECONDS`` — one call per event rather than three commands, since the flush is
+paid for by every event of every service.
 
 Limits, on purpose: at most :data:`MAX_BUFFERED` marks wait in memory; more (Redis slow or
 away) are dropped and counted in ``herald_trace_marks_dropped_total``, as is a flush that
@@ -28,6 +30,8 @@ import orjson
 from prometheus_client import Counter
 from redis.asyncio import Redis
 
+from common.buffer.scripts import TRACE as TRACE_SCRIPT
+from common.buffer.scripts import RoundTrip
 from common.buffer.telemetry.keys import trace_key
 from common.logs import get_logger
 from common.naming import Names
@@ -114,30 +118,33 @@ class Tracer:
             self.mark(event_id, stage, status=row.status, notificationId=row.id)
 
     async def flush(self) -> int:
-        """Write the buffered marks in one pipeline; returns how many (dropped on failure)."""
+        """Write the buffered marks; returns how many (dropped on failure). One ``trace.lua``
+        call per event (append its marks, trim to :data:`MAX_MARKS_PER_EVENT`, expire), all
+        in one round trip."""
         redis, names, buffer = self._redis, self._names, self._buffer
         if redis is None or names is None or not buffer:
             return 0
         taken = [buffer.popleft() for _ in range(len(buffer))]
         origin = self._origin
-        keys: dict[str, None] = {}
+        by_key: dict[str, list[bytes]] = {}
+        for event_id, stage, at, fields in taken:
+            by_key.setdefault(trace_key(names, event_id), []).append(
+                orjson.dumps({"stage": stage, "at": round(at, 2), **origin, **fields}))
+        trip = RoundTrip()
+        for key, marks in by_key.items():
+            trip.script(TRACE_SCRIPT, [key],
+                        [self._ttl_ms, MAX_MARKS_PER_EVENT, *marks[:MAX_MARKS_PER_EVENT]])
         try:
-            async with asyncio.timeout(FLUSH_TIMEOUT_SECONDS), \
-                    redis.pipeline(transaction=False) as pipe:
-                for event_id, stage, at, fields in taken:
-                    key = trace_key(names, event_id)
-                    keys[key] = None
-                    pipe.rpush(key, orjson.dumps({"stage": stage, "at": round(at, 2),
-                                                  **origin, **fields}))
-                for key in keys:
-                    pipe.ltrim(key, 0, MAX_MARKS_PER_EVENT - 1)
-                    pipe.pexpire(key, self._ttl_ms)
-                await pipe.execute()
+            replies = await trip.run(redis, FLUSH_TIMEOUT_SECONDS)
         except Exception as exc:  # Redis away or slow: these marks are lost, counted
             DROPPED.inc(len(taken))
             log.debug("trace flush failed", error=repr(exc)[:200], marks=len(taken))
             return 0
-        return len(taken)
+        failed = sum(len(marks) for marks, reply in zip(by_key.values(), replies, strict=True)
+                     if isinstance(reply, Exception))
+        if failed:
+            DROPPED.inc(failed)
+        return len(taken) - failed
 
     async def _run(self) -> None:
         while True:
