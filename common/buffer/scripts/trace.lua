@@ -1,10 +1,16 @@
--- trace: append one event's stage marks (console's Trace page), bounded and expiring.
--- KEYS the event's trace list. ARGV ttl ms, most marks kept, mark JSON...
--- Returns the list's length before trimming.
-local cap = tonumber(ARGV[2])
-local length = redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
-if length > cap then
-  redis.call('LTRIM', KEYS[1], 0, cap - 1)
+-- trace: append stage marks (console's Trace page) to the lists of several events of one
+-- trace group (one hash slot), each list bounded and expiring.
+-- KEYS the events' trace lists. ARGV ttl ms, most marks kept per list, then for each key in
+--   order: its number of marks n, then its n marks (JSON).
+-- Returns the number of lists written.
+local ttl, cap = ARGV[1], tonumber(ARGV[2])
+local at = 3
+for _, key in ipairs(KEYS) do
+  local n = tonumber(ARGV[at])
+  if redis.call('RPUSH', key, unpack(ARGV, at + 1, at + n)) > cap then
+    redis.call('LTRIM', key, 0, cap - 1)
+  end
+  redis.call('PEXPIRE', key, ttl)
+  at = at + n + 1
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return length
+return #KEYS

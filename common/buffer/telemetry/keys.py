@@ -9,15 +9,22 @@ take these over whole. Nothing else builds a telemetry key string.
   (ms), so a reader finds the live ones without ``SCAN``;
 * ``{prefix}:presence:{replica}`` — HASH ``tenant|user`` → open connections on that gateway
   replica (bounded by its ``MAX_CONNECTIONS``), with a short TTL refreshed every second;
-* ``{prefix}:trace:{eventId}`` — LIST of stage marks (JSON) of one event, ``TRACE_TTL_SECONDS``.
+* ``{prefix}:trace:{tG}:{eventId}`` — LIST of stage marks (JSON) of one event,
+  ``TRACE_TTL_SECONDS``. ``G`` is the event's trace group, a stable hash of its id modulo
+  :data:`TRACE_GROUPS`: a flush writes every event of one group in one script call (one
+  slot), so tracing costs a few calls per flush rather than one per event.
 """
 
 from __future__ import annotations
 
+import zlib
+
 from common.naming import Names
 
-__all__ = ["presence_key", "presence_member", "replica_key", "replica_member",
-           "replicas_index", "trace_key"]
+__all__ = ["TRACE_GROUPS", "presence_key", "presence_member", "replica_key", "replica_member",
+           "replicas_index", "trace_group", "trace_key"]
+
+TRACE_GROUPS = 16
 
 
 def replica_key(names: Names, service: str, replica: str) -> str:
@@ -40,6 +47,11 @@ def presence_member(tenant_id: str, user_id: str) -> str:
     return f"{tenant_id}|{user_id}"
 
 
+def trace_group(event_id: str) -> int:
+    return zlib.crc32(event_id.encode()) % TRACE_GROUPS
+
+
 def trace_key(names: Names, event_id: str) -> str:
-    """The hash tag keeps one event's marks on one Cluster slot (ids cannot hold braces)."""
-    return f"{names.prefix}:trace:{{{event_id}}}"
+    """The hash tag ``{tG}`` puts the events of one trace group on one Cluster slot (ids
+    cannot hold braces)."""
+    return f"{names.prefix}:trace:{{t{trace_group(event_id)}}}:{event_id}"

@@ -2,10 +2,10 @@
 
 Any service calls :data:`TRACE`'s ``mark(event_id, stage, **fields)``: the mark goes into a
 bounded in-memory buffer (a few microseconds, no I/O) and a background task flushes the
-buffer every :data:`FLUSH_SECONDS` in one round trip: one ``trace.lua`` per event appends its
-marks to the event's list (at most :data:`MAX_MARKS_PER_EVENT` kept) and sets its expiry to
-``TRACE_TTL_SECONDS`` — one call per event rather than three commands, since the flush is
-paid for by every event of every service.
+buffer every :data:`FLUSH_SECONDS` in one round trip: one ``trace.lua`` call per trace group
+appends each event's marks to its list (at most :data:`MAX_MARKS_PER_EVENT` kept) and sets
+its expiry to ``TRACE_TTL_SECONDS`` — a handful of calls per flush rather than three commands
+per mark, since the flush is paid for by every event of every service.
 
 Limits, on purpose: at most :data:`MAX_BUFFERED` marks wait in memory; more (Redis slow or
 away) are dropped and counted in ``herald_trace_marks_dropped_total``, as is a flush that
@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 
 from common.buffer.scripts import TRACE as TRACE_SCRIPT
 from common.buffer.scripts import RoundTrip
-from common.buffer.telemetry.keys import trace_key
+from common.buffer.telemetry.keys import trace_group, trace_key
 from common.logs import get_logger
 from common.naming import Names
 from common.store.rows import Row
@@ -118,29 +118,38 @@ class Tracer:
             self.mark(event_id, stage, status=row.status, notificationId=row.id)
 
     async def flush(self) -> int:
-        """Write the buffered marks; returns how many (dropped on failure). One ``trace.lua``
-        call per event (append its marks, trim to :data:`MAX_MARKS_PER_EVENT`, expire), all
-        in one round trip."""
+        """Write the buffered marks; returns how many (dropped on failure). One
+        ``trace.lua`` call per trace group (:data:`~.keys.TRACE_GROUPS`, a handful) appends
+        each event's marks to its list, trims it to :data:`MAX_MARKS_PER_EVENT` and sets its
+        expiry, all in one round trip."""
         redis, names, buffer = self._redis, self._names, self._buffer
         if redis is None or names is None or not buffer:
             return 0
         taken = [buffer.popleft() for _ in range(len(buffer))]
         origin = self._origin
-        by_key: dict[str, list[bytes]] = {}
+        by_event: dict[str, list[bytes]] = {}
         for event_id, stage, at, fields in taken:
-            by_key.setdefault(trace_key(names, event_id), []).append(
+            by_event.setdefault(event_id, []).append(
                 orjson.dumps({"stage": stage, "at": round(at, 2), **origin, **fields}))
+        groups: dict[int, tuple[list[str], list[Any], list[int]]] = {}
+        for event_id, marks in by_event.items():
+            keys, args, counts = groups.setdefault(
+                trace_group(event_id), ([], [self._ttl_ms, MAX_MARKS_PER_EVENT], []))
+            kept = marks[:MAX_MARKS_PER_EVENT]
+            keys.append(trace_key(names, event_id))
+            args += [len(kept), *kept]
+            counts.append(len(marks))
         trip = RoundTrip()
-        for key, marks in by_key.items():
-            trip.script(TRACE_SCRIPT, [key],
-                        [self._ttl_ms, MAX_MARKS_PER_EVENT, *marks[:MAX_MARKS_PER_EVENT]])
+        for keys, args, _ in groups.values():
+            trip.script(TRACE_SCRIPT, keys, args)
         try:
             replies = await trip.run(redis, FLUSH_TIMEOUT_SECONDS)
         except Exception as exc:  # Redis away or slow: these marks are lost, counted
             DROPPED.inc(len(taken))
             log.debug("trace flush failed", error=repr(exc)[:200], marks=len(taken))
             return 0
-        failed = sum(len(marks) for marks, reply in zip(by_key.values(), replies, strict=True)
+        failed = sum(sum(counts) for (_, _, counts), reply
+                     in zip(groups.values(), replies, strict=True)
                      if isinstance(reply, Exception))
         if failed:
             DROPPED.inc(failed)
