@@ -1,8 +1,8 @@
 """Herald's load tool. Scenarios: ingest (single events, closed loop), batch (the batch
 endpoint), consumer / persister (drain a pre-filled backlog), e2e (open-loop rate at
 WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gateway
-frames/s), publish (the producer's publish path without HTTP: the ceiling of ingest), all
-(the whole table of bench/RESULTS.md)."""
+frames/s), publish (the producer's publish path without HTTP: the ceiling of ingest), trace
+(the console's trace marks' cost per event), all (the whole table of bench/RESULTS.md)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ SCENARIOS = {  # name -> module:function, imported on use
     "fanout": "bench.fanout:run_fanout",
     "persister": "bench.backlog:run_persister",
     "publish": "bench.publish:run_publish",
+    "trace": "bench.trace:run_trace",
 }
 
 
