@@ -13,9 +13,9 @@ harmless, the sweeper drops it; a notification without one would never expire), 
 per rate-limited event, then one buffer per notification, *gated* on its event's admission
 (the script reads whether the admit just before it put the event id in the actor's log).
 The gate is a key of the script call, so it is used only when the actor's log is in the
-recipient's shard (always, with one shard): the slot rule of :mod:`common.buffer.keys`. For a
-recipient in another shard the first round trip reads the admission (``ZSCORE``, after the
-admits) and a second one buffers the notifications of admitted events, ungated.
+recipient's shard (always, with one shard): the slot rule of :mod:`common.buffer.keys`. A
+notification whose recipient is in another shard waits for the first round trip's admission
+of its event and is buffered, ungated, in a second.
 Another round trip happens only when some notification was not made (limited, erased):
 their expiry members are removed.
 """
@@ -138,23 +138,19 @@ class NotificationBuffer:
                 deferred.append(pos)
                 continue
             trip.script(BUFFER, *self._buffer_call(item, gated=True))
-        first_check = len(trip)
-        for pos in deferred:
-            gate = items[pos].gate
-            assert gate is not None
-            trip.command("ZSCORE", keys.rate_limit_key(gate.tenant_id, gate.actor_id),
-                         gate.event_id)
         replies = await trip.run(self._redis, self._timeout)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
         admissions = [Admission(int(r)) for r in replies[first_admit:first_buffer]]
-        made = iter(replies[first_buffer:first_check])
-        checks = dict(zip(deferred, replies[first_check:], strict=True))
-        admitted = [pos for pos in deferred if checks[pos] is not None]
-        later = dict(zip(admitted, await self._buffer_ungated([items[p] for p in admitted]),
+        made = iter(replies[first_buffer:])
+        admitted = await self._admitted([items[pos].gate for pos in deferred],
+                                        dict(zip(admits, admissions, strict=True)))
+        passed = [pos for pos, ok in zip(deferred, admitted, strict=True) if ok]
+        later = dict(zip(passed, await self._buffer_ungated([items[p] for p in passed]),
                          strict=True))
-        outcomes = [later.get(pos, BufferOutcome.LIMITED) if pos in checks
+        waited = set(deferred)
+        outcomes = [later.get(pos, BufferOutcome.LIMITED) if pos in waited
                     else BufferOutcome(int(next(made))) for pos in range(len(items))]
         unmade = [expiry_member(i.notification.tenantId, i.notification.userId,
                                 i.notification.id)
@@ -189,6 +185,26 @@ class NotificationBuffer:
             script_keys.append(keys.rate_limit_key(item.gate.tenant_id, item.gate.actor_id))
             args.append(item.gate.event_id)
         return script_keys, args
+
+    async def _admitted(self, gates: Sequence[AdmitRequest | None],
+                        now: dict[AdmitRequest, Admission]) -> list[bool]:
+        """Whether each gate's event is admitted: from this call's admissions, or (a gate
+        admitted before) read from the actor's log in a round trip of its own — not in the
+        pipeline with the admits, whose scripts a NOSCRIPT reload would run after it."""
+        earlier = [g for g in gates if g is not None and g not in now]
+        scores: dict[AdmitRequest, bool] = {}
+        if earlier:
+            trip = RoundTrip()
+            for gate in earlier:
+                trip.command("ZSCORE", self._keys.rate_limit_key(gate.tenant_id, gate.actor_id),
+                             gate.event_id)
+            replies = await trip.run(self._redis, self._timeout)
+            for gate, reply in zip(earlier, replies, strict=True):
+                if isinstance(reply, Exception):
+                    raise reply
+                scores[gate] = reply is not None
+        return [gate is not None and (now[gate] is Admission.ADMITTED if gate in now
+                                      else scores[gate]) for gate in gates]
 
     async def _buffer_ungated(self, items: Sequence[Pending]) -> list[BufferOutcome]:
         """Buffer notifications whose events are known to be admitted, one round trip."""

@@ -247,3 +247,29 @@ async def test_trace_marks_are_one_script_per_group_capped_and_expiring(
     marks = await read_trace(raw, names, "ev-small")
     assert [(m["stage"], m["at"], m["service"]) for m in marks] == [
         ("consumed", 5.0, "consumer"), ("buffered", 6.0, "consumer")]
+
+
+async def test_a_gate_in_another_shard_waits_for_its_admission_even_after_a_script_flush(
+    raw: Redis, redis: Redis, prefix: str,
+) -> None:
+    """With shards, a notification whose actor is in another shard is buffered after the
+    admission's round trip — also when Redis lost its scripts (the admits then run on the
+    reload, after everything else in their pipeline)."""
+    names = Names(prefix, 16)
+    buffer = make_buffer(raw, names, limit=1)
+    away = [u for u in (f"user{n}" for n in range(64))
+            if names.shard("default", u) != names.shard("default", "spammer")][:2]
+    notes = [note(f"e{i}", user=u, actor="spammer") for i, u in enumerate(away)]
+    gates = [AdmitRequest("default", "spammer", f"e{i}") for i in range(2)]
+    await raw.script_flush()
+    admissions, outcomes = await buffer.admit_and_buffer(
+        gates, [Pending(n, None, gate=g) for n, g in zip(notes, gates, strict=True)])
+    assert admissions == [Admission.ADMITTED, Admission.LIMITED]
+    assert outcomes == [BufferOutcome.BUFFERED, BufferOutcome.LIMITED]
+    assert await user_state(redis, names, away[0]) == ({notes[0].id},) * 2
+    assert await user_state(redis, names, away[1]) == (set(), set())
+    # Gated on admissions made before (not in this call): read from the actor's log.
+    later = [note("e0", user=away[1], actor="spammer"), note("e1", user=away[0], actor="spammer")]
+    assert await buffer.buffer([Pending(later[0], None, gate=gates[0]),
+                                Pending(later[1], None, gate=gates[1])]) == [
+        BufferOutcome.BUFFERED, BufferOutcome.LIMITED]

@@ -72,7 +72,10 @@ SCRIPTS = (ADMIT, BUFFER, ACK, EXPIRE, REPLAY, NEWEST, LEASE, RELEASE, ERASE, FO
 @dataclass
 class RoundTrip:
     """Calls (scripts and plain commands) sent together: one pipeline, one round trip (two
-    when Redis lost its scripts). Not a transaction: each call is atomic on its own."""
+    when Redis lost its scripts). Not a transaction: each call is atomic on its own. When
+    Redis lost its scripts, the script calls run again, in order, after the reload — after
+    every plain command of the trip: a plain command must not depend on a script queued
+    before it (read a script's effect in a later round trip)."""
 
     _calls: list[tuple[Script | None, tuple[Any, ...]]] = field(default_factory=list)
 
