@@ -4,7 +4,9 @@ joined with ``redis-cli --cluster create``, nothing on disk; stopped and removed
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +17,6 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from tests.support.processes import free_port
 from tests.support.timing import scaled
 
 __all__ = ["redis_cluster"]
@@ -26,12 +27,13 @@ NODES = 3
 @asynccontextmanager
 async def redis_cluster(workdir: Path) -> AsyncIterator[list[int]]:
     """The ports of a ready three-primary cluster (every slot covered, state ``ok``). A free
-    port taken by someone else before a node bound it makes a fresh try (three at most)."""
+    port taken by someone else before a node bound it (the node exits) makes a fresh try,
+    three at most."""
     for attempt in range(3):
         procs: list[subprocess.Popen[bytes]] = []
         try:
             ports = await _start(workdir / f"try-{attempt}", procs)
-        except _PortTaken:
+        except _NodeExited:
             _stop(procs)
             continue
         except BaseException:
@@ -45,8 +47,27 @@ async def redis_cluster(workdir: Path) -> AsyncIterator[list[int]]:
     raise RuntimeError("could not start a redis cluster on free ports in three tries")
 
 
-class _PortTaken(Exception):
+class _NodeExited(Exception):
     pass
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster-bus port (10,000 higher) is free too; Redis refuses a
+    cluster port above 55535 for that reason (an ephemeral port often is)."""
+    for _ in range(200):
+        port = random.randrange(20_000, 55_000)
+        if _bindable(port) and _bindable(port + 10_000):
+            return port
+    raise RuntimeError("no free port pair for a redis cluster node in 200 tries")
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -59,7 +80,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 async def _start(workdir: Path, procs: list[subprocess.Popen[bytes]]) -> list[int]:
     server = shutil.which("redis-server") or "/usr/bin/redis-server"
     cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-    ports = [free_port() for _ in range(NODES)]
+    ports = [_cluster_port() for _ in range(NODES)]
     for port in ports:
         node = workdir / f"node-{port}"
         node.mkdir(parents=True)
@@ -95,8 +116,8 @@ async def _until(port: int, proc: subprocess.Popen[bytes],
                 if ready(text):
                     return
             except (OSError, RedisError):  # the node is still starting
-                if proc.poll() is not None:  # it exited: its port was taken meanwhile
-                    raise _PortTaken(str(port)) from None
+                if proc.poll() is not None:  # it exited (its port taken meanwhile)
+                    raise _NodeExited(str(port)) from None
             if time.monotonic() > deadline:
                 raise TimeoutError(f"redis cluster node {port} not ready")
             await asyncio.sleep(0.05)
