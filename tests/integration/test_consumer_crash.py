@@ -89,10 +89,11 @@ async def test_sigterm_drains_exits_0_and_the_rest_waits_in_the_queue(
     assert await consumer.terminate() == 0
     after_stop = await total_buffered(redis, names, USERS)
     if after_stop < EVENTS:
-        # Everything not buffered is back in the queue, not lost in the stopped process.
-        depth = await eventually(lambda: queue_depth(channel, names.notify_queue),
-                                 lambda d: d == EVENTS - after_stop)
-        assert depth == EVENTS - after_stop
+        # Everything not buffered is back in the queue, not lost in the stopped process. A
+        # few buffered ones may be back too: when the drain's channel close races an ack,
+        # the broker redelivers them (at least once), and the restart makes nothing twice.
+        await eventually(lambda: queue_depth(channel, names.notify_queue),
+                         lambda d: EVENTS - after_stop <= d <= EVENTS)
 
     consumer.spawn()
     await eventually(lambda: total_buffered(redis, names, USERS), lambda n: n >= EVENTS,
