@@ -23,6 +23,8 @@ __all__ = ["make_buffer", "serve"]
 
 log = get_logger(__name__)
 
+DEPTH_STOP_SECONDS = 5.0  # the depth sampler's last turn (two passive declares) at most
+
 
 def make_buffer(redis: Redis, settings: ConsumerSettings) -> NotificationBuffer:
     return NotificationBuffer(
@@ -78,7 +80,13 @@ async def serve(settings: ConsumerSettings) -> None:
 
     await stop.wait()
     log.info("consumer draining")
-    depths.cancel()
+    # The depth sampler ends its turn by itself once stop is set. Cancelled in the middle of
+    # a channel RPC, aiormq closed that channel mid-call and the broker then closed the whole
+    # connection (504 CHANNEL_ERROR): the drain's acks failed and a few buffered events were
+    # redelivered. So it is waited for, and cancelled only if it hangs.
+    _, hung = await asyncio.wait({depths}, timeout=DEPTH_STOP_SECONDS)
+    for task in hung:
+        task.cancel()
     await asyncio.gather(depths, return_exceptions=True)
     await worker.stop(settings.shutdown_timeout_seconds)
     await connection.close()
