@@ -19,7 +19,7 @@ from typing import Any
 
 from bench import profile
 
-__all__ = ["ProcSampler", "broker_pids", "cpu_count", "rss_kib", "wait_until_quiet"]
+__all__ = ["ProcSampler", "broker_pids", "cpu_count", "cpu_seconds", "rss_kib", "wait_until_quiet"]
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BOTTLENECK_PERCENT = 90.0
@@ -37,6 +37,12 @@ def _cpu_ticks(pid: int) -> int | None:
         return None
     fields = text[text.rindex(")") + 2:].split()
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a live process so far (``None``: it is gone)."""
+    ticks = _cpu_ticks(pid)
+    return None if ticks is None else ticks / CLK_TCK
 
 
 def _rss_kib(pid: int) -> int | None:

@@ -18,16 +18,11 @@ import subprocess
 import sys
 import time
 
+from bench.procstat import cpu_seconds  # stdlib only: runs before .ci/run builds the venv
+
 __all__ = ["main"]
 
 _BURN = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process (``/proc/<pid>/stat``)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         status = subprocess.call(command, env=env)
     finally:
         wall = time.monotonic() - started
-        burned = _cpu_seconds(burner.pid) if burner.poll() is None else None
+        burned = cpu_seconds(burner.pid) if burner.poll() is None else None
         burner.send_signal(signal.SIGKILL)
         burner.wait()
     share = f"{burned / wall:.2f} cores" if burned is not None and wall > 0 else "unknown"
