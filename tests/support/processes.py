@@ -20,11 +20,21 @@ __all__ = ["Service", "free_port"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port free now and never handed out before in this process: services started
+    together (``asyncio.gather``) bind theirs only later, and the kernel may offer a port
+    twice meanwhile (a consumer and a persister once got the same one)."""
+    for _ in range(1000):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no fresh free port in 1000 tries")
 
 
 class Service:
