@@ -38,12 +38,10 @@ stop_redis() {
 }
 trap stop_redis EXIT
 
-if [[ ! -x .venv/bin/python ]]; then
-    step "virtualenv .venv"
-    python3 -m venv .venv
-fi
-if ! .venv/bin/python -c "import producer, consumer, aio_pika" 2>/dev/null; then
-    step "pip install -e ."
-    .venv/bin/python -m pip install -q -e .
-fi
+# .venv from uv.lock: the services and their locked dependencies (tools a test run installed
+# stay).
+# shellcheck source=python-env.sh
+source deploy/python-env.sh
+herald_uv_bootstrap >/dev/null
+herald_sync --quiet --no-default-groups --inexact
 .venv/bin/python deploy/supervise.py "$@"

@@ -116,7 +116,7 @@ class Hub:
         between can fall through)."""
         async with self._lock:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()
             self._pubsub = self._redis.pubsub()
             channels = list(self._members)
             self._resync_on_confirm = set(channels)
@@ -153,7 +153,7 @@ class Hub:
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._pubsub.aclose()
 
 
 def _epoch_seconds(value: object) -> float | None:

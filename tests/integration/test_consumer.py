@@ -79,8 +79,7 @@ async def test_gateways_are_signalled_on_the_users_channel(
     message = None
     while message is None and time.monotonic() < deadline:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
-    # redis-py leaves PubSub.aclose unannotated
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    await pubsub.aclose()
     assert message is not None
     assert orjson.loads(message["data"])["id"] == notification_id("default", "ev-live", "bob")
 
