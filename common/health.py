@@ -3,11 +3,13 @@
 :func:`probe` is the I/O-free core (path in, status and body out); :func:`probe_routes` wraps
 it for Starlette and the gateway calls it from its HTTP hook. Services without an HTTP API of
 their own (consumer, persister) run :class:`ProbeServer`, uvicorn inside their event loop.
+``/healthz`` also names the running build (:mod:`common.build_info`): which one answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from common.build_info import build_info
 from common.service import EmbeddedServer
 
 __all__ = ["ProbeResult", "ProbeServer", "Readiness", "probe", "probe_routes"]
@@ -63,10 +66,16 @@ class ProbeResult:
     body: bytes
 
 
+@functools.cache
+def _health_body() -> bytes:
+    """``{"status": "ok", "version", "commit"}``: the build does not change while it runs."""
+    return orjson.dumps({"status": "ok", **build_info().as_dict()})
+
+
 async def probe(path: str, readiness: Readiness) -> ProbeResult | None:
     """Answer a probe path, or ``None`` if ``path`` is not one."""
     if path == "/healthz":
-        return ProbeResult(200, "application/json", b'{"status":"ok"}')
+        return ProbeResult(200, "application/json", _health_body())
     if path == "/readyz":
         ready, detail = await readiness.run()
         body = orjson.dumps({"status": "ready" if ready else "unready", "checks": detail})

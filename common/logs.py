@@ -3,6 +3,7 @@
 Hot paths log nothing per message at ``info``; what they drop is logged with its ``eventId``.
 Ids are bound as keyword arguments (``log.info("dropped", eventId=...)``) or with
 ``structlog.contextvars.bound_contextvars`` so every line of one unit of work carries them.
+A service's first line is :func:`log_starting`'s: which build it runs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import sys
 import orjson
 import structlog
 
-__all__ = ["configure_logging", "get_logger"]
+from common.build_info import build_info
+
+__all__ = ["configure_logging", "get_logger", "log_starting"]
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
@@ -71,3 +74,12 @@ def configure_logging(service: str, level: str = "info") -> None:
 def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger:
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
     return logger
+
+
+def log_starting() -> None:
+    """Log ``starting`` with the running build's ``version`` and ``commit``: a service calls it
+    right after :func:`configure_logging`, so its first line says which build it is. Written
+    whatever ``LOG_LEVEL`` is (an operator at ``warning`` still learns the build)."""
+    unfiltered: structlog.typing.FilteringBoundLogger = structlog.wrap_logger(
+        None, wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET))
+    unfiltered.info("starting", **build_info().as_dict())

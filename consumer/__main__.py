@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.logs import configure_logging
+from common.logs import configure_logging, log_starting
 from common.service import run_service
 from common.settings import load_settings
 from consumer.app import serve
@@ -12,6 +12,7 @@ from consumer.settings import ConsumerSettings
 def main() -> None:
     settings = load_settings(ConsumerSettings, "consumer")
     configure_logging("consumer", settings.log_level)
+    log_starting()
     run_service(lambda: serve(settings))
 
 

@@ -7,7 +7,7 @@ AMQP connection, and the process exits 0.
 
 from __future__ import annotations
 
-from common.logs import configure_logging
+from common.logs import configure_logging, log_starting
 from common.service import run_service
 from common.settings import load_settings
 from producer.app import serve
@@ -17,6 +17,7 @@ from producer.settings import ProducerSettings
 def main() -> None:
     settings = load_settings(ProducerSettings, "producer")
     configure_logging("producer", settings.log_level)
+    log_starting()
     run_service(lambda: serve(settings))
 
 

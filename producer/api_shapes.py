@@ -166,6 +166,11 @@ class MarkedAllRead(_Closed):
 
 class Health(_Closed):
     status: Literal["ok"]
+    version: str = Field(description="Herald's version (the package's), or `unknown`.")
+    commit: str = Field(pattern=r"^([0-9a-f]{7,40}|unknown)$",
+                        description="The git commit of the running code: `HERALD_GIT_COMMIT`, "
+                                    "else `RAILWAY_GIT_COMMIT_SHA`, else the checkout's "
+                                    "`HEAD`; `unknown` if none is known.")
 
 
 class Readiness(_Closed):

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from common import dead_letters as dlq
 from common.buffer.telemetry.reader import read_snapshots, read_trace, user_presence
+from common.build_info import build_info
 from common.models import EventType
 from common.naming import Names
 from producer.bodies import validate_body
@@ -112,7 +113,8 @@ def console_routes(console: Console) -> list[Route]:
 
     async def stats(request: Request) -> Response:
         snapshots = await read_snapshots(redis, names)
-        return json_response(aggregate(snapshots, int(time.time() * 1000)))
+        return json_response({**aggregate(snapshots, int(time.time() * 1000)),
+                              "build": build_info().as_dict()})
 
     async def list_dead_letters(request: Request) -> Response:
         reason = request.query_params.get("reason") or None

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from common.models import Id
 from producer.api_shapes import Absent, NotificationOut
 
-__all__ = ["DeadLetter", "DeadLetterChoice", "DeadLetterList", "DeadLettersSettled", "LiveStats",
-           "TestNotificationIn", "TestNotificationSent", "Trace", "UserView"]
+__all__ = ["Build", "DeadLetter", "DeadLetterChoice", "DeadLetterList", "DeadLettersSettled",
+           "LiveStats", "TestNotificationIn", "TestNotificationSent", "Trace", "UserView"]
 
 MessageKey = str
 REASON_PATTERN = r"^[a-z_]{1,64}$"
@@ -77,8 +77,16 @@ class DeadLettersSettled(_Closed):
                                             "at.")
 
 
+class Build(_Closed):
+    version: str = Field(description="Herald's version, or `unknown`.")
+    commit: str = Field(pattern=r"^([0-9a-f]{7,40}|unknown)$",
+                        description="The git commit of the running code, or `unknown`.")
+
+
 class LiveStats(_Closed):
     at: int = Field(description="Epoch ms of the answer.")
+    build: Build = Field(description="The build of the producer answering (as its `/healthz` "
+                                     "names it).")
     flows: dict[str, float | None] = Field(description="Per second, summed over replicas: "
                                                        "accepted, buffered, delivered, acked, "
                                                        "expired (null: no replica reports).")

@@ -80,6 +80,7 @@ try {
     replicas: await page.locator("#replicas tr td:first-child").allInnerTexts(),
     gateways: await page.locator("#gateways tr").allInnerTexts(),
     sameDocument: (await page.evaluate(() => performance.timeOrigin)) === started,
+    build: await text("live-build"),
   };
   await shot("console-2-live");
 

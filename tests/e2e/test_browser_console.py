@@ -6,6 +6,7 @@ under test-artifacts/console/."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,6 +66,7 @@ async def test_every_page_shows_live_data_and_a_dead_letter_is_replayed_from_the
         assert live["p50"].endswith(("ms", " s"))
         assert live["sameDocument"]
         assert sorted(live["replicas"]) == ["consumer", "persister", "producer", "ws_gateway"]
+        assert re.fullmatch(r"Herald \S+ · ([0-9a-f]{7}|unknown)", live["build"]), live
 
         assert result["deadLetter"]["cells"][2] == "rate_limited"
         assert result["dialogs"] == ["Replay 1 dead letter(s)?"]

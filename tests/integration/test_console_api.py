@@ -14,6 +14,7 @@ import pytest
 from aio_pika.abc import AbstractChannel
 from redis.asyncio import Redis
 
+from common.build_info import build_info
 from common.naming import Names
 from tests.support.amqp import publish_raw, queue_depth
 from tests.support.events import buffered, event_body
@@ -83,6 +84,7 @@ async def test_stats_come_from_every_service_and_move_with_the_traffic(stack: St
         assert moved["levels"]["notifyQueue"] is not None
         assert moved["levels"]["deadLetters"] is not None
         assert moved["latency"]["p99"] >= moved["latency"]["p50"] > 0
+        assert moved["build"] == build_info().as_dict()  # the producer answering
         await bob.close()
         await eventually(stats, lambda s: s["gateways"][0]["connections"] == 0)
 

@@ -9,6 +9,7 @@ import orjson
 import pytest
 from aio_pika.abc import AbstractChannel
 
+from common.build_info import build_info
 from common.models import Event
 from common.naming import Names
 from tests.support.amqp import queue_depth, read_queue
@@ -131,14 +132,18 @@ async def test_seed_routes_keep_working(
 
 
 async def test_probes(producer: Service) -> None:
+    build = build_info().as_dict()  # the same environment and checkout as the process's
     async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
-        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        assert (await client.get("/healthz")).json() == {"status": "ok", **build}
         ready = (await client.get("/readyz")).json()
         assert ready == {"status": "ready",
                          "checks": {"rabbitmq": "ok", "redis": "ok", "store": "ok"}}
         await client.post("/v1/events", content=orjson.dumps(LIKE))
         metrics = (await client.get("/metrics")).text
     assert 'herald_events_published_total{type="LIKE"} 1.0' in metrics
+    first = orjson.loads(producer.logs().splitlines()[0])
+    assert (first["msg"], first["service"]) == ("starting", "producer")
+    assert {k: first[k] for k in build} == build
 
 
 async def test_503_while_the_broker_is_away_then_reconnects(

@@ -55,6 +55,7 @@ function signOut(reason) {
   for (const tbody of document.querySelectorAll("tbody")) tbody.replaceChildren();
   $("trace-timeline").replaceChildren();
   $("key-secret").replaceChildren();
+  $("live-build").textContent = "";
   $("user-view").hidden = true;
   $("tenant-view").hidden = true;
   tenant = null;
@@ -130,6 +131,16 @@ async function refreshLive() {
   $("replicas").replaceChildren(...stats.replicas.map(
     (r) => row([r.service, r.replica, `${r.ageSeconds} s ago`])));
   $("live-updated").textContent = "updated " + new Date(stats.at).toLocaleTimeString();
+  showBuild(stats.build);
+}
+
+// The build of the producer answering: "Herald <version> · <short commit>", the full commit
+// in the tooltip.
+function showBuild(build) {
+  if (!build) return;
+  const commit = String(build.commit);
+  $("live-build").textContent = `Herald ${build.version} · ${commit.slice(0, 7)}`;
+  $("live-build").title = `version ${build.version}, commit ${commit}`;
 }
 
 function startLive() {
