@@ -3,8 +3,8 @@
 Shared by the CLI (``python -m consumer.dlq``) and the console's admin API, so both keep one
 set of semantics:
 
-* **browse** takes messages with ``basic.get`` without acknowledging them and closes the
-  channel afterwards, which puts every one back (RabbitMQ may count it as a delivery);
+* **browse** takes messages with ``basic.get`` without acknowledging them, then requeues every
+  one (``basic.nack``) before it answers (RabbitMQ may count it as a delivery);
 * **replay** publishes a chosen message back to the events exchange with its original
   routing key (confirmed), and only then acks it off the dead-letter queue: a crash in
   between makes a duplicate (absorbed by the consumer's dedup), never a loss;
@@ -103,19 +103,28 @@ class Selection:
         return self.reason is None or reason_of(message) == self.reason
 
 
-async def _take(queue: AbstractQueue, selection: Selection,
-                scan: int = MAX_SCAN) -> list[AbstractIncomingMessage]:
-    """Up to ``selection.limit`` matching messages among the first ``scan`` (unacked)."""
+async def _take(queue: AbstractQueue, selection: Selection, scan: int = MAX_SCAN,
+                ) -> tuple[list[AbstractIncomingMessage], list[AbstractIncomingMessage]]:
+    """Up to ``selection.limit`` matching messages among the first ``scan`` (unacked), and
+    the ones looked at but not chosen (also unacked: the caller puts them back)."""
     chosen: list[AbstractIncomingMessage] = []
+    passed: list[AbstractIncomingMessage] = []
     for _ in range(scan):
         if len(chosen) >= selection.limit:
             break
         message = await queue.get(no_ack=False, fail=False)
         if message is None:
             break
-        if selection.matches(message):
-            chosen.append(message)
-    return chosen
+        (chosen if selection.matches(message) else passed).append(message)
+    return chosen, passed
+
+
+async def _put_back(messages: list[AbstractIncomingMessage]) -> None:
+    """Requeue what was looked at, on the channel that took it, before that channel closes:
+    the broker has them back by the time the caller answers (closing alone requeues them
+    too, but the broker may still be doing it when the next request comes)."""
+    for message in messages:
+        await message.nack(requeue=True)
 
 
 async def browse(url: str, names: Names, selection: Selection,
@@ -125,7 +134,11 @@ async def browse(url: str, names: Names, selection: Selection,
     async with connection:
         channel = await connection.channel()
         queue = await channel.get_queue(names.dead_letter_queue)
-        return [describe(m, body_chars) for m in await _take(queue, selection)]
+        chosen, passed = await _take(queue, selection)
+        described = [describe(m, body_chars) for m in chosen]
+        await _put_back(chosen + passed)
+        await channel.close()
+        return described
 
 
 def _replay_headers(message: AbstractIncomingMessage) -> dict[str, Any]:
@@ -143,7 +156,9 @@ async def settle(url: str, names: Names, selection: Selection,
         queue = await channel.get_queue(names.dead_letter_queue)
         exchange = await channel.get_exchange(names.events_exchange) if replay else None
         done = []
-        for message in await _take(queue, selection):
+        chosen, passed = await _take(queue, selection)
+        await _put_back(passed)
+        for message in chosen:
             routing_key = original_routing_key(message)
             if exchange is not None:
                 await exchange.publish(
