@@ -8,11 +8,11 @@ from redis.asyncio import Redis
 
 from common.amqp import connect
 from common.buffer.inbox import NotificationBuffer
-from common.buffer.telemetry import start_telemetry
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
+from common.telemetry import start_telemetry
 from common.topology import declare_topology
 from consumer.depth import sample_queue_depths
 from consumer.pipeline import Pipeline

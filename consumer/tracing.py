@@ -1,4 +1,4 @@
-"""The consumer's trace marks: what became of one event (:mod:`common.buffer.telemetry.trace`).
+"""The consumer's trace marks: what became of one event (:mod:`common.telemetry.trace`).
 
 Stages: ``consumed`` always; then ``buffered`` (how many notifications), ``collapsed`` (how many
 recipients' notifications folded into an earlier one; no user ids in marks), ``rate_limited``,
@@ -18,8 +18,8 @@ from typing import Protocol
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from common.buffer.telemetry import TRACE
 from common.models import Event
+from common.telemetry import TRACE
 from consumer.deadletter import DeadLetterReason
 
 __all__ = ["batch_started", "mark_outcome"]

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from common.buffer.erasure import ErasureIndex
 from common.buffer.expiry import ExpiryQueue
 from common.buffer.stream import PersistStream, consumer_name
-from common.buffer.telemetry import start_telemetry
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.models import utc_now
@@ -27,6 +26,7 @@ from common.redis_pool import open_redis
 from common.retry import REDIS_ERRORS, GaveUp, Retrier, pause
 from common.service import stop_on_signals
 from common.store import Store, open_store
+from common.telemetry import start_telemetry
 from persister.metrics import (
     BUFFERED,
     PRUNED,

@@ -42,13 +42,13 @@ from pydantic import ValidationError
 
 from common.buffer.erasure import ErasureIndex
 from common.buffer.stream import Entry, PersistStream
-from common.buffer.telemetry import TRACE
 from common.erasure import stale_rows
 from common.logs import get_logger
+from common.millis import from_ms
 from common.retry import REDIS_ERRORS, GaveUp, Retrier
+from common.rows import Row
 from common.store import Store
-from common.store.rows import Row
-from common.store.rules import from_ms
+from common.telemetry import TRACE
 from common.validation import one_line
 from persister.entries import decode
 from persister.metrics import (

@@ -22,11 +22,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from common.auth import Verifier
-from common.buffer.telemetry import start_telemetry
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import EmbeddedServer, stop_on_signals
+from common.telemetry import start_telemetry
 from producer.admin_routes import admin_routes
 from producer.admission import IngestLimiter
 from producer.console.routes import Console, console_routes

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from common.buffer.telemetry import TRACE
 from common.logs import get_logger
 from common.models import Event
+from common.telemetry import TRACE
 from producer.bodies import validate_body
 from producer.errors import MAX_DETAILS, HttpError
 from producer.metrics import (

@@ -11,11 +11,11 @@ from websockets.http11 import Request, Response
 
 from common.auth import Verifier
 from common.buffer.pending import PendingStore
-from common.buffer.telemetry import start_telemetry
 from common.health import Readiness, probe
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
+from common.telemetry import start_telemetry
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import GuardedConnection
 from ws_gateway.handler import Handler

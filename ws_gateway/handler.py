@@ -26,8 +26,8 @@ from websockets.exceptions import ConnectionClosed
 
 from common.auth import AuthError, Identity, Verifier
 from common.buffer.pending import PendingStore
-from common.buffer.telemetry import PRESENCE
 from common.logs import get_logger
+from common.telemetry import PRESENCE
 from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import Admission, close_in_background, close_within, peer_host

@@ -27,9 +27,9 @@ from websockets.exceptions import ConnectionClosed
 
 from common.auth import Identity
 from common.buffer.pending import PendingStore
-from common.buffer.telemetry import TRACE
-from common.buffer.telemetry.trace import event_id_of
 from common.logs import get_logger
+from common.telemetry import TRACE
+from common.telemetry.trace import event_id_of
 from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import close_in_background

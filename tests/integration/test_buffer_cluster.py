@@ -19,10 +19,10 @@ from common.buffer.erasure import RedisErasure
 from common.buffer.expiry import ExpiryQueue
 from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, Pending
 from common.buffer.pending import AckRequest, PendingStore
-from common.buffer.telemetry.reader import read_trace
-from common.buffer.telemetry.trace import Tracer
 from common.naming import Names
 from common.records import Status
+from common.telemetry.reader import read_trace
+from common.telemetry.trace import Tracer
 from tests.support.buffer import make_buffer, note
 from tests.support.redis_cluster import redis_cluster
 from tests.support.replies import raw_entries as entries_of

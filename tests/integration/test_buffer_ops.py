@@ -17,11 +17,11 @@ from common.buffer.formats import expiry_member
 from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, Pending
 from common.buffer.pending import AckRequest, PendingStore
 from common.buffer.scripts import ACK, RoundTrip, Script
-from common.buffer.telemetry.keys import trace_group, trace_key
-from common.buffer.telemetry.reader import read_trace
-from common.buffer.telemetry.trace import MAX_MARKS_PER_EVENT, Tracer
 from common.naming import Names
 from common.records import Status
+from common.telemetry.keys import trace_group, trace_key
+from common.telemetry.reader import read_trace
+from common.telemetry.trace import MAX_MARKS_PER_EVENT, Tracer
 from tests.conftest import REDIS_URL
 from tests.support.buffer import make_buffer, note, stream_rows, user_state
 from tests.support.slots import check_slots, sharded_names  # noqa: F401  (fixtures)

@@ -21,11 +21,11 @@ from redis.asyncio import Redis
 
 from common.buffer.formats import encode_entry
 from common.buffer.stream import dead_stream, group_name
+from common.millis import to_ms, truncate
 from common.models import EventType, Notification, Priority
 from common.naming import Names
 from common.records import Status, StoredNotification
 from common.store import MAX_PAGE
-from common.store.rules import to_ms, truncate
 from common.store.sqlite import SqliteStore
 from tests.support.processes import ROOT, Service
 from tests.support.proxy import TcpProxy

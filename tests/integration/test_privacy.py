@@ -28,10 +28,10 @@ from common.buffer.erasure import ErasureIndex, RedisErasure
 from common.buffer.formats import encode_entry
 from common.buffer.inbox import BufferOutcome, NotificationBuffer, Pending
 from common.buffer.stream import PersistStream
+from common.millis import to_ms
 from common.models import EventType, Notification, Priority, notification_id
 from common.naming import Names
 from common.records import Status
-from common.store.rules import to_ms
 from common.store.sqlite import SqliteStore
 from persister.worker import Worker
 from tests.conftest import REDIS_URL

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from common.buffer.telemetry.reporter import PRESENCE, Reporter, default_replica_id
-from common.buffer.telemetry.trace import TRACE
 from common.settings import BaseServiceSettings
+from common.telemetry.reporter import PRESENCE, Reporter, default_replica_id
+from common.telemetry.trace import TRACE
 
 __all__ = ["PRESENCE", "TRACE", "Telemetry", "start_telemetry"]
 

@@ -1,7 +1,7 @@
 """Each replica's figures in Redis, every second: its stats snapshot, and (gateways) who is
 connected to it.
 
-The snapshot (:mod:`common.buffer.telemetry.snapshot`) is written with ``SET … PX`` of
+The snapshot (:mod:`common.telemetry.snapshot`) is written with ``SET … PX`` of
 :data:`SNAPSHOT_TTL_MS` and the replica's member in the replicas index is re-scored, both in
 one pipeline; the index drops members silent for :data:`FORGET_MS`. A replica that dies
 disappears from the console within the TTL.
@@ -29,16 +29,16 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from common.buffer.telemetry.keys import (
+from common.logs import get_logger
+from common.naming import Names
+from common.telemetry.keys import (
     presence_key,
     presence_member,
     replica_key,
     replica_member,
     replicas_index,
 )
-from common.buffer.telemetry.snapshot import Sampler, read_registry
-from common.logs import get_logger
-from common.naming import Names
+from common.telemetry.snapshot import Sampler, read_registry
 
 __all__ = ["INTERVAL_SECONDS", "PRESENCE", "Presence", "Reporter", "default_replica_id"]
 

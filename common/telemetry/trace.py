@@ -32,10 +32,10 @@ from redis.asyncio import Redis
 
 from common.buffer.scripts import TRACE as TRACE_SCRIPT
 from common.buffer.scripts import RoundTrip
-from common.buffer.telemetry.keys import trace_group, trace_key
 from common.logs import get_logger
 from common.naming import Names
-from common.store.rows import Row
+from common.rows import Row
+from common.telemetry.keys import trace_group, trace_key
 
 __all__ = ["FLUSH_SECONDS", "MAX_BUFFERED", "MAX_MARKS_PER_EVENT", "TRACE", "Tracer",
            "event_id_of"]
