@@ -12,7 +12,7 @@ from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
-from common.telemetry import start_telemetry
+from common.telemetry import Tracer, start_telemetry
 from common.topology import declare_topology
 from consumer.depth import sample_queue_depths
 from consumer.pipeline import Pipeline
@@ -68,13 +68,15 @@ async def serve(settings: ConsumerSettings) -> None:
     channel = await connection.channel(publisher_confirms=True)
     await channel.set_qos(prefetch_count=settings.prefetch)
     topology = await declare_topology(channel, settings.names, settings.delivery_limit)
+    tracer = Tracer()
     pipeline = Pipeline(
-        make_buffer(redis, settings), topology.dead_letters, settings.notification_ttl_seconds
+        make_buffer(redis, settings), topology.dead_letters, settings.notification_ttl_seconds,
+        tracer,
     )
     worker = Worker(connection, topology.notify_queue, pipeline, settings.prefetch,
                     settings.retry_max_seconds, settings.ack_delay_seconds)
     await worker.start()
-    telemetry = start_telemetry(redis, settings, "consumer")
+    telemetry = start_telemetry(redis, settings, "consumer", tracer)
     depths = asyncio.create_task(sample_queue_depths(connection, settings.names, stop))
     log.info("consumer started", queue=settings.names.notify_queue, prefetch=settings.prefetch)
 

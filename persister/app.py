@@ -26,7 +26,7 @@ from common.redis_pool import open_redis
 from common.retry import REDIS_ERRORS, GaveUp, Retrier, pause
 from common.service import stop_on_signals
 from common.store import Store, open_store
-from common.telemetry import start_telemetry
+from common.telemetry import Tracer, start_telemetry
 from persister.metrics import (
     BUFFERED,
     PRUNED,
@@ -89,7 +89,8 @@ async def serve(settings: PersisterSettings) -> None:
         await probes.stop()
         return
     log.info("store open", backend=store.backend)
-    telemetry = start_telemetry(redis, settings, "persister")
+    tracer = Tracer()
+    telemetry = start_telemetry(redis, settings, "persister", tracer)
 
     names = settings.names
     streams = [PersistStream(
@@ -100,7 +101,7 @@ async def serve(settings: PersisterSettings) -> None:
     workers = [Worker(stream, store, stop,
                       claim_interval_seconds=max(0.5, min(settings.claim_idle_seconds / 2, 10)),
                       retry_max_seconds=settings.retry_max_seconds,
-                      erasures=ErasureIndex(redis, names))
+                      erasures=ErasureIndex(redis, names), tracer=tracer)
                for stream in streams]
     expiry = ExpiryQueue(redis, names)
     sweeper = Sweeper(redis, settings.names, consumer, stop,

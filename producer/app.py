@@ -26,7 +26,7 @@ from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import EmbeddedServer, stop_on_signals
-from common.telemetry import start_telemetry
+from common.telemetry import Tracer, start_telemetry
 from producer.admin_routes import admin_routes
 from producer.admission import IngestLimiter
 from producer.console.routes import Console, console_routes
@@ -61,7 +61,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         settings.delivery_limit,
         settings.publish_timeout_seconds,
     )
-    ingest = Ingest(publisher, settings.retry_after_seconds, settings.occurred_window)
+    tracer = Tracer()
+    ingest = Ingest(publisher, settings.retry_after_seconds, settings.occurred_window, tracer)
     redis = open_redis(settings.redis_url)
     holder = StoreHolder(settings.store_url, settings.store_retention_days)
     history = History(redis, settings.names, holder)
@@ -80,7 +81,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
             log.warning("AUTH_MODE=trusted: ingest and the read API are open to anyone, "
                         "without an API key (demo use only)")
         await asyncio.gather(publisher.start(), holder.start())
-        telemetry = start_telemetry(redis, settings, "producer")
+        telemetry = start_telemetry(redis, settings, "producer", tracer)
         log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
         try:
             yield

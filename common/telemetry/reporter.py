@@ -6,7 +6,8 @@ The snapshot (:mod:`common.telemetry.snapshot`) is written with ``SET … PX`` o
 one pipeline; the index drops members silent for :data:`FORGET_MS`. A replica that dies
 disappears from the console within the TTL.
 
-Presence (gateways only): :data:`PRESENCE` counts open connections per ``tenant|user`` in
+Presence (gateways only): a :class:`Presence`, built by the gateway's wiring and handed to
+the reporter and to the connection handler, counts open connections per ``tenant|user`` in
 memory (``join``/``leave``, no I/O); each second the users that changed are written to the
 replica's hash (``HSET`` a count, ``HDEL`` at zero) and its TTL refreshed. If a write failed
 or the hash expired meanwhile, the next turn writes the whole map again. The hash is bounded
@@ -40,7 +41,7 @@ from common.telemetry.keys import (
 )
 from common.telemetry.snapshot import Sampler, read_registry
 
-__all__ = ["INTERVAL_SECONDS", "PRESENCE", "Presence", "Reporter", "default_replica_id"]
+__all__ = ["INTERVAL_SECONDS", "Presence", "Reporter", "default_replica_id"]
 
 log = get_logger(__name__)
 
@@ -101,10 +102,6 @@ class Presence:
             raise
         if self.counts and not replies[-1]:
             self._rewrite = True  # the hash had expired: write all of it next turn
-
-
-PRESENCE = Presence()
-"""The gateway's presence: ``join`` on AUTH_OK, ``leave`` when the session ends."""
 
 
 class Reporter:

@@ -1,11 +1,13 @@
 """Stage marks of single events, for the console's Trace page ("what became of event X?").
 
-Any service calls :data:`TRACE`'s ``mark(event_id, stage, **fields)``: the mark goes into a
-bounded in-memory buffer (a few microseconds, no I/O) and a background task flushes the
-buffer every :data:`FLUSH_SECONDS` in one round trip: one ``trace.lua`` call per trace group
-appends each event's marks to its list (at most :data:`MAX_MARKS_PER_EVENT` kept) and sets
-its expiry to ``TRACE_TTL_SECONDS`` — a handful of calls per flush rather than three commands
-per mark, since the flush is paid for by every event of every service.
+A service builds one :class:`Tracer` in its wiring, hands it to what marks (constructor
+arguments) and to ``start_telemetry``, which starts it. ``mark(event_id, stage, **fields)``
+puts the mark into a bounded in-memory buffer (a few microseconds, no I/O) and a background
+task flushes the buffer every :data:`FLUSH_SECONDS` in one round trip: one ``trace.lua``
+call per trace group appends each event's marks to its list (at most
+:data:`MAX_MARKS_PER_EVENT` kept) and sets its expiry to ``TRACE_TTL_SECONDS`` — a handful of
+calls per flush rather than three commands per mark, since the flush is paid for by every
+event of every service.
 
 Limits, on purpose: at most :data:`MAX_BUFFERED` marks wait in memory; more (Redis slow or
 away) are dropped and counted in ``herald_trace_marks_dropped_total``, as is a flush that
@@ -37,8 +39,7 @@ from common.naming import Names
 from common.rows import Row
 from common.telemetry.keys import trace_group, trace_key
 
-__all__ = ["FLUSH_SECONDS", "MAX_BUFFERED", "MAX_MARKS_PER_EVENT", "TRACE", "Tracer",
-           "event_id_of"]
+__all__ = ["FLUSH_SECONDS", "MAX_BUFFERED", "MAX_MARKS_PER_EVENT", "Tracer", "event_id_of"]
 
 log = get_logger(__name__)
 
@@ -61,6 +62,9 @@ def event_id_of(notification_json: str) -> str | None:
 
 
 class Tracer:
+    """One process's tracer. Not a module global: the service's wiring owns it and passes it
+    to what marks, so a test (or a bench) can run several, each with its own buffer."""
+
     def __init__(self) -> None:
         # (event id, stage, epoch ms, fields): serialised at flush time, off the caller's path
         self._buffer: deque[tuple[str, str, float, dict[str, Any]]] = deque()
@@ -160,6 +164,3 @@ class Tracer:
             await asyncio.sleep(FLUSH_SECONDS)
             await self.flush()
 
-
-TRACE = Tracer()
-"""The process's tracer: services mark through it; ``start_telemetry`` starts it."""
