@@ -29,7 +29,7 @@ DEPTH_STOP_SECONDS = 5.0  # the depth sampler's last turn (two passive declares)
 def make_buffer(redis: Redis, settings: ConsumerSettings) -> NotificationBuffer:
     return NotificationBuffer(
         redis,
-        settings.names,
+        settings.names.keys,
         rate_limit_count=settings.rate_limit_count,
         rate_limit_window_ms=int(settings.rate_limit_window_seconds * 1000),
         semantic_window_ms=int(settings.semantic_window_seconds * 1000),

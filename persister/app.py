@@ -94,17 +94,17 @@ async def serve(settings: PersisterSettings) -> None:
 
     names = settings.names
     streams = [PersistStream(
-        redis, names, consumer, batch_size=settings.batch_size, block_ms=settings.block_ms,
+        redis, names.keys, consumer, batch_size=settings.batch_size, block_ms=settings.block_ms,
         claim_idle_ms=int(settings.claim_idle_seconds * 1000), linger_ms=settings.linger_ms,
         shard=shard,
     ) for shard in range(names.shards)]
     workers = [Worker(stream, store, stop,
                       claim_interval_seconds=max(0.5, min(settings.claim_idle_seconds / 2, 10)),
                       retry_max_seconds=settings.retry_max_seconds,
-                      erasures=ErasureIndex(redis, names), tracer=tracer)
+                      erasures=ErasureIndex(redis, names.keys), tracer=tracer)
                for stream in streams]
-    expiry = ExpiryQueue(redis, names)
-    sweeper = Sweeper(redis, settings.names, consumer, stop,
+    expiry = ExpiryQueue(redis, names.keys)
+    sweeper = Sweeper(redis, settings.names.keys, consumer, stop,
                       interval_seconds=settings.sweep_interval_seconds,
                       batch=settings.sweep_batch, retry_max_seconds=settings.retry_max_seconds)
     opened = store

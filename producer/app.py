@@ -65,7 +65,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     ingest = Ingest(publisher, settings.retry_after_seconds, settings.occurred_window, tracer)
     redis = open_redis(settings.redis_url)
     holder = StoreHolder(settings.store_url, settings.store_retention_days)
-    history = History(redis, settings.names, holder)
+    history = History(redis, settings.names.keys, holder)
     limiter = IngestLimiter(redis, settings.names, settings.rate_limit_per_second,
                             settings.rate_limit_burst)
     door = Door(holder, settings.admin_api_key, trusted=settings.auth_mode == "trusted")

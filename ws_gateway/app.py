@@ -65,7 +65,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     await hub.start()
     tracer, presence = Tracer(), Presence()
     telemetry = start_telemetry(redis, settings, "ws_gateway", tracer, presence)
-    pending = PendingStore(redis, settings.names)
+    pending = PendingStore(redis, settings.names.keys)
     verifier = Verifier.from_settings(settings)
     acks = AckBatcher(pending)
     handler = Handler(settings, verifier, hub, pending, acks, tracer, presence)

@@ -172,4 +172,4 @@ class Handler:
                                              "this connection is authenticated already"))
 
     def _hub_channel(self, identity: Identity) -> str:
-        return self._settings.names.live_channel(identity.tenant_id, identity.user_id)
+        return self._settings.names.keys.live_channel(identity.tenant_id, identity.user_id)

@@ -39,7 +39,8 @@ FORBIDDEN = {
 def _sources() -> list[Path]:
     files: list[Path] = []
     for top in SCANNED:
-        files.extend(p for p in (ROOT / top).rglob("*.py") if not any(o in p.parents for o in OWNERS))
+        files.extend(p for p in (ROOT / top).rglob("*.py")
+                     if not any(owner in p.parents for owner in OWNERS))
     return sorted(files)
 
 
