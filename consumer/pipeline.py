@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 from pydantic import ValidationError
 
-from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, NotificationBuffer, Pending
+from common.buffer.inbox import (
+    AdmitRequest,
+    BufferOutcome,
+    NotificationBuffer,
+    Pending,
+    RateVerdict,
+)
 from common.logs import get_logger
 from common.models import Event, utc_now
 from common.telemetry.trace import Tracer
@@ -105,7 +111,7 @@ class Pipeline:
                 owners.append(item)
         admissions, outcomes = await self._buffer.admit_and_buffer(admits, pending)
         for item, admission in zip(limited, admissions, strict=True):
-            if admission is Admission.LIMITED:
+            if admission is RateVerdict.LIMITED:
                 assert item.event is not None
                 item.reason = DeadLetterReason.RATE_LIMITED
                 item.detail = f"actor {item.event.actorId} is over its rate limit"

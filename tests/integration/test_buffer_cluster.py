@@ -17,7 +17,7 @@ from redis.asyncio.cluster import RedisCluster
 from common.buffer.buckets import IngestBuckets
 from common.buffer.erasure import RedisErasure
 from common.buffer.expiry import ExpiryQueue
-from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, Pending
+from common.buffer.inbox import AdmitRequest, BufferOutcome, Pending, RateVerdict
 from common.buffer.pending import AckRequest, PendingStore
 from common.naming import Names
 from common.records import Status
@@ -52,10 +52,10 @@ async def _every_operation(redis: Redis, names: Names) -> None:
     # A fresh cluster has no scripts: the first round trip takes the NOSCRIPT path too.
     admissions, outcomes = await buffer.admit_and_buffer(
         gates[:1], [Pending(notes[0], None, gate=gates[0])])
-    assert (admissions, outcomes) == ([Admission.ADMITTED], [BufferOutcome.BUFFERED])
+    assert (admissions, outcomes) == ([RateVerdict.ADMITTED], [BufferOutcome.BUFFERED])
     assert await buffer.buffer([Pending(n, "like") for n in notes[1:]]) == [
         BufferOutcome.BUFFERED] * 7
-    assert (await buffer.admit([gates[1]])) == [Admission.LIMITED]
+    assert (await buffer.admit([gates[1]])) == [RateVerdict.LIMITED]
 
     store = PendingStore(redis, names.keys)
     assert [i for i, _ in await store.replay("default", users[0])] == [notes[0].id]

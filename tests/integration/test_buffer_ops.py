@@ -14,7 +14,7 @@ from common.buffer.buckets import IngestBuckets
 from common.buffer.erasure import ErasureIndex, RedisErasure
 from common.buffer.expiry import ExpiryQueue
 from common.buffer.formats import expiry_member
-from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, Pending
+from common.buffer.inbox import AdmitRequest, BufferOutcome, Pending, RateVerdict
 from common.buffer.pending import AckRequest, PendingStore
 from common.buffer.scripts import ACK, RoundTrip, Script
 from common.naming import Names
@@ -66,7 +66,7 @@ async def test_admit_and_buffer_is_one_round_trip_gated_on_the_admission(
     gates = [AdmitRequest("default", "alice", f"e{i}") for i in range(3)]
     admissions, outcomes = await buffer.admit_and_buffer(
         gates, [Pending(n, None, gate=g) for n, g in zip(notes, gates, strict=True)])
-    assert admissions == [Admission.ADMITTED, Admission.ADMITTED, Admission.LIMITED]
+    assert admissions == [RateVerdict.ADMITTED, RateVerdict.ADMITTED, RateVerdict.LIMITED]
     assert outcomes == [BufferOutcome.BUFFERED, BufferOutcome.BUFFERED, BufferOutcome.LIMITED]
     assert await user_state(redis, names) == ({notes[0].id, notes[1].id},) * 2
     # The limited one's expiry member went again with it.
@@ -80,9 +80,9 @@ async def test_admit_and_buffer_is_one_round_trip_gated_on_the_admission(
 
 async def test_admit_alone_counts_an_event_once(raw: Redis, names: Names) -> None:
     buffer = make_buffer(raw, names, limit=1)
-    assert await buffer.admit([("default", "alice", "e1")]) == [Admission.ADMITTED]
-    assert await buffer.admit([("default", "alice", "e1")]) == [Admission.ADMITTED]
-    assert await buffer.admit([("default", "alice", "e2")]) == [Admission.LIMITED]
+    assert await buffer.admit([("default", "alice", "e1")]) == [RateVerdict.ADMITTED]
+    assert await buffer.admit([("default", "alice", "e1")]) == [RateVerdict.ADMITTED]
+    assert await buffer.admit([("default", "alice", "e2")]) == [RateVerdict.LIMITED]
 
 
 async def test_replay_count_and_newest(raw: Redis, names: Names) -> None:
@@ -264,7 +264,7 @@ async def test_a_gate_in_another_shard_waits_for_its_admission_even_after_a_scri
     await raw.script_flush()
     admissions, outcomes = await buffer.admit_and_buffer(
         gates, [Pending(n, None, gate=g) for n, g in zip(notes, gates, strict=True)])
-    assert admissions == [Admission.ADMITTED, Admission.LIMITED]
+    assert admissions == [RateVerdict.ADMITTED, RateVerdict.LIMITED]
     assert outcomes == [BufferOutcome.BUFFERED, BufferOutcome.LIMITED]
     assert await user_state(redis, names, away[0]) == ({notes[0].id},) * 2
     assert await user_state(redis, names, away[1]) == (set(), set())
