@@ -20,7 +20,6 @@ queued.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
@@ -32,6 +31,7 @@ from redis.asyncio import Redis
 
 from common.logs import get_logger
 from common.naming import Names
+from common.tasks import Periodic
 from common.telemetry.keys import (
     presence_key,
     presence_member,
@@ -113,25 +113,24 @@ class Reporter:
         self.replica = replica
         self._presence = presence
         self._sampler = Sampler()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("telemetry", INTERVAL_SECONDS, self.report, final=self._forget,
+                              final_timeout=TIMEOUT_SECONDS, failure="telemetry report failed")
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="telemetry")
+        self._loop.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(TIMEOUT_SECONDS):
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.delete(replica_key(self._names, self.service, self.replica))
-                    pipe.zrem(replicas_index(self._names),
-                              replica_member(self.service, self.replica))
-                    if self._presence is not None:
-                        pipe.delete(presence_key(self._names, self.replica))
-                    await pipe.execute()
+        """Stop reporting, then remove this replica's snapshot and presence (best effort): it
+        leaves the console at once rather than after the TTL."""
+        await self._loop.stop()
+
+    async def _forget(self) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(replica_key(self._names, self.service, self.replica))
+            pipe.zrem(replicas_index(self._names), replica_member(self.service, self.replica))
+            if self._presence is not None:
+                pipe.delete(presence_key(self._names, self.replica))
+            await pipe.execute()
 
     def snapshot(self) -> dict[str, Any]:
         values, gauges, histograms = read_registry()
@@ -153,11 +152,3 @@ class Reporter:
                 await pipe.execute()
             if self._presence is not None:
                 await self._presence.write(self._redis, presence_key(names, self.replica))
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.report()
-            except Exception as exc:  # Redis away: the next turn tries again
-                log.debug("telemetry report failed", error=repr(exc)[:200])
-            await asyncio.sleep(INTERVAL_SECONDS)

@@ -20,8 +20,6 @@ look for them): a notification id stands for its recipient. Until
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import time
 from collections import deque
@@ -37,6 +35,7 @@ from common.buffer.scripts import RoundTrip
 from common.logs import get_logger
 from common.naming import Names
 from common.rows import Row
+from common.tasks import Periodic
 from common.telemetry.keys import trace_group, trace_key
 
 __all__ = ["FLUSH_SECONDS", "MAX_BUFFERED", "MAX_MARKS_PER_EVENT", "Tracer", "event_id_of"]
@@ -72,7 +71,8 @@ class Tracer:
         self._names: Names | None = None
         self._ttl_ms = 0
         self._origin: dict[str, str] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("trace-flush", FLUSH_SECONDS, self.flush, final=self.flush,
+                              wait_first=True, failure="trace flush failed")
 
     @property
     def enabled(self) -> bool:
@@ -85,16 +85,11 @@ class Tracer:
         self._redis, self._names = redis, names
         self._ttl_ms = int(ttl_seconds * 1000)
         self._origin = {"service": service, "replica": replica}
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="trace-flush")
+        self._loop.start()
 
     async def close(self) -> None:
-        """Flush what is buffered (best effort) and stop."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await self.flush()
+        """Stop, then flush what is buffered (best effort)."""
+        await self._loop.stop()
         self._redis = None
 
     def mark(self, event_id: str | None, stage: str, at_ms: float | None = None,
@@ -158,9 +153,4 @@ class Tracer:
         if failed:
             DROPPED.inc(failed)
         return len(taken) - failed
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            await self.flush()
 
