@@ -91,7 +91,7 @@ async def _fill_stream(target: Target, count: int, chunk: int = 2000) -> float:
                         "postId": f"p{i}", "message": "a liked your post",
                         "priority": "promotional", "createdAt": stamp,
                         "expiresAt": expires.replace("+00:00", "Z")})
-                    pipe.xadd(names.persist_stream_of("default", f"u{i % 1000}"),
+                    pipe.xadd(names.keys.persist_stream_of("default", f"u{i % 1000}"),
                               encode_entry(body, Status.ACKED, at_ms))  # type: ignore[arg-type]
                 await pipe.execute()
     finally:
@@ -158,7 +158,7 @@ async def _run_backlog(opts: argparse.Namespace, module: str, total: int,
                                    within_s=max(60.0, total / per_s_floor))
         redis = Redis.from_url(REDIS_URL)
         try:
-            indexed = int(await redis.zcard(target.stack.names.expiry_index))
+            indexed = int(await redis.zcard(target.stack.names.keys.expiry_index))
         finally:
             await redis.aclose()
     return fill_s, drained, sampler.report(), indexed

@@ -111,7 +111,7 @@ async def run_fanout(opts: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError(f"{len(errors)} clients failed to AUTH, e.g. {errors[0]}")
         frames = Frames()
         readers = [asyncio.create_task(_count(ws, frames)) for ws in clients]
-        channels = [names.live_channel("default", u) for u in users]
+        channels = [names.keys.live_channel("default", u) for u in users]
         async with ProcSampler(target.pids()) as sampler:
             started = time.perf_counter()
             published = await _publish(channels, users, opts.fanout_rate, opts.duration)

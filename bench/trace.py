@@ -2,7 +2,7 @@
 gateway's and persister's hot paths.
 
 Each round marks 1,000 events twice (``consumed`` and ``buffered``, as the consumer
-does for each event) in a :class:`~common.buffer.telemetry.trace.Tracer` on the local Redis,
+does for each event) in a :class:`~common.telemetry.trace.Tracer` on the local Redis,
 then flushes them (what the tracer's background task does every 200 ms); the CPU time of this
 process per event, for marking and for flushing, is the median of ten rounds (the first, which
 loads the script, left out). The Redis server's CPU is sampled alongside.
@@ -18,9 +18,9 @@ from typing import Any
 
 from bench.procstat import ProcSampler, broker_pids
 from bench.stack import REDIS_URL
-from common.buffer.telemetry.trace import Tracer
 from common.naming import Names
 from common.redis_pool import open_redis
+from common.telemetry.trace import Tracer
 
 __all__ = ["run_trace"]
 

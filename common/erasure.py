@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.store.rows import Row
+from common.rows import Row
 
 __all__ = ["stale_rows"]
 

@@ -1,13 +1,14 @@
 """Names of every shared resource, all under one prefix (``HERALD_PREFIX``).
 
 This module spells the RabbitMQ names. The Redis key and channel names belong to the buffer's
-owner (:class:`common.buffer.keys.BufferKeys`, with the hash-tag rule); :class:`Names`
-inherits them, so one object names everything.
+owner (:class:`common.buffer.keys.BufferKeys`, with the hash-tag rule); a :class:`Names`
+holds one as :attr:`Names.keys` (composition: a ``Names`` is not a key schema, it has one),
+so one object still names everything and each part is spelt by its owner.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from common.buffer.keys import BufferKeys
 
@@ -15,9 +16,18 @@ __all__ = ["Names"]
 
 
 @dataclass(frozen=True, slots=True)
-class Names(BufferKeys):
-    """Every exchange and queue name (and, from :class:`BufferKeys`, every Redis key and
-    channel name), derived from one prefix."""
+class Names:
+    """Every exchange and queue name, and (:attr:`keys`) every Redis key and channel name,
+    derived from one prefix."""
+
+    prefix: str
+    shards: int = 1
+    """How many shards the buffer is split into (``HERALD_BUFFER_SHARDS``), at least 1."""
+    keys: BufferKeys = field(init=False, repr=False, compare=False)
+    """The buffer's key schema for this prefix and shard count."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", BufferKeys(self.prefix, self.shards))
 
     # --- RabbitMQ -----------------------------------------------------------------------
     @property

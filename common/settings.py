@@ -16,15 +16,28 @@ from common.buffer.keys import MAX_SHARDS
 from common.naming import Names
 from common.validation import one_line
 
-__all__ = ["BaseServiceSettings", "SettingsError", "load_settings"]
+__all__ = [
+    "BaseServiceSettings",
+    "Port",
+    "RetrySettings",
+    "Seconds",
+    "SettingsError",
+    "ShutdownSeconds",
+    "load_settings",
+]
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0, le=10 * 365 * 86400)]
+ShutdownSeconds = Annotated[float, Field(gt=0, le=600)]
+"""How long a service drains on SIGTERM before it gives up (a service that wants another
+default than the base's re-declares the field with this type, not with its own bounds)."""
+RetryMaxSeconds = Annotated[float, Field(gt=0, le=300)]
 
 
 class BaseServiceSettings(BaseSettings):
-    """The settings shared by all four services. Each service subclasses it and sets its own
-    default ``port``."""
+    """The settings shared by all four services, declared once here. Each service subclasses
+    it and sets its own default ``port`` (``port: Port = 8002``); one that drains for another
+    time than the default re-declares ``shutdown_timeout_seconds: ShutdownSeconds``."""
 
     model_config = SettingsConfigDict(
         env_prefix="", case_sensitive=False, extra="ignore", frozen=True,
@@ -37,6 +50,8 @@ class BaseServiceSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     herald_prefix: str = Field("herald", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # How long SIGTERM's drain may take before the service gives up and exits.
+    shutdown_timeout_seconds: ShutdownSeconds = 20.0
     notification_ttl_seconds: Seconds = 86400.0
     # Quorum-queue delivery limit: a message redelivered more often is dead-lettered by the
     # broker (reason ``delivery_limit``). Producer and consumer declare the queue with the same
@@ -73,6 +88,13 @@ class BaseServiceSettings(BaseSettings):
     @property
     def names(self) -> Names:
         return Names(self.herald_prefix, self.herald_buffer_shards)
+
+
+class RetrySettings(BaseServiceSettings):
+    """For the services that retry a dependency until it answers (consumer, persister)."""
+
+    # The longest pause between two attempts (backoff with jitter up to it).
+    retry_max_seconds: RetryMaxSeconds = 5.0
 
 
 class SettingsError(SystemExit):

@@ -8,11 +8,11 @@ from redis.asyncio import Redis
 
 from common.amqp import connect
 from common.buffer.inbox import NotificationBuffer
-from common.buffer.telemetry import start_telemetry
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
+from common.telemetry import Tracer, start_telemetry
 from common.topology import declare_topology
 from consumer.depth import sample_queue_depths
 from consumer.pipeline import Pipeline
@@ -29,7 +29,7 @@ DEPTH_STOP_SECONDS = 5.0  # the depth sampler's last turn (two passive declares)
 def make_buffer(redis: Redis, settings: ConsumerSettings) -> NotificationBuffer:
     return NotificationBuffer(
         redis,
-        settings.names,
+        settings.names.keys,
         rate_limit_count=settings.rate_limit_count,
         rate_limit_window_ms=int(settings.rate_limit_window_seconds * 1000),
         semantic_window_ms=int(settings.semantic_window_seconds * 1000),
@@ -68,13 +68,15 @@ async def serve(settings: ConsumerSettings) -> None:
     channel = await connection.channel(publisher_confirms=True)
     await channel.set_qos(prefetch_count=settings.prefetch)
     topology = await declare_topology(channel, settings.names, settings.delivery_limit)
+    tracer = Tracer()
     pipeline = Pipeline(
-        make_buffer(redis, settings), topology.dead_letters, settings.notification_ttl_seconds
+        make_buffer(redis, settings), topology.dead_letters, settings.notification_ttl_seconds,
+        tracer,
     )
     worker = Worker(connection, topology.notify_queue, pipeline, settings.prefetch,
                     settings.retry_max_seconds, settings.ack_delay_seconds)
     await worker.start()
-    telemetry = start_telemetry(redis, settings, "consumer")
+    telemetry = start_telemetry(redis, settings, "consumer", tracer)
     depths = asyncio.create_task(sample_queue_depths(connection, settings.names, stop))
     log.info("consumer started", queue=settings.names.notify_queue, prefetch=settings.prefetch)
 

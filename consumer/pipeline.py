@@ -17,9 +17,16 @@ from dataclasses import dataclass, field
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 from pydantic import ValidationError
 
-from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, NotificationBuffer, Pending
+from common.buffer.inbox import (
+    AdmitRequest,
+    BufferOutcome,
+    NotificationBuffer,
+    Pending,
+    RateVerdict,
+)
 from common.logs import get_logger
 from common.models import Event, utc_now
+from common.telemetry.trace import Tracer
 from common.validation import one_line
 from consumer.deadletter import DeadLetterReason, dead_letter
 from consumer.metrics import EVENTS, NOTIFICATIONS
@@ -51,14 +58,16 @@ class _Item:
 
 class Pipeline:
     def __init__(
-        self, buffer: NotificationBuffer, dead_letters: AbstractExchange, ttl_seconds: float
+        self, buffer: NotificationBuffer, dead_letters: AbstractExchange, ttl_seconds: float,
+        tracer: Tracer | None = None,
     ) -> None:
         self._buffer = buffer
+        self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
         self._dead_letters = dead_letters
         self._ttl = ttl_seconds
 
     async def handle_batch(self, messages: Sequence[AbstractIncomingMessage]) -> None:
-        batch_started()
+        batch_started(self._tracer)
         items = [self._parse(m) for m in messages]
         await self._admit_and_buffer([i for i in items if i.reason is None])
 
@@ -102,7 +111,7 @@ class Pipeline:
                 owners.append(item)
         admissions, outcomes = await self._buffer.admit_and_buffer(admits, pending)
         for item, admission in zip(limited, admissions, strict=True):
-            if admission is Admission.LIMITED:
+            if admission is RateVerdict.LIMITED:
                 assert item.event is not None
                 item.reason = DeadLetterReason.RATE_LIMITED
                 item.detail = f"actor {item.event.actorId} is over its rate limit"
@@ -126,10 +135,9 @@ class Pipeline:
                                "same action within the semantic window")
                 item.dead_body = narrowed.model_dump_json().encode()
 
-    @staticmethod
-    def _account(item: _Item) -> str:
+    def _account(self, item: _Item) -> str:
         """The event's outcome (a label of ``EVENTS``), logged unless it is the usual one."""
-        mark_outcome(item)
+        mark_outcome(self._tracer, item)
         if item.buffered and item.reason is None:
             return "notified"
         event_id = item.event.eventId if item.event else item.message.message_id

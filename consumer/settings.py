@@ -6,13 +6,13 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from common.settings import BaseServiceSettings
+from common.settings import Port, RetrySettings
 
 __all__ = ["ConsumerSettings"]
 
 
-class ConsumerSettings(BaseServiceSettings):
-    port: int = Field(8002, ge=1, le=65535)
+class ConsumerSettings(RetrySettings):
+    port: Port = 8002
     # Unacked messages RabbitMQ hands this process at once; also the largest batch.
     prefetch: int = Field(128, ge=1, le=10_000)
     # Per-actor sliding window: at most RATE_LIMIT_COUNT events per RATE_LIMIT_WINDOW_SECONDS.
@@ -33,9 +33,8 @@ class ConsumerSettings(BaseServiceSettings):
     # A Redis pipeline (one batch's work) that has not answered within this long is a failed
     # attempt: the batch is retried, nothing is acked.
     redis_timeout_seconds: float = Field(5.0, gt=0, le=60)
-    # Backoff while Redis or RabbitMQ do not answer (with full jitter).
-    retry_max_seconds: float = Field(5.0, gt=0, le=300)
-    shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    # retry_max_seconds (RetrySettings): backoff while Redis or RabbitMQ do not answer;
+    # shutdown_timeout_seconds: the base's.
 
     @model_validator(mode="after")
     def _dedup_outlives_ttl(self) -> Self:

@@ -1,4 +1,4 @@
-"""The consumer's trace marks: what became of one event (:mod:`common.buffer.telemetry.trace`).
+"""The consumer's trace marks: what became of one event (:mod:`common.telemetry.trace`).
 
 Stages: ``consumed`` always; then ``buffered`` (how many notifications), ``collapsed`` (how many
 recipients' notifications folded into an earlier one; no user ids in marks), ``rate_limited``,
@@ -7,7 +7,8 @@ recipients' notifications folded into an earlier one; no user ids in marks), ``r
 The marks are written once the batch is done, but carry the time the batch started (the
 outcome marks a tenth of a millisecond later): a gateway may deliver a notification before
 the batch that buffered it has finished, and its ``delivered`` mark must come after these.
-The start is kept in a context variable, so batches in different tasks keep their own.
+The start is kept in a context variable, so batches in different tasks keep their own. The
+tracer is the pipeline's (passed in by the consumer's wiring).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Protocol
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from common.buffer.telemetry import TRACE
 from common.models import Event
+from common.telemetry.trace import Tracer
 from consumer.deadletter import DeadLetterReason
 
 __all__ = ["batch_started", "mark_outcome"]
@@ -37,31 +38,31 @@ class Outcome(Protocol):
     collapsed: list[str]
 
 
-def batch_started() -> None:
-    if TRACE.enabled:
+def batch_started(tracer: Tracer) -> None:
+    if tracer.enabled:
         _STARTED.set(time.time() * 1000)
 
 
-def mark_outcome(item: Outcome) -> None:
-    if not TRACE.enabled:
+def mark_outcome(tracer: Tracer, item: Outcome) -> None:
+    if not tracer.enabled:
         return
     event_id = item.event.eventId if item.event else item.message.message_id
     started = _STARTED.get()
     at = time.time() * 1000 if started is None else started
     then = at + 0.1
-    TRACE.mark(event_id, "consumed", at)
+    tracer.mark(event_id, "consumed", at)
     if item.buffered:
-        TRACE.mark(event_id, "buffered", then, notifications=item.buffered)
+        tracer.mark(event_id, "buffered", then, notifications=item.buffered)
     if item.collapsed:
-        TRACE.mark(event_id, "collapsed", then, recipients=len(item.collapsed))
+        tracer.mark(event_id, "collapsed", then, recipients=len(item.collapsed))
     if item.reason is DeadLetterReason.RATE_LIMITED:
-        TRACE.mark(event_id, "rate_limited", then)
+        tracer.mark(event_id, "rate_limited", then)
     if item.reason is DeadLetterReason.INVALID:  # the others' details name users
-        TRACE.mark(event_id, "dead_lettered", then, reason=item.reason.value,
+        tracer.mark(event_id, "dead_lettered", then, reason=item.reason.value,
                    detail=item.detail)
     elif item.reason is not None:
-        TRACE.mark(event_id, "dead_lettered", then, reason=item.reason.value)
+        tracer.mark(event_id, "dead_lettered", then, reason=item.reason.value)
     elif item.erased and not item.buffered:
-        TRACE.mark(event_id, "erased", then, recipients=item.erased)
+        tracer.mark(event_id, "erased", then, recipients=item.erased)
     elif not item.buffered:
-        TRACE.mark(event_id, "duplicate", then)
+        tracer.mark(event_id, "duplicate", then)

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from common.buffer.erasure import ErasureIndex
 from common.buffer.expiry import ExpiryQueue
 from common.buffer.stream import PersistStream, consumer_name
-from common.buffer.telemetry import start_telemetry
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.models import utc_now
@@ -27,6 +26,7 @@ from common.redis_pool import open_redis
 from common.retry import REDIS_ERRORS, GaveUp, Retrier, pause
 from common.service import stop_on_signals
 from common.store import Store, open_store
+from common.telemetry import Tracer, start_telemetry
 from persister.metrics import (
     BUFFERED,
     PRUNED,
@@ -89,21 +89,22 @@ async def serve(settings: PersisterSettings) -> None:
         await probes.stop()
         return
     log.info("store open", backend=store.backend)
-    telemetry = start_telemetry(redis, settings, "persister")
+    tracer = Tracer()
+    telemetry = start_telemetry(redis, settings, "persister", tracer)
 
     names = settings.names
     streams = [PersistStream(
-        redis, names, consumer, batch_size=settings.batch_size, block_ms=settings.block_ms,
+        redis, names.keys, consumer, batch_size=settings.batch_size, block_ms=settings.block_ms,
         claim_idle_ms=int(settings.claim_idle_seconds * 1000), linger_ms=settings.linger_ms,
         shard=shard,
     ) for shard in range(names.shards)]
     workers = [Worker(stream, store, stop,
                       claim_interval_seconds=max(0.5, min(settings.claim_idle_seconds / 2, 10)),
                       retry_max_seconds=settings.retry_max_seconds,
-                      erasures=ErasureIndex(redis, names))
+                      erasures=ErasureIndex(redis, names.keys), tracer=tracer)
                for stream in streams]
-    expiry = ExpiryQueue(redis, names)
-    sweeper = Sweeper(redis, settings.names, consumer, stop,
+    expiry = ExpiryQueue(redis, names.keys)
+    sweeper = Sweeper(redis, settings.names.keys, consumer, stop,
                       interval_seconds=settings.sweep_interval_seconds,
                       batch=settings.sweep_batch, retry_max_seconds=settings.retry_max_seconds)
     opened = store

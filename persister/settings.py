@@ -6,13 +6,14 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from common.settings import Port, RetrySettings
 from common.store.settings import StoreSettings
 
 __all__ = ["PersisterSettings"]
 
 
-class PersisterSettings(StoreSettings):
-    port: int = Field(8003, ge=1, le=65535)
+class PersisterSettings(StoreSettings, RetrySettings):
+    port: Port = 8003
     # Stream entries read (and written to the store) per batch: one transaction / bulk_write.
     batch_size: int = Field(2000, ge=1, le=10_000)
     # After a read that did not fill a batch, wait this long for more entries: fewer, larger
@@ -31,9 +32,8 @@ class PersisterSettings(StoreSettings):
     # How often the store drops what is past STORE_RETENTION_DAYS (SQLite; MongoDB's TTL
     # index needs no help).
     prune_interval_seconds: float = Field(3600.0, gt=0, le=7 * 86400)
-    # Backoff ceiling while Redis or the store do not answer (with full jitter).
-    retry_max_seconds: float = Field(5.0, gt=0, le=300)
-    shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    # retry_max_seconds (RetrySettings): backoff while Redis or the store do not answer;
+    # shutdown_timeout_seconds: the base's.
 
     @model_validator(mode="after")
     def _claim_outlasts_a_batch(self) -> Self:

@@ -42,13 +42,13 @@ from pydantic import ValidationError
 
 from common.buffer.erasure import ErasureIndex
 from common.buffer.stream import Entry, PersistStream
-from common.buffer.telemetry import TRACE
 from common.erasure import stale_rows
 from common.logs import get_logger
+from common.millis import from_ms
 from common.retry import REDIS_ERRORS, GaveUp, Retrier
+from common.rows import Row
 from common.store import Store
-from common.store.rows import Row
-from common.store.rules import from_ms
+from common.telemetry.trace import Tracer
 from common.validation import one_line
 from persister.entries import decode
 from persister.metrics import (
@@ -119,8 +119,10 @@ class Worker:
         claim_interval_seconds: float,
         retry_max_seconds: float,
         erasures: ErasureIndex | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._stream = stream
+        self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
         self._store = store
         self._erasures = erasures
         self._stop = stop
@@ -228,7 +230,7 @@ class Worker:
             await self._retry.run("store", lambda: self._store.upsert_rows(rows))
             for status, count in Counter(r.status for r in rows).items():
                 PERSISTED.labels(status).inc(count)
-            TRACE.mark_rows("persisted", rows)
+            self._tracer.mark_rows("persisted", rows)
             if self._erasures is not None:
                 await self._erase_again(batch)
         ids = batch.ids

@@ -70,7 +70,7 @@ class IngestLimiter:
 
     def __init__(self, redis: Redis, names: Names, rate: float, burst: int,
                  timeout_seconds: float = 0.5) -> None:
-        self._buckets = TokenBuckets(redis, names, timeout_seconds)
+        self._buckets = TokenBuckets(redis, names.keys, timeout_seconds)
         self.rate = rate
         self.burst = burst
         self._warned_at = -WARN_EVERY_SECONDS

@@ -22,11 +22,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from common.auth import Verifier
-from common.buffer.telemetry import start_telemetry
 from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import EmbeddedServer, stop_on_signals
+from common.telemetry import Tracer, start_telemetry
 from producer.admin_routes import admin_routes
 from producer.admission import IngestLimiter
 from producer.console.routes import Console, console_routes
@@ -61,10 +61,11 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         settings.delivery_limit,
         settings.publish_timeout_seconds,
     )
-    ingest = Ingest(publisher, settings.retry_after_seconds, settings.occurred_window)
+    tracer = Tracer()
+    ingest = Ingest(publisher, settings.retry_after_seconds, settings.occurred_window, tracer)
     redis = open_redis(settings.redis_url)
     holder = StoreHolder(settings.store_url, settings.store_retention_days)
-    history = History(redis, settings.names, holder)
+    history = History(redis, settings.names.keys, holder)
     limiter = IngestLimiter(redis, settings.names, settings.rate_limit_per_second,
                             settings.rate_limit_burst)
     door = Door(holder, settings.admin_api_key, trusted=settings.auth_mode == "trusted")
@@ -80,7 +81,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
             log.warning("AUTH_MODE=trusted: ingest and the read API are open to anyone, "
                         "without an API key (demo use only)")
         await asyncio.gather(publisher.start(), holder.start())
-        telemetry = start_telemetry(redis, settings, "producer")
+        telemetry = start_telemetry(redis, settings, "producer", tracer)
         log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
         try:
             yield

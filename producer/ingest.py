@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from common.buffer.telemetry import TRACE
 from common.logs import get_logger
 from common.models import Event
+from common.telemetry.trace import Tracer
 from producer.bodies import validate_body
 from producer.errors import MAX_DETAILS, HttpError
 from producer.metrics import (
@@ -31,8 +31,9 @@ but 500 items of 20 details each would be a megabyte of answer to a small body."
 
 class Ingest:
     def __init__(self, publisher: Publisher, retry_after_seconds: int,
-                 window: OccurredWindow = DEFAULT_WINDOW) -> None:
+                 window: OccurredWindow = DEFAULT_WINDOW, tracer: Tracer | None = None) -> None:
         self._publisher = publisher
+        self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
         self._retry_after = str(retry_after_seconds)
         self._context = {"window": window}
 
@@ -58,8 +59,8 @@ class Ingest:
         for event, failure in zip(events, outcomes, strict=True):
             if failure is None:
                 ACCEPTED_BY_TYPE[event.type].inc()
-                TRACE.mark(event.eventId, "accepted", event.acceptedAt.timestamp() * 1000,
-                           type=event.type, tenantId=event.tenantId)
+                self._tracer.mark(event.eventId, "accepted", event.acceptedAt.timestamp() * 1000,
+                                  type=event.type, tenantId=event.tenantId)
             else:
                 PUBLISH_FAILURES.inc()
                 log.warning("publish not confirmed", eventId=event.eventId, error=str(failure))

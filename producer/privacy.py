@@ -83,7 +83,7 @@ def privacy_routes(
     authorise: Authorise,
     tombstone_seconds: float,
 ) -> list[Route]:
-    eraser = RedisErasure(redis, names, tombstone_seconds)
+    eraser = RedisErasure(redis, names.keys, tombstone_seconds)
 
     async def who(request: Request, scope: str) -> tuple[str, str]:
         """The one authorisation call of this module; the tenant it grants must be an id

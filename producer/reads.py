@@ -28,11 +28,11 @@ from redis.asyncio import Redis
 
 from common.buffer.keys import BufferKeys
 from common.buffer.pending import PendingStore
+from common.millis import to_ms
 from common.models import Notification, utc_now
 from common.records import Status, StoredNotification
 from common.store.base import Store
 from common.store.cursor import encode_cursor
-from common.store.rules import to_ms
 from producer.store_holder import StoreHolder
 
 __all__ = ["Cursor", "History", "to_json"]

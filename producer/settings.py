@@ -10,6 +10,7 @@ from pydantic_settings import NoDecode
 
 from common.auth import AuthSettings
 from common.buffer.erasure import DEFAULT_TOMBSTONE_SECONDS
+from common.settings import Port
 from common.store.settings import StoreSettings
 from producer.schemas import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_SKEW_SECONDS, OccurredWindow
 
@@ -19,7 +20,7 @@ _ORIGIN = re.compile(r"^https?://[^/\s]+$")
 
 
 class ProducerSettings(AuthSettings, StoreSettings):
-    port: int = Field(8000, ge=1, le=65535)
+    port: Port = 8000
     # Keys of trusted backends that may read any user's notifications (comma-separated).
     read_api_keys: Annotated[tuple[str, ...], NoDecode] = ()
     # The bootstrap admin key of the admin API (/v1/admin/, every tenant); unset: only stored
@@ -29,7 +30,6 @@ class ProducerSettings(AuthSettings, StoreSettings):
     max_batch_events: int = Field(500, ge=1, le=10_000)
     publish_timeout_seconds: float = Field(5.0, gt=0, le=120)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
-    shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
     # Token bucket per caller at the door (producer/admission.py): events per second and the
     # most at once. 0 and 0: off. A batch costs its number of events.
     rate_limit_per_second: float = Field(0.0, ge=0, le=1_000_000)

@@ -11,11 +11,11 @@ from websockets.http11 import Request, Response
 
 from common.auth import Verifier
 from common.buffer.pending import PendingStore
-from common.buffer.telemetry import start_telemetry
 from common.health import Readiness, probe
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import stop_on_signals
+from common.telemetry import Presence, Tracer, start_telemetry
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import GuardedConnection
 from ws_gateway.handler import Handler
@@ -63,11 +63,12 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     redis = open_redis(settings.redis_url, max_connections=128)
     hub = Hub(redis)
     await hub.start()
-    telemetry = start_telemetry(redis, settings, "ws_gateway")
-    pending = PendingStore(redis, settings.names)
+    tracer, presence = Tracer(), Presence()
+    telemetry = start_telemetry(redis, settings, "ws_gateway", tracer, presence)
+    pending = PendingStore(redis, settings.names.keys)
     verifier = Verifier.from_settings(settings)
     acks = AckBatcher(pending)
-    handler = Handler(settings, verifier, hub, pending, acks)
+    handler = Handler(settings, verifier, hub, pending, acks, tracer, presence)
 
     readiness = Readiness()
     readiness.add("redis", redis.ping)

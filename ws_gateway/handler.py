@@ -26,8 +26,8 @@ from websockets.exceptions import ConnectionClosed
 
 from common.auth import AuthError, Identity, Verifier
 from common.buffer.pending import PendingStore
-from common.buffer.telemetry import PRESENCE
 from common.logs import get_logger
+from common.telemetry import Presence, Tracer
 from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import Admission, close_in_background, close_within, peer_host
@@ -43,9 +43,11 @@ log = get_logger(__name__)
 class Handler:
     def __init__(
         self, settings: GatewaySettings, verifier: Verifier, hub: Hub, pending: PendingStore,
-        acks: AckBatcher,
+        acks: AckBatcher, tracer: Tracer | None = None, presence: Presence | None = None,
     ) -> None:
         self._settings = settings
+        self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
+        self._presence = presence if presence is not None else Presence()
         self._verifier = verifier
         self._hub = hub
         self._pending = pending
@@ -119,11 +121,12 @@ class Handler:
 
     async def _serve(self, ws: ServerConnection, identity: Identity) -> None:
         session = Session(ws, identity, self._pending, self._acks,
-                          self._settings.send_queue_size, self._settings.close_timeout_seconds)
+                          self._settings.send_queue_size, self._settings.close_timeout_seconds,
+                          self._tracer)
         channel = self._hub_channel(identity)
         await self._hub.join(channel, session)
         CONNECTIONS.inc()
-        PRESENCE.join(identity.tenant_id, identity.user_id)
+        self._presence.join(identity.tenant_id, identity.user_id)
         try:
             count = await self._pending.count(identity.tenant_id, identity.user_id)
             await ws.send(protocol.auth_ok(identity.user_id, identity.tenant_id, count))
@@ -138,7 +141,7 @@ class Handler:
                 await session.stop()
         finally:
             CONNECTIONS.dec()
-            PRESENCE.leave(identity.tenant_id, identity.user_id)
+            self._presence.leave(identity.tenant_id, identity.user_id)
             await self._hub.leave(channel, session)
 
     async def _read(self, ws: ServerConnection, session: Session) -> None:
@@ -169,4 +172,4 @@ class Handler:
                                              "this connection is authenticated already"))
 
     def _hub_channel(self, identity: Identity) -> str:
-        return self._settings.names.live_channel(identity.tenant_id, identity.user_id)
+        return self._settings.names.keys.live_channel(identity.tenant_id, identity.user_id)

@@ -27,9 +27,8 @@ from websockets.exceptions import ConnectionClosed
 
 from common.auth import Identity
 from common.buffer.pending import PendingStore
-from common.buffer.telemetry import TRACE
-from common.buffer.telemetry.trace import event_id_of
 from common.logs import get_logger
+from common.telemetry.trace import Tracer, event_id_of
 from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import close_in_background
@@ -51,7 +50,8 @@ _REPLAYED = DELIVERED.labels("replay")
 
 class Session:
     __slots__ = ("_acks", "_backlog", "_close_timeout", "_closed", "_overloaded", "_pending",
-                 "_queue_size", "_sent", "_started", "_writer", "identity", "ws")
+                 "_queue_size", "_sent", "_started", "_tracer", "_writer",
+                 "identity", "ws")
 
     def __init__(
         self,
@@ -61,8 +61,10 @@ class Session:
         acks: AckBatcher,
         queue_size: int,
         close_timeout: float = 5.0,
+        tracer: Tracer | None = None,
     ) -> None:
         self.ws = ws
+        self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
         self.identity = identity
         self._pending = pending
         self._acks = acks
@@ -132,8 +134,8 @@ class Session:
                     await self._replay()
                 elif await self._send(notification_id, body):
                     _LIVE.inc()
-                    TRACE.mark(event_id_of(body), "delivered", path="live",
-                               notificationId=notification_id)
+                    self._tracer.mark(event_id_of(body), "delivered", path="live",
+                                      notificationId=notification_id)
                     if created_s is not None:
                         DELIVERY_SECONDS.observe(time.time() - created_s)
                 backlog = self._backlog
@@ -154,8 +156,8 @@ class Session:
         ):
             if await self._send(notification_id, body):
                 _REPLAYED.inc()
-                TRACE.mark(event_id_of(body), "delivered", path="replay",
-                           notificationId=notification_id)
+                self._tracer.mark(event_id_of(body), "delivered", path="replay",
+                                  notificationId=notification_id)
 
     async def _send(self, notification_id: str, body: str) -> bool:
         sent = self._sent

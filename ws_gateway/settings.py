@@ -5,12 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from common.auth import AuthSettings
+from common.settings import Port, ShutdownSeconds
 
 __all__ = ["GatewaySettings"]
 
 
 class GatewaySettings(AuthSettings):
-    port: int = Field(8001, ge=1, le=65535)
+    port: Port = 8001
     auth_timeout_seconds: float = Field(10.0, gt=0, le=300)
     # Largest frame a client may send; a larger one closes the connection with 1009.
     max_frame_bytes: int = Field(65_536, ge=256, le=16 * 1_048_576)
@@ -22,7 +23,7 @@ class GatewaySettings(AuthSettings):
     max_ack_ids: int = Field(500, ge=1, le=10_000)
     ping_interval_seconds: float = Field(20.0, gt=0, le=3600)
     ping_timeout_seconds: float = Field(20.0, gt=0, le=3600)
-    shutdown_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    shutdown_timeout_seconds: ShutdownSeconds = 10.0  # shorter than the base's 20 s
 
     # --- what a connection may cost (ws_gateway/guard.py) -----------------------------------
     # Connections per process; one more is closed with 4029. 0 = no limit.

@@ -23,10 +23,10 @@ from typing import Any
 
 import orjson
 
+from common.millis import to_ms
 from common.models import Notification
 from common.records import Status
-from common.store.rows import Row, make_row
-from common.store.rules import to_ms
+from common.rows import Row, make_row
 
 __all__ = [
     "MAX_MS",

@@ -34,10 +34,13 @@ from common.buffer.keys import BufferKeys
 from common.buffer.scripts import ADMIT, BUFFER, RoundTrip
 from common.models import Notification
 
-__all__ = ["Admission", "AdmitRequest", "BufferOutcome", "NotificationBuffer", "Pending"]
+__all__ = ["AdmitRequest", "BufferOutcome", "NotificationBuffer", "Pending", "RateVerdict"]
 
 
-class Admission(IntEnum):
+class RateVerdict(IntEnum):
+    """An event's verdict from its actor's rate limit (``admit.lua``). Not the gateway's
+    connection admission (``ws_gateway.guard``): one name per concept."""
+
     LIMITED = 0
     ADMITTED = 1
 
@@ -97,7 +100,7 @@ class NotificationBuffer:
         self._timeout = timeout_seconds
 
     async def admit(self, requests: Sequence[AdmitRequest | tuple[str, str, str]]
-                    ) -> list[Admission]:
+                    ) -> list[RateVerdict]:
         """Rate-limit events alone (no buffering), in one round trip."""
         admissions, _ = await self.admit_and_buffer(requests, [])
         return admissions
@@ -109,7 +112,7 @@ class NotificationBuffer:
 
     async def admit_and_buffer(
         self, requests: Sequence[AdmitRequest | tuple[str, str, str]], items: Sequence[Pending]
-    ) -> tuple[list[Admission], list[BufferOutcome]]:
+    ) -> tuple[list[RateVerdict], list[BufferOutcome]]:
         """Admit ``requests`` and buffer ``items`` (each gated on its ``gate``, which must be
         among ``requests`` or admitted before), in one round trip; idempotent on every event
         and notification id. Raises on any Redis error (nothing is known to be done: the
@@ -142,7 +145,7 @@ class NotificationBuffer:
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        admissions = [Admission(int(r)) for r in replies[first_admit:first_buffer]]
+        admissions = [RateVerdict(int(r)) for r in replies[first_admit:first_buffer]]
         made = iter(replies[first_buffer:])
         admitted = await self._admitted([items[pos].gate for pos in deferred],
                                         dict(zip(admits, admissions, strict=True)))
@@ -187,7 +190,7 @@ class NotificationBuffer:
         return script_keys, args
 
     async def _admitted(self, gates: Sequence[AdmitRequest | None],
-                        now: dict[AdmitRequest, Admission]) -> list[bool]:
+                        now: dict[AdmitRequest, RateVerdict]) -> list[bool]:
         """Whether each gate's event is admitted: from this call's admissions, or (a gate
         admitted before) read from the actor's log in a round trip of its own — not in the
         pipeline with the admits, whose scripts a NOSCRIPT reload would run after it."""
@@ -203,7 +206,7 @@ class NotificationBuffer:
                 if isinstance(reply, Exception):
                     raise reply
                 scores[gate] = reply is not None
-        return [gate is not None and (now[gate] is Admission.ADMITTED if gate in now
+        return [gate is not None and (now[gate] is RateVerdict.ADMITTED if gate in now
                                       else scores[gate]) for gate in gates]
 
     async def _buffer_ungated(self, items: Sequence[Pending]) -> list[BufferOutcome]:

@@ -2,7 +2,7 @@
 
 Contract (tested once against every backend in ``tests/integration/test_store_contract.py``):
 
-* ``upsert_many`` (records) and ``upsert_rows`` (the same as rows, :mod:`common.store.rows`)
+* ``upsert_many`` (records) and ``upsert_rows`` (the same as rows, :mod:`common.rows`)
   are idempotent on the notification id and apply
   :meth:`common.records.StoredNotification.merge` atomically per record, in the order given:
   ``acked`` is never downgraded to ``expired``, and ``readAt`` once set is kept. One call is
@@ -25,7 +25,7 @@ Contract (tested once against every backend in ``tests/integration/test_store_co
   first time; lists are ordered by creation time, then id. Only a key's hash is stored.
 * Every timestamp is kept to the millisecond, the precision of BSON dates, of the persist
   stream's ``t`` and of the buffer's scores; a row's times are cut to the millisecond when it
-  is made (:func:`common.store.rows.make_row`), so both backends return the same values.
+  is made (:func:`common.rows.make_row`), so both backends return the same values.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import Protocol
 
 from common.records import StoredNotification
-from common.store.rows import Row
+from common.rows import Row
 from common.tenancy import ApiKey, Tenant
 
 __all__ = ["MAX_EXPORT", "MAX_PAGE", "InvalidCursor", "Store", "check_limit"]
@@ -72,7 +72,7 @@ class Store(Protocol):
 
     async def upsert_rows(self, rows: Sequence[Row]) -> None:
         """Write ``rows`` (see the module's contract): the persister's path, which decodes
-        stream entries straight into rows (:mod:`common.store.rows`)."""
+        stream entries straight into rows (:mod:`common.rows`)."""
         ...
 
     async def history(

@@ -33,12 +33,12 @@ from pymongo.errors import BulkWriteError, OperationFailure
 from pymongo.write_concern import WriteConcern
 
 from common.logs import get_logger
+from common.millis import from_ms, to_ms, truncate
 from common.models import Notification
 from common.records import Status, StoredNotification
+from common.rows import Row, collapse, row_of
 from common.store.base import MAX_EXPORT, check_limit
 from common.store.cursor import decode_cursor, encode_cursor
-from common.store.rows import Row, collapse, row_of
-from common.store.rules import from_ms, to_ms, truncate
 from common.tenancy import ApiKey, Tenant
 
 __all__ = ["COLLECTION", "DEFAULT_DATABASE", "KEYS", "TENANTS", "MongoStore", "upsert_op"]

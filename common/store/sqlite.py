@@ -47,12 +47,12 @@ from typing import Any, TypeVar
 
 import orjson
 
+from common.millis import from_ms, to_ms
 from common.models import Notification
 from common.records import Status, StoredNotification
+from common.rows import Row, row_of
 from common.store.base import MAX_EXPORT, check_limit
 from common.store.cursor import decode_cursor, encode_cursor
-from common.store.rows import Row, row_of
-from common.store.rules import from_ms, to_ms
 from common.tenancy import ApiKey, Tenant
 
 __all__ = ["PRUNE_CHUNK", "SqliteStore"]

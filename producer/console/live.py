@@ -1,5 +1,5 @@
 """Pure: the Live page's figures from every live replica's snapshot
-(:mod:`common.buffer.telemetry.snapshot`).
+(:mod:`common.telemetry.snapshot`).
 
 * flows per second are the sum over the replicas of a service (each replica computed its own
   rate from its successive snapshots); ``None`` when no replica of that service reports;
@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from common.buffer.telemetry.snapshot import RECENT_SECONDS, parse_key
+from common.telemetry.snapshot import RECENT_SECONDS, parse_key
 
 __all__ = ["aggregate", "histogram_quantile"]
 

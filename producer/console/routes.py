@@ -23,10 +23,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from common import dead_letters as dlq
-from common.buffer.telemetry.reader import read_snapshots, read_trace, user_presence
 from common.build_info import build_info
 from common.models import EventType
 from common.naming import Names
+from common.telemetry.reader import read_snapshots, read_trace, user_presence
 from producer.bodies import validate_body
 from producer.console.auth import require_admin
 from producer.console.live import aggregate

@@ -126,7 +126,7 @@ async def gateway(services: Callable[..., Service]) -> Service:
 @contextlib.asynccontextmanager
 async def legit_user(gateway: Service, redis: Redis, names: Names) -> AsyncIterator[LegitUser]:
     client, _ = await Client.authed(gateway.url, "legit")
-    user = LegitUser(client, redis, names.live_channel("default", "legit"))
+    user = LegitUser(client, redis, names.keys.live_channel("default", "legit"))
     stop = asyncio.Event()
     task = asyncio.create_task(user.run(stop))
     try:
@@ -172,7 +172,7 @@ async def test_authenticated_client_that_never_reads_is_closed_while_others_rece
     sink = await RawClient.open(gateway.port)
     sink.send_text(orjson.dumps({"type": "AUTH", "token": token("sink")}).decode())
     body = "y" * 4000
-    channel = names.live_channel("default", "sink")
+    channel = names.keys.live_channel("default", "sink")
     async with legit_user(gateway, redis, names) as user, RssPeak(gateway.proc.pid) as peak:
         for start in range(0, 3000, 100):  # 12 MB of notifications for a client that won't read
             async with redis.pipeline(transaction=False) as pipe:

@@ -17,12 +17,12 @@ from redis.asyncio.cluster import RedisCluster
 from common.buffer.buckets import IngestBuckets
 from common.buffer.erasure import RedisErasure
 from common.buffer.expiry import ExpiryQueue
-from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, Pending
+from common.buffer.inbox import AdmitRequest, BufferOutcome, Pending, RateVerdict
 from common.buffer.pending import AckRequest, PendingStore
-from common.buffer.telemetry.reader import read_trace
-from common.buffer.telemetry.trace import Tracer
 from common.naming import Names
 from common.records import Status
+from common.telemetry.reader import read_trace
+from common.telemetry.trace import Tracer
 from tests.support.buffer import make_buffer, note
 from tests.support.redis_cluster import redis_cluster
 from tests.support.replies import raw_entries as entries_of
@@ -44,7 +44,7 @@ async def test_every_buffer_operation_runs_on_a_redis_cluster(tmp_path: Path) ->
 
 async def _every_operation(redis: Redis, names: Names) -> None:
     users = [f"user{n}" for n in range(8)]
-    assert len({names.shard("default", u) for u in users}) > 2  # several slots, nodes
+    assert len({names.keys.shard("default", u) for u in users}) > 2  # several slots, nodes
     buffer = make_buffer(redis, names, limit=1)
     notes = [note(f"e{i}", user=u, actor="fan", ttl=600 if i < 7 else 1)
              for i, u in enumerate(users)]
@@ -52,19 +52,19 @@ async def _every_operation(redis: Redis, names: Names) -> None:
     # A fresh cluster has no scripts: the first round trip takes the NOSCRIPT path too.
     admissions, outcomes = await buffer.admit_and_buffer(
         gates[:1], [Pending(notes[0], None, gate=gates[0])])
-    assert (admissions, outcomes) == ([Admission.ADMITTED], [BufferOutcome.BUFFERED])
+    assert (admissions, outcomes) == ([RateVerdict.ADMITTED], [BufferOutcome.BUFFERED])
     assert await buffer.buffer([Pending(n, "like") for n in notes[1:]]) == [
         BufferOutcome.BUFFERED] * 7
-    assert (await buffer.admit([gates[1]])) == [Admission.LIMITED]
+    assert (await buffer.admit([gates[1]])) == [RateVerdict.LIMITED]
 
-    store = PendingStore(redis, names)
+    store = PendingStore(redis, names.keys)
     assert [i for i, _ in await store.replay("default", users[0])] == [notes[0].id]
     acked = await store.ack_many([AckRequest("default", u, (n.id,))
                                   for u, n in zip(users[:4], notes[:4], strict=True)])
     assert acked == [([n.id], []) for n in notes[:4]]
     assert await store.mark_read("default", users[4], notes[4].id, 1234)
 
-    queue = ExpiryQueue(redis, names)
+    queue = ExpiryQueue(redis, names.keys)
     due = await queue.lease_and_due("me", 10_000, int(time.time() * 1000) + 60_000, 100)
     assert due is not None
     assert [d.notification_id for d in due.parsed] == [notes[7].id]
@@ -73,15 +73,15 @@ async def _every_operation(redis: Redis, names: Names) -> None:
     await store.record_read(notes[7], Status.EXPIRED, 1, 2)
 
     entries = 0
-    for stream in names.persist_streams:
+    for stream in names.keys.persist_streams:
         entries += len(entries_of(await redis.xrange(stream)))
     assert entries == 4 + 1 + 1 + 1  # acked, read, expired, the expired one read
 
-    erased = await RedisErasure(redis, names, 3600).erase("default", users[5])
+    erased = await RedisErasure(redis, names.keys, 3600).erase("default", users[5])
     assert erased.pending == 1
     assert await buffer.buffer([Pending(notes[5], None)]) == [BufferOutcome.ERASED]
 
-    assert (await IngestBuckets(redis, names, timeout_seconds=5).take("k1", 1, 2, 1))[0]
+    assert (await IngestBuckets(redis, names.keys, timeout_seconds=5).take("k1", 1, 2, 1))[0]
 
     tracer = Tracer()
     tracer.start(redis, names, 60, "consumer", "cluster")

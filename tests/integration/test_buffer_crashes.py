@@ -44,7 +44,7 @@ async def consistent(redis: Redis, names: Names, user: str = "bob") -> set[str]:
     """Assert the invariants for ``user``; their pending ids."""
     hashed, ordered = await user_state(redis, names, user)
     assert hashed == ordered
-    members = set(await redis.zrange(names.expiry_index, 0, -1))
+    members = set(await redis.zrange(names.keys.expiry_index, 0, -1))
     assert {expiry_member("default", user, i) for i in hashed} <= members
     return hashed
 
@@ -55,7 +55,7 @@ async def test_consumer_batch_cut_after_the_expiry_zadd(raw: Redis, redis: Redis
     the redelivered batch makes everything once."""
     n = note("e1")
     trip = RoundTrip()
-    trip.command("ZADD", names.expiry_index, "NX", 1, expiry_member("default", "bob", n.id))
+    trip.command("ZADD", names.keys.expiry_index, "NX", 1, expiry_member("default", "bob", n.id))
     await trip.run(raw)
     assert await consistent(redis, names) == set()
     buffer = make_buffer(raw, names)
@@ -84,14 +84,14 @@ async def test_limited_notification_whose_cleanup_was_cut_is_dropped_by_the_swee
     """A limited notification's expiry member stays when the consumer dies before its ZREM:
     the sweep drops it without writing any entry."""
     n = note("e1")
-    await redis.zadd(names.expiry_index, {expiry_member("default", "bob", n.id): 1})
-    queue = ExpiryQueue(raw, names)
+    await redis.zadd(names.keys.expiry_index, {expiry_member("default", "bob", n.id): 1})
+    queue = ExpiryQueue(raw, names.keys)
     due = await queue.lease_and_due("me", 10_000, LATER_MS, 100)
     assert due is not None
     assert await queue.expire(due.parsed) == 0
     await queue.drop(due.members)
     assert await stream_rows(redis, names) == []
-    assert await redis.zcard(names.expiry_index) == 0
+    assert await redis.zcard(names.keys.expiry_index) == 0
 
 
 @pytest.mark.parametrize("cut_after", ["lease_and_due", "expire"])
@@ -100,7 +100,7 @@ async def test_sweep_round_cut_between_calls_is_finished_by_the_next(
 ) -> None:
     notes = [note(f"e{i}", ttl=1) for i in range(3)]
     await make_buffer(raw, names).buffer([Pending(n, None) for n in notes])
-    queue = ExpiryQueue(raw, names)
+    queue = ExpiryQueue(raw, names.keys)
     due = await queue.lease_and_due("me", 10_000, LATER_MS, 100)
     assert due is not None
     if cut_after == "expire":
@@ -124,7 +124,7 @@ async def test_ack_cut_before_its_answer_is_safe_to_repeat(raw: Redis, redis: Re
     again, which finds nothing pending; exactly one entry exists."""
     n = note("e1")
     await make_buffer(raw, names).buffer([Pending(n, None)])
-    store = PendingStore(raw, names)
+    store = PendingStore(raw, names.keys)
     await store.ack_many([AckRequest("default", "bob", (n.id,))])  # answer "lost"
     assert await store.ack_many([AckRequest("default", "bob", (n.id,))]) == [([], [n.id])]
     assert await stream_rows(redis, names) == [(n.id, "acked", None)]
@@ -138,31 +138,31 @@ async def test_erasure_cut_between_steps_is_finished_by_repeating_it(
     n, kept = note("e1"), note("e2", "carol")
     buffer = make_buffer(raw, names)
     await buffer.buffer([Pending(n, None), Pending(kept, None)])
-    await PendingStore(raw, names).ack_many([AckRequest("default", "bob", (n.id,))])
+    await PendingStore(raw, names.keys).ack_many([AckRequest("default", "bob", (n.id,))])
     m = note("e3")
     await buffer.buffer([Pending(m, None)])
     # The first steps of RedisErasure.erase, by hand: the persisters' index ...
-    await redis.zadd(names.erasure_index, {erasure_member("default", "bob"): 1})
+    await redis.zadd(names.keys.erasure_index, {erasure_member("default", "bob"): 1})
     if cut_after == "script":  # ... then the script that deletes and writes the tombstone
         trip = RoundTrip()
-        trip.script(ERASE, [names.pending_hash("default", "bob"),
-                            names.pending_index("default", "bob"),
-                            names.erased_marker("default", "bob"),
-                            names.rate_limit_key("default", "bob")], [1, 3_600_000])
+        trip.script(ERASE, [names.keys.pending_hash("default", "bob"),
+                            names.keys.pending_index("default", "bob"),
+                            names.keys.erased_marker("default", "bob"),
+                            names.keys.rate_limit_key("default", "bob")], [1, 3_600_000])
         await trip.run(raw)
     assert await consistent(redis, names) in ({m.id}, set())
     # (crash) ... the client repeats the erasure:
-    await RedisErasure(raw, names, 3600).erase("default", "bob")
+    await RedisErasure(raw, names.keys, 3600).erase("default", "bob")
     assert await consistent(redis, names) == set()
     assert await stream_rows(redis, names) == []
-    assert set(await redis.zrange(names.expiry_index, 0, -1)) == {
+    assert set(await redis.zrange(names.keys.expiry_index, 0, -1)) == {
         expiry_member("default", "carol", kept.id)}
     assert await buffer.buffer([Pending(m, None)]) == [BufferOutcome.ERASED]
     assert await consistent(redis, names, "carol") == {kept.id}
 
 
 async def test_sweep_lease_of_a_dead_holder_runs_out(raw: Redis, names: Names) -> None:
-    queue = ExpiryQueue(raw, names)
+    queue = ExpiryQueue(raw, names.keys)
     assert await queue.lease_and_due("dead", 50, int(time.time() * 1000), 10) is not None
     assert await queue.lease_and_due("alive", 50, int(time.time() * 1000), 10) is None
     deadline = time.monotonic() + scaled(5)

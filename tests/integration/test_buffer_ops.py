@@ -14,14 +14,14 @@ from common.buffer.buckets import IngestBuckets
 from common.buffer.erasure import ErasureIndex, RedisErasure
 from common.buffer.expiry import ExpiryQueue
 from common.buffer.formats import expiry_member
-from common.buffer.inbox import Admission, AdmitRequest, BufferOutcome, Pending
+from common.buffer.inbox import AdmitRequest, BufferOutcome, Pending, RateVerdict
 from common.buffer.pending import AckRequest, PendingStore
 from common.buffer.scripts import ACK, RoundTrip, Script
-from common.buffer.telemetry.keys import trace_group, trace_key
-from common.buffer.telemetry.reader import read_trace
-from common.buffer.telemetry.trace import MAX_MARKS_PER_EVENT, Tracer
 from common.naming import Names
 from common.records import Status
+from common.telemetry.keys import trace_group, trace_key
+from common.telemetry.reader import read_trace
+from common.telemetry.trace import MAX_MARKS_PER_EVENT, Tracer
 from tests.conftest import REDIS_URL
 from tests.support.buffer import make_buffer, note, stream_rows, user_state
 from tests.support.slots import check_slots, sharded_names  # noqa: F401  (fixtures)
@@ -44,9 +44,9 @@ async def test_buffer_makes_the_notification_once(raw: Redis, redis: Redis,
     assert await buffer.buffer([Pending(n, None)]) == [BufferOutcome.BUFFERED]
     assert await buffer.buffer([Pending(n, None)]) == [BufferOutcome.DUPLICATE]
     assert await user_state(redis, names) == ({n.id}, {n.id})
-    assert await redis.zscore(names.expiry_index, expiry_member("default", "bob", n.id)) == \
+    assert await redis.zscore(names.keys.expiry_index, expiry_member("default", "bob", n.id)) == \
         int(n.expiresAt.timestamp() * 1000)
-    assert await redis.ttl(names.pending_hash("default", "bob")) > 0
+    assert await redis.ttl(names.keys.pending_hash("default", "bob")) > 0
 
 
 async def test_semantic_window_collapses_the_second_one(raw: Redis, redis: Redis,
@@ -66,11 +66,11 @@ async def test_admit_and_buffer_is_one_round_trip_gated_on_the_admission(
     gates = [AdmitRequest("default", "alice", f"e{i}") for i in range(3)]
     admissions, outcomes = await buffer.admit_and_buffer(
         gates, [Pending(n, None, gate=g) for n, g in zip(notes, gates, strict=True)])
-    assert admissions == [Admission.ADMITTED, Admission.ADMITTED, Admission.LIMITED]
+    assert admissions == [RateVerdict.ADMITTED, RateVerdict.ADMITTED, RateVerdict.LIMITED]
     assert outcomes == [BufferOutcome.BUFFERED, BufferOutcome.BUFFERED, BufferOutcome.LIMITED]
     assert await user_state(redis, names) == ({notes[0].id, notes[1].id},) * 2
     # The limited one's expiry member went again with it.
-    assert await redis.zcard(names.expiry_index) == 2
+    assert await redis.zcard(names.keys.expiry_index) == 2
     # The repeat (a redelivered batch): the admitted ones stay admitted, nothing is made twice.
     again = await buffer.admit_and_buffer(
         gates, [Pending(n, None, gate=g) for n, g in zip(notes, gates, strict=True)])
@@ -80,16 +80,16 @@ async def test_admit_and_buffer_is_one_round_trip_gated_on_the_admission(
 
 async def test_admit_alone_counts_an_event_once(raw: Redis, names: Names) -> None:
     buffer = make_buffer(raw, names, limit=1)
-    assert await buffer.admit([("default", "alice", "e1")]) == [Admission.ADMITTED]
-    assert await buffer.admit([("default", "alice", "e1")]) == [Admission.ADMITTED]
-    assert await buffer.admit([("default", "alice", "e2")]) == [Admission.LIMITED]
+    assert await buffer.admit([("default", "alice", "e1")]) == [RateVerdict.ADMITTED]
+    assert await buffer.admit([("default", "alice", "e1")]) == [RateVerdict.ADMITTED]
+    assert await buffer.admit([("default", "alice", "e2")]) == [RateVerdict.LIMITED]
 
 
 async def test_replay_count_and_newest(raw: Redis, names: Names) -> None:
     buffer = make_buffer(raw, names)
     notes = [note(f"e{i}") for i in range(3)]
     await buffer.buffer([Pending(n, None) for n in notes])
-    store = PendingStore(raw, names)
+    store = PendingStore(raw, names.keys)
     assert await store.count("default", "bob") == 3
     replayed = await store.replay("default", "bob")
     assert sorted(i for i, _ in replayed) == sorted(n.id for n in notes)
@@ -103,7 +103,7 @@ async def test_replay_leaves_out_expired_ones_unless_asked(raw: Redis, names: Na
     buffer = make_buffer(raw, names)
     old = note("e1", ttl=-1)
     await buffer.buffer([Pending(old, None)])
-    store = PendingStore(raw, names)
+    store = PendingStore(raw, names.keys)
     assert await store.replay("default", "bob") == []
     assert [i for i, _ in await store.replay("default", "bob", include_expired=True)] == [old.id]
 
@@ -114,7 +114,7 @@ async def test_ack_records_then_removes_and_a_repeat_finds_nothing(
     buffer = make_buffer(raw, names)
     mine, other = note("e1"), note("e2", "carol")
     await buffer.buffer([Pending(mine, None), Pending(other, None)])
-    store = PendingStore(raw, names)
+    store = PendingStore(raw, names.keys)
     request = AckRequest("default", "bob", (mine.id, other.id))
     assert await store.ack_many([request]) == [([mine.id], [other.id])]
     assert await store.ack_many([request]) == [([], [mine.id, other.id])]
@@ -128,7 +128,7 @@ async def test_mark_read_is_an_ack_with_read_at_and_stored_ones_get_an_entry(
 ) -> None:
     n = note("e1")
     await make_buffer(raw, names).buffer([Pending(n, None)])
-    store = PendingStore(raw, names)
+    store = PendingStore(raw, names.keys)
     assert await store.mark_read("default", "bob", n.id, 1234)
     assert not await store.mark_read("default", "bob", n.id, 5678)  # no longer pending
     await store.record_read(n, Status.EXPIRED, 99, 5678)
@@ -141,7 +141,7 @@ async def test_expire_moves_due_ones_and_a_repeat_does_nothing(
     buffer = make_buffer(raw, names)
     due, later = note("e1", ttl=1), note("e2", ttl=3600)
     await buffer.buffer([Pending(due, None), Pending(later, None)])
-    queue = ExpiryQueue(raw, names)
+    queue = ExpiryQueue(raw, names.keys)
     now_ms = int(time.time() * 1000) + 60_000
     found = await queue.lease_and_due("me", 10_000, now_ms, 100)
     assert found is not None
@@ -162,14 +162,14 @@ async def test_expire_moves_due_ones_and_a_repeat_does_nothing(
 
 async def test_a_malformed_expiry_member_is_reported_and_dropped(raw: Redis, redis: Redis,
                                                                   names: Names) -> None:
-    await redis.zadd(names.expiry_index, {"no-bars": 1})
-    queue = ExpiryQueue(raw, names)
+    await redis.zadd(names.keys.expiry_index, {"no-bars": 1})
+    queue = ExpiryQueue(raw, names.keys)
     found = await queue.lease_and_due("me", 10_000, 10, 100)
     assert found is not None
     assert found.malformed == [b"no-bars"]
     assert found.parsed == []
     await queue.drop(found.members)
-    assert await redis.zcard(names.expiry_index) == 0
+    assert await redis.zcard(names.keys.expiry_index) == 0
 
 
 async def test_erase_leaves_a_tombstone_and_a_repeat_is_harmless(
@@ -178,24 +178,24 @@ async def test_erase_leaves_a_tombstone_and_a_repeat_is_harmless(
     buffer = make_buffer(raw, names)
     n, kept = note("e1"), note("e2", "carol")
     await buffer.buffer([Pending(n, None), Pending(kept, None)])
-    eraser = RedisErasure(raw, names, 3600)
+    eraser = RedisErasure(raw, names.keys, 3600)
     first = await eraser.erase("default", "bob")
     assert first.pending == 1
     second = await eraser.erase("default", "bob")
     assert second.pending == 0
     assert second.at_ms >= first.at_ms
     assert await user_state(redis, names) == (set(), set())
-    assert await redis.zrange(names.expiry_index, 0, -1) == [
+    assert await redis.zrange(names.keys.expiry_index, 0, -1) == [
         expiry_member("default", "carol", kept.id)]
     assert await buffer.buffer([Pending(n, None)]) == [BufferOutcome.ERASED]
-    assert await redis.zcard(names.expiry_index) == 1  # its member went again
-    at = await ErasureIndex(raw, names).erased_at([("default", "bob"), ("default", "carol")])
+    assert await redis.zcard(names.keys.expiry_index) == 1  # its member went again
+    at = await ErasureIndex(raw, names.keys).erased_at([("default", "bob"), ("default", "carol")])
     assert at == {("default", "bob"): second.at_ms}
     assert await eraser.tombstone_at("default", "bob") == second.at_ms
 
 
 async def test_token_bucket_charges_and_refuses(raw: Redis, names: Names) -> None:
-    buckets = IngestBuckets(raw, names, timeout_seconds=5)
+    buckets = IngestBuckets(raw, names.keys, timeout_seconds=5)
     assert (await buckets.take("k1", 0.001, 2, 1))[0]
     assert (await buckets.take("k1", 0.001, 2, 1))[0]
     allowed, left = await buckets.take("k1", 0.001, 2, 1)
@@ -214,9 +214,9 @@ async def test_a_script_redis_does_not_know_is_loaded_and_only_it_is_run_again(
     unknown = Script("ack", fresh, hashlib.sha1(fresh.encode()).hexdigest())
     trip = RoundTrip()
     trip.command("INCR", f"{names.prefix}:counter")
-    trip.script(unknown, [names.pending_hash("default", "bob"),
-                          names.pending_index("default", "bob"),
-                          names.persist_stream_of("default", "bob")],
+    trip.script(unknown, [names.keys.pending_hash("default", "bob"),
+                          names.keys.pending_index("default", "bob"),
+                          names.keys.persist_stream_of("default", "bob")],
                 [1, "", n.id])
     replies = await trip.run(raw)
     assert replies == [1, [n.id.encode()]]
@@ -258,13 +258,13 @@ async def test_a_gate_in_another_shard_waits_for_its_admission_even_after_a_scri
     names = Names(prefix, 16)
     buffer = make_buffer(raw, names, limit=1)
     away = [u for u in (f"user{n}" for n in range(64))
-            if names.shard("default", u) != names.shard("default", "spammer")][:2]
+            if names.keys.shard("default", u) != names.keys.shard("default", "spammer")][:2]
     notes = [note(f"e{i}", user=u, actor="spammer") for i, u in enumerate(away)]
     gates = [AdmitRequest("default", "spammer", f"e{i}") for i in range(2)]
     await raw.script_flush()
     admissions, outcomes = await buffer.admit_and_buffer(
         gates, [Pending(n, None, gate=g) for n, g in zip(notes, gates, strict=True)])
-    assert admissions == [Admission.ADMITTED, Admission.LIMITED]
+    assert admissions == [RateVerdict.ADMITTED, RateVerdict.LIMITED]
     assert outcomes == [BufferOutcome.BUFFERED, BufferOutcome.LIMITED]
     assert await user_state(redis, names, away[0]) == ({notes[0].id},) * 2
     assert await user_state(redis, names, away[1]) == (set(), set())

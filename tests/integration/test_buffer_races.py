@@ -46,7 +46,7 @@ async def test_ack_against_insert(clients: tuple[Redis, Redis], redis: Redis,
                                   names: Names) -> None:
     inserter, acker = clients
     buffer = make_buffer(inserter, names)
-    store = PendingStore(acker, names)
+    store = PendingStore(acker, names.keys)
     acked: set[str] = set()
     made: set[str] = set()
     deadline = time.monotonic() + scaled(TIME_BUDGET_S)
@@ -88,8 +88,8 @@ async def test_ack_against_expiry(clients: tuple[Redis, Redis], redis: Redis,
                                   names: Names) -> None:
     sweeper_client, acker = clients
     buffer = make_buffer(acker, names)
-    queue = ExpiryQueue(sweeper_client, names)
-    store = PendingStore(acker, names)
+    queue = ExpiryQueue(sweeper_client, names.keys)
+    store = PendingStore(acker, names.keys)
     deadline = time.monotonic() + scaled(TIME_BUDGET_S)
     acked: set[str] = set()
     made: list[str] = []
@@ -114,7 +114,7 @@ async def test_ack_against_expiry(clients: tuple[Redis, Redis], redis: Redis,
         acked.update(answer)
     assert len(made) >= 20, "too few rounds to mean anything"
     assert await user_state(redis, names) == (set(), set())
-    assert await redis.zcard(names.expiry_index) == 0
+    assert await redis.zcard(names.keys.expiry_index) == 0
     rows = await stream_rows(redis, names)
     assert Counter(i for i, _, _ in rows) == Counter(made)  # exactly one entry each
     assert {i for i, s, _ in rows if s == "acked"} == acked

@@ -61,10 +61,10 @@ async def test_event_becomes_one_notification_per_recipient(
         # grace period longer so the persister can still record it as expired.
         created = note["createdAt"]
         assert note["expiresAt"] > created
-        expire_at = await redis.pexpiretime(names.pending_hash("default", user))
+        expire_at = await redis.pexpiretime(names.keys.pending_hash("default", user))
         assert expire_at > started_ms + 60_000
-        assert await redis.zscore(names.pending_index("default", user), nid) is not None
-        assert await redis.zscore(names.expiry_index, f"default|{user}|{nid}") is not None
+        assert await redis.zscore(names.keys.pending_index("default", user), nid) is not None
+        assert await redis.zscore(names.keys.expiry_index, f"default|{user}|{nid}") is not None
     assert await queue_depth(channel, names.notify_queue) == 0
 
 
@@ -73,7 +73,7 @@ async def test_gateways_are_signalled_on_the_users_channel(
 ) -> None:
     await consumer().start()
     pubsub = redis.pubsub()
-    await pubsub.subscribe(names.live_channel("default", "bob"))
+    await pubsub.subscribe(names.keys.live_channel("default", "bob"))
     await publish_raw(channel, names, event_body("ev-live"), message_id="ev-live")
     deadline = time.monotonic() + 10
     message = None

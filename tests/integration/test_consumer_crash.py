@@ -49,7 +49,7 @@ async def fill_queue(channel: AbstractChannel, names: Names, count: int) -> set[
 async def buffered_ids(redis: Redis, names: Names) -> set[str]:
     found: set[str] = set()
     for user in USERS:
-        ids = texts(await redis.hkeys(names.pending_hash("default", user)))
+        ids = texts(await redis.hkeys(names.keys.pending_hash("default", user)))
         found |= {f"{user}|{nid}" for nid in ids}
     return found
 

@@ -55,7 +55,7 @@ async def test_live_delivery_then_ack_moves_it_to_the_persist_stream(
     answer = await bob.ack(note["id"])
     assert answer == {"type": "ACK_OK", "notificationIds": [note["id"]], "unknown": []}
     assert await buffered(redis, names, "bob") == {}
-    [(_, fields)] = entries(await redis.xrange(names.persist_stream))
+    [(_, fields)] = entries(await redis.xrange(names.keys.persist_stream))
     record = decode_entry(fields)
     assert record.status is Status.ACKED
     assert record.notification.id == note["id"]

@@ -41,8 +41,9 @@ async def gateway_redis() -> AsyncIterator[Redis]:
 async def buffer_for(redis: Redis, names: Names, user: str, count: int,
                      tenant: str = "default") -> list[str]:
     """``count`` notifications pending for ``user``, buffered as the consumer does; their ids."""
-    buffer = NotificationBuffer(redis, names, rate_limit_count=10**6, rate_limit_window_ms=60_000,
-                                semantic_window_ms=0, dedup_ttl_ms=600_000, grace_ms=60_000)
+    buffer = NotificationBuffer(redis, names.keys, rate_limit_count=10**6,
+                                rate_limit_window_ms=60_000, semantic_window_ms=0,
+                                dedup_ttl_ms=600_000, grace_ms=60_000)
     ids = []
     for n in range(count):
         event = Event.model_validate_json(event_body(f"{tenant}-{user}-{n}", recipients=[user],
@@ -54,7 +55,7 @@ async def buffer_for(redis: Redis, names: Names, user: str, count: int,
 
 
 async def stream_ids(redis: Redis, names: Names) -> list[str]:
-    rows = entries(await redis.xrange(names.persist_stream))
+    rows = entries(await redis.xrange(names.keys.persist_stream))
     records = [decode_entry(fields) for _, fields in rows]
     assert all(r.status is Status.ACKED for r in records)
     return [r.notification.id for r in records]
@@ -69,7 +70,7 @@ async def test_acks_of_many_connections_at_once_are_all_recorded_then_removed_in
 ) -> None:
     users = [f"many{n}" for n in range(60)]
     ids = {user: await buffer_for(gateway_redis, names, user, 2) for user in users}
-    batcher = AckBatcher(PendingStore(gateway_redis, names), max_delay=0.005)
+    batcher = AckBatcher(PendingStore(gateway_redis, names.keys), max_delay=0.005)
     before = batches()
     answers = await asyncio.gather(*(batcher.ack("default", user, tuple(ids[user]))
                                      for user in users))
@@ -78,7 +79,7 @@ async def test_acks_of_many_connections_at_once_are_all_recorded_then_removed_in
     assert sorted(await stream_ids(redis, names)) == sorted(i for u in users for i in ids[u])
     for user in users:
         assert await buffered(redis, names, user) == {}
-        assert await redis.zcard(names.pending_index("default", user)) == 0
+        assert await redis.zcard(names.keys.pending_index("default", user)) == 0
     await batcher.close()
 
 
@@ -88,7 +89,7 @@ async def test_an_ack_of_another_users_id_in_the_same_batch_changes_nothing(
     [carols] = await buffer_for(gateway_redis, names, "carol", 1)
     [bobs] = await buffer_for(gateway_redis, names, "bob", 1)
     [acme_carols] = await buffer_for(gateway_redis, names, "carol", 1, tenant="acme")
-    batcher = AckBatcher(PendingStore(gateway_redis, names), max_delay=0.005)
+    batcher = AckBatcher(PendingStore(gateway_redis, names.keys), max_delay=0.005)
     bob_answer, acme_answer = await asyncio.gather(
         batcher.ack("default", "bob", (carols, bobs, acme_carols)),
         batcher.ack("acme", "carol", (carols,)))
@@ -106,13 +107,13 @@ async def test_a_failed_stream_write_removes_nothing(
     """XADD fails while HDEL would still succeed (as with Redis out of memory: HDEL is allowed
     then): the notification stays pending and the caller learns it was not recorded."""
     ids = await buffer_for(gateway_redis, names, "bob", 2)
-    await redis.set(names.persist_stream, "not a stream")  # every XADD now fails: WRONGTYPE
-    store = PendingStore(gateway_redis, names)
+    await redis.set(names.keys.persist_stream, "not a stream")  # every XADD now fails: WRONGTYPE
+    store = PendingStore(gateway_redis, names.keys)
     [outcome] = await store.ack_many([AckRequest("default", "bob", tuple(ids))])
     assert isinstance(outcome, RedisError)
     assert "WRONGTYPE" in str(outcome)
     assert set(await buffered(redis, names, "bob")) == set(ids)
-    assert await redis.zcard(names.pending_index("default", "bob")) == 2
+    assert await redis.zcard(names.keys.pending_index("default", "bob")) == 2
 
     batcher = AckBatcher(store)
     with pytest.raises(RedisError):
@@ -146,7 +147,7 @@ async def test_redis_away_during_an_ack_answers_try_again_and_removes_nothing(
     assert answer["code"] == "TRY_AGAIN"
     assert answer["notificationIds"] == [note_id]  # what to send again
     assert set(await buffered(redis, names, "bob")) == {note_id}
-    assert await redis.xlen(names.persist_stream) == 0
+    assert await redis.xlen(names.keys.persist_stream) == 0
 
     await redis_proxy.restore()
     assert await bob.ack(note_id) == {"type": "ACK_OK", "notificationIds": [note_id],

@@ -31,7 +31,7 @@ async def gateway(prefix: str) -> AsyncIterator[tuple[Server, Redis]]:
     redis = Redis.from_url(REDIS_URL)
     hub = Hub(redis)
     await hub.start()
-    pending = PendingStore(redis, settings.names)
+    pending = PendingStore(redis, settings.names.keys)
     acks = AckBatcher(pending)
     handler = Handler(settings, Verifier.from_settings(settings), hub, pending, acks)
     async with serve(handler, "127.0.0.1", 0, compression=None) as server:
@@ -64,7 +64,7 @@ async def test_an_idle_session_holds_no_writer_and_no_handshake_headers(
 
     # A live frame starts a writer; once it is sent, the writer is gone again.
     note = {"id": "n-live-1", "createdAt": "2026-01-01T00:00:00.000Z", "message": "hi"}
-    await redis.publish(names.live_channel("default", "idle3"), orjson.dumps(note))
+    await redis.publish(names.keys.live_channel("default", "idle3"), orjson.dumps(note))
     [got] = await clients[3].notifications(1)
     assert got == note
     await asyncio.sleep(0.05)

@@ -21,11 +21,11 @@ from redis.asyncio import Redis
 
 from common.buffer.formats import encode_entry
 from common.buffer.stream import dead_stream, group_name
+from common.millis import to_ms, truncate
 from common.models import EventType, Notification, Priority
 from common.naming import Names
 from common.records import Status, StoredNotification
 from common.store import MAX_PAGE
-from common.store.rules import to_ms, truncate
 from common.store.sqlite import SqliteStore
 from tests.support.processes import ROOT, Service
 from tests.support.proxy import TcpProxy
@@ -53,27 +53,27 @@ async def publish(redis: Redis, names: Names, n: Notification, status: Status,
                   at: datetime | None = None) -> str:
     """XADD an entry as the gateway (acked) or a sweeper (expired) does."""
     at_ms = to_ms(at or datetime.now(UTC))
-    return text(await redis.xadd(names.persist_stream,
+    return text(await redis.xadd(names.keys.persist_stream,
                                  stream_fields(encode_entry(n.model_dump_json(), status, at_ms))))
 
 
 async def buffer(redis: Redis, names: Names, n: Notification, *, in_hash: bool = True) -> None:
     """Write a pending notification the way common/buffer/inbox.py does (index entry first)."""
     t, u = n.tenantId, n.userId
-    await redis.zadd(names.expiry_index, {f"{t}|{u}|{n.id}": to_ms(n.expiresAt)})
+    await redis.zadd(names.keys.expiry_index, {f"{t}|{u}|{n.id}": to_ms(n.expiresAt)})
     if in_hash:
-        await redis.hset(names.pending_hash(t, u), n.id, n.model_dump_json())
-        await redis.zadd(names.pending_index(t, u), {n.id: to_ms(n.createdAt)})
+        await redis.hset(names.keys.pending_hash(t, u), n.id, n.model_dump_json())
+        await redis.zadd(names.keys.pending_index(t, u), {n.id: to_ms(n.createdAt)})
 
 
 async def pending(redis: Redis, names: Names) -> int:
-    summary = await redis.xpending(names.persist_stream, group_name(names))
+    summary = await redis.xpending(names.keys.persist_stream, group_name(names.keys))
     return int(summary["pending"])
 
 
 async def unacked(redis: Redis, names: Names) -> int:
     """Entries the group has not acked: delivered but pending, or not delivered yet."""
-    (info,) = await redis.xinfo_groups(names.persist_stream)
+    (info,) = await redis.xinfo_groups(names.keys.persist_stream)
     return int(info["pending"]) + int(info["lag"])
 
 
@@ -207,10 +207,10 @@ async def test_an_unacked_notification_past_its_ttl_ends_expired_and_leaves_the_
     assert acked_already.id not in found
     assert later.id not in found
 
-    pending_hash = names.pending_hash("default", "bob")
+    pending_hash = names.keys.pending_hash("default", "bob")
     assert await redis.hkeys(pending_hash) == [later.id]
-    assert await redis.zrange(names.pending_index("default", "bob"), 0, -1) == [later.id]
-    await eventually(lambda: redis.zrange(names.expiry_index, 0, -1),
+    assert await redis.zrange(names.keys.pending_index("default", "bob"), 0, -1) == [later.id]
+    await eventually(lambda: redis.zrange(names.keys.expiry_index, 0, -1),
                      lambda m: m == [f"default|bob|{later.id}"])
     await eventually(lambda: pending(redis, names), lambda p: p == 0)
     assert await metric(service, "herald_expired_total") == 1
@@ -221,12 +221,12 @@ async def test_entries_of_a_dead_persister_are_claimed(
     redis: Redis, names: Names, persister: Callable[..., Service],
     db: tuple[Path, SqliteStore],
 ) -> None:
-    group = group_name(names)
-    await redis.xgroup_create(names.persist_stream, group, id="0", mkstream=True)
+    group = group_name(names.keys)
+    await redis.xgroup_create(names.keys.persist_stream, group, id="0", mkstream=True)
     notes = [note() for _ in range(5)]
     for n in notes:
         await publish(redis, names, n, Status.ACKED)
-    taken = await redis.xreadgroup(group, "dead-host-1", {names.persist_stream: ">"}, count=10)
+    taken = await redis.xreadgroup(group, "dead-host-1", {names.keys.persist_stream: ">"}, count=10)
     assert isinstance(taken, list)  # RESP2: [[stream, entries]]
     assert len(taken[0][1]) == 5  # delivered to a consumer that will never ack them
 
@@ -259,7 +259,7 @@ async def test_malformed_entries_are_dead_lettered_and_never_block(
         {"n": orjson.dumps([body]), "s": "acked", "t": "1"},
     ]
     await publish(redis, names, first, Status.ACKED)  # the same batch: written all the same
-    bad_ids = [text(await redis.xadd(names.persist_stream, stream_fields(fields)))
+    bad_ids = [text(await redis.xadd(names.keys.persist_stream, stream_fields(fields)))
                for fields in bad]
     await publish(redis, names, good, Status.ACKED)
 
@@ -269,7 +269,7 @@ async def test_malformed_entries_are_dead_lettered_and_never_block(
     await eventually(lambda: pending(redis, names), lambda p: p == 0)
 
     async def dead_entries() -> list[tuple[str, dict[str, str]]]:
-        return entries(await redis.xrange(dead_stream(names)))
+        return entries(await redis.xrange(dead_stream(names.keys)))
 
     dead = await eventually(dead_entries,
                             lambda d: len(d) == len(bad))
@@ -289,7 +289,7 @@ async def test_the_stream_is_trimmed_once_everything_is_acked(
         await publish(redis, names, note(), Status.ACKED)
     service = await persister(TRIM_INTERVAL_SECONDS="0.3").start()
     await eventually(lambda: stored(db[1]), lambda f: len(f) == 20)
-    await eventually(lambda: redis.xlen(names.persist_stream), lambda n: n <= 1)
+    await eventually(lambda: redis.xlen(names.keys.persist_stream), lambda n: n <= 1)
     assert await pending(redis, names) == 0
     assert await service.terminate() == 0
 
@@ -315,7 +315,7 @@ async def test_two_persisters_at_once_store_everything_once(
     statuses = {i: r.status for i, r in found.items()}
     assert all(statuses[e.id] is Status.ACKED for e in expiring[:10])
     assert all(statuses[e.id] is Status.EXPIRED for e in expiring[10:])
-    assert await redis.hlen(names.pending_hash("default", "bob")) == 0
+    assert await redis.hlen(names.keys.pending_hash("default", "bob")) == 0
     await eventually(lambda: pending(redis, names), lambda p: p == 0)
     assert await first.terminate() == 0
     assert await second.terminate() == 0
@@ -392,7 +392,7 @@ async def test_sigterm_while_the_store_fails_hands_the_batch_back(
         notes = [note() for _ in range(3)]
         async with redis.pipeline(transaction=True) as multi:  # one batch: all or nothing
             for n in notes:
-                multi.xadd(names.persist_stream, stream_fields(encode_entry(
+                multi.xadd(names.keys.persist_stream, stream_fields(encode_entry(
                     n.model_dump_json(), Status.ACKED, 1)))
             await multi.execute()
         await eventually(lambda: pending(redis, names), lambda p: p == 3)
@@ -426,7 +426,7 @@ async def test_a_store_unreachable_at_start_leaves_it_unready_until_it_appears(
     assert ready.status_code == 503
     assert "store not open" in ready.text
     await asyncio.sleep(0.5)
-    assert await redis.xlen(names.persist_stream) == 1
+    assert await redis.xlen(names.keys.persist_stream) == 1
 
     blocker.unlink()
     await service.wait_up()

@@ -28,10 +28,10 @@ from common.buffer.erasure import ErasureIndex, RedisErasure
 from common.buffer.formats import encode_entry
 from common.buffer.inbox import BufferOutcome, NotificationBuffer, Pending
 from common.buffer.stream import PersistStream
+from common.millis import to_ms
 from common.models import EventType, Notification, Priority, notification_id
 from common.naming import Names
 from common.records import Status
-from common.store.rules import to_ms
 from common.store.sqlite import SqliteStore
 from persister.worker import Worker
 from tests.conftest import REDIS_URL
@@ -85,7 +85,7 @@ async def post_event(api: httpx.AsyncClient, event_id: str, target: str, *,
 
 
 async def user_keys(redis: Redis, names: Names, tenant: str, user: str) -> set[str]:
-    tag = names.tag(tenant, user)  # "{shard}:tenant:user": ends a key, or is followed by ":"
+    tag = names.keys.tag(tenant, user)  # "{shard}:tenant:user": ends a key, or is followed by ":"
     found: set[str] = set()
     for pattern in (f"{names.prefix}:*:{tag}", f"{names.prefix}:*:{tag}:*"):
         found |= {k async for k in redis.scan_iter(match=pattern, count=1000)}
@@ -93,14 +93,14 @@ async def user_keys(redis: Redis, names: Names, tenant: str, user: str) -> set[s
 
 
 async def expiry_members(redis: Redis, names: Names, tenant: str, user: str) -> list[str]:
-    return [m for m in texts(await redis.zrange(names.expiry_index, 0, -1))
+    return [m for m in texts(await redis.zrange(names.keys.expiry_index, 0, -1))
             if m.startswith(f"{tenant}|{user}|")]
 
 
 async def stream_notes(redis: Redis, names: Names, tenant: str, user: str) -> list[str]:
     """Ids of the stream entries' notifications that belong to the user."""
     found = []
-    for _, fields in entries(await redis.xrange(names.persist_stream)):
+    for _, fields in entries(await redis.xrange(names.keys.persist_stream)):
         note = orjson.loads(fields["n"])
         if (note["tenantId"], note["userId"]) == (tenant, user):
             found.append(note["id"])
@@ -128,7 +128,7 @@ async def test_erasure_removes_everything_of_one_user_and_nothing_else(
     await eventually(lambda: buffered(redis, names, "carol"), lambda f: len(f) == 1)
     await eventually(lambda: buffered(redis, names, "bob", "t2"), lambda f: len(f) == 1)
     await eventually(lambda: buffered(redis, names, "dave"), lambda f: len(f) == 1)
-    assert await redis.exists(names.rate_limit_key("default", "bob"))
+    assert await redis.exists(names.keys.rate_limit_key("default", "bob"))
 
     # Two of bob's are acked over the WebSocket: stream entries, then stored rows.
     client, ok = await Client.authed(stack.gateway.url, "bob")
@@ -157,16 +157,16 @@ async def test_erasure_removes_everything_of_one_user_and_nothing_else(
 
     # Nothing of bob@default is left but the tombstone.
     assert await user_keys(redis, names, "default", "bob") == {
-        names.erased_marker("default", "bob")}
+        names.keys.erased_marker("default", "bob")}
     assert await expiry_members(redis, names, "default", "bob") == []
     assert await stream_notes(redis, names, "default", "bob") == []
     assert await history(api, "bob") == {}
     after = (await api.get("/v1/users/bob/export", headers=KEY)).json()
     assert (after["pending"], after["stored"]) == ([], [])
-    tombstone = await redis.hgetall(names.erased_marker("default", "bob"))
+    tombstone = await redis.hgetall(names.keys.erased_marker("default", "bob"))
     assert set(bob) <= set(tombstone)
     assert int(tombstone["at"]) > 0
-    assert 0 < await redis.pttl(names.erased_marker("default", "bob")) <= 30 * 86400 * 1000
+    assert 0 < await redis.pttl(names.keys.erased_marker("default", "bob")) <= 30 * 86400 * 1000
 
     # Carol (same tenant) and bob of t2 are untouched.
     assert list(await buffered(redis, names, "carol")) == [carol]
@@ -174,7 +174,7 @@ async def test_erasure_removes_everything_of_one_user_and_nothing_else(
     assert await history(api, "carol") == {carol: "pending"}
     assert await history(api, "bob", "t2") == {bob_t2: "pending"}
     assert await expiry_members(redis, names, "t2", "bob") != []
-    assert names.seen_key("default", "carol", carol) in await user_keys(
+    assert names.keys.seen_key("default", "carol", carol) in await user_keys(
         redis, names, "default", "carol")
 
     # Replays do not bring anything back: the same eventId re-published, and an event
@@ -193,13 +193,13 @@ async def test_erasure_removes_everything_of_one_user_and_nothing_else(
     # An ACK that lands after the erasure (it read the notification before): the persister
     # stores nothing of it and deletes its entry. Carol's entry after it marks the batch.
     late = Notification.model_validate({**body["pending"][0]})
-    late_id = await redis.xadd(names.persist_stream, stream_fields(encode_entry(
+    late_id = await redis.xadd(names.keys.persist_stream, stream_fields(encode_entry(
         late.model_dump_json(), Status.ACKED, to_ms(datetime.now(UTC)))))
     carol_note = (await buffered(redis, names, "carol"))[carol]
-    await redis.xadd(names.persist_stream, stream_fields(encode_entry(
+    await redis.xadd(names.keys.persist_stream, stream_fields(encode_entry(
         orjson.dumps(carol_note), Status.ACKED, to_ms(datetime.now(UTC)))))
     await eventually(lambda: history(api, "carol"), lambda h: h == {carol: "acked"})
-    await eventually(lambda: redis.xrange(names.persist_stream, late_id, late_id),
+    await eventually(lambda: redis.xrange(names.keys.persist_stream, late_id, late_id),
                      lambda found: found == [])
     assert await history(api, "bob") == {fresh: "pending"}
 
@@ -286,12 +286,12 @@ async def test_a_write_in_flight_during_the_erasure_is_erased_again(
             actorId="alice", eventId=f"ev-{user}", message="alice started following you",
             priority=Priority.PROMOTIONAL, createdAt=now - timedelta(seconds=5),
             expiresAt=now + timedelta(hours=1)) for user in ("bob", "carol")]
-        stream = PersistStream(raw, names, "test-1", batch_size=100, block_ms=100,
+        stream = PersistStream(raw, names.keys, "test-1", batch_size=100, block_ms=100,
                                claim_idle_ms=60_000)
         await stream.ensure_group()
-        ids = [as_bytes(await raw.xadd(names.persist_stream, stream_fields(encode_entry(
+        ids = [as_bytes(await raw.xadd(names.keys.persist_stream, stream_fields(encode_entry(
             n.model_dump_json(), Status.ACKED, to_ms(now))))) for n in notes]
-        eraser = RedisErasure(raw, names, 3600)
+        eraser = RedisErasure(raw, names.keys, 3600)
 
         async def erase_bob() -> None:
             await eraser.erase("default", "bob")
@@ -299,7 +299,7 @@ async def test_a_write_in_flight_during_the_erasure_is_erased_again(
 
         worker = Worker(stream, _ErasedMidWrite(store, erase_bob),
                         asyncio.Event(), claim_interval_seconds=60, retry_max_seconds=0.5,
-                        erasures=ErasureIndex(raw, names))
+                        erasures=ErasureIndex(raw, names.keys))
         batch = await worker.prepare(await stream.read())
         assert len(batch.rows) == 2  # nothing was erased yet when it was read
         await worker.commit(batch)
@@ -307,7 +307,8 @@ async def test_a_write_in_flight_during_the_erasure_is_erased_again(
         assert await store.export_user("default", "bob", 10) == []
         assert [r.notification.id for r in await store.export_user("default", "carol", 10)
                 ] == ["n-carol"]
-        remaining = [i.decode() for i, _ in raw_entries(await raw.xrange(names.persist_stream))]
+        left = await raw.xrange(names.keys.persist_stream)
+        remaining = [i.decode() for i, _ in raw_entries(left)]
         assert ids[0].decode() not in remaining
         assert ids[1].decode() in remaining
     finally:
@@ -330,7 +331,7 @@ async def test_the_redis_side_at_scale_and_the_buffering_script_after_it(
     """Pages and chunks: 1,200 pending notifications (the scripts' chunks of 500), a stream
     of 2,600 entries (pages of 1,000), most of them other users'; then the consumer's script
     against the tombstone."""
-    buffer = NotificationBuffer(redis, names, rate_limit_count=10**6,
+    buffer = NotificationBuffer(redis, names.keys, rate_limit_count=10**6,
                                 rate_limit_window_ms=60_000, semantic_window_ms=60_000,
                                 dedup_ttl_ms=3_600_000, grace_ms=60_000)
     now = datetime.now(UTC)
@@ -341,21 +342,21 @@ async def test_the_redis_side_at_scale_and_the_buffering_script_after_it(
     async with redis.pipeline(transaction=False) as pipe:
         for i in range(2600):
             n = bob[i // 20] if i % 20 == 0 else carol[i % 3]
-            pipe.xadd(names.persist_stream, stream_fields(encode_entry(
+            pipe.xadd(names.keys.persist_stream, stream_fields(encode_entry(
                 n.model_dump_json(), Status.ACKED, to_ms(now))))
         await pipe.execute()
 
-    erased = await RedisErasure(redis, names, 3600).erase("default", "bob")
+    erased = await RedisErasure(redis, names.keys, 3600).erase("default", "bob")
     assert (erased.pending, erased.stream, erased.markers) == (1200, 130, 2400)
     assert await user_keys(redis, names, "default", "bob") == {
-        names.erased_marker("default", "bob")}
+        names.keys.erased_marker("default", "bob")}
     assert await expiry_members(redis, names, "default", "bob") == []
     assert await stream_notes(redis, names, "default", "bob") == []
-    assert await redis.xlen(names.persist_stream) == 2600 - 130
+    assert await redis.xlen(names.keys.persist_stream) == 2600 - 130
     assert len(await buffered(redis, names, "carol")) == 3
-    assert await redis.hlen(names.erased_marker("default", "bob")) == 1201  # ids and "at"
-    assert 0 < await redis.pttl(names.erased_marker("default", "bob")) <= 3_600_000
-    assert await ErasureIndex(redis, names).erased_at(
+    assert await redis.hlen(names.keys.erased_marker("default", "bob")) == 1201  # ids and "at"
+    assert 0 < await redis.pttl(names.keys.erased_marker("default", "bob")) <= 3_600_000
+    assert await ErasureIndex(redis, names.keys).erased_at(
         [("default", "bob"), ("default", "carol")]) == {("default", "bob"): erased.at_ms}
 
     old = _notes("bob", 1, now)[0]

@@ -37,7 +37,7 @@ SLOW = 0.001  # tokens per second: nothing refills within a test
 
 async def test_a_new_bucket_is_full_and_a_refusal_takes_nothing(redis: Redis, names: Names
                                                                 ) -> None:
-    buckets = TokenBuckets(redis, names, timeout_seconds=scaled(2))
+    buckets = TokenBuckets(redis, names.keys, timeout_seconds=scaled(2))
     outcomes = [(await buckets.take("k1", SLOW, 5)).allowed for _ in range(6)]
     assert outcomes == [True] * 5 + [False]
     batch = await buckets.take("k2", SLOW, 5, cost=3)
@@ -47,11 +47,11 @@ async def test_a_new_bucket_is_full_and_a_refusal_takes_nothing(redis: Redis, na
     assert not too_many.allowed
     assert too_many.remaining == 2
     assert (await buckets.take("k2", SLOW, 5, cost=2)).allowed
-    assert await redis.ttl(names.ingest_bucket("k1")) > 0  # idle buckets expire
+    assert await redis.ttl(names.keys.ingest_bucket("k1")) > 0  # idle buckets expire
 
 
 async def test_the_bucket_refills_at_the_rate(redis: Redis, names: Names) -> None:
-    buckets = TokenBuckets(redis, names, timeout_seconds=scaled(2))
+    buckets = TokenBuckets(redis, names.keys, timeout_seconds=scaled(2))
     assert (await buckets.take("k", 20, 2, cost=2)).allowed
     refused = await buckets.take("k", 20, 2)
     assert not refused.allowed
@@ -68,7 +68,7 @@ async def test_concurrent_callers_on_many_clients_never_overspend(names: Names) 
     exactly 50 pass. A read-then-write outside one script would let more through."""
     clients = [open_redis(REDIS_URL, max_connections=50) for _ in range(4)]
     try:
-        buckets = [TokenBuckets(c, names, timeout_seconds=scaled(10)) for c in clients]
+        buckets = [TokenBuckets(c, names.keys, timeout_seconds=scaled(10)) for c in clients]
         calls = [buckets[i % 4].take("shared", SLOW, 50) for i in range(200)]
         decisions = await asyncio.gather(*calls)
     finally:

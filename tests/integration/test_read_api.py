@@ -95,7 +95,7 @@ async def test_marking_a_pending_notification_read_acks_it(
         answer = await api.post(f"/v1/notifications/{nid}/read", headers=headers)
         assert answer.status_code == 200
         assert await buffered(redis, names, "bob") == {}
-        [(_, fields)] = entries(await redis.xrange(names.persist_stream))
+        [(_, fields)] = entries(await redis.xrange(names.keys.persist_stream))
         assert fields["s"] == "acked"
         assert int(fields["r"]) > 0
         assert (await api.get("/v1/users/bob/notifications/unread-count",
@@ -114,7 +114,7 @@ async def test_marking_a_pending_notification_read_acks_it(
         assert note["readAt"]
         again = await api.post(f"/v1/notifications/{nid}/read", headers=headers)
         assert again.status_code == 200  # stored and read already: nothing more to write
-        assert await redis.xlen(names.persist_stream) <= 1
+        assert await redis.xlen(names.keys.persist_stream) <= 1
         other = await api.post(f"/v1/notifications/{nid}/read", headers=bearer(token("carol")))
         assert other.status_code == 404
 

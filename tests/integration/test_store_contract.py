@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from common.millis import to_ms, truncate
 from common.models import EventType, Notification, Priority
 from common.records import Status, StoredNotification
+from common.rows import row_of
 from common.store import MAX_PAGE, InvalidCursor, Store
 from common.store.base import MAX_EXPORT
 from common.store.cursor import encode_cursor
-from common.store.rows import row_of
-from common.store.rules import to_ms, truncate
 from tests.support.reference import merge, normalize
 
 pytestmark = pytest.mark.integration

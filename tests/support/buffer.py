@@ -21,9 +21,9 @@ __all__ = ["make_buffer", "note", "stream_rows", "user_state"]
 
 def make_buffer(redis: Redis, names: Names, *, limit: int = 10**6, semantic_ms: int = 0,
                 grace_ms: int = 60_000) -> NotificationBuffer:
-    return NotificationBuffer(redis, names, rate_limit_count=limit, rate_limit_window_ms=60_000,
-                              semantic_window_ms=semantic_ms, dedup_ttl_ms=600_000,
-                              grace_ms=grace_ms)
+    return NotificationBuffer(redis, names.keys, rate_limit_count=limit,
+                              rate_limit_window_ms=60_000, semantic_window_ms=semantic_ms,
+                              dedup_ttl_ms=600_000, grace_ms=grace_ms)
 
 
 def note(event_id: str, user: str = "bob", *, tenant: str = "default", ttl: float = 600,
@@ -42,7 +42,8 @@ def pending(n: Notification, digest: str | None = None) -> Pending:
 async def stream_rows(redis: Redis, names: Names) -> list[tuple[str, str, int | None]]:
     """``(notification id, status, read ms)`` of every persist-stream entry (of every
     shard), in the order of their stream ids."""
-    raw = [entry for key in names.persist_streams for entry in entries(await redis.xrange(key))]
+    raw = [entry for key in names.keys.persist_streams
+           for entry in entries(await redis.xrange(key))]
     raw.sort(key=lambda e: tuple(int(x) for x in e[0].split("-")))
     rows = [decode_entry({k.encode(): v.encode() for k, v in fields.items()})
             for _, fields in raw]
@@ -52,6 +53,6 @@ async def stream_rows(redis: Redis, names: Names) -> list[tuple[str, str, int | 
 async def user_state(redis: Redis, names: Names, user: str = "bob",
                      tenant: str = "default") -> tuple[set[str], set[str]]:
     """(ids in the pending hash, ids in the replay order): always equal when consistent."""
-    hashed = set(texts(await redis.hkeys(names.pending_hash(tenant, user))))
-    ordered = set(texts(await redis.zrange(names.pending_index(tenant, user), 0, -1)))
+    hashed = set(texts(await redis.hkeys(names.keys.pending_hash(tenant, user))))
+    ordered = set(texts(await redis.zrange(names.keys.pending_index(tenant, user), 0, -1)))
     return hashed, ordered

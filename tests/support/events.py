@@ -27,13 +27,13 @@ def event_body(event_id: str, **over: Any) -> bytes:
 async def buffered(redis: Redis, names: Names, user: str, tenant: str = "default"
                    ) -> dict[str, dict[str, Any]]:
     """The user's pending notifications, by id."""
-    raw = await redis.hgetall(names.pending_hash(tenant, user))
+    raw = await redis.hgetall(names.keys.pending_hash(tenant, user))
     return {text(k): orjson.loads(v) for k, v in raw.items()}
 
 
 async def total_buffered(redis: Redis, names: Names, users: list[str]) -> int:
     async with redis.pipeline(transaction=False) as pipe:
         for user in users:
-            pipe.hlen(names.pending_hash("default", user))
+            pipe.hlen(names.keys.pending_hash("default", user))
         counts = await pipe.execute()
     return sum(counts)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from common.millis import truncate
 from common.models import Notification
 from common.records import Status, StoredNotification
-from common.store.rules import truncate
 
 __all__ = ["decode_entry", "merge", "normalize"]
 

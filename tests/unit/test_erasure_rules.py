@@ -12,10 +12,10 @@ from common.buffer.formats import entry_belongs
 from common.buffer.formats import erasure_member as index_member
 from common.buffer.keys import glob_escape
 from common.erasure import stale_rows
+from common.millis import to_ms
 from common.models import EventType, Notification, Priority
 from common.records import Status
-from common.store.rows import make_row
-from common.store.rules import to_ms
+from common.rows import make_row
 
 pytestmark = pytest.mark.unit
 

@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 from common.buffer.formats import encode_entry
+from common.millis import to_ms
 from common.models import EventType, Notification, Priority
 from common.records import Status
-from common.store.rows import row_of
-from common.store.rules import to_ms
+from common.rows import row_of
 from persister.entries import MAX_MS, MIN_MS, decode
 from tests.support.reference import decode_entry
 

@@ -94,8 +94,8 @@ def test_the_service_exits_2_on_a_bad_setting(module: str) -> None:
 
 def test_names_share_a_hash_tag_per_recipient(monkeypatch: pytest.MonkeyPatch) -> None:
     names = Names("hx")
-    keys = [names.pending_hash("t", "u"), names.pending_index("t", "u"),
-            names.seen_key("t", "u", "n1"), names.semantic_key("t", "u", "d")]
+    keys = [names.keys.pending_hash("t", "u"), names.keys.pending_index("t", "u"),
+            names.keys.seen_key("t", "u", "n1"), names.keys.semantic_key("t", "u", "d")]
     assert all(k.startswith("hx:") and "{0}:t:u" in k for k in keys)
     monkeypatch.setenv("HERALD_BUFFER_SHARDS", "8")
     assert load_settings(ProducerSettings, "producer").names.shards == 8

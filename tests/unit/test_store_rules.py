@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from common.millis import from_ms, to_ms, truncate
 from common.models import EventType, Notification, Priority
 from common.records import Status, StoredNotification
-from common.store.rows import collapse, row_of
-from common.store.rules import from_ms, to_ms, truncate
+from common.rows import collapse, row_of
 from tests.support.reference import merge, normalize
 
 pytestmark = pytest.mark.unit

@@ -1,11 +1,13 @@
 """Stage marks of single events, for the console's Trace page ("what became of event X?").
 
-Any service calls :data:`TRACE`'s ``mark(event_id, stage, **fields)``: the mark goes into a
-bounded in-memory buffer (a few microseconds, no I/O) and a background task flushes the
-buffer every :data:`FLUSH_SECONDS` in one round trip: one ``trace.lua`` call per trace group
-appends each event's marks to its list (at most :data:`MAX_MARKS_PER_EVENT` kept) and sets
-its expiry to ``TRACE_TTL_SECONDS`` — a handful of calls per flush rather than three commands
-per mark, since the flush is paid for by every event of every service.
+A service builds one :class:`Tracer` in its wiring, hands it to what marks (constructor
+arguments) and to ``start_telemetry``, which starts it. ``mark(event_id, stage, **fields)``
+puts the mark into a bounded in-memory buffer (a few microseconds, no I/O) and a background
+task flushes the buffer every :data:`FLUSH_SECONDS` in one round trip: one ``trace.lua``
+call per trace group appends each event's marks to its list (at most
+:data:`MAX_MARKS_PER_EVENT` kept) and sets its expiry to ``TRACE_TTL_SECONDS`` — a handful of
+calls per flush rather than three commands per mark, since the flush is paid for by every
+event of every service.
 
 Limits, on purpose: at most :data:`MAX_BUFFERED` marks wait in memory; more (Redis slow or
 away) are dropped and counted in ``herald_trace_marks_dropped_total``, as is a flush that
@@ -18,8 +20,6 @@ look for them): a notification id stands for its recipient. Until
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import time
 from collections import deque
@@ -32,13 +32,13 @@ from redis.asyncio import Redis
 
 from common.buffer.scripts import TRACE as TRACE_SCRIPT
 from common.buffer.scripts import RoundTrip
-from common.buffer.telemetry.keys import trace_group, trace_key
 from common.logs import get_logger
 from common.naming import Names
-from common.store.rows import Row
+from common.rows import Row
+from common.tasks import Periodic
+from common.telemetry.keys import trace_group, trace_key
 
-__all__ = ["FLUSH_SECONDS", "MAX_BUFFERED", "MAX_MARKS_PER_EVENT", "TRACE", "Tracer",
-           "event_id_of"]
+__all__ = ["FLUSH_SECONDS", "MAX_BUFFERED", "MAX_MARKS_PER_EVENT", "Tracer", "event_id_of"]
 
 log = get_logger(__name__)
 
@@ -61,6 +61,9 @@ def event_id_of(notification_json: str) -> str | None:
 
 
 class Tracer:
+    """One process's tracer. Not a module global: the service's wiring owns it and passes it
+    to what marks, so a test (or a bench) can run several, each with its own buffer."""
+
     def __init__(self) -> None:
         # (event id, stage, epoch ms, fields): serialised at flush time, off the caller's path
         self._buffer: deque[tuple[str, str, float, dict[str, Any]]] = deque()
@@ -68,7 +71,8 @@ class Tracer:
         self._names: Names | None = None
         self._ttl_ms = 0
         self._origin: dict[str, str] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("trace-flush", FLUSH_SECONDS, self.flush, final=self.flush,
+                              wait_first=True, failure="trace flush failed")
 
     @property
     def enabled(self) -> bool:
@@ -81,16 +85,11 @@ class Tracer:
         self._redis, self._names = redis, names
         self._ttl_ms = int(ttl_seconds * 1000)
         self._origin = {"service": service, "replica": replica}
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="trace-flush")
+        self._loop.start()
 
     async def close(self) -> None:
-        """Flush what is buffered (best effort) and stop."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await self.flush()
+        """Stop, then flush what is buffered (best effort)."""
+        await self._loop.stop()
         self._redis = None
 
     def mark(self, event_id: str | None, stage: str, at_ms: float | None = None,
@@ -155,11 +154,3 @@ class Tracer:
             DROPPED.inc(failed)
         return len(taken) - failed
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            await self.flush()
-
-
-TRACE = Tracer()
-"""The process's tracer: services mark through it; ``start_telemetry`` starts it."""

@@ -12,17 +12,17 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from common.buffer.telemetry.keys import (
+from common.naming import Names
+from common.redis_pool import as_text
+from common.telemetry.keys import (
     presence_key,
     presence_member,
     replica_key,
     replicas_index,
     trace_key,
 )
-from common.buffer.telemetry.reporter import SNAPSHOT_TTL_MS
-from common.buffer.telemetry.trace import MAX_MARKS_PER_EVENT
-from common.naming import Names
-from common.redis_pool import as_text
+from common.telemetry.reporter import SNAPSHOT_TTL_MS
+from common.telemetry.trace import MAX_MARKS_PER_EVENT
 
 __all__ = ["read_snapshots", "read_trace", "user_presence"]
 

@@ -1,7 +1,7 @@
-"""Pure rules both store backends share: millisecond timestamps.
+"""Pure millisecond-timestamp rules shared by the buffer's entry format and both store backends.
 
 No I/O here. (The merge rule lives in the backends, in SQL or an update pipeline, and for
-rows of one batch in :func:`common.store.rows.collapse`.)
+rows of one batch in :func:`common.rows.collapse`.)
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from common.millis import to_ms
 from common.models import Notification
 from common.records import Status, StoredNotification
-from common.store.rules import to_ms
 
 __all__ = ["Row", "collapse", "make_row", "row_of"]
 

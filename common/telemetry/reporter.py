@@ -1,12 +1,13 @@
 """Each replica's figures in Redis, every second: its stats snapshot, and (gateways) who is
 connected to it.
 
-The snapshot (:mod:`common.buffer.telemetry.snapshot`) is written with ``SET … PX`` of
+The snapshot (:mod:`common.telemetry.snapshot`) is written with ``SET … PX`` of
 :data:`SNAPSHOT_TTL_MS` and the replica's member in the replicas index is re-scored, both in
 one pipeline; the index drops members silent for :data:`FORGET_MS`. A replica that dies
 disappears from the console within the TTL.
 
-Presence (gateways only): :data:`PRESENCE` counts open connections per ``tenant|user`` in
+Presence (gateways only): a :class:`Presence`, built by the gateway's wiring and handed to
+the reporter and to the connection handler, counts open connections per ``tenant|user`` in
 memory (``join``/``leave``, no I/O); each second the users that changed are written to the
 replica's hash (``HSET`` a count, ``HDEL`` at zero) and its TTL refreshed. If a write failed
 or the hash expired meanwhile, the next turn writes the whole map again. The hash is bounded
@@ -19,7 +20,6 @@ queued.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
@@ -29,18 +29,19 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from common.buffer.telemetry.keys import (
+from common.logs import get_logger
+from common.naming import Names
+from common.tasks import Periodic
+from common.telemetry.keys import (
     presence_key,
     presence_member,
     replica_key,
     replica_member,
     replicas_index,
 )
-from common.buffer.telemetry.snapshot import Sampler, read_registry
-from common.logs import get_logger
-from common.naming import Names
+from common.telemetry.snapshot import Sampler, read_registry
 
-__all__ = ["INTERVAL_SECONDS", "PRESENCE", "Presence", "Reporter", "default_replica_id"]
+__all__ = ["INTERVAL_SECONDS", "Presence", "Reporter", "default_replica_id"]
 
 log = get_logger(__name__)
 
@@ -103,10 +104,6 @@ class Presence:
             self._rewrite = True  # the hash had expired: write all of it next turn
 
 
-PRESENCE = Presence()
-"""The gateway's presence: ``join`` on AUTH_OK, ``leave`` when the session ends."""
-
-
 class Reporter:
     def __init__(self, redis: Redis, names: Names, service: str, replica: str,
                  presence: Presence | None = None) -> None:
@@ -116,25 +113,24 @@ class Reporter:
         self.replica = replica
         self._presence = presence
         self._sampler = Sampler()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("telemetry", INTERVAL_SECONDS, self.report, final=self._forget,
+                              final_timeout=TIMEOUT_SECONDS, failure="telemetry report failed")
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="telemetry")
+        self._loop.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(TIMEOUT_SECONDS):
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.delete(replica_key(self._names, self.service, self.replica))
-                    pipe.zrem(replicas_index(self._names),
-                              replica_member(self.service, self.replica))
-                    if self._presence is not None:
-                        pipe.delete(presence_key(self._names, self.replica))
-                    await pipe.execute()
+        """Stop reporting, then remove this replica's snapshot and presence (best effort): it
+        leaves the console at once rather than after the TTL."""
+        await self._loop.stop()
+
+    async def _forget(self) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(replica_key(self._names, self.service, self.replica))
+            pipe.zrem(replicas_index(self._names), replica_member(self.service, self.replica))
+            if self._presence is not None:
+                pipe.delete(presence_key(self._names, self.replica))
+            await pipe.execute()
 
     def snapshot(self) -> dict[str, Any]:
         values, gauges, histograms = read_registry()
@@ -156,11 +152,3 @@ class Reporter:
                 await pipe.execute()
             if self._presence is not None:
                 await self._presence.write(self._redis, presence_key(names, self.replica))
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.report()
-            except Exception as exc:  # Redis away: the next turn tries again
-                log.debug("telemetry report failed", error=repr(exc)[:200])
-            await asyncio.sleep(INTERVAL_SECONDS)
