@@ -61,7 +61,7 @@ from redis.asyncio import Redis
 from common.buffer.formats import entry_belongs, erasure_member, expiry_member
 from common.buffer.keys import BufferKeys
 from common.buffer.pending import PendingStore
-from common.buffer.scripts import ERASE, FOLD, call
+from common.buffer.scripts import ERASE, FOLD, INDEX_ERASURE, call
 from common.redis_pool import as_text
 
 __all__ = [
@@ -106,11 +106,9 @@ class RedisErasure:
         persisters' index first, the stream last). Idempotent; a repeat moves ``at`` on."""
         names = self._names
         at_ms = await self._now_ms()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(names.erasure_index, {erasure_member(tenant_id, user_id): at_ms}, gt=True)
-            pipe.zremrangebyscore(names.erasure_index, "-inf", f"({at_ms - self._ttl_ms}")
-            pipe.pexpire(names.erasure_index, self._ttl_ms)  # gone a lifetime after the last
-            await pipe.execute()
+        # the index member, kept a lifetime after the last write (index_erasure.lua)
+        await call(self._redis, INDEX_ERASURE, [names.erasure_index],
+                   [erasure_member(tenant_id, user_id), at_ms, self._ttl_ms])
         raw: Any = await call(
             self._redis, ERASE,
             [names.pending_hash(tenant_id, user_id), names.pending_index(tenant_id, user_id),

@@ -29,6 +29,7 @@ __all__ = [
     "ERASE",
     "EXPIRE",
     "FOLD",
+    "INDEX_ERASURE",
     "LEASE",
     "NEWEST",
     "RELEASE",
@@ -64,9 +65,11 @@ LEASE = _load("lease")
 RELEASE = _load("release")
 ERASE = _load("erase")
 FOLD = _load("fold")
+INDEX_ERASURE = _load("index_erasure")
 TAKE = _load("take")
 TRACE = _load("trace")
-SCRIPTS = (ADMIT, BUFFER, ACK, EXPIRE, REPLAY, NEWEST, LEASE, RELEASE, ERASE, FOLD, TAKE, TRACE)
+SCRIPTS = (ADMIT, BUFFER, ACK, EXPIRE, REPLAY, NEWEST, LEASE, RELEASE, ERASE, FOLD,
+           INDEX_ERASURE, TAKE, TRACE)
 
 
 @dataclass

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- ack: acknowledge (or mark read) some of one user's pending notifications.
 -- KEYS pending, order ({tenant:user}), the persist stream (global)
 -- ARGV now ms, read ms ('' unless marked read), then the ids

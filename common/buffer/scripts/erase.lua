@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- erase: delete one user's pending notifications and actor window, and write the tombstone.
 -- KEYS pending, order, tomb, window (all {tenant:user}); ARGV at ms, tombstone ttl ms
 -- Returns the ids that were pending (now fields of the tombstone).

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- expire: move some of one user's due notifications to the persist stream as `expired`.
 -- KEYS pending, order ({tenant:user}), the persist stream (global)
 -- ARGV pairs: id, expiresAt ms (the entry's t: two sweepers write identical entries)

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- fold: fold a page of one user's markers into the tombstone and delete them.
 -- KEYS tomb, then markers (all {tenant:user}); ARGV tombstone ttl ms, then for each marker
 -- its notification id ('' for a semantic-window marker). Returns the keys deleted.

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- lease: take or renew the sweeper's lease. KEYS[1] the lease; ARGV holder, ttl ms.
 -- Returns 1 if the caller holds it now, 0 if another does.
 local holder = redis.call('GET', KEYS[1])
