@@ -1,6 +1,6 @@
 """Wiring of the producer: routes, probes, the publisher's lifetime, error answers.
 
-The ingest routes are served by :class:`producer.fastlane.FastLane` in front of the Starlette
+The ingest routes are served by :class:`producer.ingest.fastlane.FastLane` in front of the Starlette
 app, which serves the rest (read API, demo, probes, the API document) and runs the lifespan.
 CORS (when configured) wraps both, outermost. Every route is in the OpenAPI document
 (producer/openapi.py); tests/unit/test_openapi_routes.py holds the two in step.
@@ -27,27 +27,27 @@ from common.health import Readiness, probe_routes
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import EmbeddedServer, stop_on_signals
-from producer.admin_routes import admin_routes
-from producer.admission import IngestLimiter
-from producer.console.routes import Console, console_routes
+from producer.admin.console.routes import Console, console_routes
+from producer.admin.routes import admin_routes
 from producer.cors import with_cors
-from producer.demo import demo_routes
-from producer.docs_routes import docs_routes
 from producer.door import Door
 from producer.errors import HttpError, error_response, internal_error
-from producer.fastlane import FastLane
 from producer.http_protocol import JsonErrorProtocol
-from producer.ingest import Ingest
-from producer.privacy import privacy_routes
-from producer.publisher import Publisher
-from producer.read_routes import Gate, read_routes
-from producer.reads import History
-from producer.routes import event_routes
-from producer.sdk_routes import sdk_routes
-from producer.seed_routes import posts_route, seed_routes
+from producer.ingest.accept import Ingest
+from producer.ingest.admission import IngestLimiter
+from producer.ingest.events import event_routes
+from producer.ingest.fastlane import FastLane
+from producer.ingest.publisher import Publisher
+from producer.ingest.seed import posts_route, seed_routes
+from producer.reads.history import History
+from producer.reads.privacy import privacy_routes
+from producer.reads.routes import Gate, read_routes
+from producer.reads.tokens import token_routes
 from producer.settings import ProducerSettings
+from producer.site.docs import docs_routes
+from producer.site.pages import demo_routes
+from producer.site.sdk import sdk_routes
 from producer.store_holder import StoreHolder
-from producer.token_routes import token_routes
 
 __all__ = ["create_app", "exception_handlers", "serve"]
 

@@ -162,7 +162,7 @@ COMMENT_EXAMPLE = {"type": "COMMENT", "actorId": "carol", "targetIds": ["bob", "
 
 
 def ingest_paths() -> PathItems:
-    """``POST /v1/events`` and ``/v1/events/batch`` (producer/routes.py, on the fast lane)."""
+    """``POST /v1/events`` and ``/v1/events/batch`` (producer/ingest/events.py, fast lane)."""
     return {
         "/v1/events": {"post": {
             "tags": ["ingest"], "operationId": "postEvent",
@@ -198,7 +198,7 @@ def ingest_paths() -> PathItems:
 
 
 def seed_paths() -> PathItems:
-    """The seed's simulation routes (producer/seed_routes.py)."""
+    """The seed's simulation routes (producer/ingest/seed.py)."""
     def seed(model: type[BaseModel], what: str, example: Operation) -> dict[str, Operation]:
         return {"post": {
             "tags": ["seed"], "operationId": f"post{model.__name__.removesuffix('In')}",
@@ -224,7 +224,7 @@ def seed_paths() -> PathItems:
 
 
 def read_paths() -> PathItems:
-    """The read API (producer/read_routes.py)."""
+    """The read API (producer/reads/routes.py)."""
     user = param("userId", "path", "The user whose notifications these are.")
     tenant = param("tenantId", "query", "The tenant: a tenant key's or a token's own (another "
                                         "is 403; absent: theirs); for a `READ_API_KEYS` key, "
@@ -277,7 +277,7 @@ def read_paths() -> PathItems:
 
 
 def user_data_paths() -> PathItems:
-    """Erasure and export of one user's data (producer/privacy.py)."""
+    """Erasure and export of one user's data (producer/reads/privacy.py)."""
     user = param("userId", "path", "The user whose data this is.")
     tenant = param("tenantId", "query", "The tenant: a tenant key's or a token's own (another "
                                         "is 403; absent: theirs); for a `READ_API_KEYS` key, "
@@ -306,7 +306,7 @@ def user_data_paths() -> PathItems:
 
 
 def admin_paths() -> PathItems:
-    """The admin API (producer/admin_routes.py)."""
+    """The admin API (producer/admin/routes.py)."""
     tenant = param("tenantId", "path", "The tenant.")
     key = param("keyId", "path", "The key's id (`keyId` in lists; not the key).",
                 {"type": "string", "maxLength": 64})
@@ -368,7 +368,7 @@ def admin_paths() -> PathItems:
 
 
 def token_paths() -> PathItems:
-    """``POST /v1/tokens`` (producer/token_routes.py)."""
+    """``POST /v1/tokens`` (producer/reads/tokens.py)."""
     return {
         "/v1/tokens": {"post": {
             "tags": ["tokens"], "operationId": "mintToken",
@@ -409,8 +409,8 @@ def probe_paths() -> PathItems:
 
 
 def page_paths() -> PathItems:
-    """The demo page (producer/demo.py) and this document with its page
-    (producer/docs_routes.py)."""
+    """The demo page (producer/site/pages.py) and this document with its page
+    (producer/site/docs.py)."""
     def page(operation_id: str, summary: str) -> dict[str, Operation]:
         return {"get": {"tags": ["pages"], "operationId": operation_id, "summary": summary,
                         "responses": answers({200: answer("The page.", media="text/html")})}}
@@ -436,7 +436,7 @@ def page_paths() -> PathItems:
 
 
 def sdk_paths() -> PathItems:
-    """The JavaScript SDK and the inbox component (producer/sdk_routes.py)."""
+    """The JavaScript SDK and the inbox component (producer/site/sdk.py)."""
     def module(operation_id: str, summary: str) -> dict[str, Operation]:
         return {"get": {
             "tags": ["sdk"], "operationId": operation_id, "summary": summary,
@@ -470,8 +470,8 @@ SECTIONS: tuple[Callable[[], PathItems], ...] = (
 
 
 def _console_paths() -> PathItems:
-    """The operator's console and its admin API (producer/console/)."""
-    from producer.console.openapi_paths import console_paths  # it builds on this module
+    """The operator's console and its admin API (producer/admin/console/)."""
+    from producer.admin.console.openapi_paths import console_paths  # it builds on this module
 
     return console_paths()
 
@@ -517,7 +517,7 @@ def openapi_document() -> dict[str, Any]:
         *((m, "validation") for m in REQUEST_MODELS),
         *((m, "serialization") for m in ANSWER_MODELS),
     ]
-    from producer.console import openapi_paths as console
+    from producer.admin.console import openapi_paths as console
 
     modes += [*((m, "validation") for m in console.REQUEST_MODELS),
               *((m, "serialization") for m in console.ANSWER_MODELS)]

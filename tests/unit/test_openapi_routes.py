@@ -17,10 +17,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from producer.app import create_app
-from producer.docs_routes import ASSETS_PATH
-from producer.fastlane import FastLane
+from producer.ingest.fastlane import FastLane
 from producer.openapi import ERROR_RESPONSES, openapi_document
 from producer.settings import ProducerSettings
+from producer.site.docs import ASSETS_PATH
 
 pytestmark = pytest.mark.unit
 
@@ -125,7 +125,7 @@ def test_every_operation_answers_something_and_has_a_unique_id() -> None:
 def test_every_request_example_is_accepted_by_its_model() -> None:
     """Swagger UI pre-fills the examples: each must be a body the producer accepts."""
     from producer import schemas
-    from producer.console import shapes as console_shapes
+    from producer.admin.console import shapes as console_shapes
 
     for path, item in openapi_document()["paths"].items():
         for operation in item.values():

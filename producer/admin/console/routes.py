@@ -1,6 +1,6 @@
 """The console's admin API (``/v1/admin/...``) and its pages (``/console``).
 
-Every admin route calls :func:`producer.console.auth.require_admin` first: no key → 401, a
+Every admin route calls :func:`producer.admin.console.auth.require_admin` first: no key → 401, a
 wrong one → 403, and nothing is read. Ids in paths and queries obey the id rule (422).
 Redis not answering → 503 ``dependency_unavailable`` naming it; RabbitMQ (dead letters) →
 503 naming ``rabbitmq``.
@@ -27,15 +27,15 @@ from common.buffer.telemetry.reader import read_snapshots, read_trace, user_pres
 from common.build_info import build_info
 from common.models import EventType
 from common.naming import Names
+from producer.admin.console.auth import require_admin
+from producer.admin.console.live import aggregate
+from producer.admin.console.shapes import DeadLetterChoice, TestNotificationIn
 from producer.bodies import validate_body
-from producer.console.auth import require_admin
-from producer.console.live import aggregate
-from producer.console.shapes import DeadLetterChoice, TestNotificationIn
 from producer.door import Door
 from producer.errors import HttpError, dependency_unavailable, json_response, parse_json
-from producer.ingest import Ingest
-from producer.read_routes import check_id
-from producer.reads import History, to_json
+from producer.ingest.accept import Ingest
+from producer.reads.history import History, to_json
+from producer.reads.routes import check_id
 
 __all__ = ["ASSETS", "Console", "console_routes"]
 
@@ -91,7 +91,7 @@ def _tenant(request: Request) -> str:
 
 
 def _page(name: str) -> str:
-    return resources.files("producer").joinpath(f"static/console/{name}").read_text("utf-8")
+    return resources.files("producer.admin.console").joinpath(f"static/{name}").read_text("utf-8")
 
 
 def console_routes(console: Console) -> list[Route]:

@@ -42,7 +42,7 @@ def _index_html() -> str:
 
 
 def demo_routes() -> list[Route]:
-    page = resources.files("producer").joinpath("static/demo.html").read_text("utf-8")
+    page = resources.files("producer.site").joinpath("static/demo.html").read_text("utf-8")
     index_html = _index_html()
 
     async def demo(request: Request) -> Response:

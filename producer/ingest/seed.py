@@ -13,12 +13,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Scope
 
-from producer.admission import IngestLimiter
 from producer.bodies import validate_body
 from producer.door import Door, bind_tenant
 from producer.errors import invalid, json_response, parse_json
-from producer.fastlane import Answer, BodyHandler
-from producer.ingest import Ingest
+from producer.ingest.accept import Ingest
+from producer.ingest.admission import IngestLimiter
+from producer.ingest.fastlane import Answer, BodyHandler
 from producer.schemas import CommentIn, FollowIn, LikeIn
 
 __all__ = ["SAMPLE_POSTS", "posts_route", "seed_routes"]

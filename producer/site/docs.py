@@ -28,7 +28,7 @@ ASSETS_PATH = "/docs/assets"
 
 def docs_routes() -> list[BaseRoute]:
     document = orjson.dumps(openapi_document())
-    page = resources.files("producer").joinpath("static/docs.html").read_text("utf-8")
+    page = resources.files("producer.site").joinpath("static/docs.html").read_text("utf-8")
 
     async def openapi_json(request: Request) -> Response:
         return Response(document, media_type="application/json")

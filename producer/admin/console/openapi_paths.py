@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from producer.console import shapes
+from producer.admin.console import shapes
 from producer.openapi import ID_SCHEMA, answer, answers, body, param
 
 __all__ = ["ADMIN_SECURITY", "ANSWER_MODELS", "REQUEST_MODELS", "console_paths"]

@@ -11,7 +11,7 @@
   whether either had more.
 
 Who may call: whatever ``authorise`` decides — the read API's
-:meth:`producer.read_routes.Gate.tenant_and_user`: a user's own JWT (themselves only), a
+:meth:`producer.reads.routes.Gate.tenant_and_user`: a user's own JWT (themselves only), a
 tenant's API key for any user of that tenant — erasure needs the scope ``admin``, export
 ``notifications:read`` — or a ``READ_API_KEYS`` key for any user with ``?tenantId=``.
 
@@ -42,7 +42,7 @@ from common.records import Status
 from common.store.base import Store
 from common.tenancy import ADMIN, NOTIFICATIONS_READ
 from producer.errors import HttpError, dependency_unavailable, json_response
-from producer.reads import to_json
+from producer.reads.history import to_json
 from producer.store_holder import StoreHolder
 
 __all__ = ["EXPORT_LIMIT", "Authorise", "privacy_routes"]

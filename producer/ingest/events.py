@@ -4,7 +4,7 @@ The caller needs a key with ``events:write`` (:meth:`producer.door.Door.ingest_p
 ``401``/``403`` before anything else). The tenant is the key's: an event without
 ``tenantId`` gets it, one naming another tenant is ``403`` (in a batch, the whole batch).
 
-Each call is charged to its caller's rate limit first (:mod:`producer.admission`): a single
+Each call is charged to its caller's rate limit first (:mod:`producer.ingest.admission`): a single
 event costs 1 (before its body is parsed, so malformed floods count too); a batch costs its
 number of items, valid or not, once its envelope ``{"events": [...]}`` has been read and its
 size checked (an envelope that cannot be read costs nothing: it is answered 400/422 without
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
-from producer.admission import IngestLimiter
 from producer.bodies import validate_body
 from producer.door import Door, bind_tenant
 from producer.errors import HttpError, parse_json
-from producer.fastlane import Answer, BodyHandler
-from producer.ingest import Ingest
+from producer.ingest.accept import Ingest
+from producer.ingest.admission import IngestLimiter
+from producer.ingest.fastlane import Answer, BodyHandler
 from producer.schemas import BatchIn
 from producer.settings import ProducerSettings
 

@@ -7,7 +7,7 @@ tenants nor change limits (its own rate limit is the operator's to set). A key o
 tenant named in a path is ``403``; a key id of another tenant is ``404``, as an unknown one.
 ``AUTH_MODE=trusted`` does not open the admin API.
 
-The operations are :mod:`producer.tenant_admin`'s, shared with the CLI. A revocation made
+The operations are :mod:`producer.admin.tenants`'s, shared with the CLI. A revocation made
 here is dropped from this replica's key cache at once; the others see it within a second
 (:mod:`producer.door`).
 """
@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from common.store.base import Store
 from common.tenancy import ADMIN
-from producer import tenant_admin as ops
+from producer.admin import tenants as ops
 from producer.bodies import validate_body
 from producer.door import Door, credential, forbidden, unauthorized
 from producer.errors import HttpError, dependency_unavailable, json_response, parse_json

@@ -29,7 +29,7 @@ JS_TYPE = "text/javascript; charset=utf-8"
 
 
 def default_sdk_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "clients" / "js"
+    return Path(__file__).resolve().parents[2] / "clients" / "js"
 
 
 def sdk_routes(directory: Path | None = None) -> list[Route]:

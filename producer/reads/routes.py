@@ -40,7 +40,7 @@ from common.store.cursor import decode_cursor, encode_cursor
 from common.tenancy import NOTIFICATIONS_READ, key_id_of
 from producer.door import Door, credential, unauthorized
 from producer.errors import HttpError, dependency_unavailable, json_response
-from producer.reads import History, to_json
+from producer.reads.history import History, to_json
 
 __all__ = ["Gate", "check_id", "read_routes"]
 
