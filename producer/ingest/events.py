@@ -15,21 +15,31 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
+from producer import api_shapes as shapes
 from producer.bodies import validate_body
 from producer.door import Door, bind_tenant
 from producer.errors import HttpError, parse_json
 from producer.ingest.accept import Ingest
 from producer.ingest.admission import IngestLimiter
-from producer.ingest.fastlane import Answer, BodyHandler
-from producer.schemas import BatchIn
+from producer.routing import KEY_SECURITY, Answer, Declared, Operation, answer, answers
+from producer.routing import body as request_body
+from producer.schemas import BatchIn, EventIn
 from producer.settings import ProducerSettings
 
-__all__ = ["event_routes"]
+__all__ = ["COMMENT_EXAMPLE", "INGEST_ERRORS", "LIKE_EXAMPLE", "event_routes"]
+
+INGEST_ERRORS = (400, 401, 403, 413, 422, 429, 503)
+"""What an ingest call may be answered besides its success (the seed's routes too)."""
+LIKE_EXAMPLE: Operation = {"type": "LIKE", "actorId": "alice", "targetId": "bob",
+                           "postId": "p1"}
+COMMENT_EXAMPLE: Operation = {"type": "COMMENT", "actorId": "carol",
+                              "targetIds": ["bob", "dave"], "postId": "p1",
+                              "commentId": "c1", "text": "nice"}
 
 
 def event_routes(
     ingest: Ingest, settings: ProducerSettings, limiter: IngestLimiter, door: Door
-) -> dict[str, BodyHandler]:
+) -> list[Declared]:
     async def post_event(body: bytes, scope: Scope) -> Answer:
         principal = await door.ingest_principal(scope["headers"])
         limits = await limiter.admit_request(scope, 1, principal)
@@ -63,4 +73,35 @@ def event_routes(
                    "results": results}
         return status, content, headers or None
 
-    return {"/v1/events": post_event, "/v1/events/batch": post_batch}
+    return [
+        Declared("/v1/events", {"post": {
+            "tags": ["ingest"], "operationId": "postEvent",
+            "summary": "Publish one event",
+            "description": "Answered once RabbitMQ has confirmed the event. `eventId` is the "
+                           "idempotency key: send the same one again after a 503 or a "
+                           "timeout. The body is read as JSON whatever its `Content-Type`.",
+            "security": KEY_SECURITY,
+            "requestBody": request_body(EventIn, "The event; exactly one of `targetId` and "
+                                         "`targetIds`. `tenantId` may be left out (the "
+                                         "key's); another tenant's is 403.", LIKE_EXAMPLE),
+            "responses": answers({202: answer("Confirmed by the broker.",
+                                              shapes.EventAccepted)}, *INGEST_ERRORS),
+        }}, body_handler=post_event),
+        Declared("/v1/events/batch", {"post": {
+            "tags": ["ingest"], "operationId": "postEventBatch",
+            "summary": "Publish up to MAX_BATCH_EVENTS events",
+            "description": "Each event is validated and published on its own; `results` "
+                           "answers each, in order.",
+            "security": KEY_SECURITY,
+            "requestBody": request_body(BatchIn, "`{\"events\": [...]}`, each item an event as "
+                                         "`POST /v1/events` takes it.",
+                                {"events": [LIKE_EXAMPLE, COMMENT_EXAMPLE]}),
+            "responses": answers({
+                202: answer("Every event confirmed.", shapes.BatchAccepted),
+                207: answer("Some events refused or not confirmed; see `results`.",
+                            shapes.BatchAccepted, headers=("Retry-After",)),
+                503: answer("No event confirmed by the broker; retry with the same "
+                            "`eventId`s.", shapes.BatchAccepted, headers=("Retry-After",)),
+            }, 400, 401, 403, 413, 422, 429),
+        }}, body_handler=post_batch),
+    ]

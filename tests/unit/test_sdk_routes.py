@@ -22,7 +22,8 @@ def client(directory: Path | None = None) -> httpx.AsyncClient:
         assert isinstance(exc, HttpError)
         return error_response(exc)
 
-    app = Starlette(routes=sdk_routes(directory), exception_handlers={HttpError: on_http_error})
+    app = Starlette(routes=[d.route() for d in sdk_routes(directory)],
+                    exception_handlers={HttpError: on_http_error})
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sdk")
 
 
