@@ -1,6 +1,6 @@
 """``publish``: the producer's publish path alone, without HTTP — the ceiling of ingest.
 
-The load tool itself publishes through Herald's :class:`producer.publisher.Publisher`
+The load tool itself publishes through Herald's :class:`producer.ingest.publisher.Publisher`
 (``publish_many``: persistent messages, publisher confirms, the same frames the producer
 sends) with ``--concurrency`` batches of ``--batch-size`` in flight, for ``--duration``
 seconds after ``--warmup``. What it reaches, and the load tool's CPU per event (it *is* the
@@ -21,7 +21,7 @@ from bench.stack import RABBITMQ_URL
 from bench.target import open_target
 from common.logs import configure_logging
 from common.models import Event, EventType
-from producer.publisher import Publisher
+from producer.ingest.publisher import Publisher
 
 __all__ = ["run_publish"]
 

@@ -47,7 +47,7 @@ async def _make_key(store_url: str) -> str:
     ``python -m producer.admin`` would)."""
     from common.store.factory import open_store
     from common.tenancy import EVENTS_WRITE
-    from producer import tenant_admin
+    from producer.admin import tenants as tenant_admin
 
     store = await open_store(store_url)
     try:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from common.models import EventType, Id, Priority
+from common.models import Id, Notification
 from common.records import Status
 
 __all__ = [
@@ -119,22 +119,14 @@ class PostList(_Closed):
     posts: list[Post]
 
 
-class NotificationOut(_Closed):
+class NotificationOut(Notification):
     """A notification as the read API shows it: the wire fields plus ``status`` and
     ``readAt``."""
 
-    id: str
-    tenantId: Id
-    userId: Id
-    type: EventType
-    actorId: Id
-    eventId: Id
-    postId: Id | None = None
-    commentId: Id | None = None
-    message: str
-    priority: Priority
-    createdAt: AwareDatetime
-    expiresAt: AwareDatetime
+    # The wire fields are common.models.Notification's, inherited, not listed again; closed
+    # like every answer here.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
+
     status: Status
     readAt: AwareDatetime | None
 

@@ -1,9 +1,12 @@
 """Wiring of the producer: routes, probes, the publisher's lifetime, error answers.
 
-The ingest routes are served by :class:`producer.fastlane.FastLane` in front of the Starlette
+The ingest routes are served by :class:`producer.ingest.fastlane.FastLane` in front of the Starlette
 app, which serves the rest (read API, demo, probes, the API document) and runs the lifespan.
-CORS (when configured) wraps both, outermost. Every route is in the OpenAPI document
-(producer/openapi.py); tests/unit/test_openapi_routes.py holds the two in step.
+CORS (when configured) wraps both, outermost. Each room declares its routes with their
+OpenAPI operations (:class:`producer.routing.Declared`); this module serves that one list
+and the document (:mod:`producer.openapi`, served by :mod:`producer.site.docs`) is derived
+from it, so no route goes undocumented; tests/unit/test_openapi_routes.py checks the served
+routes against the served document.
 """
 
 from __future__ import annotations
@@ -22,32 +25,33 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from common.auth import Verifier
-from common.health import Readiness, probe_routes
+from common.health import Readiness
 from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.service import EmbeddedServer, stop_on_signals
 from common.telemetry import Tracer, start_telemetry
-from producer.admin_routes import admin_routes
-from producer.admission import IngestLimiter
-from producer.console.routes import Console, console_routes
+from producer.admin.console.routes import Console, console_routes
+from producer.admin.routes import admin_routes
 from producer.cors import with_cors
-from producer.demo import demo_routes
-from producer.docs_routes import docs_routes
 from producer.door import Door
 from producer.errors import HttpError, error_response, internal_error
-from producer.fastlane import FastLane
 from producer.http_protocol import JsonErrorProtocol
-from producer.ingest import Ingest
-from producer.privacy import privacy_routes
-from producer.publisher import Publisher
-from producer.read_routes import Gate, read_routes
-from producer.reads import History
-from producer.routes import event_routes
-from producer.sdk_routes import sdk_routes
-from producer.seed_routes import posts_route, seed_routes
+from producer.ingest.accept import Ingest
+from producer.ingest.admission import IngestLimiter
+from producer.ingest.events import event_routes
+from producer.ingest.fastlane import FastLane
+from producer.ingest.publisher import Publisher
+from producer.ingest.seed import seed_routes
+from producer.probes import probes
+from producer.reads.history import History
+from producer.reads.privacy import privacy_routes
+from producer.reads.routes import Gate, read_routes
+from producer.reads.tokens import token_routes
 from producer.settings import ProducerSettings
+from producer.site.docs import docs_assets, docs_routes
+from producer.site.pages import demo_routes
+from producer.site.sdk import sdk_routes
 from producer.store_holder import StoreHolder
-from producer.token_routes import token_routes
 
 __all__ = ["create_app", "exception_handlers", "serve"]
 
@@ -94,27 +98,27 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
 
     console = Console(door, settings.names, settings.rabbitmq_url, history,
                       ingest, redis)
-    routes = [
-        posts_route(),
-        *console_routes(console),
+    declared = [
+        *event_routes(ingest, settings, limiter, door),
+        *seed_routes(ingest, limiter, door),
         *read_routes(history, gate),
         *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
                         settings.erasure_tombstone_seconds),
+        *probes(readiness),
+        *demo_routes(),
+        *sdk_routes(Path(settings.sdk_dir) if settings.sdk_dir else None),
         *admin_routes(holder, door),
         *token_routes(door, settings.signing_key),
-        *demo_routes(),
-        *docs_routes(),
-        *sdk_routes(Path(settings.sdk_dir) if settings.sdk_dir else None),
-        *probe_routes(readiness),
+        *console_routes(console),
     ]
+    declared += docs_routes(declared)
     app = Starlette(
-        routes=routes,
+        routes=[*(d.route() for d in declared if d.endpoint is not None), docs_assets()],
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
     )
-    ingest_routes = {**event_routes(ingest, settings, limiter, door),
-                     **seed_routes(ingest, limiter, door)}
-    return with_cors(FastLane(app, ingest_routes, settings.max_body_bytes),
+    fast = {d.path: d.body_handler for d in declared if d.body_handler is not None}
+    return with_cors(FastLane(app, fast, settings.max_body_bytes),
                      settings.cors_allowed_origins)
 
 

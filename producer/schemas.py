@@ -206,7 +206,7 @@ class FollowIn(_SeedIn):
                        actorId=self.actorId, targetId=self.targetId)
 
 
-# --- the admin API and tokens (producer/admin_routes.py, producer/token_routes.py) ---------
+# --- the admin API and tokens (producer/admin/routes.py, producer/reads/tokens.py) ---------
 
 MAX_RATE = 1_000_000.0
 MAX_BURST = 10_000_000

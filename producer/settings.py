@@ -30,7 +30,7 @@ class ProducerSettings(AuthSettings, StoreSettings):
     max_batch_events: int = Field(500, ge=1, le=10_000)
     publish_timeout_seconds: float = Field(5.0, gt=0, le=120)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
-    # Token bucket per caller at the door (producer/admission.py): events per second and the
+    # Token bucket per caller at the door (producer/ingest/admission.py): events per second and the
     # most at once. 0 and 0: off. A batch costs its number of events.
     rate_limit_per_second: float = Field(0.0, ge=0, le=1_000_000)
     rate_limit_burst: int = Field(0, ge=0, le=10_000_000)

@@ -17,9 +17,9 @@ from redis.asyncio import Redis
 
 from common.naming import Names
 from common.redis_pool import open_redis
-from producer.admission import IngestLimiter
+from producer.ingest.admission import IngestLimiter
+from producer.ingest.rate_limit import TokenBuckets
 from producer.metrics import RATE_LIMIT_ERRORS
-from producer.rate_limit import TokenBuckets
 from tests.conftest import REDIS_URL
 from tests.support.amqp import queue_depth
 from tests.support.keys import headers, make_key

@@ -1,7 +1,7 @@
 """API keys for tests: a tenant and a key made straight in the store a producer will read.
 
 ``await make_key(store_url)`` → the key (all scopes, tenant ``default`` unless told), made
-with the same operations as the admin API and CLI (:mod:`producer.tenant_admin`);
+with the same operations as the admin API and CLI (:mod:`producer.admin.tenants`);
 ``headers(key)`` → the request headers that carry it. ``ADMIN_KEY`` is the bootstrap admin
 key every test producer gets (``ADMIN_API_KEY`` in ``base_env``).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from common.store.factory import open_store
 from common.tenancy import SCOPES
-from producer import tenant_admin as ops
+from producer.admin import tenants as ops
 
 __all__ = ["ADMIN_KEY", "admin_headers", "headers", "make_key"]
 

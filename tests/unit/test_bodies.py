@@ -11,8 +11,8 @@ import pytest
 
 from producer.bodies import validate_body
 from producer.errors import MAX_DETAILS, HttpError, error_body, parse_json
-from producer.ingest import Ingest
-from producer.publisher import Publisher
+from producer.ingest.accept import Ingest
+from producer.ingest.publisher import Publisher
 from producer.schemas import EventIn, LikeIn, OccurredWindow
 
 pytestmark = pytest.mark.unit

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from common.telemetry import trace as trace_module
 from common.telemetry.snapshot import Sampler, parse_key, read_registry, sample_key
 from common.telemetry.trace import Tracer, event_id_of
-from producer.console.live import aggregate, histogram_quantile
+from producer.admin.console.live import aggregate, histogram_quantile
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,5 @@
-"""The fast lane (producer/fastlane.py) answers its errors exactly as the rest of the API does.
+"""The fast lane (producer/ingest/fastlane.py) answers its errors exactly as the rest of the API
+does.
 
 The ingest routes bypass Starlette, so their 405, 413 and 500 are written by the fast lane
 itself; a client must not be able to tell which side answered. Each case sends the same
@@ -20,7 +21,7 @@ from starlette.types import Scope
 
 from producer.app import exception_handlers
 from producer.errors import BodyTooLarge, error_response
-from producer.fastlane import Answer, FastLane
+from producer.ingest.fastlane import Answer, FastLane
 
 pytestmark = pytest.mark.unit
 

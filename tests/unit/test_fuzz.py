@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from common.models import Event, is_id
 from persister.entries import decode
 from producer.errors import HttpError, error_body, parse_json
-from producer.ingest import Ingest
-from producer.publisher import Publisher
+from producer.ingest.accept import Ingest
+from producer.ingest.publisher import Publisher
 from ws_gateway import protocol
 
 pytestmark = pytest.mark.unit

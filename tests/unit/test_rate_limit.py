@@ -7,8 +7,8 @@ import re
 import pytest
 
 from common.settings import SettingsError, load_settings
-from producer.admission import stand_in_key
-from producer.rate_limit import Decision, charge, decide, headers, refill, window_seconds
+from producer.ingest.admission import stand_in_key
+from producer.ingest.rate_limit import Decision, charge, decide, headers, refill, window_seconds
 from producer.settings import ProducerSettings
 
 pytestmark = pytest.mark.unit

@@ -1,4 +1,4 @@
-"""``GET /sdk/herald.js`` and ``/sdk/herald-inbox.js`` (producer/sdk_routes.py): the files of
+"""``GET /sdk/herald.js`` and ``/sdk/herald-inbox.js`` (producer/site/sdk.py): the files of
 clients/js as ES modules, revalidated by ETag, and a clear 404 when a file is missing."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from producer.errors import HttpError, error_response
-from producer.sdk_routes import SDK_FILES, default_sdk_dir, sdk_routes
+from producer.site.sdk import SDK_FILES, default_sdk_dir, sdk_routes
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +22,8 @@ def client(directory: Path | None = None) -> httpx.AsyncClient:
         assert isinstance(exc, HttpError)
         return error_response(exc)
 
-    app = Starlette(routes=sdk_routes(directory), exception_handlers={HttpError: on_http_error})
+    app = Starlette(routes=[d.route() for d in sdk_routes(directory)],
+                    exception_handlers={HttpError: on_http_error})
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sdk")
 
 

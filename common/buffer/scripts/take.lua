@@ -1,4 +1,4 @@
--- take: charge an ingest API key's token bucket (producer/rate_limit.py has the same steps
+-- take: charge an ingest API key's token bucket (producer/ingest/rate_limit.py has the same steps
 -- in Python, unit-tested). KEYS[1] the bucket ({key id}); ARGV rate (tokens/s), burst, cost.
 -- Returns {allowed 0/1, tokens left}. A new bucket starts full. The key expires once it would
 -- be full again anyway (plus a second), so idle keys cost nothing. Tokens are returned as a

@@ -18,21 +18,24 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from producer.errors import HttpError
+from producer.routing import Declared, answer, answers
 
 __all__ = ["JS_TYPE", "SDK_FILES", "default_sdk_dir", "sdk_routes"]
 
-SDK_FILES = ("herald.js", "herald-inbox.js")
+SDK_FILES = {"herald.js": ("sdkModule", "The JavaScript SDK (connect, ReadApi)"),
+             "herald-inbox.js": ("inboxModule",
+                                 "The <herald-inbox> web component (imports herald.js)")}
+"""Each file served: its operation id and summary in the document."""
 JS_TYPE = "text/javascript; charset=utf-8"
 
 
 def default_sdk_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "clients" / "js"
+    return Path(__file__).resolve().parents[2] / "clients" / "js"
 
 
-def sdk_routes(directory: Path | None = None) -> list[Route]:
+def sdk_routes(directory: Path | None = None) -> list[Declared]:
     base = directory or default_sdk_dir()
     files: dict[str, tuple[bytes, str]] = {}
     for name in SDK_FILES:
@@ -41,7 +44,7 @@ def sdk_routes(directory: Path | None = None) -> list[Route]:
             body = path.read_bytes()
             files[name] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 
-    def serve(name: str) -> Route:
+    def serve(name: str) -> Declared:
         async def endpoint(request: Request) -> Response:
             found = files.get(name)
             if found is None:
@@ -54,6 +57,15 @@ def sdk_routes(directory: Path | None = None) -> list[Route]:
                 return Response(status_code=304, headers=headers)
             return Response(body, media_type=JS_TYPE, headers=headers)
 
-        return Route(f"/sdk/{name}", endpoint, methods=["GET"])
+        operation_id, summary = SDK_FILES[name]
+        return Declared(f"/sdk/{name}", {"get": {
+            "tags": ["sdk"], "operationId": operation_id, "summary": summary,
+            "description": "An ES module (clients/js); any origin may load it. "
+                           "`If-None-Match` with its ETag answers `304`.",
+            "responses": answers({
+                200: answer("The module.", media="text/javascript"),
+                304: {"description": "Not changed since the ETag sent."},
+            }, 404),
+        }}, endpoint=endpoint)
 
     return [serve(name) for name in SDK_FILES]

@@ -12,11 +12,12 @@ from importlib import resources
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
 
+from producer import api_shapes as shapes
 from producer.errors import json_response
+from producer.routing import Declared, Operation, answer, answers, schema_of
 
-__all__ = ["INDEX", "demo_routes"]
+__all__ = ["INDEX", "demo_routes", "html_page"]
 
 LINKS = {
     "demo": "/demo",
@@ -41,8 +42,14 @@ def _index_html() -> str:
     )
 
 
-def demo_routes() -> list[Route]:
-    page = resources.files("producer").joinpath("static/demo.html").read_text("utf-8")
+def html_page(operation_id: str, summary: str) -> dict[str, Operation]:
+    """The operation of an HTML page."""
+    return {"get": {"tags": ["pages"], "operationId": operation_id, "summary": summary,
+                    "responses": answers({200: answer("The page.", media="text/html")})}}
+
+
+def demo_routes() -> list[Declared]:
+    page = resources.files("producer.site").joinpath("static/demo.html").read_text("utf-8")
     index_html = _index_html()
 
     async def demo(request: Request) -> Response:
@@ -54,4 +61,15 @@ def demo_routes() -> list[Route]:
             return HTMLResponse(index_html)
         return json_response(INDEX)
 
-    return [Route("/demo", demo, methods=["GET"]), Route("/", index, methods=["GET"])]
+    return [
+        Declared("/", {"get": {
+            "tags": ["pages"], "operationId": "index", "summary": "Where to go from here",
+            "responses": answers({200: {
+                "description": "Links to the demo, the docs and the probes (an HTML page "
+                               "when the client accepts text/html).",
+                "content": {"application/json": {"schema": schema_of(shapes.Index)},
+                            "text/html": {"schema": {"type": "string"}}}}}),
+        }}, endpoint=index),
+        Declared("/demo", html_page("demo", "A one-page client that shows notifications arriving"),
+                 endpoint=demo),
+    ]

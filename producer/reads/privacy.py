@@ -11,7 +11,7 @@
   whether either had more.
 
 Who may call: whatever ``authorise`` decides — the read API's
-:meth:`producer.read_routes.Gate.tenant_and_user`: a user's own JWT (themselves only), a
+:meth:`producer.reads.routes.Gate.tenant_and_user`: a user's own JWT (themselves only), a
 tenant's API key for any user of that tenant — erasure needs the scope ``admin``, export
 ``notifications:read`` — or a ``READ_API_KEYS`` key for any user with ``?tenantId=``.
 
@@ -32,7 +32,6 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from common.buffer.erasure import RedisErasure
 from common.logs import get_logger
@@ -41,8 +40,11 @@ from common.naming import Names
 from common.records import Status
 from common.store.base import Store
 from common.tenancy import ADMIN, NOTIFICATIONS_READ
+from producer import api_shapes as shapes
 from producer.errors import HttpError, dependency_unavailable, json_response
-from producer.reads import to_json
+from producer.reads.history import to_json
+from producer.reads.routes import TENANT_PARAM
+from producer.routing import READ_SECURITY, Declared, answer, answers, param
 from producer.store_holder import StoreHolder
 
 __all__ = ["EXPORT_LIMIT", "Authorise", "privacy_routes"]
@@ -63,7 +65,7 @@ _ID = re.compile(ID_PATTERN)
 
 
 def _user_id(request: Request) -> str:
-    value: str = request.path_params["user_id"]
+    value: str = request.path_params["userId"]
     if not _ID.match(value):
         raise HttpError(422, "invalid_request", "userId is not a valid id",
                         [{"field": "userId", "message": "1-128 of [A-Za-z0-9._@-]"}])
@@ -82,7 +84,7 @@ def privacy_routes(
     holder: StoreHolder,
     authorise: Authorise,
     tombstone_seconds: float,
-) -> list[Route]:
+) -> list[Declared]:
     eraser = RedisErasure(redis, names.keys, tombstone_seconds)
 
     async def who(request: Request, scope: str) -> tuple[str, str]:
@@ -141,7 +143,25 @@ def privacy_routes(
             "limit": EXPORT_LIMIT,
         })
 
+    user = param("userId", "path", "The user whose data this is.")
+    errors = (401, 403, 422, 503)
     return [
-        Route("/v1/users/{user_id}", erase, methods=["DELETE"]),
-        Route("/v1/users/{user_id}/export", export, methods=["GET"]),
+        Declared("/v1/users/{userId}", {"delete": {
+            "tags": ["user data"], "operationId": "eraseUser",
+            "summary": "Erase everything Herald holds of a user (GDPR)",
+            "description": "Pending notifications, persist-stream entries and stored rows; a "
+                           "tombstone keeps replays of older events from notifying again.",
+            "security": READ_SECURITY,
+            "parameters": [user, TENANT_PARAM],
+            "responses": answers({200: answer("Erased; the counts say what went.",
+                                              shapes.UserErased)}, *errors),
+        }}, endpoint=erase),
+        Declared("/v1/users/{userId}/export", {"get": {
+            "tags": ["user data"], "operationId": "exportUser",
+            "summary": "Everything Herald holds of a user, as JSON",
+            "security": READ_SECURITY,
+            "parameters": [user, TENANT_PARAM],
+            "responses": answers({200: answer("The user's data.", shapes.UserExport)},
+                                 *errors),
+        }}, endpoint=export),
     ]

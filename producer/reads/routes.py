@@ -32,19 +32,25 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from common.auth import AuthError, Verifier
 from common.models import ID_RULE, is_id
 from common.store.cursor import decode_cursor, encode_cursor
 from common.tenancy import NOTIFICATIONS_READ, key_id_of
+from producer import api_shapes as shapes
 from producer.door import Door, credential, unauthorized
 from producer.errors import HttpError, dependency_unavailable, json_response
-from producer.reads import History, to_json
+from producer.reads.history import History, to_json
+from producer.routing import READ_SECURITY, Declared, Operation, answer, answers, param
 
-__all__ = ["Gate", "check_id", "read_routes"]
+__all__ = ["TENANT_PARAM", "Gate", "check_id", "read_routes"]
 
 MAX_LIMIT = 100  # the store takes up to 1000; one page more is asked for to see hasMore
+
+TENANT_PARAM: Operation = param(
+    "tenantId", "query", "The tenant: a tenant key's or a token's own (another is 403; absent: "
+                         "theirs); for a `READ_API_KEYS` key, any (`default` when absent).")
+"""``?tenantId=`` as :meth:`Gate.tenant_and_user` reads it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +131,9 @@ def _naming_dependencies(endpoint: Endpoint) -> Endpoint:
     return guarded
 
 
-def read_routes(history: History, gate: Gate) -> list[Route]:
+def read_routes(history: History, gate: Gate) -> list[Declared]:
     async def list_notifications(request: Request) -> Response:
-        user = check_id("userId", request.path_params["user_id"])
+        user = check_id("userId", request.path_params["userId"])
         tenant, user = await gate.tenant_and_user(request, user)
         limit = _limit(request)
         raw_cursor = request.query_params.get("cursor")
@@ -144,13 +150,13 @@ def read_routes(history: History, gate: Gate) -> list[Route]:
         })
 
     async def unread_count(request: Request) -> Response:
-        user = check_id("userId", request.path_params["user_id"])
+        user = check_id("userId", request.path_params["userId"])
         tenant, user = await gate.tenant_and_user(request, user)
         return json_response({"userId": user, "tenantId": tenant,
                               "unread": await history.unread(tenant, user)})
 
     async def mark_read(request: Request) -> Response:
-        notification_id = check_id("notificationId", request.path_params["notification_id"])
+        notification_id = check_id("notificationId", request.path_params["notificationId"])
         asked = request.query_params.get("userId")
         tenant, user = await gate.tenant_and_user(
             request, check_id("userId", asked) if asked else None)
@@ -159,18 +165,54 @@ def read_routes(history: History, gate: Gate) -> list[Route]:
         return json_response({"notificationId": notification_id, "read": True})
 
     async def mark_all_read(request: Request) -> Response:
-        user = check_id("userId", request.path_params["user_id"])
+        user = check_id("userId", request.path_params["userId"])
         tenant, user = await gate.tenant_and_user(request, user)
         return json_response({"userId": user, "tenantId": tenant,
                               "marked": await history.mark_all_read(tenant, user)})
 
+    user = param("userId", "path", "The user whose notifications these are.")
+    errors = (401, 403, 404, 422)
     return [
-        Route("/v1/users/{user_id}/notifications", _naming_dependencies(list_notifications),
-              methods=["GET"]),
-        Route("/v1/users/{user_id}/notifications/unread-count",
-              _naming_dependencies(unread_count), methods=["GET"]),
-        Route("/v1/notifications/{notification_id}/read", _naming_dependencies(mark_read),
-              methods=["POST"]),
-        Route("/v1/users/{user_id}/notifications/read-all",
-              _naming_dependencies(mark_all_read), methods=["POST"]),
+        Declared("/v1/users/{userId}/notifications", {"get": {
+            "tags": ["read"], "operationId": "listNotifications",
+            "summary": "A user's notifications, newest first",
+            "security": READ_SECURITY,
+            "parameters": [
+                user, TENANT_PARAM,
+                param("limit", "query", "Page size.",
+                      {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}),
+                param("cursor", "query", "`nextCursor` of the previous page.",
+                      {"type": "string"}),
+            ],
+            "responses": answers({200: answer("A page.", shapes.NotificationPage)}, *errors),
+        }}, endpoint=_naming_dependencies(list_notifications)),
+        Declared("/v1/users/{userId}/notifications/unread-count", {"get": {
+            "tags": ["read"], "operationId": "countUnread",
+            "summary": "Pending plus stored and not read",
+            "security": READ_SECURITY,
+            "parameters": [user, TENANT_PARAM],
+            "responses": answers({200: answer("The count.", shapes.UnreadCount)}, *errors),
+        }}, endpoint=_naming_dependencies(unread_count)),
+        Declared("/v1/notifications/{notificationId}/read", {"post": {
+            "tags": ["read"], "operationId": "markRead",
+            "summary": "Mark a notification read (and acknowledge it if still pending)",
+            "security": READ_SECURITY,
+            "parameters": [
+                param("notificationId", "path", "The notification."),
+                param("userId", "query", "Whose notification, for an API key (a token's "
+                                         "own user otherwise)."),
+                TENANT_PARAM,
+            ],
+            "responses": answers({200: answer("Marked.", shapes.MarkedRead)}, *errors),
+        }}, endpoint=_naming_dependencies(mark_read)),
+        Declared("/v1/users/{userId}/notifications/read-all", {"post": {
+            "tags": ["read"], "operationId": "markAllRead",
+            "summary": "Mark every unread notification of a user read",
+            "description": "Pending notifications are acknowledged too (as mark-read does); "
+                           "stored ones get `readAt`. Idempotent: a second call marks 0.",
+            "security": READ_SECURITY,
+            "parameters": [user, TENANT_PARAM],
+            "responses": answers({200: answer("Marked.", shapes.MarkedAllRead)},
+                                 401, 403, 422),
+        }}, endpoint=_naming_dependencies(mark_all_read)),
     ]

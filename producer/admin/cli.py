@@ -1,7 +1,7 @@
 """``python -m producer.admin``: manage tenants and API keys directly on the store.
 
 Works on the store ``STORE_URL`` names (the same the producer reads), with the operations of
-:mod:`producer.tenant_admin`, as the admin API does::
+:mod:`producer.admin.tenants`, as the admin API does::
 
     python -m producer.admin tenants create acme [--name "Acme Inc"]
     python -m producer.admin tenants list
@@ -31,7 +31,7 @@ from common.store.base import Store
 from common.store.factory import open_store
 from common.store.settings import StoreSettings
 from common.tenancy import SCOPES
-from producer import tenant_admin as ops
+from producer.admin import tenants as ops
 
 __all__ = ["main", "parser", "run"]
 
@@ -76,7 +76,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def run(store: Store, args: argparse.Namespace) -> Any:
-    """What the command prints (JSON-able); raises :class:`~producer.tenant_admin.AdminError`."""
+    """What the command prints (JSON-able); raises :class:`~producer.admin.tenants.AdminError`."""
     match args.group, args.action:
         case "tenants", "create":
             return (await ops.create_tenant(store, args.tenant, args.name)).to_json()
@@ -119,6 +119,3 @@ async def _main(argv: Sequence[str] | None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(_main(argv))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

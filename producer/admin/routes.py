@@ -7,7 +7,7 @@ tenants nor change limits (its own rate limit is the operator's to set). A key o
 tenant named in a path is ``403``; a key id of another tenant is ``404``, as an unknown one.
 ``AUTH_MODE=trusted`` does not open the admin API.
 
-The operations are :mod:`producer.tenant_admin`'s, shared with the CLI. A revocation made
+The operations are :mod:`producer.admin.tenants`'s, shared with the CLI. A revocation made
 here is dropped from this replica's key cache at once; the others see it within a second
 (:mod:`producer.door`).
 """
@@ -15,19 +15,20 @@ here is dropped from this replica's key cache at once; the others see it within 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable
 
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from common.store.base import Store
 from common.tenancy import ADMIN
-from producer import tenant_admin as ops
+from producer import api_shapes as shapes
+from producer.admin import tenants as ops
 from producer.bodies import validate_body
 from producer.door import Door, credential, forbidden, unauthorized
 from producer.errors import HttpError, dependency_unavailable, json_response, parse_json
+from producer.routing import KEY_SECURITY, Declared, Endpoint, Operation, answer, answers, param
+from producer.routing import body as request_body
 from producer.schemas import KeyIn, LimitsIn, TenantIn
 from producer.store_holder import StoreHolder
 
@@ -61,10 +62,25 @@ def _as_http(error: ops.AdminError) -> HttpError:
     return HttpError(error.status, error.code, error.message, details)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Endpoint
+ERRORS = (400, 401, 403, 404, 422, 503)
+"""What every admin call may be answered besides its success."""
 
 
-def admin_routes(holder: StoreHolder, door: Door) -> list[Route]:
+def _op(operation_id: str, summary: str, success: dict[int, Operation], *more: int,
+        parameters: list[Operation] | None = None,
+        request: Operation | None = None) -> Operation:
+    operation: Operation = {"tags": ["admin"], "operationId": operation_id,
+                            "summary": summary, "security": KEY_SECURITY,
+                            "responses": answers(success, *ERRORS, *more)}
+    if parameters:
+        operation["parameters"] = parameters
+    if request:
+        operation["requestBody"] = request
+    return operation
+
+
+def admin_routes(holder: StoreHolder, door: Door) -> list[Declared]:
     gate = AdminGate(door)
 
     def guarded(handler: Handler) -> Handler:
@@ -83,7 +99,7 @@ def admin_routes(holder: StoreHolder, door: Door) -> list[Route]:
     async def own(request: Request) -> tuple[str | None, str]:
         """The caller, and the tenant of the path, which the caller must manage."""
         caller = await gate.caller(request)
-        tenant_id = request.path_params["tenant_id"]
+        tenant_id = request.path_params["tenantId"]
         if caller is not ALL_TENANTS and caller != tenant_id:
             raise forbidden("this key manages only its own tenant")
         return caller, tenant_id
@@ -134,7 +150,7 @@ def admin_routes(holder: StoreHolder, door: Door) -> list[Route]:
 
     async def key_of_caller(request: Request) -> str:
         caller = await gate.caller(request)
-        key_id: str = request.path_params["key_id"]
+        key_id: str = request.path_params["keyId"]
         if caller is not ALL_TENANTS and await ops.key_tenant(store(), key_id) != caller:
             raise ops.AdminError(404, "not_found", "no such key", "keyId")
         return key_id
@@ -156,15 +172,49 @@ def admin_routes(holder: StoreHolder, door: Door) -> list[Route]:
             return await handlers[method](request)
         return endpoint
 
+    tenant = param("tenantId", "path", "The tenant.")
+    key = param("keyId", "path", "The key's id (`keyId` in lists; not the key).",
+                {"type": "string", "maxLength": 64})
     base = "/v1/admin"
     return [
-        Route(f"{base}/tenants", guarded(by_method({"POST": create_tenant, "GET": list_tenants})),
-              methods=["GET", "POST"]),
-        Route(f"{base}/tenants/{{tenant_id}}", guarded(get_tenant), methods=["GET"]),
-        Route(f"{base}/tenants/{{tenant_id}}/limits", guarded(set_limits), methods=["PUT"]),
-        Route(f"{base}/tenants/{{tenant_id}}/keys",
-              guarded(by_method({"POST": create_key, "GET": list_keys})),
-              methods=["GET", "POST"]),
-        Route(f"{base}/keys/{{key_id}}/revoke", guarded(revoke_key), methods=["POST"]),
-        Route(f"{base}/keys/{{key_id}}/rotate", guarded(rotate_key), methods=["POST"]),
+        Declared(f"{base}/tenants", {
+            "post": _op("createTenant", "Make a tenant (bootstrap admin key only)",
+                        {201: answer("Made.", shapes.TenantOut)}, 409,
+                        request=request_body(TenantIn, "The tenant; limits optional.",
+                                             {"tenantId": "acme", "name": "Acme Inc"})),
+            "get": _op("listTenants", "Every tenant (a tenant's admin key: its own)",
+                       {200: answer("The tenants.", shapes.TenantList)}),
+        }, endpoint=guarded(by_method({"POST": create_tenant, "GET": list_tenants}))),
+        Declared(f"{base}/tenants/{{tenantId}}", {
+            "get": _op("getTenant", "One tenant",
+                       {200: answer("The tenant.", shapes.TenantOut)}, parameters=[tenant]),
+        }, endpoint=guarded(get_tenant)),
+        Declared(f"{base}/tenants/{{tenantId}}/limits", {
+            "put": _op("setTenantLimits", "Set a tenant's rate limit (bootstrap admin key "
+                       "only); both null: the producer's defaults",
+                       {200: answer("The tenant.", shapes.TenantOut)}, parameters=[tenant],
+                       request=request_body(LimitsIn, "Events per second and burst.",
+                                            {"ratePerSecond": 100, "burst": 200})),
+        }, endpoint=guarded(set_limits)),
+        Declared(f"{base}/tenants/{{tenantId}}/keys", {
+            "post": _op("createKey", "Make a key of the tenant (shown once)",
+                        {201: answer("The key, with the secret `key`.", shapes.NewKeyOut)},
+                        parameters=[tenant],
+                        request=request_body(KeyIn, "Its scopes: `events:write`, "
+                                                    "`notifications:read`, `tokens:write`, "
+                                                    "`admin`.",
+                                             {"scopes": ["events:write"], "name": "backend"})),
+            "get": _op("listKeys", "The tenant's keys (by prefix; never the key)",
+                       {200: answer("The keys.", shapes.KeyList)}, parameters=[tenant]),
+        }, endpoint=guarded(by_method({"POST": create_key, "GET": list_keys}))),
+        Declared(f"{base}/keys/{{keyId}}/revoke", {
+            "post": _op("revokeKey", "Refuse the key from now on (every replica within 2 s)",
+                        {200: answer("The key, revoked.", shapes.KeyOut)}, parameters=[key]),
+        }, endpoint=guarded(revoke_key)),
+        Declared(f"{base}/keys/{{keyId}}/rotate", {
+            "post": _op("rotateKey", "A new key of the same tenant and scopes; the old one "
+                        "stays valid until revoked",
+                        {201: answer("The new key, with the secret `key`.",
+                                     shapes.NewKeyOut)}, 409, parameters=[key]),
+        }, endpoint=guarded(rotate_key)),
     ]

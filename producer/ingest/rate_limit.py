@@ -20,7 +20,7 @@ answer's fields, after draft-ietf-httpapi-ratelimit-headers-11 (May 2026):
 
 Failures: :meth:`TokenBuckets.take` raises what redis-py raises (``ConnectionError``,
 ``TimeoutError``) or ``TimeoutError`` past its deadline; whether to refuse or let the call
-through is the caller's choice (:mod:`producer.admission`).
+through is the caller's choice (:mod:`producer.ingest.admission`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ stand-in (:func:`stand_in_key`): the SHA-256 of the ``X-API-Key`` header or of t
 logged or sent to Redis), else the client's address.
 
 Each call charges its cost (one per event; a batch its number of events) to the caller's token
-bucket (:mod:`producer.rate_limit`). Over the limit → ``429 rate_limited`` with
+bucket (:mod:`producer.ingest.rate_limit`). Over the limit → ``429 rate_limited`` with
 ``Retry-After`` and the ``RateLimit``/``RateLimit-Policy`` fields; a batch larger than the whole
 burst can never pass and is ``422 batch_too_large`` instead (waiting would not help).
 
@@ -35,8 +35,8 @@ from common.logs import get_logger
 from common.naming import Names
 from producer.door import Principal
 from producer.errors import HttpError
+from producer.ingest.rate_limit import TokenBuckets, headers, window_seconds
 from producer.metrics import RATE_LIMIT_ERRORS, RATE_LIMITED
-from producer.rate_limit import TokenBuckets, headers, window_seconds
 
 __all__ = ["IngestLimiter", "stand_in_key"]
 

@@ -1,5 +1,5 @@
 """Request bodies and answer shapes of the console's admin API, for validation and for the
-OpenAPI document (:mod:`producer.console.openapi_paths`). Answers are closed, like
+OpenAPI document (declared in :mod:`producer.admin.console.routes`). Answers are closed, like
 :mod:`producer.api_shapes`, so a field the document does not name fails the conformance run.
 """
 

@@ -1,6 +1,6 @@
 """The console's admin API (``/v1/admin/...``) and its pages (``/console``).
 
-Every admin route calls :func:`producer.console.auth.require_admin` first: no key → 401, a
+Every admin route calls :func:`producer.admin.console.auth.require_admin` first: no key → 401, a
 wrong one → 403, and nothing is read. Ids in paths and queries obey the id rule (422).
 Redis not answering → 503 ``dependency_unavailable`` naming it; RabbitMQ (dead letters) →
 503 naming ``rabbitmq``.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -20,22 +19,33 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from common import dead_letters as dlq
 from common.build_info import build_info
 from common.models import EventType
 from common.naming import Names
 from common.telemetry.reader import read_snapshots, read_trace, user_presence
+from producer.admin.console import shapes
+from producer.admin.console.auth import require_admin
+from producer.admin.console.live import aggregate
+from producer.admin.console.shapes import DeadLetterChoice, TestNotificationIn
 from producer.bodies import validate_body
-from producer.console.auth import require_admin
-from producer.console.live import aggregate
-from producer.console.shapes import DeadLetterChoice, TestNotificationIn
 from producer.door import Door
 from producer.errors import HttpError, dependency_unavailable, json_response, parse_json
-from producer.ingest import Ingest
-from producer.read_routes import check_id
-from producer.reads import History, to_json
+from producer.ingest.accept import Ingest
+from producer.reads.history import History, to_json
+from producer.reads.routes import check_id
+from producer.routing import (
+    ID_SCHEMA,
+    READ_SECURITY,
+    Declared,
+    Endpoint,
+    Operation,
+    answer,
+    answers,
+    param,
+)
+from producer.routing import body as request_body
 
 __all__ = ["ASSETS", "Console", "console_routes"]
 
@@ -60,7 +70,11 @@ class Console:
     redis: Redis
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+ADMIN_SECURITY = READ_SECURITY
+"""The operator's key, as a bearer token or ``X-API-Key``."""
+AUTH = (401, 403)
+ADMIN_NOTE = ("Needs the operator's key, `Authorization: Bearer <ADMIN_API_KEY>` (or "
+              "`X-API-Key`): none → 401, another credential (a tenant's key too) → 403.")
 
 
 def _admin(console: Console, endpoint: Endpoint) -> Endpoint:
@@ -91,10 +105,10 @@ def _tenant(request: Request) -> str:
 
 
 def _page(name: str) -> str:
-    return resources.files("producer").joinpath(f"static/console/{name}").read_text("utf-8")
+    return resources.files("producer.admin.console").joinpath(f"static/{name}").read_text("utf-8")
 
 
-def console_routes(console: Console) -> list[Route]:
+def console_routes(console: Console) -> list[Declared]:
     redis = console.redis
     names = console.names
     page = _page("index.html")
@@ -140,7 +154,7 @@ def console_routes(console: Console) -> list[Route]:
         return endpoint
 
     async def user(request: Request) -> Response:
-        user_id = check_id("userId", request.path_params["user_id"])
+        user_id = check_id("userId", request.path_params["userId"])
         tenant = _tenant(request)
         connections = await user_presence(redis, names, tenant, user_id)
         pending = await console.history.pending(tenant, user_id)
@@ -150,7 +164,7 @@ def console_routes(console: Console) -> list[Route]:
                               "notifications": [to_json(r) for r in records]})
 
     async def test_notification(request: Request) -> Response:
-        user_id = check_id("userId", request.path_params["user_id"])
+        user_id = check_id("userId", request.path_params["userId"])
         tenant = _tenant(request)
         raw = await request.body()
         text = validate_body(TestNotificationIn, parse_json(raw) if raw.strip() else {},
@@ -161,24 +175,76 @@ def console_routes(console: Console) -> list[Route]:
         return json_response({"eventId": event.eventId}, 202)
 
     async def trace(request: Request) -> Response:
-        event_id = check_id("eventId", request.path_params["event_id"])
+        event_id = check_id("eventId", request.path_params["eventId"])
         stages = await read_trace(redis, names, event_id)
         if not stages:
             raise HttpError(404, "not_found", "no trace of this event: unknown, older than "
                                               "TRACE_TTL_SECONDS, or tracing is off")
         return json_response({"eventId": event_id, "stages": stages})
 
-    def admin(path: str, endpoint: Endpoint, method: str) -> Route:
-        return Route(path, _admin(console, endpoint), methods=[method])
+    def admin(path: str, method: str, endpoint: Endpoint, operation_id: str, summary: str,
+              responses: dict[str, Operation], **more: Operation | list[Operation]
+              ) -> Declared:
+        return Declared(path, {method: {
+            "tags": ["console"], "operationId": operation_id, "summary": summary,
+            "description": ADMIN_NOTE, "security": ADMIN_SECURITY, "responses": responses,
+            **more}}, endpoint=_admin(console, endpoint))
 
+    user_param = param("userId", "path", "The user.")
+    tenant_param = param("tenantId", "query", "The user's tenant; `default` when absent.")
+    choice = request_body(DeadLetterChoice, "`ids` as listed, or every message with `reason`.",
+                          {"ids": ["ev-1"]})
     return [
-        Route("/console", shell, methods=["GET"]),
-        Route("/console/{asset}", asset, methods=["GET"]),
-        admin("/v1/admin/stats", stats, "GET"),
-        admin("/v1/admin/dead-letters", list_dead_letters, "GET"),
-        admin("/v1/admin/dead-letters/replay", settle(True), "POST"),
-        admin("/v1/admin/dead-letters/purge", settle(False), "POST"),
-        admin("/v1/admin/users/{user_id}", user, "GET"),
-        admin("/v1/admin/users/{user_id}/test-notification", test_notification, "POST"),
-        admin("/v1/admin/events/{event_id}/trace", trace, "GET"),
+        Declared("/console", {"get": {
+            "tags": ["pages"], "operationId": "console",
+            "summary": "The operator's console (sign in with the admin key; holds no data)",
+            "responses": answers({200: answer("The page.", media="text/html")}),
+        }}, endpoint=shell),
+        Declared("/console/{asset}", {"get": {
+            "tags": ["pages"], "operationId": "consoleAsset",
+            "summary": "The console's script and style sheet",
+            "parameters": [param("asset", "path", "`console.js` or `console.css`.",
+                                 {"type": "string"})],
+            "responses": answers({200: {"description": "The file.", "content": {
+                media: {"schema": {"type": "string"}} for media in ASSETS.values()}}}, 404),
+        }}, endpoint=asset),
+        admin("/v1/admin/stats", "get", stats,
+              "adminStats", "Live figures aggregated over every live replica",
+              answers({200: answer("The figures.", shapes.LiveStats)}, *AUTH, 503)),
+        admin("/v1/admin/dead-letters", "get", list_dead_letters,
+              "listDeadLetters", "Browse the dead-letter queue (nothing is removed)",
+              answers({200: answer("Dead letters, oldest first.", shapes.DeadLetterList)},
+                      *AUTH, 422, 503),
+              parameters=[
+                  param("reason", "query", "Only this reason (`invalid`, `rate_limited`, "
+                                           "`semantic_duplicate`, `delivery_limit`).",
+                        {"type": "string", "pattern": shapes.REASON_PATTERN}),
+                  param("limit", "query", "At most this many.",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_LIST, "default": 50}),
+              ]),
+        admin("/v1/admin/dead-letters/replay", "post", settle(True),
+              "replayDeadLetters", "Publish chosen dead letters back to the events exchange",
+              answers({200: answer("What was replayed.", shapes.DeadLettersSettled)},
+                      400, *AUTH, 422, 503), requestBody=choice),
+        admin("/v1/admin/dead-letters/purge", "post", settle(False),
+              "purgeDeadLetters", "Delete chosen dead letters for good",
+              answers({200: answer("What was purged.", shapes.DeadLettersSettled)},
+                      400, *AUTH, 422, 503), requestBody=choice),
+        admin("/v1/admin/users/{userId}", "get", user,
+              "adminUser", "A user's live connections, pending count and latest history",
+              answers({200: answer("The user.", shapes.UserView)}, *AUTH, 422, 503),
+              parameters=[user_param, tenant_param]),
+        admin("/v1/admin/users/{userId}/test-notification", "post", test_notification,
+              "sendTestNotification",
+              "Send the user a SYSTEM notification through the pipeline",
+              answers({202: answer("Accepted (RabbitMQ confirmed).",
+                                   shapes.TestNotificationSent)}, 400, *AUTH, 422, 503),
+              parameters=[user_param, tenant_param],
+              requestBody={**request_body(TestNotificationIn, "Optional text.",
+                                          {"text": "hello from ops"}), "required": False}),
+        admin("/v1/admin/events/{eventId}/trace", "get", trace,
+              "traceEvent", "An event's timeline across the stages",
+              answers({200: answer("Marks, oldest first.", shapes.Trace)},
+                      *AUTH, 404, 422, 503),
+              parameters=[param("eventId", "path", "The event.", ID_SCHEMA)]),
     ]

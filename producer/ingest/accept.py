@@ -10,13 +10,13 @@ from common.models import Event
 from common.telemetry.trace import Tracer
 from producer.bodies import validate_body
 from producer.errors import MAX_DETAILS, HttpError
+from producer.ingest.publisher import Publisher, PublishUnavailable
 from producer.metrics import (
     ACCEPTED_BY_TYPE,
     EVENTS_REJECTED,
     PUBLISH_FAILURES,
     PUBLISH_SECONDS,
 )
-from producer.publisher import Publisher, PublishUnavailable
 from producer.schemas import DEFAULT_WINDOW, EventIn, OccurredWindow
 
 __all__ = ["Ingest"]

@@ -11,7 +11,7 @@ Any other path goes on to Starlette.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -19,13 +19,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.logs import get_logger
 from producer.errors import BodyTooLarge, HttpError, error_body, internal_error
+from producer.routing import Answer, BodyHandler
 
 __all__ = ["Answer", "BodyHandler", "FastLane"]
 
 log = get_logger(__name__)
-
-Answer = tuple[int, Any, Mapping[str, str] | None]
-BodyHandler = Callable[[bytes, Scope], Awaitable[Answer]]
 
 
 class _Disconnected(Exception):

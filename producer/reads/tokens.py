@@ -17,19 +17,21 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from common.auth import sign_token
 from common.tenancy import TOKENS_WRITE
+from producer import api_shapes as shapes
 from producer.bodies import validate_body
 from producer.door import Door
 from producer.errors import HttpError, json_response, parse_json
+from producer.routing import KEY_SECURITY, Declared, answer, answers
+from producer.routing import body as request_body
 from producer.schemas import TokenIn
 
 __all__ = ["token_routes"]
 
 
-def token_routes(door: Door, signing_key: tuple[str, str] | None) -> list[Route]:
+def token_routes(door: Door, signing_key: tuple[str, str] | None) -> list[Declared]:
     async def mint(request: Request) -> Response:
         principal = await door.from_headers(request.scope["headers"], TOKENS_WRITE)
         body = validate_body(TokenIn, parse_json(await request.body()), "invalid_request",
@@ -44,4 +46,14 @@ def token_routes(door: Door, signing_key: tuple[str, str] | None) -> list[Route]
         return json_response({"token": token, "expiresAt": at, "tokenType": "Bearer",
                               "userId": body.userId, "tenantId": principal.tenant_id})
 
-    return [Route("/v1/tokens", mint, methods=["POST"])]
+    return [Declared("/v1/tokens", {"post": {
+        "tags": ["tokens"], "operationId": "mintToken",
+        "summary": "A short-lived token of one user of the key's tenant",
+        "description": "Needs a key with `tokens:write`. The token is accepted by the "
+                       "gateway's AUTH frame and the read API until `expiresAt`.",
+        "security": KEY_SECURITY,
+        "requestBody": request_body(TokenIn, "The user, and how long the token lives.",
+                                    {"userId": "bob", "ttlSeconds": 900}),
+        "responses": answers({200: answer("The token.", shapes.TokenOut)},
+                             400, 401, 403, 422, 501, 503),
+    }}, endpoint=mint)]

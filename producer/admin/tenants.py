@@ -1,4 +1,4 @@
-"""The operations on tenants and keys, shared by the admin API (producer/admin_routes.py) and
+"""The operations on tenants and keys, shared by the admin API (producer/admin/routes.py) and
 the CLI (``python -m producer.admin``): one implementation, two doors.
 
 Each takes the store and returns what it made or changed; a request that cannot be done
