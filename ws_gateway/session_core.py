@@ -106,16 +106,14 @@ class FlushAck:
     ids: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
 class StartWriter:
     """Start sending: call :meth:`SessionCore.next_step` until it returns ``None``."""
 
-    __slots__ = ()
 
-
+@dataclass(frozen=True, slots=True)
 class Replay:
     """Fetch everything pending for this user; answer with :meth:`SessionCore.replayed`."""
-
-    __slots__ = ()
 
 
 REPLAY = Replay()
