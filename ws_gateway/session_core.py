@@ -28,9 +28,20 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from ws_gateway import protocol
+from ws_gateway.session_actions import (
+    REPLAY,
+    START_WRITER,
+    Action,
+    Close,
+    Deliver,
+    FlushAck,
+    Replay,
+    Send,
+    StartWriter,
+    Verify,
+)
 
 __all__ = [
     "REPLAY",
@@ -70,71 +81,6 @@ class Limits:
     max_ack_ids: int = 500
     send_queue_size: int = 1024
 
-
-# --- actions: what the I/O layer is asked to do -----------------------------------------
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Send this text frame."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    """Close with ``code`` and ``reason``; ``auth_failure`` is the ERROR code of a failed AUTH
-    (for the metric), ``None`` for any other close. Frames sent just before it are its
-    explanation: the I/O layer need not wait long for them."""
-
-    code: int
-    reason: str
-    auth_failure: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Verify:
-    """Check these AUTH fields; answer with :meth:`SessionCore.authenticated` or
-    :meth:`SessionCore.auth_failed`."""
-
-    fields: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class FlushAck:
-    """Record this ACK; answer with :meth:`SessionCore.ack_done` or
-    :meth:`SessionCore.ack_failed`."""
-
-    ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class StartWriter:
-    """Start sending: call :meth:`SessionCore.next_step` until it returns ``None``."""
-
-
-@dataclass(frozen=True, slots=True)
-class Replay:
-    """Fetch everything pending for this user; answer with :meth:`SessionCore.replayed`."""
-
-
-REPLAY = Replay()
-_START_WRITER = StartWriter()
-
-
-@dataclass(frozen=True, slots=True)
-class Deliver:
-    """Send this notification (``path`` is ``live`` or ``replay``, for metrics and traces)."""
-
-    notification_id: str
-    body: str
-    path: str
-    created_s: float | None = None
-
-    @property
-    def text(self) -> str:
-        return protocol.notification_frame(self.body)
-
-
-Action = Send | Close | Verify | FlushAck | StartWriter
 
 # A backlog entry: a live notification (id, JSON, createdAt in epoch seconds or None), or REPLAY.
 _Entry = tuple[str, str, float | None] | Replay
@@ -321,7 +267,7 @@ class SessionCore:
         if self._writing or not self._started or self.state is State.CLOSED:
             return []
         self._writing = True
-        return [_START_WRITER]
+        return [START_WRITER]
 
     def _mark_sent(self, notification_id: str) -> bool:
         """False if it was sent already; else remembers it (forgetting the oldest)."""
