@@ -4,18 +4,24 @@ A client that never reads makes every frame the gateway writes to it wait in the
 pongs to its pings, ERROR frames, notifications, the close frame itself. ``websockets`` answers
 a ping from inside ``data_received`` without backpressure, and its ``close()`` and keepalive
 wait on a drain that never ends for such a client. :class:`GuardedConnection` adds what is
-missing, per connection:
+missing, per connection, by asking a pure :class:`~ws_gateway.output_budget.OutputBudget`:
 
-* **Reading stops while output is over ``WRITE_BUFFER_BYTES``** (TCP backpressure): the
-  client's pings stay in its own socket buffers, not in the gateway.
+* **The client's frames are not read while output is over ``WRITE_BUFFER_BYTES``**: the handler
+  waits on :meth:`GuardedConnection.output_ready` before each one, so at most ``max_queue``
+  (4) frames wait in websockets, which then stops reading the socket (its public
+  ``max_queue`` flow control): the rest stays in the client's own socket buffers.
 * **A write stall is cut off.** Output that stays over the limit for ``WRITE_STALL_SECONDS``
   aborts the transport (a TCP reset, no close handshake, since that would wait on the same
-  buffer). So does output over :data:`HARD_LIMIT_FACTOR` times the limit at any moment.
-* **A ping flood is cut off.** More than :data:`PING_BURST` pings at once, or more than
-  :data:`PINGS_PER_SECOND` on average, abort the transport (a client's keepalive pings once
+  buffer). So does output over ``HARD_LIMIT_FACTOR`` times the limit at any moment.
+* **A ping flood is cut off.** More than ``PING_BURST`` pings at once, or more than
+  ``PINGS_PER_SECOND`` on average, abort the transport (a client's keepalive pings once
   every few seconds); and the socket is read :data:`READ_BYTES` at a time, so one client's
   burst of frames costs the event loop little before the next client's turn.
 * :func:`close_within` closes with a code, and aborts when the close cannot finish in time.
+
+Only public API is used, but for one hook: websockets has no public way to see a ping as it
+arrives, so :meth:`GuardedConnection.process_event` (a method of its ``Connection`` that it
+documents as private) is extended for the ping budget, and nothing else.
 
 :class:`Admission` counts connections (per process, unauthenticated, per client address) so
 the handler can refuse one over a limit with close 4029 before it costs anything more.
@@ -34,6 +40,7 @@ from websockets.protocol import Event
 
 from common.logs import get_logger
 from ws_gateway.metrics import ABORTS
+from ws_gateway.output_budget import HARD_LIMIT_FACTOR, PING_BURST, PINGS_PER_SECOND, OutputBudget
 
 __all__ = [
     "HARD_LIMIT_FACTOR",
@@ -51,94 +58,94 @@ log = get_logger(__name__)
 
 C = TypeVar("C")
 
-HARD_LIMIT_FACTOR = 16
-"""Output over this many times ``WRITE_BUFFER_BYTES`` aborts the connection at once."""
-PINGS_PER_SECOND = 5.0
-PING_BURST = 50
-_QUEUE_FULL, _OUTPUT_FULL = 1, 2  # why reading is paused
 READ_BYTES = 16_384
 """Bytes read from a client's socket at a time (asyncio reads up to 256 KiB)."""
+# asyncio reads into the buffer a BufferedProtocol lends it, then calls buffer_updated(), all
+# in one callback: one buffer serves every connection of the process (none idle holds one).
+_READ_VIEW = memoryview(bytearray(READ_BYTES))
 
 
-class GuardedConnection(ServerConnection):
+class GuardedConnection(ServerConnection, asyncio.BufferedProtocol):
     """A server connection whose output, and so its memory, is bounded.
 
     Made by ``serve(create_connection=...)`` through :meth:`factory`; the limits are class
     attributes of the subclass it returns, so each gateway keeps its own.
     """
 
+    write_buffer_bytes: int = 65_536
     write_stall_seconds: float = 10.0
-    hard_limit_bytes: int = 2**20
 
     @classmethod
     def factory(cls, write_buffer_bytes: int, write_stall_seconds: float) -> type[ServerConnection]:
         return type("GatewayConnection", (cls,), {
+            "write_buffer_bytes": write_buffer_bytes,
             "write_stall_seconds": write_stall_seconds,
-            "hard_limit_bytes": write_buffer_bytes * HARD_LIMIT_FACTOR,
         })
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._read_pauses = 0  # bits: _QUEUE_FULL, _OUTPUT_FULL (an int: no set per connection)
+        self.budget = OutputBudget(self.write_buffer_bytes, self.write_stall_seconds)
         self._stall: asyncio.TimerHandle | None = None
-        self._ping_tokens = float(PING_BURST)
-        self._ping_time = 0.0
+        self._drained: asyncio.Future[None] | None = None  # while output is over the limit
 
-    # --- reading stops while the queue of received frames or the output is full ----------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        if isinstance(getattr(transport, "max_size", None), int):  # asyncio's selector loop
-            transport.max_size = READ_BYTES  # type: ignore[attr-defined]
-        # websockets pauses reading when too many received frames wait for the handler and
-        # resumes when they are read; that must not resume a pause made for the output.
-        self.recv_messages.pause = lambda: self._pause_reading(_QUEUE_FULL)
-        self.recv_messages.resume = lambda: self._resume_reading(_QUEUE_FULL)
+    # --- reading, READ_BYTES at a time (asyncio.BufferedProtocol) --------------------------
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _READ_VIEW
 
-    def _pause_reading(self, why: int) -> None:
-        if not self._read_pauses:
-            self.transport.pause_reading()
-        self._read_pauses |= why
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(_READ_VIEW[:nbytes]))
 
-    def _resume_reading(self, why: int) -> None:
-        self._read_pauses &= ~why
-        if not self._read_pauses and not self.transport.is_closing():
-            self.transport.resume_reading()
+    async def output_ready(self) -> None:
+        """Returns once output is under the write limit (at once if it is, or if it is over)."""
+        drained = self._drained
+        if drained is not None:
+            await asyncio.shield(drained)
 
-    # --- output over the limit: stop reading, and cut off a stall --------------------------
+    # --- output over the limit: stop reading frames, and cut off a stall -------------------
     def pause_writing(self) -> None:
         super().pause_writing()
-        self._pause_reading(_OUTPUT_FULL)
+        deadline = self.budget.output_over_limit(self.loop.time())
+        if self._drained is None:
+            self._drained = self.loop.create_future()
         if self._stall is None:
-            self._stall = self.loop.call_later(self.write_stall_seconds, self._abort, "stalled")
+            self._stall = self.loop.call_at(deadline, self._check_stall)
 
     def resume_writing(self) -> None:
         super().resume_writing()
+        self.budget.output_drained()
         self._cancel_stall()
-        self._resume_reading(_OUTPUT_FULL)
+        self._release_reader()
+
+    def _check_stall(self) -> None:
+        self._stall = None
+        deadline = self.budget.stall_deadline
+        if self.budget.stalled(self.loop.time()):
+            self._abort("stalled")
+        elif deadline is not None:  # asyncio may call back a clock tick early
+            self._stall = self.loop.call_at(deadline + 0.001, self._check_stall)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)  # may write pongs and close frames, unthrottled
-        if self.transport.get_write_buffer_size() > self.hard_limit_bytes:
+        if self.budget.over_limit(self.transport.get_write_buffer_size()):
             self._abort("over_limit")
 
     def process_event(self, event: Event) -> None:
-        if isinstance(event, Frame) and event.opcode is Opcode.PING and not self._ping_allowed():
+        # The one use of websockets' internals: it has no public hook for a received ping.
+        if isinstance(event, Frame) and event.opcode is Opcode.PING \
+                and not self.budget.ping_allowed(self.loop.time()):
             self._abort("ping_flood")
             return
         super().process_event(event)
 
-    def _ping_allowed(self) -> bool:
-        now = self.loop.time()
-        elapsed, self._ping_time = now - self._ping_time, now
-        self._ping_tokens = min(PING_BURST, self._ping_tokens + elapsed * PINGS_PER_SECOND)
-        if self._ping_tokens < 1:
-            return False
-        self._ping_tokens -= 1
-        return True
-
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()
+        self._release_reader()
         super().connection_lost(exc)
+
+    def _release_reader(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
 
     def _cancel_stall(self) -> None:
         if self._stall is not None:
@@ -146,7 +153,7 @@ class GuardedConnection(ServerConnection):
             self._stall = None
 
     def _abort(self, reason: str) -> None:
-        self._stall = None
+        self._cancel_stall()
         if not self.transport.is_closing():
             ABORTS.labels(reason).inc()
             log.warning("connection aborted", reason=reason,

@@ -20,25 +20,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from common.auth import AuthError, Identity, Verifier
 from common.buffer.pending import PendingStore
-from common.logs import get_logger
 from common.telemetry import Presence, Tracer
 from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
-from ws_gateway.guard import Admission, close_in_background, close_within, peer_host
+from ws_gateway.guard import (
+    Admission,
+    GuardedConnection,
+    close_in_background,
+    close_within,
+    peer_host,
+)
 from ws_gateway.hub import Hub
 from ws_gateway.metrics import AUTH_FAILURES, CLOSES, CONNECTIONS, UNAUTHENTICATED
 from ws_gateway.session import Session
+from ws_gateway.session_core import (
+    Action,
+    Close,
+    FlushAck,
+    Limits,
+    Send,
+    SessionCore,
+    State,
+    Verify,
+)
 from ws_gateway.settings import GatewaySettings
 
-__all__ = ["Handler"]
+__all__ = ["Handler", "limits_of"]
 
-log = get_logger(__name__)
+
+def limits_of(settings: GatewaySettings) -> Limits:
+    return Limits(
+        auth_timeout_seconds=settings.auth_timeout_seconds,
+        max_frame_bytes=settings.max_frame_bytes,
+        max_bad_frames=settings.max_bad_frames,
+        max_ack_ids=settings.max_ack_ids,
+        send_queue_size=settings.send_queue_size,
+    )
+
 
 class Handler:
     def __init__(
@@ -46,6 +69,7 @@ class Handler:
         acks: AckBatcher, tracer: Tracer | None = None, presence: Presence | None = None,
     ) -> None:
         self._settings = settings
+        self._limits = limits_of(settings)
         self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
         self._presence = presence if presence is not None else Presence()
         self._verifier = verifier
@@ -78,58 +102,47 @@ class Handler:
         UNAUTHENTICATED.set(len(self.admission.waiting))
         try:
             with contextlib.suppress(ConnectionClosed):
-                identity = await self._authenticate(ws)
+                core = SessionCore(self._limits, asyncio.get_running_loop().time())
+                identity = await self._authenticate(ws, core)
                 if identity is not None and self.admission.authenticated(ws):
                     UNAUTHENTICATED.set(len(self.admission.waiting))
-                    await self._serve(ws, identity)
+                    await self._serve(ws, core, identity)
         finally:
             self.admission.release(ws, address)
             UNAUTHENTICATED.set(len(self.admission.waiting))
 
-    async def _refuse(self, ws: ServerConnection, code: int, error: str, message: str) -> None:
-        AUTH_FAILURES.labels(error).inc()
-        CLOSES.labels(str(code)).inc()
-        try:
-            async with asyncio.timeout(self._settings.close_timeout_seconds):
-                await ws.send(protocol.error(error, message))
-        except TimeoutError:  # it does not read: the close below aborts it
-            pass
-        await close_within(ws, code, message[:120], self._settings.close_timeout_seconds)
+    async def _authenticate(self, ws: ServerConnection, core: SessionCore) -> Identity | None:
+        """Feeds the core the first frame (or the deadline) until it names someone or closes."""
+        while core.state is State.AWAIT_AUTH:
+            try:
+                left = core.auth_deadline - asyncio.get_running_loop().time()
+                first = await asyncio.wait_for(ws.recv(), left)
+            except TimeoutError:
+                actions = core.tick(asyncio.get_running_loop().time())
+            else:
+                actions = core.receive(first)
+            for action in actions:
+                if isinstance(action, Verify):
+                    try:
+                        identity = self._verifier.verify(action.fields)
+                    except AuthError as exc:
+                        await self._carry_out(ws, core.auth_failed(exc.code, str(exc)))
+                        return None
+                    core.authenticated()
+                    return identity
+            await self._carry_out(ws, actions)
+        return None
 
-    async def _authenticate(self, ws: ServerConnection) -> Identity | None:
-        try:
-            first = await asyncio.wait_for(ws.recv(), self._settings.auth_timeout_seconds)
-        except TimeoutError:
-            await self._refuse(ws, protocol.CLOSE_AUTH_TIMEOUT, "AUTH_TIMEOUT",
-                               "no AUTH frame in time")
-            return None
-        try:
-            frame = protocol.parse(first, self._settings.max_ack_ids)
-        except protocol.FrameError as exc:
-            await self._refuse(ws, protocol.CLOSE_AUTH_REQUIRED, "AUTH_REQUIRED",
-                               f"send AUTH first ({exc})")
-            return None
-        if not isinstance(frame, protocol.Auth):
-            await self._refuse(ws, protocol.CLOSE_AUTH_REQUIRED, "AUTH_REQUIRED",
-                               "send AUTH first")
-            return None
-        try:
-            return self._verifier.verify(frame.fields)
-        except AuthError as exc:
-            await self._refuse(ws, protocol.CLOSE_AUTH_FAILED, exc.code, str(exc))
-            return None
-
-    async def _serve(self, ws: ServerConnection, identity: Identity) -> None:
-        session = Session(ws, identity, self._pending, self._acks,
-                          self._settings.send_queue_size, self._settings.close_timeout_seconds,
-                          self._tracer)
-        channel = self._hub_channel(identity)
+    async def _serve(self, ws: ServerConnection, core: SessionCore, identity: Identity) -> None:
+        session = Session(ws, identity, core, self._pending, self._acks,
+                          self._settings.close_timeout_seconds, self._tracer)
+        channel = self._settings.names.keys.live_channel(identity.tenant_id, identity.user_id)
         await self._hub.join(channel, session)
         CONNECTIONS.inc()
         self._presence.join(identity.tenant_id, identity.user_id)
         try:
             count = await self._pending.count(identity.tenant_id, identity.user_id)
-            await ws.send(protocol.auth_ok(identity.user_id, identity.tenant_id, count))
+            await self._carry_out(ws, core.open(identity.user_id, identity.tenant_id, count))
             # The reader runs here, in the connection's own task; the session sends from a
             # task of its own only while it has frames to send (none while idle). A writer
             # that fails closes the connection with 1011, which ends the reader; a reader
@@ -145,31 +158,41 @@ class Handler:
             await self._hub.leave(channel, session)
 
     async def _read(self, ws: ServerConnection, session: Session) -> None:
-        bad = 0
-        async for data in ws:
+        """Feeds the core the client's frames, one at a time, none while output is over
+        ``WRITE_BUFFER_BYTES`` (see :mod:`ws_gateway.guard`)."""
+        while True:
+            if isinstance(ws, GuardedConnection):
+                await ws.output_ready()
             try:
-                frame = protocol.parse(data, self._settings.max_ack_ids)
-            except protocol.FrameError as exc:
-                bad += 1
-                await ws.send(protocol.error(exc.code, str(exc)))
-                if bad > self._settings.max_bad_frames:
-                    CLOSES.labels(str(protocol.CLOSE_POLICY)).inc()
-                    await close_within(ws, protocol.CLOSE_POLICY, "too many bad frames",
-                                       self._settings.close_timeout_seconds)
-                    return
-                continue
-            if isinstance(frame, protocol.Ack):
-                try:
-                    await session.ack(frame.ids)
-                except RedisError as exc:
-                    # Nothing was removed unless it was also recorded; the client resends.
-                    log.warning("ack not recorded", error=repr(exc)[:200])
-                    await ws.send(protocol.error("TRY_AGAIN",
-                                                 "the ACK was not recorded; send it again",
-                                                 frame.ids))
-            else:
-                await ws.send(protocol.error("ALREADY_AUTHENTICATED",
-                                             "this connection is authenticated already"))
+                data = await ws.recv()
+            except ConnectionClosedOK:
+                return
+            actions = session.core.receive(data)
+            while actions and isinstance(actions[0], FlushAck):
+                actions = await session.ack(actions[0].ids) + actions[1:]
+            if not await self._carry_out(ws, actions):
+                return
 
-    def _hub_channel(self, identity: Identity) -> str:
-        return self._settings.names.keys.live_channel(identity.tenant_id, identity.user_id)
+    async def _carry_out(self, ws: ServerConnection, actions: list[Action]) -> bool:
+        """Sends the frames and makes the close the core asked for; False if it closed. The
+        frames before a close are its explanation: a client that does not read them within
+        ``CLOSE_TIMEOUT_SECONDS`` does not get them (the close then aborts it)."""
+        closing = any(isinstance(action, Close) for action in actions)
+        for action in actions:
+            if isinstance(action, Send):
+                if not closing:
+                    await ws.send(action.text)
+                    continue
+                try:
+                    async with asyncio.timeout(self._settings.close_timeout_seconds):
+                        await ws.send(action.text)
+                except TimeoutError:  # it does not read: the close below aborts it
+                    pass
+            elif isinstance(action, Close):
+                if action.auth_failure is not None:
+                    AUTH_FAILURES.labels(action.auth_failure).inc()
+                CLOSES.labels(str(action.code)).inc()
+                await close_within(ws, action.code, action.reason,
+                                   self._settings.close_timeout_seconds)
+                return False
+        return True

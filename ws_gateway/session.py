@@ -1,27 +1,22 @@
-"""One authenticated WebSocket connection: replay, live delivery, ACKs.
+"""One authenticated WebSocket connection's I/O: it carries out what its
+:class:`~ws_gateway.session_core.SessionCore` decides (replay, live delivery, ACKs, the 1013
+close of a slow reader) and feeds it what Redis and the hub answer. The rules are there.
 
 Order on AUTH: join the hub (subscription confirmed) → count pending → ``AUTH_OK`` →
-:meth:`Session.start` (replay everything pending) → live frames. A notification published
-during the replay is both in the replay and in the backlog; ids already sent are skipped, so
-the client sees it once.
+:meth:`Session.start` (replay everything pending) → live frames.
 
-Memory: an idle session holds no queue and no task. Frames to send wait in a backlog made on
-the first one, and a writer task runs only while the backlog is not empty; both are dropped
-again once it has drained. (A queue and a writer task per connection were about 4 KiB of
-each idle connection.)
-
-Backpressure: at most ``SEND_QUEUE_SIZE`` live frames wait in the backlog. A client that falls
-that far behind is closed with 1013; nothing is lost, since every unacked notification is
-still pending in Redis and is replayed when it reconnects. A writer that fails for any other
-reason than the connection closing closes it with 1011.
+Memory: an idle session holds no task. A writer task runs only while the core has
+notifications to send, and ends when it has none. (A queue and a writer task per connection
+were about 4 KiB of each idle connection.) A writer that fails for any other reason than the
+connection closing closes it with 1011.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict, deque
 
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -29,160 +24,114 @@ from common.auth import Identity
 from common.buffer.pending import PendingStore
 from common.logs import get_logger
 from common.telemetry.trace import Tracer, event_id_of
-from ws_gateway import protocol
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import close_in_background
 from ws_gateway.metrics import ACKS, CLOSES, DELIVERED, DELIVERY_SECONDS
+from ws_gateway.session_core import Action, Close, Deliver, SessionCore, StartWriter
 
 __all__ = ["Session"]
 
 log = get_logger(__name__)
 
-SENT_MEMORY = 10_000
-
-# A backlog entry: (notification id, its JSON, its createdAt in epoch seconds or None).
-# ``_REPLAY`` asks the writer to replay everything pending (on start, and after a gap).
-_Entry = tuple[str, str, float | None]
-_REPLAY: _Entry = ("", "", None)
-_LIVE = DELIVERED.labels("live")
-_REPLAYED = DELIVERED.labels("replay")
+_DELIVERED = {"live": DELIVERED.labels("live"), "replay": DELIVERED.labels("replay")}
 
 
 class Session:
-    __slots__ = ("_acks", "_backlog", "_close_timeout", "_closed", "_overloaded", "_pending",
-                 "_queue_size", "_sent", "_started", "_tracer", "_writer",
-                 "identity", "ws")
+    __slots__ = ("_acks", "_close_timeout", "_pending", "_tracer", "_writer", "core", "identity",
+                 "ws")
 
     def __init__(
         self,
         ws: ServerConnection,
         identity: Identity,
+        core: SessionCore,
         pending: PendingStore,
         acks: AckBatcher,
-        queue_size: int,
         close_timeout: float = 5.0,
         tracer: Tracer | None = None,
     ) -> None:
         self.ws = ws
-        self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
         self.identity = identity
+        self.core = core
         self._pending = pending
         self._acks = acks
-        self._queue_size = queue_size
         self._close_timeout = close_timeout
-        self._backlog: deque[_Entry] | None = None  # made on the first frame to send
-        self._sent: OrderedDict[str, None] | None = None  # made on the first frame sent
-        self._writer: asyncio.Task[None] | None = None  # runs while the backlog is not empty
-        self._started = False
-        self._closed = False
-        self._overloaded = False
+        self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
+        self._writer: asyncio.Task[None] | None = None  # runs while the core has frames to send
 
     # --- called by the hub -----------------------------------------------------------------
     def deliver(self, notification_id: str, notification_json: str,
                 created_s: float | None = None) -> None:
-        backlog = self._backlog
-        if backlog is None:
-            backlog = self._backlog = deque()
-        if len(backlog) >= self._queue_size:
-            self._overload()
-            return
-        backlog.append((notification_id, notification_json, created_s))
-        self._wake()
+        self._carry_out(self.core.live(notification_id, notification_json, created_s))
 
     def resync(self) -> None:
         """The live stream had a gap (pub/sub reconnected): replay pending again."""
-        backlog = self._backlog
-        if backlog is None:
-            backlog = self._backlog = deque()
-        if len(backlog) < self._queue_size:
-            backlog.append(_REPLAY)
-            self._wake()
+        self._carry_out(self.core.resync())
 
     # --- called by the handler ---------------------------------------------------------------
     def start(self) -> None:
-        """After ``AUTH_OK``: replay everything pending, then send live frames as they come.
-        Frames delivered before this wait, and go after the replay."""
-        backlog = self._backlog
-        if backlog is None:
-            backlog = self._backlog = deque()
-        backlog.appendleft(_REPLAY)
-        self._started = True
-        self._wake()
+        """After ``AUTH_OK``: replay everything pending, then send live frames as they come."""
+        self._carry_out(self.core.start())
 
     async def stop(self) -> None:
         """The connection is over: stop the writer, if one runs, and wait for it."""
-        self._closed = True
-        self._backlog = None
+        self.core.closed()
         writer = self._writer
         if writer is not None:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
 
-    # --- the writer --------------------------------------------------------------------------
-    def _wake(self) -> None:
-        if self._writer is None and self._started and not self._closed:
-            self._writer = asyncio.get_running_loop().create_task(self._write())
+    async def ack(self, ids: tuple[str, ...]) -> list[Action]:
+        """Records an ACK (batched with other connections'), and says what to answer."""
+        try:
+            acked, unknown = await self._acks.ack(self.identity.tenant_id,
+                                                  self.identity.user_id, ids)
+        except RedisError as exc:
+            # Nothing was removed unless it was also recorded; the client resends.
+            log.warning("ack not recorded", error=repr(exc)[:200])
+            return self.core.ack_failed(ids)
+        ACKS.inc(len(acked))
+        return self.core.ack_done(acked, unknown)
+
+    # --- carrying out the core's decisions -------------------------------------------------
+    def _carry_out(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, StartWriter):
+                self._writer = asyncio.get_running_loop().create_task(self._write())
+            elif isinstance(action, Close):
+                CLOSES.labels(str(action.code)).inc()
+                log.warning("slow client closed", userId=self.identity.user_id)
+                close_in_background(self.ws, action.code, action.reason, self._close_timeout)
 
     async def _write(self) -> None:
-        """Send the backlog until it is empty, then end (the next frame starts a new writer)."""
+        """Send what the core hands out until it has nothing left, then end."""
         try:
-            backlog = self._backlog
-            while backlog:
-                entry = backlog.popleft()
-                notification_id, body, created_s = entry
-                if entry is _REPLAY:
-                    await self._replay()
-                elif await self._send(notification_id, body):
-                    _LIVE.inc()
-                    self._tracer.mark(event_id_of(body), "delivered", path="live",
-                                      notificationId=notification_id)
-                    if created_s is not None:
-                        DELIVERY_SECONDS.observe(time.time() - created_s)
-                backlog = self._backlog
-            self._backlog = None
+            while (step := self.core.next_step()) is not None:
+                if isinstance(step, Deliver):
+                    await self._send(step)
+                    continue
+                batch = await self._pending.replay(self.identity.tenant_id,
+                                                   self.identity.user_id)
+                for replayed in self.core.replayed(batch):
+                    await self._send(replayed)
         except ConnectionClosed:
-            self._closed = True  # later deliveries start no writer (the handler stops us)
+            self.core.closed()  # later deliveries start no writer (the handler stops us)
         except Exception as exc:  # whatever it was, this session cannot go on
             log.error("session failed", userId=self.identity.user_id, error=repr(exc))
-            self._closed = True
-            CLOSES.labels("1011").inc()
-            close_in_background(self.ws, 1011, "internal error; reconnect", self._close_timeout)
+            for action in self.core.failed():
+                if isinstance(action, Close):
+                    CLOSES.labels(str(action.code)).inc()
+                    close_in_background(self.ws, action.code, action.reason,
+                                        self._close_timeout)
         finally:
-            self._writer = None
+            if self._writer is asyncio.current_task():
+                self._writer = None
 
-    async def _replay(self) -> None:
-        for notification_id, body in await self._pending.replay(
-            self.identity.tenant_id, self.identity.user_id
-        ):
-            if await self._send(notification_id, body):
-                _REPLAYED.inc()
-                self._tracer.mark(event_id_of(body), "delivered", path="replay",
-                                  notificationId=notification_id)
-
-    async def _send(self, notification_id: str, body: str) -> bool:
-        sent = self._sent
-        if sent is None:
-            sent = self._sent = OrderedDict()
-        elif notification_id in sent:
-            return False
-        await self.ws.send(protocol.notification_frame(body))
-        sent[notification_id] = None
-        if len(sent) > SENT_MEMORY:
-            sent.popitem(last=False)
-        return True
-
-    def _overload(self) -> None:
-        if not self._overloaded:
-            self._overloaded = True
-            CLOSES.labels(str(protocol.CLOSE_OVERLOADED)).inc()
-            log.warning("slow client closed", userId=self.identity.user_id)
-            close_in_background(self.ws, protocol.CLOSE_OVERLOADED,
-                                "too slow; reconnect for pending", self._close_timeout)
-
-    # --- ACKs --------------------------------------------------------------------------------
-    async def ack(self, ids: tuple[str, ...]) -> None:
-        """Raises :class:`RedisError` if the ACK could not be recorded (nothing removed)."""
-        acked, unknown = await self._acks.ack(self.identity.tenant_id, self.identity.user_id, ids)
-        ACKS.inc(len(acked))
-        await self.ws.send(protocol.ack_ok(acked, unknown))
+    async def _send(self, step: Deliver) -> None:
+        await self.ws.send(step.text)
+        _DELIVERED[step.path].inc()
+        self._tracer.mark(event_id_of(step.body), "delivered", path=step.path,
+                          notificationId=step.notification_id)
+        if step.path == "live" and step.created_s is not None:
+            DELIVERY_SECONDS.observe(time.time() - step.created_s)
 
