@@ -41,9 +41,19 @@ class Readiness:
 
     timeout: float = 2.0
     checks: dict[str, Check] = field(default_factory=dict)
+    # Figures shown beside the checks (``/readyz``'s other fields), e.g. ``redisMemory``;
+    # a provider returning ``None`` (nothing known yet) is left out.
+    details: dict[str, Callable[[], object]] = field(default_factory=dict)
 
     def add(self, name: str, check: Check) -> None:
         self.checks[name] = check
+
+    def show(self, name: str, provider: Callable[[], object]) -> None:
+        self.details[name] = provider
+
+    def shown(self) -> dict[str, object]:
+        found = {name: provider() for name, provider in self.details.items()}
+        return {name: value for name, value in found.items() if value is not None}
 
     async def run(self) -> tuple[bool, dict[str, str]]:
         async def one(check: Check) -> str:
@@ -78,7 +88,8 @@ async def probe(path: str, readiness: Readiness) -> ProbeResult | None:
         return ProbeResult(200, "application/json", _health_body())
     if path == "/readyz":
         ready, detail = await readiness.run()
-        body = orjson.dumps({"status": "ready" if ready else "unready", "checks": detail})
+        body = orjson.dumps({"status": "ready" if ready else "unready", "checks": detail,
+                             **readiness.shown()})
         return ProbeResult(200 if ready else 503, "application/json", body)
     if path == "/metrics":
         return ProbeResult(200, CONTENT_TYPE_LATEST, generate_latest())

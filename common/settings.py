@@ -63,6 +63,9 @@ class BaseServiceSettings(BaseSettings):
     # How many shards the Redis buffer is split into (common/buffer/keys.py): 1 on a single
     # Redis; several per node on a Redis Cluster. The same in every service; drain to change.
     herald_buffer_shards: int = Field(1, ge=1, le=MAX_SHARDS)
+    # Run on a Redis whose maxmemory-policy evicts (common/redis_memory.py): refused at start
+    # unless true, since an evicted key is a notification lost without a record.
+    herald_redis_allow_eviction: bool = False
     # This process's name in the console (default hostname-pid).
     replica_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 

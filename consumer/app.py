@@ -10,11 +10,14 @@ from common.amqp import connect
 from common.buffer.inbox import NotificationBuffer
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
+from common.redis_memory import Watermark
 from common.redis_pool import open_redis
+from common.redis_watch import RedisMemoryWatch
 from common.service import stop_on_signals
 from common.telemetry import Tracer, start_telemetry
 from common.topology import declare_topology
 from consumer.depth import sample_queue_depths
+from consumer.metrics import HOLDING
 from consumer.pipeline import Pipeline
 from consumer.settings import ConsumerSettings
 from consumer.worker import Worker
@@ -47,15 +50,29 @@ async def serve(settings: ConsumerSettings) -> None:
     redis = open_redis(settings.redis_url, socket_timeout=None)
     connection = await connect(settings.rabbitmq_url, attempt_timeout=10)
 
+    worker: Worker | None = None
+
+    async def hold(holding: bool) -> None:
+        HOLDING.set(1 if holding else 0)
+        if worker is not None:
+            await worker.hold(holding)
+
+    memory = RedisMemoryWatch(
+        redis, allow_eviction=settings.herald_redis_allow_eviction,
+        watermark=Watermark(settings.herald_redis_high_water, settings.herald_redis_low_water),
+        on_hold=hold)
+    await memory.check_at_start("consumer")
+
     readiness = Readiness()
     readiness.add("redis", redis.ping)
+    readiness.add("redis_memory", memory.ready)
+    readiness.show("redisMemory", memory.describe)
 
     async def rabbitmq_up() -> None:
         if not connection.connected.is_set():
             raise ConnectionError("rabbitmq not connected")
 
     readiness.add("rabbitmq", rabbitmq_up)
-    worker: Worker | None = None
 
     async def consuming() -> None:
         if worker is None:
@@ -76,6 +93,9 @@ async def serve(settings: ConsumerSettings) -> None:
     worker = Worker(connection, topology.notify_queue, pipeline, settings.prefetch,
                     settings.retry_max_seconds, settings.ack_delay_seconds)
     await worker.start()
+    if memory.holding:  # over the high-water mark already at start
+        await worker.hold(True)
+    memory.start()
     telemetry = start_telemetry(redis, settings, "consumer", tracer)
     depths = asyncio.create_task(sample_queue_depths(connection, settings.names, stop))
     log.info("consumer started", queue=settings.names.notify_queue, prefetch=settings.prefetch)
@@ -90,6 +110,7 @@ async def serve(settings: ConsumerSettings) -> None:
     for task in hung:
         task.cancel()
     await asyncio.gather(depths, return_exceptions=True)
+    await memory.stop()
     await worker.stop(settings.shutdown_timeout_seconds)
     await connection.close()
     await telemetry.close()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "EVENTS", "NOTIFICATIONS", "QUEUE_MESSAGES", "RETRIES",
-           "count_retry"]
+__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "EVENTS", "HOLDING", "NOTIFICATIONS", "QUEUE_MESSAGES",
+           "RETRIES", "count_retry"]
 
 EVENTS = Counter(
     "herald_consumer_events_total",
@@ -17,6 +17,11 @@ NOTIFICATIONS = Counter(
     "herald_notifications_total",
     "Notifications by outcome: buffered, duplicate, semantic_duplicate, erased",
     ["outcome"],
+)
+HOLDING = Gauge(
+    "herald_consumer_holding",
+    "1 while the consumer takes no events because Redis is over HERALD_REDIS_HIGH_WATER of its "
+    "maxmemory (until HERALD_REDIS_LOW_WATER), else 0",
 )
 RETRIES = Counter(
     "herald_consumer_retries_total", "Batches retried after Redis or RabbitMQ failed", ["cause"]

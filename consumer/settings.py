@@ -33,8 +33,19 @@ class ConsumerSettings(RetrySettings):
     # A Redis pipeline (one batch's work) that has not answered within this long is a failed
     # attempt: the batch is retried, nothing is acked.
     redis_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    # Redis memory, as fractions of its maxmemory: at or over the high-water mark the consumer
+    # stops taking events (they wait in RabbitMQ) until it is down to the low-water mark. The
+    # room above the high mark is what ACK, expiry and erasure need to drain the buffer.
+    herald_redis_high_water: float = Field(0.9, gt=0, le=1)
+    herald_redis_low_water: float = Field(0.8, gt=0, lt=1)
     # retry_max_seconds (RetrySettings): backoff while Redis or RabbitMQ do not answer;
     # shutdown_timeout_seconds: the base's.
+
+    @model_validator(mode="after")
+    def _low_below_high(self) -> Self:
+        if self.herald_redis_low_water >= self.herald_redis_high_water:
+            raise ValueError("HERALD_REDIS_LOW_WATER must be below HERALD_REDIS_HIGH_WATER")
+        return self
 
     @model_validator(mode="after")
     def _dedup_outlives_ttl(self) -> Self:

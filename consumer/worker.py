@@ -96,6 +96,17 @@ class Worker:
         self._consumer_tag = await self._queue.consume(self._inbox.put, no_ack=False)
         self._loop_task = asyncio.create_task(self._run(), name="consumer-loop")
 
+    async def hold(self, holding: bool) -> None:
+        """Stop taking deliveries (``True``: they wait in RabbitMQ) or take them again
+        (``False``). What is already held is finished either way. Called by the Redis memory
+        watch at its high- and low-water marks (common/redis_watch.py)."""
+        if holding:
+            tag, self._consumer_tag = self._consumer_tag, None
+            if tag is not None:
+                await self._queue.cancel(tag)
+        elif self._consumer_tag is None and not self._stopping.is_set():
+            self._consumer_tag = await self._queue.consume(self._inbox.put, no_ack=False)
+
     async def stop(self, drain_seconds: float) -> None:
         """Stop taking deliveries, finish what is held (within ``drain_seconds``), then return.
 

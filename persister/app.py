@@ -23,6 +23,7 @@ from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.models import utc_now
 from common.redis_pool import open_redis
+from common.redis_watch import RedisMemoryWatch
 from common.retry import REDIS_ERRORS, GaveUp, Retrier, pause
 from common.service import stop_on_signals
 from common.store import Store, open_store
@@ -67,6 +68,8 @@ async def serve(settings: PersisterSettings) -> None:
     # One blocking read per shard, plus the sweeper, the chores and the workers' writes.
     redis = open_redis(settings.redis_url, max_connections=16 + settings.herald_buffer_shards,
                        socket_timeout=settings.block_ms / 1000 + 5)
+    memory = RedisMemoryWatch(redis, allow_eviction=settings.herald_redis_allow_eviction)
+    await memory.check_at_start("persister")
     store: Store | None = None
 
     async def store_up() -> None:
@@ -77,6 +80,9 @@ async def serve(settings: PersisterSettings) -> None:
     readiness = Readiness()
     readiness.add("redis", redis.ping)
     readiness.add("store", store_up)
+    readiness.add("redis_memory", memory.ready)
+    readiness.show("redisMemory", memory.describe)
+    memory.start()
     probes = ProbeServer(readiness, settings.host, settings.port)
     await probes.start()
 
@@ -85,6 +91,7 @@ async def serve(settings: PersisterSettings) -> None:
         store = await retrier.run("open_store", lambda: open_store(
             settings.store_url, retention_days=settings.store_retention_days))
     except GaveUp:
+        await memory.stop()
         await redis.aclose()
         await probes.stop()
         return
@@ -159,6 +166,7 @@ async def serve(settings: PersisterSettings) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     stopper.cancel()
+    await memory.stop()
     await store.close()
     await telemetry.close()
     await redis.aclose()

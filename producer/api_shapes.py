@@ -35,6 +35,7 @@ __all__ = [
     "Post",
     "PostList",
     "Readiness",
+    "RedisMemory",
     "SeedAccepted",
     "TenantList",
     "TenantOut",
@@ -165,9 +166,21 @@ class Health(_Closed):
                                     "`HEAD`; `unknown` if none is known.")
 
 
+class RedisMemory(_Closed):
+    usedBytes: int = Field(ge=0, description="Redis's `used_memory`.")
+    maxBytes: int = Field(ge=0, description="Redis's `maxmemory` (0: no limit).")
+    policy: str = Field(description="`maxmemory-policy`; anything but `noeviction` is refused "
+                                    "unless `HERALD_REDIS_ALLOW_EVICTION=true`.")
+    fraction: float = Field(ge=0, description="`usedBytes` / `maxBytes` (0 without a limit).")
+    holding: bool = Field(description="The consumer holds back (over its high-water mark).")
+    evictionRefused: bool = Field(description="The policy would evict: this service is unready.")
+
+
 class Readiness(_Closed):
     status: Literal["ready", "unready"]
     checks: dict[str, str] = Field(description="Each dependency: `ok`, or `down: …`.")
+    redisMemory: RedisMemory | None = Field(
+        None, description="Redis's memory as last read (every second), once read.")
 
 
 class Erased(_Closed):

@@ -28,6 +28,7 @@ from common.auth import Verifier
 from common.health import Readiness
 from common.logs import get_logger
 from common.redis_pool import open_redis
+from common.redis_watch import RedisMemoryWatch
 from common.service import EmbeddedServer, stop_on_signals
 from common.telemetry import Tracer, start_telemetry
 from producer.admin.console.routes import Console, console_routes
@@ -78,18 +79,24 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     readiness.add("rabbitmq", publisher.check)
     readiness.add("redis", redis.ping)
     readiness.add("store", holder.check)
+    memory = RedisMemoryWatch(redis, allow_eviction=settings.herald_redis_allow_eviction)
+    readiness.add("redis_memory", memory.ready)
+    readiness.show("redisMemory", memory.describe)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.auth_mode == "trusted":
             log.warning("AUTH_MODE=trusted: ingest and the read API are open to anyone, "
                         "without an API key (demo use only)")
+        await memory.check_at_start("producer")
         await asyncio.gather(publisher.start(), holder.start())
+        memory.start()
         telemetry = start_telemetry(redis, settings, "producer", tracer)
         log.info("producer started", port=settings.port, prefix=settings.herald_prefix)
         try:
             yield
         finally:
+            await memory.stop()
             await publisher.close()
             await holder.close()
             await telemetry.close()

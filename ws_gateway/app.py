@@ -14,6 +14,7 @@ from common.buffer.pending import PendingStore
 from common.health import Readiness, probe
 from common.logs import get_logger
 from common.redis_pool import open_redis
+from common.redis_watch import RedisMemoryWatch
 from common.service import stop_on_signals
 from common.telemetry import Presence, Tracer, start_telemetry
 from ws_gateway.ack_batcher import AckBatcher
@@ -61,6 +62,8 @@ async def serve_gateway(settings: GatewaySettings) -> None:
         log.warning("AUTH_MODE=trusted: clients are who they say they are (demo use only)")
     # ACK bursts (one event to many users, all ACKing at once) want more than the default.
     redis = open_redis(settings.redis_url, max_connections=128)
+    memory = RedisMemoryWatch(redis, allow_eviction=settings.herald_redis_allow_eviction)
+    await memory.check_at_start("ws_gateway")
     hub = Hub(redis)
     await hub.start()
     tracer, presence = Tracer(), Presence()
@@ -72,6 +75,9 @@ async def serve_gateway(settings: GatewaySettings) -> None:
 
     readiness = Readiness()
     readiness.add("redis", redis.ping)
+    readiness.add("redis_memory", memory.ready)
+    readiness.show("redisMemory", memory.describe)
+    memory.start()
 
     async def process_request(connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
@@ -110,6 +116,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
             log.warning("drain timed out")
     await acks.close()
     await hub.close()
+    await memory.stop()
     await telemetry.close()
     await redis.aclose()
     log.info("gateway stopped")
