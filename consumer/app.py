@@ -37,7 +37,7 @@ def make_buffer(redis: Redis, settings: ConsumerSettings) -> NotificationBuffer:
         rate_limit_window_ms=int(settings.rate_limit_window_seconds * 1000),
         semantic_window_ms=int(settings.semantic_window_seconds * 1000),
         dedup_ttl_ms=int(settings.dedup_ttl_seconds * 1000),
-        grace_ms=int(settings.buffer_grace_seconds * 1000),
+        max_pending=settings.max_pending_per_user,
         timeout_seconds=settings.redis_timeout_seconds,
     )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "EVENTS", "HOLDING", "NOTIFICATIONS", "QUEUE_MESSAGES",
-           "RETRIES", "count_retry"]
+__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "CAPPED", "EVENTS", "HOLDING", "NOTIFICATIONS",
+           "QUEUE_MESSAGES", "RETRIES", "count_retry"]
 
 EVENTS = Counter(
     "herald_consumer_events_total",
@@ -17,6 +17,11 @@ NOTIFICATIONS = Counter(
     "herald_notifications_total",
     "Notifications by outcome: buffered, duplicate, semantic_duplicate, erased",
     ["outcome"],
+)
+CAPPED = Counter(
+    "herald_notifications_capped_total",
+    "Notifications buffered for a recipient already holding MAX_PENDING_PER_USER: each time, "
+    "their oldest pending one went to the store as expired (why: capped)",
 )
 HOLDING = Gauge(
     "herald_consumer_holding",

@@ -29,7 +29,7 @@ from common.models import Event, utc_now
 from common.telemetry.trace import Tracer
 from common.validation import one_line
 from consumer.deadletter import DeadLetterReason, dead_letter
-from consumer.metrics import EVENTS, NOTIFICATIONS
+from consumer.metrics import CAPPED, EVENTS, NOTIFICATIONS
 from consumer.rules import build_notifications, is_rate_limited, semantic_digest
 from consumer.tracing import batch_started, mark_outcome
 
@@ -116,10 +116,13 @@ class Pipeline:
                 item.reason = DeadLetterReason.RATE_LIMITED
                 item.detail = f"actor {item.event.actorId} is over its rate limit"
         for outcome, count in Counter(outcomes).items():
-            if outcome is not BufferOutcome.LIMITED:  # counted as the event's outcome
+            if outcome is BufferOutcome.CAPPED:  # buffered, and the recipient's oldest went
+                NOTIFICATIONS.labels("buffered").inc(count)
+                CAPPED.inc(count)
+            elif outcome is not BufferOutcome.LIMITED:  # counted as the event's outcome
                 NOTIFICATIONS.labels(outcome.name.lower()).inc(count)
         for one, owner, outcome in zip(pending, owners, outcomes, strict=True):
-            if outcome is BufferOutcome.BUFFERED:
+            if outcome in (BufferOutcome.BUFFERED, BufferOutcome.CAPPED):
                 owner.buffered += 1
             elif outcome is BufferOutcome.ERASED:
                 owner.erased += 1

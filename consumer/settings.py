@@ -24,9 +24,9 @@ class ConsumerSettings(RetrySettings):
     # How long the per-notification "already made" marker is kept: redeliveries and client
     # retries with the same eventId within it make nothing new.
     dedup_ttl_seconds: float = Field(7 * 86400.0, gt=0, le=365 * 86400)
-    # Redis keeps a buffered notification this long past its expiresAt, so the persister can
-    # still move it to the store as expired after an outage of up to this long.
-    buffer_grace_seconds: float = Field(86400.0, ge=0, le=30 * 86400)
+    # The most pending notifications one user holds in Redis: past it their oldest goes to
+    # the store as expired (why: capped), so one user who never connects cannot fill Redis.
+    max_pending_per_user: int = Field(10_000, ge=1, le=10_000_000)
     # Settled deliveries are acked at most this long afterwards, many in one frame (0: each
     # batch at once). A delayed ack only ever means a redelivery, which makes nothing new.
     ack_delay_seconds: float = Field(0.005, ge=0, le=60)

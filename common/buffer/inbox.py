@@ -54,6 +54,10 @@ class BufferOutcome(IntEnum):
     or this very notification was erased: nothing is made."""
     LIMITED = 4
     """Its event was not admitted (the actor is over its rate limit): nothing is made."""
+    CAPPED = 5
+    """Buffered, and the recipient was over the most pending notifications a user may hold:
+    their oldest left the buffer as ``expired`` (with ``why`` ``capped``) in the persist
+    stream."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +91,7 @@ class NotificationBuffer:
         rate_limit_window_ms: int,
         semantic_window_ms: int,
         dedup_ttl_ms: int,
-        grace_ms: int,
+        max_pending: int,
         timeout_seconds: float = 5.0,
     ) -> None:
         self._redis = redis
@@ -96,7 +100,7 @@ class NotificationBuffer:
         self._window_ms = rate_limit_window_ms
         self._semantic_ms = semantic_window_ms
         self._dedup_ms = dedup_ttl_ms
-        self._grace_ms = grace_ms
+        self._max_pending = max_pending
         self._timeout = timeout_seconds
 
     async def admit(self, requests: Sequence[AdmitRequest | tuple[str, str, str]]
@@ -177,10 +181,10 @@ class NotificationBuffer:
         created_ms = _ms(n.createdAt)
         script_keys = [keys.seen_key(t, u, n.id), keys.pending_hash(t, u),
                        keys.pending_index(t, u), keys.semantic_key(t, u, digest or "none"),
-                       keys.erased_marker(t, u)]
+                       keys.erased_marker(t, u), keys.persist_stream_of(t, u)]
         args: list[str | int] = [
             n.id, n.model_dump_json(), created_ms, self._dedup_ms,
-            self._semantic_ms if digest else 0, _ms(n.expiresAt) + self._grace_ms,
+            self._semantic_ms if digest else 0, self._max_pending,
             keys.live_channel(t, u),
             item.accepted_ms if item.accepted_ms is not None else created_ms,
         ]

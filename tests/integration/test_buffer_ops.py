@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -46,7 +48,30 @@ async def test_buffer_makes_the_notification_once(raw: Redis, redis: Redis,
     assert await user_state(redis, names) == ({n.id}, {n.id})
     assert await redis.zscore(names.keys.expiry_index, expiry_member("default", "bob", n.id)) == \
         int(n.expiresAt.timestamp() * 1000)
-    assert await redis.ttl(names.keys.pending_hash("default", "bob")) > 0
+    # no TTL of their own: a notification leaves only with its record (ack, expiry, cap)
+    assert await redis.ttl(names.keys.pending_hash("default", "bob")) == -1
+    assert await redis.ttl(names.keys.pending_index("default", "bob")) == -1
+
+
+async def test_past_the_cap_the_oldest_leave_as_expired_capped_entries(
+    raw: Redis, redis: Redis, names: Names,
+) -> None:
+    buffer = make_buffer(raw, names, max_pending=3)
+    first = note("c0")
+    made = [note(f"c{i}").model_copy(update={"createdAt": first.createdAt + timedelta(
+        milliseconds=i)}) for i in range(5)]  # oldest first, a millisecond apart
+    for n in made[:3]:
+        assert await buffer.buffer([Pending(n, None)]) == [BufferOutcome.BUFFERED]
+    assert await buffer.buffer([Pending(made[3], None)]) == [BufferOutcome.CAPPED]
+    assert await buffer.buffer([Pending(made[4], None)]) == [BufferOutcome.CAPPED]
+    assert await user_state(redis, names) == ({n.id for n in made[2:]},) * 2
+    assert await stream_rows(redis, names) == [(made[0].id, "expired", None),
+                                               (made[1].id, "expired", None)]
+    capped: Any = await redis.xrange(names.keys.persist_stream_of("default", "bob"))
+    assert [fields["why"] for _, fields in capped] == ["capped", "capped"]
+    # other users keep their own room
+    other = note("c-carol", "carol")
+    assert await buffer.buffer([Pending(other, None)]) == [BufferOutcome.BUFFERED]
 
 
 async def test_semantic_window_collapses_the_second_one(raw: Redis, redis: Redis,

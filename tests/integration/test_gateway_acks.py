@@ -43,7 +43,7 @@ async def buffer_for(redis: Redis, names: Names, user: str, count: int,
     """``count`` notifications pending for ``user``, buffered as the consumer does; their ids."""
     buffer = NotificationBuffer(redis, names.keys, rate_limit_count=10**6,
                                 rate_limit_window_ms=60_000, semantic_window_ms=0,
-                                dedup_ttl_ms=600_000, grace_ms=60_000)
+                                dedup_ttl_ms=600_000, max_pending=10_000)
     ids = []
     for n in range(count):
         event = Event.model_validate_json(event_body(f"{tenant}-{user}-{n}", recipients=[user],

@@ -333,7 +333,7 @@ async def test_the_redis_side_at_scale_and_the_buffering_script_after_it(
     against the tombstone."""
     buffer = NotificationBuffer(redis, names.keys, rate_limit_count=10**6,
                                 rate_limit_window_ms=60_000, semantic_window_ms=60_000,
-                                dedup_ttl_ms=3_600_000, grace_ms=60_000)
+                                dedup_ttl_ms=3_600_000, max_pending=10_000)
     now = datetime.now(UTC)
     bob, carol = _notes("bob", 1200, now - timedelta(seconds=2)), _notes("carol", 3, now)
     before_ms = to_ms(now - timedelta(seconds=1))

@@ -20,10 +20,10 @@ __all__ = ["make_buffer", "note", "stream_rows", "user_state"]
 
 
 def make_buffer(redis: Redis, names: Names, *, limit: int = 10**6, semantic_ms: int = 0,
-                grace_ms: int = 60_000) -> NotificationBuffer:
+                max_pending: int = 10_000) -> NotificationBuffer:
     return NotificationBuffer(redis, names.keys, rate_limit_count=limit,
                               rate_limit_window_ms=60_000, semantic_window_ms=semantic_ms,
-                              dedup_ttl_ms=600_000, grace_ms=grace_ms)
+                              dedup_ttl_ms=600_000, max_pending=max_pending)
 
 
 def note(event_id: str, user: str = "bob", *, tenant: str = "default", ttl: float = 600,
