@@ -23,7 +23,11 @@ EVENTS_REJECTED = Counter(
     "herald_events_rejected_total", "Events refused with a 4xx before publishing", ["reason"]
 )
 PUBLISH_FAILURES = Counter(
-    "herald_publish_failures_total", "Publishes the broker did not confirm (answered 503)"
+    "herald_publish_failures_total",
+    "Publishes the broker did not confirm (answered 503), by reason: disconnected, blocked "
+    "(a RabbitMQ memory or disk alarm), rejected (a nack: the queue is at its limit), "
+    "unroutable, timeout, error",
+    ["reason"],
 )
 ACCEPTED_BY_TYPE = {kind: EVENTS_ACCEPTED.labels(kind.value) for kind in EventType}
 """The counter's child per type, looked up once rather than per event."""

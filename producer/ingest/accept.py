@@ -62,7 +62,7 @@ class Ingest:
                 self._tracer.mark(event.eventId, "accepted", event.acceptedAt.timestamp() * 1000,
                                   type=event.type, tenantId=event.tenantId)
             else:
-                PUBLISH_FAILURES.inc()
+                PUBLISH_FAILURES.labels(failure.reason).inc()
                 log.warning("publish not confirmed", eventId=event.eventId, error=str(failure))
         return outcomes
 

@@ -35,7 +35,13 @@ log = get_logger(__name__)
 
 
 class PublishUnavailable(Exception):
-    """The broker did not confirm the message; nothing is known to be accepted."""
+    """The broker did not confirm the message; nothing is known to be accepted. ``reason``
+    says why, for the metrics: ``disconnected``, ``blocked``, ``rejected``, ``unroutable``,
+    ``timeout`` or ``error``."""
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Publisher:
@@ -91,14 +97,17 @@ class Publisher:
         """
         topology, robust = self._topology, self._channel
         if topology is None or robust is None or not self.connected:
-            return [PublishUnavailable("rabbitmq not connected")] * len(events)
+            return [PublishUnavailable("rabbitmq not connected", "disconnected")] * len(events)
         outcomes: list[PublishUnavailable | None] = [
-            PublishUnavailable(f"no confirm within {self._timeout} s")
+            PublishUnavailable(f"no confirm within {self._timeout} s", "timeout")
         ] * len(events)
         try:
             channel = cast(aiormq.Channel, await robust.get_underlay_channel())
         except Exception as exc:
             return [_unavailable(exc)] * len(events)
+        if await _blocked(channel):
+            return [PublishUnavailable("rabbitmq blocks publishers (a memory or disk alarm)",
+                                       "blocked")] * len(events)
 
         async def one(index: int, event: Event) -> None:
             try:
@@ -146,5 +155,26 @@ class Publisher:
             await self._connection.close()
 
 
+async def _blocked(channel: aiormq.Channel) -> bool:
+    """Whether the broker has blocked this connection (``connection.blocked``: a memory or
+    disk alarm). aiormq then holds every frame until it is unblocked, so a publish would wait
+    for its whole timeout: the request is answered 503 at once instead. ``ready()`` returns
+    without suspending when the connection is up and unblocked, so the check costs nothing."""
+    try:
+        async with asyncio.timeout(0):
+            await channel.connection.ready()
+    except TimeoutError:
+        return True
+    return False
+
+
 def _unavailable(exc: BaseException) -> PublishUnavailable:
-    return PublishUnavailable(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, aiormq.exceptions.PublishError):  # returned: no queue bound
+        reason = "unroutable"
+    elif isinstance(exc, aiormq.exceptions.DeliveryError):
+        reason = "rejected"  # a nack: x-overflow reject-publish on a full queue
+    elif isinstance(exc, aiormq.exceptions.AMQPConnectionError | ConnectionError):
+        reason = "disconnected"
+    else:
+        reason = "error"
+    return PublishUnavailable(f"{type(exc).__name__}: {exc}", reason)
