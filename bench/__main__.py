@@ -35,6 +35,7 @@ SCENARIOS = {  # name -> module:function, imported on use
     "persister": "bench.backlog:run_persister",
     "publish": "bench.publish:run_publish",
     "trace": "bench.trace:run_trace",
+    "capacity": "bench.capacity:run_capacity",
 }
 
 
@@ -48,6 +49,7 @@ SMOKE = {  # every scenario in about two seconds, at tiny scale
     "duration": 2.0, "warmup": 0.3, "concurrency": 4, "batch_size": 10, "clients": 5,
     "rate": 50.0, "deadline": 5.0, "connections": 50, "events": 500, "entries": 1000,
     "users": 5, "per_user": 2, "fanout_rate": 200.0,
+    "notifications": 200, "sizes": "400", "capacity_users": 50,
 }
 
 
@@ -98,6 +100,16 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--events", type=int, default=50_000, help="events pre-filled on the queue")
     g.add_argument("--entries", type=int, default=100_000,
                    help="entries pre-filled on the persist stream")
+    g = p.add_argument_group("capacity (Redis and store bytes)")
+    g.add_argument("--notifications", type=int, default=20_000,
+                   help="notifications buffered per size")
+    g.add_argument("--sizes", default="300,500,1000,2000",
+                   help="notification JSON sizes in bytes, comma-separated (below ~350: "
+                        "the built-in sentence as it is)")
+    g.add_argument("--pending-per-user", type=int, default=10,
+                   help="pending notifications per offline user")
+    g.add_argument("--capacity-users", type=int, default=10_000,
+                   help="live channels subscribed for the per-connected-user figure")
     g = p.add_argument_group("fanout (gateway frames/s)")
     g.add_argument("--users", type=int, default=100)
     g.add_argument("--per-user", type=int, default=10, help="connections per user")

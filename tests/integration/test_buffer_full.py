@@ -56,7 +56,7 @@ async def fill(redis: Redis, names: Names, users: list[str], most: int = 5000,
     buffer = make_buffer(redis, names)
     made: list[Notification] = []
     for i in range(most):
-        n = note(f"fill-{i}", users[i % len(users)], ttl=3600, commentText=PAD[:500])
+        n = note(f"fill-{i}", users[i % len(users)], ttl=3600, type="COMMENT", text=PAD[:500])
         try:
             assert await buffer.buffer([Pending(n, None)]) == [BufferOutcome.BUFFERED]
         except OutOfMemoryError:
