@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -29,3 +30,17 @@ def test_bench_smoke_runs_every_scenario() -> None:
     e2e = [row for row in rows if row.startswith("| e2e")]
     assert e2e
     assert all("lost 0;" in row for row in e2e)
+
+
+@pytest.mark.timeout(120)
+def test_bench_capacity_smoke_reports_bytes_for_each_size() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench", "capacity", "--smoke", "--no-save"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    [row] = report["sizes"]
+    assert row["json_bytes"] > 0
+    assert row["pending_bytes"] > 0
+    assert row["store_row_bytes"] > 0
+    assert report["redis_bytes_per_connected_user"] > 0
+    assert report["calibration_s"] > 0
