@@ -104,7 +104,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
             log.info("producer stopped")
 
     console = Console(door, settings.names, settings.rabbitmq_url, history,
-                      ingest, redis)
+                      ingest, redis, memory.describe)
     declared = [
         *event_routes(ingest, settings, limiter, door),
         *seed_routes(ingest, limiter, door),

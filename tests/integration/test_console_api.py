@@ -85,6 +85,10 @@ async def test_stats_come_from_every_service_and_move_with_the_traffic(stack: St
         assert moved["levels"]["deadLetters"] is not None
         assert moved["latency"]["p99"] >= moved["latency"]["p50"] > 0
         assert moved["build"] == build_info().as_dict()  # the producer answering
+        assert moved["flows"]["refused"] == 0  # no 503 for the broker
+        assert moved["levels"]["consumerHolding"] == 0
+        assert moved["redisMemory"]["policy"] == "noeviction"
+        assert moved["redisMemory"]["usedBytes"] > 0
         await bob.close()
         await eventually(stats, lambda s: s["gateways"][0]["connections"] == 0)
 

@@ -28,6 +28,8 @@ FLOWS = {
     "delivered": ("ws_gateway", "herald_gateway_notifications_sent_total", {}),
     "acked": ("ws_gateway", "herald_gateway_acks_total", {}),
     "expired": ("persister", "herald_expired_total", {}),
+    # 503s because RabbitMQ refused or did not confirm (alarm, full queue, outage)
+    "refused": ("producer", "herald_publish_failures_total", {}),
 }
 LEVELS = {
     "notifyQueue": ("consumer", "herald_queue_messages", {"queue": "notify"}),
@@ -35,6 +37,8 @@ LEVELS = {
     "bufferedNotifications": ("persister", "herald_buffered_notifications", {}),
     "persistLag": ("persister", "herald_persist_stream_lag", {}),
     "persistPending": ("persister", "herald_persist_stream_pending", {}),
+    # 1 while a consumer takes no events: Redis is over HERALD_REDIS_HIGH_WATER
+    "consumerHolding": ("consumer", "herald_consumer_holding", {}),
 }
 LATENCY = "herald_delivery_latency_seconds_bucket"
 

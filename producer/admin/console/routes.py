@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from aio_pika.exceptions import AMQPError
 from redis.asyncio import Redis
@@ -68,6 +70,8 @@ class Console:
     history: History
     ingest: Ingest
     redis: Redis
+    redis_memory: Callable[[], dict[str, Any] | None] = lambda: None
+    """Redis's memory as this producer last read it (``/readyz``'s ``redisMemory``)."""
 
 
 ADMIN_SECURITY = READ_SECURITY
@@ -128,7 +132,8 @@ def console_routes(console: Console) -> list[Declared]:
     async def stats(request: Request) -> Response:
         snapshots = await read_snapshots(redis, names)
         return json_response({**aggregate(snapshots, int(time.time() * 1000)),
-                              "build": build_info().as_dict()})
+                              "build": build_info().as_dict(),
+                              "redisMemory": console.redis_memory()})
 
     async def list_dead_letters(request: Request) -> Response:
         reason = request.query_params.get("reason") or None

@@ -10,7 +10,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.models import Id
-from producer.api_shapes import Absent, NotificationOut
+from producer.api_shapes import Absent, NotificationOut, RedisMemory
 
 __all__ = ["Build", "DeadLetter", "DeadLetterChoice", "DeadLetterList", "DeadLettersSettled",
            "LiveStats", "TestNotificationIn", "TestNotificationSent", "Trace", "UserView"]
@@ -89,11 +89,16 @@ class LiveStats(_Closed):
                                      "names it).")
     flows: dict[str, float | None] = Field(description="Per second, summed over replicas: "
                                                        "accepted, buffered, delivered, acked, "
-                                                       "expired (null: no replica reports).")
+                                                       "expired, refused (ingest answered 503 "
+                                                       "for the broker) (null: no replica "
+                                                       "reports).")
     levels: dict[str, float | None] = Field(description="notifyQueue, deadLetters, "
                                                         "deadLetterGrowthPerMinute, "
                                                         "bufferedNotifications, persistLag, "
-                                                        "persistPending.")
+                                                        "persistPending, consumerHolding (1: "
+                                                        "Redis over its high-water mark).")
+    redisMemory: RedisMemory | None = Field(None, description="Redis's memory as this producer "
+                                                              "last read it.")
     gateways: list[dict[str, Any]] = Field(description="`{replica, connections}` each.")
     latency: dict[str, Any] = Field(description="Delivery latency `p50`, `p99` (seconds), "
                                                 "`samples`, `windowSeconds`.")

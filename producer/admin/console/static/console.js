@@ -132,6 +132,22 @@ async function refreshLive() {
     (r) => row([r.service, r.replica, `${r.ageSeconds} s ago`])));
   $("live-updated").textContent = "updated " + new Date(stats.at).toLocaleTimeString();
   showBuild(stats.build);
+  showRedisMemory(stats.redisMemory, stats.levels.consumerHolding);
+}
+
+// Redis's fill ("41 % of 40.0 MiB", or the bytes used without a maxmemory), its policy (an
+// evicting one is refused: shown as such), and whether a consumer holds events back.
+function showRedisMemory(memory, holding) {
+  const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
+  if (memory) {
+    $("redis-memory").textContent = memory.maxBytes > 0
+      ? `${Math.round(memory.fraction * 100)} % of ${mib(memory.maxBytes)}`
+      : `${mib(memory.usedBytes)} (no maxmemory)`;
+    $("redis-policy").textContent = memory.evictionRefused
+      ? `${memory.policy}: evicts, refused` : memory.policy;
+  }
+  $("level-consumerHolding").textContent =
+    holding === null || holding === undefined ? "–" : holding > 0 ? "holding back" : "taking events";
 }
 
 // The build of the producer answering: "Herald <version> · <short commit>", the full commit
