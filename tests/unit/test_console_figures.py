@@ -73,14 +73,16 @@ def test_aggregate_sums_flows_takes_the_largest_level_and_lists_gateways() -> No
     snapshots = [
         snap("producer", "p1", rates={"herald_events_published_total{type=LIKE}": 3.0,
                                       "herald_events_published_total{type=FOLLOW}": 1.0}),
-        snap("producer", "p2", rates={"herald_events_published_total{type=LIKE}": 2.0}),
+        snap("producer", "p2", rates={"herald_events_published_total{type=LIKE}": 2.0,
+                                      "herald_publish_failures_total{reason=blocked}": 1.5}),
         snap("consumer", "c1", values={"herald_queue_messages{queue=notify}": 5,
                                        "herald_queue_messages{queue=dead_letter}": 2},
              rates={"herald_notifications_total{outcome=buffered}": 4.0,
                     "herald_notifications_total{outcome=duplicate}": 9.0},
              growth={"herald_queue_messages{queue=dead_letter}": 2}),
         snap("consumer", "c2", values={"herald_queue_messages{queue=notify}": 7,
-                                       "herald_queue_messages{queue=dead_letter}": 2}),
+                                       "herald_queue_messages{queue=dead_letter}": 2,
+                                       "herald_consumer_holding": 1}),
         snap("ws_gateway", "g2", values={"herald_gateway_connections": 4},
              recent={"herald_delivery_latency_seconds_bucket{le=0.01}": 10,
                      "herald_delivery_latency_seconds_bucket{le=+Inf}": 10}),
@@ -89,7 +91,8 @@ def test_aggregate_sums_flows_takes_the_largest_level_and_lists_gateways() -> No
     ]
     figures = aggregate(snapshots, 3000)
     assert figures["flows"] == {"accepted": 6.0, "buffered": 4.0, "delivered": 0.0,
-                                "acked": 2.5, "expired": None}
+                                "acked": 2.5, "expired": None, "refused": 1.5}
+    assert figures["levels"]["consumerHolding"] == 1
     assert figures["levels"]["notifyQueue"] == 7
     assert figures["levels"]["deadLetters"] == 2
     assert figures["levels"]["deadLetterGrowthPerMinute"] == 2.0
