@@ -81,17 +81,6 @@ class Client:
                 return frames
             frames.append(frame)
 
-    async def quiet(self, seconds: float = 0.5) -> list[dict[str, Any]]:
-        """Frames that arrive within ``seconds`` (expected: none)."""
-        frames = []
-        deadline = time.monotonic() + seconds
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                frames.append(orjson.loads(await asyncio.wait_for(self.ws.recv(), remaining)))
-            except TimeoutError:
-                break
-        return frames
-
     async def ack(self, *ids: str) -> dict[str, Any]:
         await self.send({"type": "ACK", "notificationIds": list(ids)})
         while True:
