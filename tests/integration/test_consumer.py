@@ -21,7 +21,7 @@ from tests.support.events import actor_window_over, buffered, event_body
 from tests.support.metrics import metric
 from tests.support.processes import Service
 from tests.support.proxy import TcpProxy
-from tests.support.timing import eventually
+from tests.support.timing import eventually, scaled
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +76,7 @@ async def test_gateways_are_signalled_on_the_users_channel(
     pubsub = redis.pubsub()
     await pubsub.subscribe(names.live_channel("default", "bob"))
     await publish_raw(channel, names, event_body("ev-live"), message_id="ev-live")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + scaled(10)
     message = None
     while message is None and time.monotonic() < deadline:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
