@@ -5,7 +5,6 @@ under test-artifacts/console/."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from redis.asyncio import Redis
 from common.naming import Names
 from tests.support.amqp import queue_depth
 from tests.support.browser import ARTIFACTS, require_browser, run_scenario
-from tests.support.events import buffered
+from tests.support.events import actor_window_over, buffered
 from tests.support.processes import Service
 from tests.support.stack import ADMIN_KEY, start_stack
 from tests.support.timing import eventually
@@ -45,7 +44,7 @@ async def test_every_page_shows_live_data_and_a_dead_letter_is_replayed_from_the
         await stack.post({"type": "LIKE", "actorId": "zed", "targetId": "bob", "postId": "z2",
                           "eventId": "zed-2"})
         await eventually(lambda: queue_depth(channel, names.dead_letter_queue), lambda d: d == 1)
-        await asyncio.sleep(1.5)  # past zed's window: the replay is admitted
+        await actor_window_over(redis, names, "zed")  # past zed's window: a replay is admitted
 
         result = await run_scenario("console.mjs", {
             "HERALD_PRODUCER_URL": stack.producer.url, "HERALD_ADMIN_KEY": ADMIN_KEY,

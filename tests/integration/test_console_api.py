@@ -4,7 +4,6 @@ event's trace across the stages."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from redis.asyncio import Redis
 from common.build_info import build_info
 from common.naming import Names
 from tests.support.amqp import publish_raw, queue_depth
-from tests.support.events import buffered, event_body
+from tests.support.events import actor_window_over, buffered, event_body
 from tests.support.processes import Service
 from tests.support.stack import ADMIN_KEY, Stack, start_stack
 from tests.support.timing import eventually
@@ -125,8 +124,8 @@ async def test_dead_letters_are_listed_replayed_into_the_pipeline_and_purged(
                                  params={"limit": "0"})).status_code == 422
 
         # Once its window (1 s) has passed the actor is under its limit: the replay is
-        # buffered. (Waiting longer only makes that surer.)
-        await asyncio.sleep(1.5)
+        # buffered.
+        await actor_window_over(redis, names, "zed")
         replayed = await client.post("/v1/admin/dead-letters/replay",
                                      json={"ids": ["rl-1", "nope"]})
         assert replayed.status_code == 200, replayed.text

@@ -17,10 +17,11 @@ from common.models import notification_id
 from common.naming import Names
 from common.topology import REASON_HEADER
 from tests.support.amqp import publish_raw, queue_depth, read_queue
-from tests.support.events import buffered, event_body
+from tests.support.events import actor_window_over, buffered, event_body
+from tests.support.metrics import metric
 from tests.support.processes import Service
 from tests.support.proxy import TcpProxy
-from tests.support.timing import eventually
+from tests.support.timing import eventually, scaled
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +76,7 @@ async def test_gateways_are_signalled_on_the_users_channel(
     pubsub = redis.pubsub()
     await pubsub.subscribe(names.keys.live_channel("default", "bob"))
     await publish_raw(channel, names, event_body("ev-live"), message_id="ev-live")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + scaled(10)
     message = None
     while message is None and time.monotonic() < deadline:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
@@ -87,12 +88,14 @@ async def test_gateways_are_signalled_on_the_users_channel(
 async def test_the_same_event_id_three_times_makes_one_notification(
     consumer: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names
 ) -> None:
-    await consumer().start()
+    service = await consumer().start()
     for _ in range(3):
         await publish_raw(channel, names, event_body("ev-dup"), message_id="ev-dup")
     await publish_raw(channel, names, event_body("ev-marker", actorId="zed"))
-    found = await wait_buffered(redis, names, "bob", 2)
-    await asyncio.sleep(0.3)
+    # All four handled (the consumer counted each one's outcome), not just the first two seen:
+    # only then can a duplicate that made a notification of its own show up.
+    await eventually(lambda: metric(service, "herald_consumer_events_total"), lambda n: n >= 4)
+    assert await metric(service, "herald_consumer_events_total") == 4
     found = await buffered(redis, names, "bob")
     assert sorted(n["eventId"] for n in found.values()) == ["ev-dup", "ev-marker"]
     # Exact duplicates are not dead-lettered: their notification exists.
@@ -158,10 +161,10 @@ async def test_rate_limit_holds_then_a_steady_sender_recovers(
     assert len(await wait_buffered(redis, names, "bob", 4)) == 4
 
     # A limiter that re-arms its window on every event would keep this sender out for good.
-    await asyncio.sleep(1.1)
+    await actor_window_over(redis, names, "alice")
     for n in range(5):
         await publish_raw(channel, names, event_body(f"steady-{n}", postId=f"s{n}"))
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # the sender's pace (2 a window of 3): the input, not a wait
     found = await wait_buffered(redis, names, "bob", 9)
     assert sum(1 for n in found.values() if n["eventId"].startswith("steady-")) == 5
     assert await queue_depth(channel, names.dead_letter_queue) == 0
@@ -190,10 +193,13 @@ async def test_redis_down_acks_nothing_and_the_consumer_resumes(
     await proxy.cut()
     for n in range(20):
         await publish_raw(channel, names, event_body(f"outage-{n}", actorId=f"a{n}"))
-    await asyncio.sleep(1.5)
-    assert await buffered(redis, names, "bob") == {}
+    # It has the batch and has met the outage (retried, and says it is not ready) ...
+    await eventually(lambda: metric(service, "herald_consumer_retries_total"), lambda r: r >= 2)
     async with httpx.AsyncClient() as client:
-        assert (await client.get(service.url + "/readyz")).status_code == 503
+        await eventually(lambda: client.get(service.url + "/readyz"),
+                         lambda answer: answer.status_code == 503)
+    # ... and has buffered none of it.
+    assert await buffered(redis, names, "bob") == {}
 
     # Killed now, nothing it held may have been acked: all 20 are back in the queue.
     service.kill()
@@ -215,7 +221,8 @@ async def test_redis_outage_is_ridden_out_without_a_restart(
     service, proxy = behind_proxy, redis_proxy
     await proxy.cut()
     await publish_raw(channel, names, event_body("during"), message_id="during")
-    await asyncio.sleep(1.0)
+    # Restored only once the consumer has met the outage with the event in hand.
+    await eventually(lambda: metric(service, "herald_consumer_retries_total"), lambda r: r >= 1)
     await proxy.restore()
     await wait_buffered(redis, names, "bob", 1)
     async with httpx.AsyncClient() as client:
@@ -237,13 +244,8 @@ async def test_a_hung_redis_times_the_batch_out_and_it_is_retried(
     redis_proxy.freeze()
     await publish_raw(channel, names, event_body("hung"), message_id="hung")
 
-    async def timeouts() -> float:
-        async with httpx.AsyncClient() as client:
-            text = (await client.get(service.url + "/metrics")).text
-        return sum(float(line.split()[-1]) for line in text.splitlines()
-                   if line.startswith("herald_consumer_retries_total{"))
-
-    assert await eventually(timeouts, lambda n: n >= 2, timeout=10) >= 2
+    assert await eventually(lambda: metric(service, "herald_consumer_retries_total"),
+                            lambda n: n >= 2, timeout=10) >= 2
     assert await buffered(redis, names, "bob") == {}
     redis_proxy.thaw()
     found = await wait_buffered(redis, names, "bob", 1)

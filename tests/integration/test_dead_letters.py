@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from redis.asyncio import Redis
 from common.naming import Names
 from common.topology import declare_topology
 from tests.support.amqp import publish_raw, queue_depth, read_queue
-from tests.support.events import buffered, event_body
+from tests.support.events import actor_window_over, buffered, event_body
 from tests.support.processes import ROOT, Service
 from tests.support.timing import eventually
 
@@ -68,7 +67,7 @@ async def test_list_then_replay_brings_rate_limited_events_back(
 
     # Once the actor's window has passed, a replay is admitted (one event per window).
     await eventually(lambda: buffered(redis, names, "bob"), lambda f: len(f) == 1)
-    await asyncio.sleep(1.2)
+    await actor_window_over(redis, names, "alice")
     replayed = dlq(consumer.env, "replay", "--yes", "--limit", "1", "--reason", "rate_limited")
     assert replayed.returncode == 0, replayed.stderr
     assert len(replayed.stdout.splitlines()) == 1

@@ -15,6 +15,7 @@ from common.auth import Verifier
 from common.buffer.pending import PendingStore
 from common.naming import Names
 from tests.conftest import REDIS_URL
+from tests.support.timing import eventually
 from tests.support.ws import SECRET, Client
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.handler import Handler
@@ -48,6 +49,12 @@ def writers() -> list[asyncio.Task[object]]:
             if getattr(t.get_coro(), "__qualname__", "").startswith("Session.")]
 
 
+async def writers_gone() -> None:
+    """Every session's writer ends once its backlog is sent (nothing new is sent meanwhile,
+    so none starts again): waited for, up to the suite's deadline."""
+    await eventually(lambda: asyncio.sleep(0, writers()), lambda found: found == [])
+
+
 async def test_an_idle_session_holds_no_writer_and_no_handshake_headers(
     gateway: tuple[Server, Redis], names: Names
 ) -> None:
@@ -56,8 +63,11 @@ async def test_an_idle_session_holds_no_writer_and_no_handshake_headers(
     url = f"http://127.0.0.1:{port}"
     clients = [c for c, _ in await asyncio.gather(*(Client.authed(url, f"idle{n}")
                                                     for n in range(20)))]
-    await asyncio.sleep(0.2)  # the replay of nothing is over
-    assert writers() == []
+    # An ACK answered on each connection means its session has started (the handler starts
+    # it after AUTH_OK, then reads): every replay of nothing has begun. Then each must end.
+    for client in clients:
+        assert (await client.ack("n-none"))["unknown"] == ["n-none"]
+    await writers_gone()
     connections: list[ServerConnection] = list(server.connections)
     assert len(connections) == 20
     assert all(c.request is not None and len(c.request.headers) == 0 for c in connections)
@@ -67,7 +77,9 @@ async def test_an_idle_session_holds_no_writer_and_no_handshake_headers(
     await redis.publish(names.keys.live_channel("default", "idle3"), orjson.dumps(note))
     [got] = await clients[3].notifications(1)
     assert got == note
-    await asyncio.sleep(0.05)
-    assert writers() == []
-    assert await clients[4].quiet(0.2) == []
+    await writers_gone()
+    # idle3's frame is not idle4's: a marker published to idle4 afterwards comes first.
+    marker = {"id": "n-live-2", "eventId": "marker", "message": "hi"}
+    await redis.publish(names.keys.live_channel("default", "idle4"), orjson.dumps(marker))
+    assert await clients[4].before("marker") == []
     await asyncio.gather(*(c.close() for c in clients))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
 import sqlite3
 import subprocess
 import sys
@@ -27,10 +26,11 @@ from common.naming import Names
 from common.records import Status, StoredNotification
 from common.store import MAX_PAGE
 from common.store.sqlite import SqliteStore
+from tests.support.metrics import metric
 from tests.support.processes import ROOT, Service
 from tests.support.proxy import TcpProxy
 from tests.support.replies import entries, stream_fields, text
-from tests.support.timing import eventually
+from tests.support.timing import eventually, scaled
 
 pytestmark = pytest.mark.integration
 
@@ -75,15 +75,6 @@ async def unacked(redis: Redis, names: Names) -> int:
     """Entries the group has not acked: delivered but pending, or not delivered yet."""
     (info,) = await redis.xinfo_groups(names.keys.persist_stream)
     return int(info["pending"]) + int(info["lag"])
-
-
-async def metric(service: Service, name: str, **labels: str) -> float:
-    async with httpx.AsyncClient() as client:
-        text = (await client.get(service.url + "/metrics", timeout=5)).text
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pattern = re.escape(name + (f"{{{wanted}}}" if labels else "")) + r" (\S+)"
-    found = re.search(r"^" + pattern + "$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
 
 
 @pytest.fixture
@@ -150,11 +141,13 @@ async def test_a_trickle_of_acks_is_written_in_one_batch_after_the_linger(
 ) -> None:
     """Entries that arrive one by one within LINGER_MS of the first go to the store together;
     none is acked before the store has them."""
-    service = await persister(LINGER_MS="400").start()
+    # The linger scales with the machine (up to LINGER_MS's ceiling): the five must all
+    # arrive within it.
+    service = await persister(LINGER_MS=str(min(1000, round(scaled(400))))).start()
     trickle = [note() for _ in range(5)]
     for n in trickle:
         await publish(redis, names, n, Status.ACKED)
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(0.03)  # a trickle, one by one: the input, not a wait
     found = await eventually(lambda: stored(db[1]), lambda f: len(f) == 5)
     assert set(found) == {n.id for n in trickle}
     await eventually(lambda: pending(redis, names), lambda p: p == 0)
@@ -176,9 +169,9 @@ async def test_duplicates_make_one_row_and_acked_wins(
     await eventually(lambda: stored(db[1]), lambda f: len(f) == 2)
     await publish(redis, names, second, Status.ACKED)  # a later batch: the ACK still wins
     await publish(redis, names, second, Status.EXPIRED)
-    found = await eventually(lambda: stored(db[1]),
-                             lambda f: f[second.id].status is Status.ACKED)
-    await asyncio.sleep(0.5)
+    # Every entry read, written and acked (the last EXPIRED too: it is after the ACK in the
+    # stream), so a late one that wrongly won would show now.
+    await eventually(lambda: unacked(redis, names), lambda n: n == 0)
     found = await stored(db[1])
     assert len(found) == 2
     assert found[first.id].status is Status.ACKED
@@ -425,7 +418,10 @@ async def test_a_store_unreachable_at_start_leaves_it_unready_until_it_appears(
         ready = await client.get(service.url + "/readyz")
     assert ready.status_code == 503
     assert "store not open" in ready.text
-    await asyncio.sleep(0.5)
+    # Two more failed opens since the entry was written: it has kept trying, and read nothing.
+    tries = await metric(service, "herald_persist_retries_total", operation="open_store")
+    await eventually(lambda: metric(service, "herald_persist_retries_total",
+                                    operation="open_store"), lambda n: n >= tries + 2)
     assert await redis.xlen(names.keys.persist_stream) == 1
 
     blocker.unlink()

@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 from common.models import Event
 from common.naming import Names
 from tests.support.replies import text
+from tests.support.timing import eventually
 
-__all__ = ["buffered", "event_body", "total_buffered"]
+__all__ = ["actor_window_over", "buffered", "event_body", "total_buffered"]
 
 
 def event_body(event_id: str, **over: Any) -> bytes:
@@ -37,3 +38,13 @@ async def total_buffered(redis: Redis, names: Names, users: list[str]) -> int:
             pipe.hlen(names.keys.pending_hash("default", user))
         counts = await pipe.execute()
     return sum(counts)
+
+
+async def actor_window_over(redis: Redis, names: Names, actor: str, tenant: str = "default",
+                            timeout: float = 10.0) -> None:
+    """Wait until the consumer's rate-limit window of ``actor`` holds no admission: its log
+    key expires ``RATE_LIMIT_WINDOW_SECONDS`` after the last one (admit.lua, on Redis's own
+    clock), so the next event of the actor is admitted. Waiting for that, not a fixed sleep
+    past the window, keeps a slow machine from failing and a fast one from waiting."""
+    key = names.keys.rate_limit_key(tenant, actor)
+    await eventually(lambda: redis.exists(key), lambda found: found == 0, timeout=timeout)

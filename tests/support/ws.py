@@ -10,7 +10,7 @@ import jwt
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.support.timing import scaled
+from tests.support.timing import FACTOR, scaled
 
 __all__ = ["SECRET", "Client", "token"]
 
@@ -65,16 +65,21 @@ class Client:
                 got.append(frame["notification"])
         return got
 
-    async def quiet(self, seconds: float = 0.5) -> list[dict[str, Any]]:
-        """Frames that arrive within ``seconds`` (expected: none)."""
-        frames = []
-        deadline = time.monotonic() + seconds
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                frames.append(orjson.loads(await asyncio.wait_for(self.ws.recv(), remaining)))
-            except TimeoutError:
-                break
-        return frames
+    async def before(self, event_id: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The frames that arrive before the NOTIFICATION of ``event_id``: a marker the test
+        sent after whatever must not come through, and that travels the same way. A "nothing
+        arrived" check then ends when the marker does, instead of after a guessed silence
+        that a slow machine makes too short."""
+        frames: list[dict[str, Any]] = []
+        deadline = time.monotonic() + scaled(timeout)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"the marker {event_id} did not arrive; before it: {frames}")
+            frame = await self.recv(remaining / FACTOR)
+            if frame["type"] == "NOTIFICATION" and frame["notification"]["eventId"] == event_id:
+                return frames
+            frames.append(frame)
 
     async def ack(self, *ids: str) -> dict[str, Any]:
         await self.send({"type": "ACK", "notificationIds": list(ids)})

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from common.retry import ATTEMPTS_WHILE_STOPPING, GaveUp, Retrier
+from tests.support.timing import eventually
 
 pytestmark = pytest.mark.unit
 
@@ -56,10 +57,8 @@ async def test_a_stop_during_a_wait_cuts_the_wait_short() -> None:
     flaky = Flaky(1000)
     retrier = Retrier(stop, maximum_delay=3600.0, initial_delay=3600.0)
     running = asyncio.create_task(retrier.run("op", flaky))
-    for _ in range(100):
-        if flaky.calls:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: asyncio.sleep(0, flaky.calls), lambda calls: calls >= 1,
+                     interval=0.01)  # the first attempt failed: the retrier now waits an hour
     stop.set()
     with pytest.raises(GaveUp):
         await asyncio.wait_for(running, 30)
