@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from bench.results import RESULTS_DIR, machine_info, table, write_json
+from bench.runner import parser, run_one
 
 __all__ = ["ROWS", "run_all"]
 
@@ -40,12 +41,10 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
 
 
 def _defaults() -> dict[str, Any]:
-    from bench.__main__ import parser
     return vars(parser().parse_args(["all"]))
 
 
 async def run_all(opts: argparse.Namespace) -> int:
-    from bench.__main__ import run_one
     defaults = _defaults()
     only = {s.strip() for s in (opts.only or "").split(",") if s.strip()}
     rows = []
