@@ -20,8 +20,8 @@ Scenario = Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]
 
 
 DESCRIPTION = """Herald's load tool. Scenarios: ingest (single events, closed loop),
-batch (the batch endpoint), consumer / persister (drain a pre-filled backlog), e2e (open-loop rate at
-WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gateway
+batch (the batch endpoint), consumer / persister (drain a pre-filled backlog), e2e
+(open-loop rate at WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gateway
 frames/s), publish (the producer's publish path without HTTP: the ceiling of ingest), trace
 (the console's trace marks' cost per event), capacity (Redis and store bytes per
 notification), all (the whole table of bench/RESULTS.md)."""
