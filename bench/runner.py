@@ -19,12 +19,12 @@ __all__ = ["SCENARIOS", "apply_smoke", "parser", "raise_fd_limit", "run_one", "s
 Scenario = Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]
 
 
-DESCRIPTION = """Herald's load tool. Scenarios: ingest (single events, closed loop),
-batch (the batch endpoint), consumer / persister (drain a pre-filled backlog), e2e
-(open-loop rate at WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gateway
-frames/s), publish (the producer's publish path without HTTP: the ceiling of ingest), trace
-(the console's trace marks' cost per event), capacity (Redis and store bytes per
-notification), all (the whole table of bench/RESULTS.md)."""
+DESCRIPTION = """Herald's load tool. Scenarios: ingest (single events, closed loop), batch (the
+batch endpoint), consumer / persister (drain a pre-filled backlog), e2e (open-loop rate at
+WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gateway frames/s),
+publish (the producer's publish path without HTTP: the ceiling of ingest), trace (the console's
+trace marks' cost per event), capacity (Redis and store bytes per notification), all (the whole
+table of bench/RESULTS.md)."""
 
 SCENARIOS = {  # name -> module:function, imported on use
     "ingest": "bench.ingest:run_ingest",
