@@ -136,8 +136,10 @@ async def test_probes(producer: Service) -> None:
     async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok", **build}
         ready = (await client.get("/readyz")).json()
+        assert ready.pop("redisMemory")["policy"] == "noeviction"  # read once it started
         assert ready == {"status": "ready",
-                         "checks": {"rabbitmq": "ok", "redis": "ok", "store": "ok"}}
+                         "checks": {"rabbitmq": "ok", "redis": "ok", "store": "ok",
+                                    "redis_memory": "ok"}}
         await client.post("/v1/events", content=orjson.dumps(LIKE))
         metrics = (await client.get("/metrics")).text
     assert 'herald_events_published_total{type="LIKE"} 1.0' in metrics
