@@ -28,7 +28,7 @@ from common.logs import get_logger
 from common.models import Event, utc_now
 from common.telemetry.trace import Tracer
 from common.validation import one_line
-from consumer.deadletter import DeadLetterReason, dead_letter
+from consumer.dead_lettering import DeadLetterReason, dead_letter
 from consumer.metrics import CAPPED, EVENTS, NOTIFICATIONS
 from consumer.rules import build_notifications, is_rate_limited, semantic_digest
 from consumer.tracing import batch_started, mark_outcome

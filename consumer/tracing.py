@@ -21,7 +21,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from common.models import Event
 from common.telemetry.trace import Tracer
-from consumer.deadletter import DeadLetterReason
+from consumer.dead_lettering import DeadLetterReason
 
 __all__ = ["batch_started", "mark_outcome"]
 

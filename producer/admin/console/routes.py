@@ -22,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from common import dead_letters as dlq
+from common import dead_letter_queue as dlq
 from common.build_info import build_info
 from common.models import EventType
 from common.naming import Names

@@ -19,7 +19,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 
-from common.dead_letters import DETAIL_HEADER, ROUTING_HEADER
+from common.dead_letter_queue import DETAIL_HEADER, ROUTING_HEADER
 from common.topology import REASON_HEADER
 
 __all__ = ["DETAIL_HEADER", "DeadLetterReason", "dead_letter"]
