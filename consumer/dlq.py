@@ -5,9 +5,9 @@
 
 ``list`` takes up to ``--limit`` messages without acknowledging them and prints one JSON line
 each (message id, reason, detail, routing key, how often RabbitMQ saw it die), then puts them
-all back (``basic.nack`` with requeue) before it ends. ``replay`` publishes each chosen
-message back to the events exchange with its original routing key (confirmed), and only then removes it from the
-dead-letter queue, so a crash in between makes a duplicate (which the consumer's dedup
+all back (``basic.nack`` with requeue) before it ends. ``replay`` publishes each chosen message
+back to the events exchange with its original routing key (confirmed), and only then removes it
+from the dead-letter queue, so a crash in between makes a duplicate (which the consumer's dedup
 absorbs), never a loss. The semantics live in :mod:`common.dead_letter_queue`, shared with the
 console. It reads the same settings as the services (``RABBITMQ_URL``, ``HERALD_PREFIX``).
 """
