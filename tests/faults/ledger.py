@@ -226,7 +226,7 @@ class Ledger:
         notifications made twice for one event under different ids."""
 
         def count() -> int:
-            with sqlite3.connect(self.stack.store_path) as db:
+            with contextlib.closing(sqlite3.connect(self.stack.store_path)) as db:
                 row = db.execute(
                     "SELECT COUNT(*) - COUNT(DISTINCT json_extract(body, '$.eventId') || '|' "
                     "|| tenant_id || '|' || user_id) FROM notifications").fetchone()

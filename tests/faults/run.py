@@ -25,7 +25,19 @@ async def tmpfs(path: Path, size: str) -> AsyncIterator[Path]:
     try:
         yield path
     finally:
-        await _mount(str(path), command="umount")
+        await _unmount(path)
+
+
+async def _unmount(path: Path) -> None:
+    """``umount``, retried while a process that just exited still holds the file system;
+    detached (``umount -l``) if it stays busy, so a run never leaves a mount behind."""
+    for _ in range(20):
+        try:
+            await _mount(str(path), command="umount")
+            return
+        except RuntimeError:
+            await asyncio.sleep(0.25)
+    await _mount("-l", str(path), command="umount")
 
 
 async def _mount(*args: str, command: str = "mount") -> None:
