@@ -159,6 +159,18 @@ class NotificationBuffer:
         waited = set(deferred)
         outcomes = [later.get(pos, BufferOutcome.LIMITED) if pos in waited
                     else BufferOutcome(int(next(made))) for pos in range(len(items))]
+        # A Redis that had lost admit.lua but not buffer.lua (restarted, then only events
+        # without a rate limit came) answered the admit NOSCRIPT: RoundTrip ran it again after
+        # the reload — after the gated buffer call, which found no admission and made nothing.
+        # Those are buffered again now that the admission is known.
+        verdicts = dict(zip(admits, admissions, strict=True))
+        early = [pos for pos, (item, outcome) in enumerate(zip(items, outcomes, strict=True))
+                 if outcome is BufferOutcome.LIMITED and pos not in waited
+                 and item.gate is not None
+                 and verdicts.get(item.gate) is RateVerdict.ADMITTED]
+        for pos, outcome in zip(early, await self._buffer_ungated([items[p] for p in early]),
+                                strict=True):
+            outcomes[pos] = outcome
         unmade = [expiry_member(i.notification.tenantId, i.notification.userId,
                                 i.notification.id)
                   for i, o in zip(items, outcomes, strict=True)

@@ -2,7 +2,8 @@
 (``clients/python``): authenticated, ACKing every notification, reconnecting with backoff
 whenever the connection drops, resending ACKs after ``TRY_AGAIN``. They record what the app
 was shown; ``repeats`` counts the replays the client suppressed (the gateway delivers at
-least once)."""
+least once). A user can go offline (the app closes its client) and come back (a new client,
+as an app started again makes): what it was shown is counted across both."""
 
 from __future__ import annotations
 
@@ -19,14 +20,17 @@ __all__ = ["AckingClient"]
 class AckingClient:
     def __init__(self, gateway_url: str, user: str) -> None:
         self.user = user
-        self.client = HeraldClient(
-            gateway_url.replace("http://", "ws://") + "/ws",
-            get_token=self._token, auto_ack=True, backoff=Backoff(base=0.1, cap=1.0),
-            open_timeout=5)
+        self.url = gateway_url.replace("http://", "ws://") + "/ws"
+        self.client = self._new_client()
+        self.retired: list[HeraldClient] = []  # closed by going offline
         self.seen: Counter[str] = Counter()  # what the app was shown: 1 each, or a bug
         self.received_at: dict[str, float] = {}
         self.events: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
+
+    def _new_client(self) -> HeraldClient:
+        return HeraldClient(self.url, get_token=self._token, auto_ack=True,
+                            backoff=Backoff(base=0.1, cap=1.0), open_timeout=5)
 
     async def _token(self) -> str:
         return token(self.user)
@@ -44,15 +48,15 @@ class AckingClient:
 
     @property
     def connects(self) -> int:
-        return self.client.connects
+        return sum(c.connects for c in (*self.retired, self.client))
 
     @property
     def ack_retries(self) -> int:
-        return self.client.ack_retries
+        return sum(c.ack_retries for c in (*self.retired, self.client))
 
     @property
     def repeats(self) -> int:
-        return self.client.ledger.duplicates
+        return sum(c.ledger.duplicates for c in (*self.retired, self.client))
 
     @property
     def shown_twice(self) -> int:
@@ -61,6 +65,17 @@ class AckingClient:
     async def drop(self) -> None:
         """Cut the connection from this side, mid-stream; the client reconnects by itself."""
         self.client.drop()
+
+    async def offline(self) -> None:
+        """The app closes its client (the ACKs it owes are sent first): the user is gone,
+        and what is made for them piles up in the buffer."""
+        await self.close()
+        self.retired.append(self.client)
+        self.client = self._new_client()
+
+    def online(self) -> None:
+        """The user comes back with a new client: the gateway replays what is pending."""
+        self.start()
 
     async def close(self) -> None:
         await self.client.close()

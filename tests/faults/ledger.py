@@ -26,7 +26,7 @@ from common.models import notification_id
 from common.records import Status
 from common.store.factory import open_store
 from tests.faults.clients import AckingClient
-from tests.faults.stack import RABBITMQ_URL, Stack
+from tests.faults.stack import Stack
 from tests.support.timing import scaled
 
 __all__ = ["Ledger", "Report"]
@@ -45,6 +45,7 @@ class Report:
     duplicated: int = 0
     repeats: int = 0
     shown_twice: int = 0
+    refused: int = 0  # 503 answers the sender retried
     recover_seconds: float | None = None
     seconds: float = 0.0
     lost_ids: list[str] = field(default_factory=list)
@@ -60,8 +61,12 @@ MAX_IN_FLIGHT = 32
 
 class Ledger:
     def __init__(self, stack: Stack, users: int = 10, events: int = 300, rate: float = 150.0,
-                 deadline: float = 60.0) -> None:
+                 deadline: float = 60.0, text_bytes: int = 0) -> None:
+        """``text_bytes`` > 0: the events are ``SYSTEM`` ones whose text (the notification's
+        message) is that long, so each buffered notification weighs a few kB (the faults
+        that fill Redis)."""
         deadline = scaled(deadline)
+        self.text_bytes = text_bytes
         self.stack = stack
         self.users = [f"user{n}" for n in range(users)]
         self.count = events
@@ -72,12 +77,17 @@ class Ledger:
         self.run_id = stack.prefix
         self.probe_client: AckingClient | None = None
         self.recover_seconds: float | None = None
+        self.refused = 0  # 503 answers (each retried with the same eventId)
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     # --- sending ----------------------------------------------------------------------------
     def _event(self, n: int) -> tuple[str, dict[str, Any]]:
         event_id = f"{self.run_id}-{n}"
         user = self.users[n % len(self.users)]
+        if self.text_bytes > 0:
+            text = f"{n} " + "x" * max(0, self.text_bytes - len(str(n)) - 1)
+            return event_id, {"eventId": event_id, "type": "SYSTEM", "actorId": f"actor{n % 50}",
+                              "targetId": user, "text": text}
         return event_id, {"eventId": event_id, "type": "LIKE", "actorId": f"actor{n % 50}",
                           "targetId": user, "postId": f"p{n}"}
 
@@ -94,7 +104,9 @@ class Ledger:
                 if answer.status_code == 202:
                     self.accepted[body["eventId"]] = body["targetId"]
                     return True
-                if answer.status_code != 503:
+                if answer.status_code == 503:
+                    self.refused += 1
+                else:
                     raise AssertionError(f"unexpected {answer.status_code}: {answer.text}")
             except httpx.TransportError:
                 pass
@@ -214,7 +226,7 @@ class Ledger:
         notifications made twice for one event under different ids."""
 
         def count() -> int:
-            with sqlite3.connect(self.stack.store_path) as db:
+            with contextlib.closing(sqlite3.connect(self.stack.store_path)) as db:
                 row = db.execute(
                     "SELECT COUNT(*) - COUNT(DISTINCT json_extract(body, '$.eventId') || '|' "
                     "|| tenant_id || '|' || user_id) FROM notifications").fetchone()
@@ -223,7 +235,7 @@ class Ledger:
         return await asyncio.to_thread(count)
 
     async def _dead_lettered(self) -> set[str]:
-        connection = await aio_pika.connect(RABBITMQ_URL)
+        connection = await aio_pika.connect(self.stack.rabbitmq_url)
         found: set[str] = set()
         async with connection:
             channel = await connection.channel()

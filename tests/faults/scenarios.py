@@ -1,21 +1,32 @@
 """The faults, each injected once into a ledger run under steady load.
 
 Each takes the stack and the ledger, breaks something, repairs it, and records how long the
-pipeline took to deliver end to end again (``ledger.recover_seconds``)."""
+pipeline took to deliver end to end again (``ledger.recover_seconds``). A fault that needs
+its stack built differently (a RabbitMQ node of its own, the store on a small tmpfs, a
+setting) says so in :data:`SETUPS`."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError
+
+from common.redis_memory import read_memory
 from tests.faults.ledger import Ledger
 from tests.faults.stack import SERVICES, Stack
+from tests.support.processes import Service
+from tests.support.timing import scaled
 
-__all__ = ["FAULTS", "redis_fsync_of"]
+__all__ = ["FAULTS", "SETUPS", "Setup", "redis_fsync_of", "setup_of"]
 
 Fault = Callable[[Stack, Ledger], Coroutine[Any, Any, None]]
 
@@ -101,6 +112,202 @@ async def client_drops(stack: Stack, ledger: Ledger) -> None:
     await _recovered(ledger, since)
 
 
+# --- full is a state, not a failure ---------------------------------------------------------
+
+async def _until(what: str, check: Callable[[], Awaitable[bool]], timeout: float = 30.0,
+                 detail: Callable[[], Awaitable[object]] | None = None) -> None:
+    """Poll ``check`` (every 0.1 s) until it holds; fail naming ``what`` (and ``detail``)
+    after ``timeout`` (scaled)."""
+    deadline = time.monotonic() + scaled(timeout)
+    while not await check():
+        if time.monotonic() > deadline:
+            found = "" if detail is None else f"; {await detail()}"
+            raise AssertionError(f"{what}: not within {scaled(timeout):.0f} s{found}")
+        await asyncio.sleep(0.1)
+
+
+async def _holding(stack: Stack) -> bool | None:
+    """The consumer's ``/readyz`` ``redisMemory.holding`` (``None`` before the first read)."""
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(stack["consumer"].url + "/readyz", timeout=5)
+    memory = answer.json().get("redisMemory")
+    return None if memory is None else bool(memory["holding"])
+
+
+FILL_BYTES = 300_000
+"""How much the buffer grows while the users are away before Redis's ``maxmemory`` is set
+at what it holds."""
+
+
+async def redis_full(stack: Stack, ledger: Ledger) -> None:
+    """The users go offline and their notifications pile up in the buffer; then Redis's
+    ``maxmemory`` (``noeviction``) is set at what it holds: Redis is full and refuses writes.
+    The consumer holds back (events wait in RabbitMQ). The users come back: the buffer drains
+    by their ACKs although Redis is full, and the consumer resumes below its low-water mark."""
+    since = time.monotonic()
+    users = [ledger.clients[user] for user in ledger.users]
+    await asyncio.gather(*(client.offline() for client in users))
+    redis = Redis.from_url(stack.redis.url)
+    try:
+        base = (await read_memory(redis)).used
+
+        async def grown() -> bool:
+            return (await read_memory(redis)).used >= base + FILL_BYTES
+
+        await _until(f"the buffer to grow by {FILL_BYTES} bytes", grown)
+        full = (await read_memory(redis)).used
+        await redis.config_set("maxmemory", full)
+        ballast: list[str] = []
+        refusal: OutOfMemoryError | None = None
+        for n in range(1000):  # Redis is full: a write outside the buffer's ways out fails
+            key = f"fault:ballast:{n}"
+            try:
+                await redis.set(key, b"x" * 4096)
+            except OutOfMemoryError as exc:
+                refusal = exc
+                break
+            ballast.append(key)
+        assert refusal is not None, f"Redis took {len(ballast)} ballast keys past maxmemory"
+        if ballast:
+            await redis.delete(*ballast)
+
+        async def holding() -> bool:
+            return await _holding(stack) is True
+
+        await _until("the consumer to hold back at its high-water mark", holding)
+        await asyncio.sleep(1)  # events keep coming meanwhile; they wait in RabbitMQ
+        for client in users:
+            client.online()
+
+        async def resumed() -> bool:
+            return await _holding(stack) is False
+
+        async def memory() -> object:
+            return (await read_memory(redis)).as_dict()
+
+        await _until("the consumer to resume once the users drained the buffer", resumed,
+                     detail=memory)
+    finally:
+        await redis.aclose()
+    await _recovered(ledger, since)
+
+
+async def _exit_code(service: Service, timeout: float) -> int:
+    deadline = time.monotonic() + scaled(timeout)
+    assert service.proc is not None
+    while (code := service.proc.poll()) is None:
+        if time.monotonic() > deadline:
+            service.kill()
+            raise AssertionError(f"{service.module} still runs on an evicting Redis")
+        await asyncio.sleep(0.1)
+    return code
+
+
+async def redis_evicting(stack: Stack, ledger: Ledger) -> None:
+    """Redis is switched to ``allkeys-lru``: a second consumer started now is refused (exits
+    non-zero, naming the setting). ``noeviction`` is set back, and it starts."""
+    since = time.monotonic()
+    redis = Redis.from_url(stack.redis.url)
+    second = Service("consumer", stack.env, stack.workdir / "logs")
+    try:
+        await redis.config_set("maxmemory-policy", "allkeys-lru")
+        second.spawn()
+        code = await _exit_code(second, timeout=30)
+        assert code != 0, f"the consumer exited {code} on an evicting Redis"
+        logs = second.logs()
+        assert "maxmemory-policy is allkeys-lru" in logs, logs[-2000:]
+    finally:
+        await redis.config_set("maxmemory-policy", "noeviction")
+        await redis.aclose()
+    second.spawn()
+    stack.services["consumer-2"] = second
+    await second.wait_up(timeout=60)
+    await _recovered(ledger, since)
+
+
+async def rabbitmq_memory_alarm(stack: Stack, ledger: Ledger) -> None:
+    """The broker's memory alarm blocks publishers: the producer answers 503 (the ledger's
+    sender retries the same eventId) until it clears."""
+    node = stack.rabbitmq_node
+    assert node is not None, "this fault runs on a RabbitMQ node of its own"
+    since = time.monotonic()
+    await node.memory_alarm(True)
+    try:
+        async with httpx.AsyncClient(base_url=stack["producer"].url,
+                                     headers=stack.key_headers) as client:
+            n = 0
+
+            async def refused() -> bool:
+                nonlocal n
+                n += 1  # to the probe user, outside the ledger: owed nothing
+                body = {"eventId": f"{ledger.run_id}-alarm-{n}", "type": "LIKE",
+                        "actorId": "alarm", "targetId": "probe", "postId": f"alarm{n}"}
+                answer = await client.post("/v1/events", json=body, timeout=10)
+                return answer.status_code == 503
+
+            await _until("the producer to answer 503 under the memory alarm", refused)
+        await asyncio.sleep(2)
+    finally:
+        await node.memory_alarm(False)
+    await _recovered(ledger, since)
+
+
+async def store_disk_full(stack: Stack, ledger: Ledger) -> None:
+    """The store's file system (a small tmpfs) fills up: every write fails with "database or
+    disk is full". Then it grows (remounted bigger)."""
+    since = time.monotonic()
+    mount = stack.store_path.parent
+
+    def fill() -> None:
+        chunk = b"\0" * 65536
+        with open(mount / "ballast", "wb", buffering=0) as ballast:
+            for _ in range(10_000):
+                try:
+                    ballast.write(chunk)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    break
+            else:
+                raise AssertionError(f"{mount} took 640 MB: not a small tmpfs")
+            for size in (4096, 512):  # the last pages too
+                while True:
+                    try:
+                        ballast.write(b"\0" * size)
+                    except OSError:
+                        break
+
+    await asyncio.to_thread(fill)
+    try:
+        persister = stack["persister"]
+
+        async def failed() -> bool:
+            return "database or disk is full" in persister.logs()
+
+        await _until("the persister to meet a full disk", failed)
+        await asyncio.sleep(2)
+    finally:
+        done = await asyncio.to_thread(
+            subprocess.run, ["mount", "-o", "remount,size=64m", str(mount)],
+            capture_output=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr.decode()[-500:]
+    await _recovered(ledger, since)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """How a fault's stack is built, beyond the defaults."""
+
+    redis_fsync: str = "everysec"
+    env: dict[str, str] = field(default_factory=dict)
+    own_rabbitmq: bool = False
+    """A RabbitMQ node of the fault's own (the shared one is never put in an alarm)."""
+    store_tmpfs: str | None = None
+    """The store on a tmpfs of this size (``mount -t tmpfs -o size=...``)."""
+    text_bytes: int = 0
+    """Events with a text this long (:class:`~tests.faults.ledger.Ledger`)."""
+
+
 FAULTS: dict[str, Fault] = {
     **{f"sigkill-{s}": sigkill(s) for s in SERVICES},
     **{f"sigterm-{s}": sigterm(s) for s in SERVICES},
@@ -110,9 +317,29 @@ FAULTS: dict[str, Fault] = {
     "redis-restart-aof-everysec": redis_restart(kill=False),
     "store-locked-3s": store_outage,
     "client-drops-and-reconnects": client_drops,
+    "redis-full-noeviction": redis_full,
+    "redis-evicting-refused": redis_evicting,
+    "rabbitmq-memory-alarm": rabbitmq_memory_alarm,
+    "store-disk-full": store_disk_full,
 }
+
+SETUPS: dict[str, Setup] = {
+    "redis-sigkill-aof-always": Setup(redis_fsync="always"),
+    # Big notifications fill Redis fast; no per-user cap frees it, only the users' ACKs.
+    "redis-full-noeviction": Setup(
+        env={"MAX_PENDING_PER_USER": "1000000", "HERALD_REDIS_HIGH_WATER": "0.95",
+             "HERALD_REDIS_LOW_WATER": "0.9", "TRACE_TTL_SECONDS": "0",
+             "TRIM_INTERVAL_SECONDS": "1"},
+        text_bytes=2000),
+    "rabbitmq-memory-alarm": Setup(own_rabbitmq=True),
+    "store-disk-full": Setup(store_tmpfs="3m"),
+}
+
+
+def setup_of(name: str) -> Setup:
+    return SETUPS.get(name, Setup())
 
 
 def redis_fsync_of(name: str) -> str:
     """The append-only fsync policy a fault's own redis-server runs with."""
-    return "always" if name.endswith("-always") else "everysec"
+    return setup_of(name).redis_fsync

@@ -18,7 +18,7 @@ from common.buffer.expiry import ExpiryQueue
 from common.buffer.formats import expiry_member
 from common.buffer.inbox import AdmitRequest, BufferOutcome, Pending, RateVerdict
 from common.buffer.pending import AckRequest, PendingStore
-from common.buffer.scripts import ACK, RoundTrip, Script
+from common.buffer.scripts import ACK, BUFFER, RoundTrip, Script
 from common.naming import Names
 from common.records import Status
 from common.telemetry.keys import trace_group, trace_key
@@ -298,3 +298,23 @@ async def test_a_gate_in_another_shard_waits_for_its_admission_even_after_a_scri
     assert await buffer.buffer([Pending(later[0], None, gate=gates[0]),
                                 Pending(later[1], None, gate=gates[1])]) == [
         BufferOutcome.BUFFERED, BufferOutcome.LIMITED]
+
+
+async def test_a_gated_notification_is_made_when_redis_knew_buffer_lua_but_not_admit_lua(
+    raw: Redis, redis: Redis, names: Names,
+) -> None:
+    """A Redis that lost its scripts, then saw only events without a rate limit, knows
+    buffer.lua but not admit.lua: the admit is answered NOSCRIPT and runs again after the
+    reload, after the gated buffer call, which found no admission. The notification must be
+    made all the same (it was acked and lost: found by the fault ``redis-full-noeviction``,
+    whose events are all SYSTEM ones until its probe)."""
+    buffer = make_buffer(raw, names, limit=5)
+    await raw.script_flush()
+    await raw.script_load(BUFFER.text)
+    notes = [note("e0"), note("e1")]
+    gates = [AdmitRequest("default", "alice", f"e{i}") for i in range(2)]
+    admissions, outcomes = await buffer.admit_and_buffer(
+        gates, [Pending(n, None, gate=g) for n, g in zip(notes, gates, strict=True)])
+    assert admissions == [RateVerdict.ADMITTED] * 2
+    assert outcomes == [BufferOutcome.BUFFERED] * 2
+    assert await user_state(redis, names) == ({notes[0].id, notes[1].id},) * 2
