@@ -49,6 +49,10 @@ async def _mount(*args: str, command: str = "mount") -> None:
 
 async def run_fault(name: str, workdir: Path, events: int, rate: float) -> Report:
     setup = setup_of(name)
+    if setup.most_events is not None:
+        events = min(events, setup.most_events)
+    if setup.most_rate is not None:
+        rate = min(rate, setup.most_rate)
     async with AsyncExitStack() as scope:
         node = await scope.enter_async_context(rabbitmq_node()) if setup.own_rabbitmq else None
         store_dir = None

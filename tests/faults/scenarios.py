@@ -306,6 +306,10 @@ class Setup:
     """The store on a tmpfs of this size (``mount -t tmpfs -o size=...``)."""
     text_bytes: int = 0
     """Events with a text this long (:class:`~tests.faults.ledger.Ledger`)."""
+    most_events: int | None = None
+    most_rate: float | None = None
+    """Caps on the run's events and rate: a fault sized to a small Redis runs at most this
+    much (the full table's 3000 at 300/s would not fit ``redis-full-noeviction``'s few MB)."""
 
 
 FAULTS: dict[str, Fault] = {
@@ -330,7 +334,7 @@ SETUPS: dict[str, Setup] = {
         env={"MAX_PENDING_PER_USER": "1000000", "HERALD_REDIS_HIGH_WATER": "0.95",
              "HERALD_REDIS_LOW_WATER": "0.9", "TRACE_TTL_SECONDS": "0",
              "TRIM_INTERVAL_SECONDS": "1"},
-        text_bytes=2000),
+        text_bytes=2000, most_events=1000, most_rate=150.0),
     "rabbitmq-memory-alarm": Setup(own_rabbitmq=True),
     "store-disk-full": Setup(store_tmpfs="3m"),
 }
