@@ -83,3 +83,34 @@ async def test_a_memory_alarm_answers_503_at_once_then_ingest_recovers_losing_no
         return {str(i) for i in await redis.hkeys(names.keys.pending_hash("default", "bob"))}
 
     await eventually(made, lambda ids: wanted <= ids, timeout=30)
+
+
+async def test_a_notify_queue_at_its_length_limit_answers_503_rejected_then_recovers(
+    services: Callable[..., Service], node: RabbitNode, names: Names,
+) -> None:
+    """An operator's policy caps the notify queue (``max-length``; Herald declares it with
+    ``x-overflow: reject-publish``): with no consumer, the sixth event is nacked by the broker
+    and answered 503 with Retry-After, counted as ``rejected``; once there is room, ingest
+    works again by itself."""
+    producer = await services("producer", RABBITMQ_URL=node.url,
+                              PUBLISH_TIMEOUT_SECONDS=str(PUBLISH_TIMEOUT)).start()
+    await node.ctl("set_policy", "--apply-to", "queues", "herald-test-cap",
+                   f"^{names.notify_queue.replace('.', '[.]')}$", '{"max-length": 5}')
+
+    async def post(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        return await client.post(
+            "/v1/events", json={"type": "LIKE", "actorId": f"a{n}", "targetId": "bob",
+                                "postId": f"p{n}", "eventId": f"cap-{n}"})
+
+    async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers,
+                                 timeout=30) as client:
+        # the policy reaches the queue within a moment: until then events are accepted
+        statuses = [(await post(client, n)).status_code for n in range(5)]
+        assert statuses == [202] * 5
+        refused = await eventually(lambda: post(client, 99), lambda a: a.status_code == 503)
+        assert refused.headers["Retry-After"] == "2"
+        metrics = (await client.get("/metrics")).text
+        assert 'herald_publish_failures_total{reason="rejected"}' in metrics
+        await node.ctl("purge_queue", names.notify_queue)
+        again = await eventually(lambda: post(client, 100), lambda a: a.status_code == 202)
+        assert again.json()["eventId"] == "cap-100"
