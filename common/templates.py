@@ -49,6 +49,7 @@ __all__ = [
     "MAX_CALL_DEPTH",
     "MAX_LOOP_STEPS",
     "MAX_OUTPUT_CHARS",
+    "MAX_PRODUCED_CHARS",
     "MAX_RANGE_ITEMS",
     "MAX_RENDER_SECONDS",
     "MAX_SOURCE_CHARS",
@@ -65,6 +66,10 @@ MAX_OUTPUT_CHARS = 10_000
 """A rendering: at most 10,000 characters; rendering stops as soon as the output passes it."""
 MAX_VALUE_CHARS = 10_000
 """Any string or list a template builds: at most 10,000 characters (or items)."""
+MAX_PRODUCED_CHARS = 100_000
+"""All the text one rendering produces, printed or captured (``{% set x %}…{% endset %}``,
+a macro's body): at most 100,000 characters, so output kept out of the stream (which
+:data:`MAX_OUTPUT_CHARS` counts) cannot grow memory either."""
 MAX_RENDER_SECONDS = 0.05
 """A rendering: at most 50 ms of wall clock."""
 MAX_RANGE_ITEMS = 1_000
@@ -104,6 +109,7 @@ class _Budget:
 
     deadline: float
     loop_steps: int = 0
+    produced: int = 0
     depth: int = 0
     clock: Callable[[], float] = field(default=time.monotonic)
 
@@ -191,13 +197,28 @@ def _concat(*parts: object) -> str:
     return "".join(texts)
 
 
+def _out(value: object) -> str:
+    """What every ``{{ }}`` and piece of text outputs (put there by :class:`_Guard`), counted
+    against :data:`MAX_PRODUCED_CHARS` whether it is streamed or captured."""
+    text = str(value)
+    budget = _tick()
+    if budget is not None:
+        budget.produced += len(text)
+        if budget.produced > MAX_PRODUCED_CHARS:
+            raise TemplateRefused(f"too long: the template produces over "
+                                  f"{MAX_PRODUCED_CHARS:,} characters")
+    return text
+
+
+_OUT = "__herald_out"
 _LOOP = "__herald_loop"
 _CONCAT = "__herald_concat"
 
 
 class _Guard(NodeTransformer):
     """Rewrites the parsed template: each ``for`` iterates through :func:`_bounded_loop`,
-    each ``~`` is :func:`_concat` (Jinja offers no hook for either)."""
+    each ``~`` is :func:`_concat`, each output goes through :func:`_out` (Jinja offers no
+    hook for any of them)."""
 
     def _call(self, name: str, args: list[nodes.Node], lineno: int) -> nodes.Call:
         return nodes.Call(nodes.Name(name, "load", lineno=lineno), args, [], None, None,
@@ -206,6 +227,12 @@ class _Guard(NodeTransformer):
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
         node.iter = self._call(_LOOP, [node.iter], node.lineno)
+        return node
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        self.generic_visit(node)
+        node.nodes = [self._call(_OUT, [child], child.lineno or node.lineno)
+                      for child in node.nodes]
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
@@ -223,7 +250,6 @@ _SAFE_METHODS = frozenset({
 _UNSAFE_NAMES = frozenset({"mro", "func_globals", "func_code", "gi_frame", "gi_code",
                            "cr_frame", "cr_code", "ag_frame", "ag_code", "f_globals",
                            "f_locals", "f_builtins", "tb_frame"})
-_HELPERS: frozenset[object] = frozenset({_bounded_range, _bounded_loop, _concat})
 
 
 class _Sandbox(SandboxedEnvironment):
@@ -311,7 +337,8 @@ def _environment() -> _Sandbox:
                  ("defined", "undefined", "none", "number", "string", "mapping", "sequence",
                   "even", "odd", "eq", "ne", "lt", "le", "gt", "ge", "in", "true", "false")}
     env.globals.clear()
-    env.globals.update({"range": _bounded_range, _LOOP: _bounded_loop, _CONCAT: _concat})
+    env.globals.update({"range": _bounded_range, _LOOP: _bounded_loop, _CONCAT: _concat,
+                        _OUT: _out})
     return env
 
 

@@ -99,6 +99,16 @@ def test_growing_values_are_refused_before_they_are_built(source: str) -> None:
     assert refused(source).startswith("too long")
 
 
+@pytest.mark.parametrize("source", [
+    "{% set x %}{% for i in range(900) %}{% for j in range(10) %}{{ 'x' * 5000 }}"
+    "{% endfor %}{% endfor %}{% endset %}{{ x|length }}",
+    "{% macro m() %}{% for i in range(900) %}{% for j in range(10) %}" + "z" * 9000
+    + "{% endfor %}{% endfor %}{% endmacro %}{{ m()|length }}",
+])
+def test_output_captured_out_of_the_stream_is_counted_too(source: str) -> None:
+    assert refused(source).startswith("too long: the template produces")
+
+
 def test_a_self_calling_macro_is_refused() -> None:
     assert refused("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}").startswith(
         "too deep")
