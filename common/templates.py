@@ -7,7 +7,8 @@ untrusted input that runs on our CPU, so this module renders it in Jinja2's
 * reaching Python objects (``__class__``, ``__globals__``, ``mro``…): refused at the
   attribute access, and only a short list of harmless ``str``/``dict``/``list`` methods may
   be called; ``str.format``/``format_map`` (a known sandbox escape and a way to pad to
-  gigabytes) are refused outright;
+  gigabytes) are refused outright; only JSON-like values may be printed or turned into
+  text (a function or macro printed would show a Python object and its address);
 * size: the source is at most :data:`MAX_SOURCE_CHARS` (10,000) characters, the output at
   most :data:`MAX_OUTPUT_CHARS` (10,000): the output is streamed (``generate()``) and counted,
   and every string or list the template builds (``~``, ``+``, ``*``, ``join``, ``replace``)
@@ -32,6 +33,7 @@ stored per-tenant templates use it.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -39,7 +41,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import (
+    StrictUndefined,
+    Template,
+    TemplateSyntaxError,
+    Undefined,
+    UndefinedError,
+    nodes,
+)
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
@@ -142,6 +151,51 @@ def _check_size(size: int, what: str) -> None:
 _SPACES = re.compile(r"\s+")
 
 
+_PRINTABLE = (str, int, float, bool, type(None))
+
+
+def _printable(value: object) -> None:
+    """Refuse a value that is not JSON-like (strings, numbers, booleans, ``None``, lists and
+    mappings of them): a function, macro, loop or method turned into text would show a
+    Python object (and its address). Undefined values pass: they raise their own error
+    (naming the variable) when used, and ``default`` must see them."""
+    stack = [value]
+    seen = 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > MAX_VALUE_CHARS:
+            raise TemplateRefused(f"too long: a value of over {MAX_VALUE_CHARS:,} items")
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif not isinstance(item, (*_PRINTABLE, Undefined)):
+            raise TemplateRefused(f"unsafe output: a {type(item).__name__} cannot be printed")
+
+
+def _text(value: object) -> str:
+    """``str(value)`` of a :func:`_printable` value."""
+    _printable(value)
+    return str(value)
+
+
+def _checked(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A built-in filter that only takes a :func:`_printable` value (``upper`` of a function
+    would print it). ``functools.wraps`` keeps Jinja's ``pass_environment`` mark, so the
+    value is the argument after the environment for those."""
+    skip = 1 if getattr(fn, "jinja_pass_arg", None) is not None else 0
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        _tick()
+        _printable(args[skip])
+        return fn(*args, **kwargs)
+
+    return checked
+
+
 def _squish(text: object) -> str:
     """Whitespace runs as one space, stripped (``None`` as ``""``)."""
     return _SPACES.sub(" ", text if isinstance(text, str) else "").strip()
@@ -154,13 +208,13 @@ def _snippet(text: object, chars: int = SNIPPET_CHARS) -> str:
 
 
 def _join(items: Iterable[object], separator: str = "") -> str:
-    parts = [str(item) for item in items]
+    parts = [_text(item) for item in items]
     _check_size(sum(map(len, parts)) + len(separator) * max(len(parts) - 1, 0), "a join")
     return separator.join(parts)
 
 
 def _replace(text: object, old: str, new: str, count: int = -1) -> str:
-    source = str(text)
+    source = _text(text)
     hits = source.count(old) if old else len(source) + 1
     if count >= 0:
         hits = min(hits, count)
@@ -192,7 +246,7 @@ def _bounded_loop(iterable: Iterable[Any]) -> Iterator[Any]:
 def _concat(*parts: object) -> str:
     """``a ~ b``, checked before it is built (``{% set s = s ~ s %}`` thirty times is 1 GB)."""
     _tick()
-    texts = [str(part) for part in parts]
+    texts = [_text(part) for part in parts]
     _check_size(sum(map(len, texts)), "a string")
     return "".join(texts)
 
@@ -200,7 +254,7 @@ def _concat(*parts: object) -> str:
 def _out(value: object) -> str:
     """What every ``{{ }}`` and piece of text outputs (put there by :class:`_Guard`), counted
     against :data:`MAX_PRODUCED_CHARS` whether it is streamed or captured."""
-    text = str(value)
+    text = _text(value)
     budget = _tick()
     if budget is not None:
         budget.produced += len(text)
@@ -330,9 +384,10 @@ _FILTERS = ("abs", "capitalize", "count", "default", "d", "first", "float", "int
 
 def _environment() -> _Sandbox:
     env = _Sandbox(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
-    kept = {name: env.filters[name] for name in _FILTERS}
+    kept = {name: _checked(env.filters[name]) for name in _FILTERS}
     env.filters.clear()
-    env.filters.update(kept, join=_join, replace=_replace, squish=_squish, snippet=_snippet)
+    env.filters.update(kept, join=_join, replace=_replace, squish=_squish, snippet=_snippet,
+                       string=_text)
     env.tests = {name: env.tests[name] for name in
                  ("defined", "undefined", "none", "number", "string", "mapping", "sequence",
                   "even", "odd", "eq", "ne", "lt", "le", "gt", "ge", "in", "true", "false")}

@@ -66,6 +66,22 @@ def test_format_escapes_are_refused(source: str) -> None:
     assert refused(source, {"x": "a", "d": {"x": "a"}}).startswith("unsafe")
 
 
+@pytest.mark.parametrize("source", [
+    "{{ self }}",
+    "{{ range }}",
+    "{{ x.upper }}",
+    "{{ [range] }}",
+    "{{ range ~ '' }}",
+    "{{ range|string }}",
+    "{{ range|upper }}",
+    "{{ x|attr('upper') }}",
+    "{% for i in [1] %}{{ loop }}{% endfor %}",
+    "{% macro m() %}{% endmacro %}{{ m }}",
+])
+def test_python_objects_are_never_printed(source: str) -> None:
+    assert refused(source, {"x": "a"}).startswith("unsafe output")
+
+
 def test_the_format_filter_does_not_exist() -> None:
     with pytest.raises(TemplateRefused, match="format"):
         check('{{ "{0.__class__}"|format(x) }}')
