@@ -37,6 +37,7 @@ __all__ = [
     "Readiness",
     "RedisMemory",
     "SeedAccepted",
+    "TemplatePreview",
     "TenantList",
     "TenantOut",
     "TokenOut",
@@ -251,3 +252,8 @@ class TokenOut(_Closed):
     tokenType: Literal["Bearer"]
     userId: Id
     tenantId: Id
+
+
+class TemplatePreview(_Closed):
+    rendered: str = Field(description="The template rendered against `data`: plain text, "
+                                      "not HTML-escaped.")

@@ -53,6 +53,7 @@ from producer.site.docs import docs_assets, docs_routes
 from producer.site.pages import demo_routes
 from producer.site.sdk import sdk_routes
 from producer.store_holder import StoreHolder
+from producer.templates.routes import template_routes
 
 __all__ = ["create_app", "exception_handlers", "serve"]
 
@@ -116,6 +117,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *sdk_routes(Path(settings.sdk_dir) if settings.sdk_dir else None),
         *admin_routes(holder, door),
         *token_routes(door, settings.signing_key),
+        *template_routes(door),
         *console_routes(console),
     ]
     declared += docs_routes(declared)

@@ -72,6 +72,9 @@ TAGS: list[Operation] = [
                                      "`admin`)."},
     {"name": "tokens", "description": "Short-lived user tokens minted for a "
                                       "tenant's backend."},
+    {"name": "templates", "description": "Message templates: a preview against sample "
+                                         "data (`ADMIN_API_KEY`, or a tenant key with "
+                                         "`admin`)."},
     {"name": "operations", "description": "Probes and metrics."},
     {"name": "pages", "description": "HTML pages and this document."},
     {"name": "sdk", "description": "The JavaScript SDK and web component, as ES "

@@ -37,11 +37,14 @@ from common.models import (
     check_type_rules,
     utc_now,
 )
+from common.templates import MAX_SOURCE_CHARS
 
 __all__ = [
     "DEFAULT_MAX_AGE_SECONDS",
     "DEFAULT_MAX_SKEW_SECONDS",
     "DEFAULT_WINDOW",
+    "MAX_DATA_DEPTH",
+    "MAX_DATA_KEYS",
     "BatchIn",
     "CommentIn",
     "EventIn",
@@ -50,6 +53,7 @@ __all__ = [
     "LikeIn",
     "LimitsIn",
     "OccurredWindow",
+    "PreviewIn",
     "TenantIn",
     "TokenIn",
 ]
@@ -249,3 +253,22 @@ class TokenIn(BaseModel):
 
     userId: Id
     ttlSeconds: Annotated[int, Field(ge=60, le=MAX_TOKEN_TTL_SECONDS)] = DEFAULT_TOKEN_TTL_SECONDS
+
+
+MAX_DATA_DEPTH = 10
+"""A preview's ``data`` nests at most 10 levels (the object itself is level 1)."""
+MAX_DATA_KEYS = 100
+"""A preview's ``data`` holds at most 100 keys, counted over every object in it."""
+
+
+class PreviewIn(BaseModel):
+    """``POST /v1/templates/preview`` (:mod:`producer.templates.routes`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    template: str = Field(max_length=MAX_SOURCE_CHARS,
+                          description="The template: text with `{{ placeholders }}` "
+                                      "(Jinja2, sandboxed).")
+    data: dict[str, Any] = Field(description="The values the placeholders name: a JSON "
+                                             f"object, at most {MAX_DATA_DEPTH} levels deep "
+                                             f"and {MAX_DATA_KEYS} keys in all.")
