@@ -69,13 +69,9 @@ async def _own_redis(workdir: Path) -> AsyncIterator[Redis]:
             try:
                 await client.ping()
                 break
-            except OSError:
+            except Exception:  # not answering yet (OSError, redis-py's ConnectionError)
                 if time.monotonic() > deadline or proc.returncode is not None:
                     raise RuntimeError("the bench's redis-server did not start") from None
-                await asyncio.sleep(0.05)
-            except Exception:
-                if time.monotonic() > deadline or proc.returncode is not None:
-                    raise
                 await asyncio.sleep(0.05)
         yield client
     finally:

@@ -12,7 +12,7 @@ import errno
 import sqlite3
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +23,9 @@ from redis.exceptions import OutOfMemoryError
 from common.redis_memory import read_memory
 from tests.faults.ledger import Ledger
 from tests.faults.stack import SERVICES, Stack
+from tests.support.metrics import metric
 from tests.support.processes import Service
-from tests.support.timing import scaled
+from tests.support.timing import eventually
 
 __all__ = ["FAULTS", "SETUPS", "Setup", "redis_fsync_of", "setup_of"]
 
@@ -114,18 +115,6 @@ async def client_drops(stack: Stack, ledger: Ledger) -> None:
 
 # --- full is a state, not a failure ---------------------------------------------------------
 
-async def _until(what: str, check: Callable[[], Awaitable[bool]], timeout: float = 30.0,
-                 detail: Callable[[], Awaitable[object]] | None = None) -> None:
-    """Poll ``check`` (every 0.1 s) until it holds; fail naming ``what`` (and ``detail``)
-    after ``timeout`` (scaled)."""
-    deadline = time.monotonic() + scaled(timeout)
-    while not await check():
-        if time.monotonic() > deadline:
-            found = "" if detail is None else f"; {await detail()}"
-            raise AssertionError(f"{what}: not within {scaled(timeout):.0f} s{found}")
-        await asyncio.sleep(0.1)
-
-
 async def _holding(stack: Stack) -> bool | None:
     """The consumer's ``/readyz`` ``redisMemory.holding`` (``None`` before the first read)."""
     async with httpx.AsyncClient() as client:
@@ -151,10 +140,8 @@ async def redis_full(stack: Stack, ledger: Ledger) -> None:
     try:
         base = (await read_memory(redis)).used
 
-        async def grown() -> bool:
-            return (await read_memory(redis)).used >= base + FILL_BYTES
-
-        await _until(f"the buffer to grow by {FILL_BYTES} bytes", grown)
+        await eventually(lambda: read_memory(redis), lambda m: m.used >= base + FILL_BYTES,
+                         timeout=30)
         full = (await read_memory(redis)).used
         await redis.config_set("maxmemory", full)
         ballast: list[str] = []
@@ -171,36 +158,28 @@ async def redis_full(stack: Stack, ledger: Ledger) -> None:
         if ballast:
             await redis.delete(*ballast)
 
-        async def holding() -> bool:
-            return await _holding(stack) is True
-
-        await _until("the consumer to hold back at its high-water mark", holding)
-        await asyncio.sleep(1)  # events keep coming meanwhile; they wait in RabbitMQ
+        await eventually(lambda: _holding(stack), lambda held: held is True, timeout=30)
+        # an event accepted now waits in RabbitMQ (the consumer's depth sampler sees it); to
+        # the probe user, outside the ledger: owed nothing
+        async with httpx.AsyncClient(base_url=stack["producer"].url,
+                                     headers=stack.key_headers) as http:
+            held = await http.post("/v1/events", timeout=10, json={
+                "eventId": f"{ledger.run_id}-held", "type": "LIKE", "actorId": "held",
+                "targetId": "probe", "postId": "held"})
+        assert held.status_code == 202, held.text
+        await eventually(lambda: metric(stack["consumer"], "herald_queue_messages",
+                                        queue="notify"), lambda depth: depth > 0, timeout=30)
         for client in users:
             client.online()
 
-        async def resumed() -> bool:
-            return await _holding(stack) is False
+        async def state() -> tuple[bool | None, dict[str, Any]]:
+            return await _holding(stack), (await read_memory(redis)).as_dict()
 
-        async def memory() -> object:
-            return (await read_memory(redis)).as_dict()
-
-        await _until("the consumer to resume once the users drained the buffer", resumed,
-                     detail=memory)
+        # resumed once the users drained the buffer (the memory is in the failure's message)
+        await eventually(state, lambda found: found[0] is False, timeout=30)
     finally:
         await redis.aclose()
     await _recovered(ledger, since)
-
-
-async def _exit_code(service: Service, timeout: float) -> int:
-    deadline = time.monotonic() + scaled(timeout)
-    assert service.proc is not None
-    while (code := service.proc.poll()) is None:
-        if time.monotonic() > deadline:
-            service.kill()
-            raise AssertionError(f"{service.module} still runs on an evicting Redis")
-        await asyncio.sleep(0.1)
-    return code
 
 
 async def redis_evicting(stack: Stack, ledger: Ledger) -> None:
@@ -212,7 +191,14 @@ async def redis_evicting(stack: Stack, ledger: Ledger) -> None:
     try:
         await redis.config_set("maxmemory-policy", "allkeys-lru")
         second.spawn()
-        code = await _exit_code(second, timeout=30)
+        proc = second.proc
+        assert proc is not None
+        try:
+            code = await eventually(lambda: asyncio.sleep(0, proc.poll()),
+                                    lambda found: found is not None, timeout=30)
+        except AssertionError:
+            second.kill()
+            raise
         assert code != 0, f"the consumer exited {code} on an evicting Redis"
         logs = second.logs()
         assert "maxmemory-policy is allkeys-lru" in logs, logs[-2000:]
@@ -245,8 +231,11 @@ async def rabbitmq_memory_alarm(stack: Stack, ledger: Ledger) -> None:
                 answer = await client.post("/v1/events", json=body, timeout=10)
                 return answer.status_code == 503
 
-            await _until("the producer to answer 503 under the memory alarm", refused)
-        await asyncio.sleep(2)
+            await eventually(refused, lambda yes: yes, timeout=30)
+        # the ledger's own sender meets it too (and retries the same eventId)
+        before = ledger.refused
+        await eventually(lambda: asyncio.sleep(0, ledger.refused),
+                         lambda refusals: refusals > before, timeout=30)
     finally:
         await node.memory_alarm(False)
     await _recovered(ledger, since)
@@ -281,11 +270,13 @@ async def store_disk_full(stack: Stack, ledger: Ledger) -> None:
     try:
         persister = stack["persister"]
 
-        async def failed() -> bool:
-            return "database or disk is full" in persister.logs()
-
-        await _until("the persister to meet a full disk", failed)
-        await asyncio.sleep(2)
+        await eventually(lambda: asyncio.sleep(0, "database or disk is full" in persister.logs()),
+                         lambda met: met, timeout=30)
+        # it keeps trying (and failing) to store them: nothing acknowledged is dropped
+        tries = await metric(persister, "herald_persist_retries_total", operation="store")
+        await eventually(lambda: metric(persister, "herald_persist_retries_total",
+                                        operation="store"), lambda n: n >= tries + 2,
+                         timeout=30)
     finally:
         done = await asyncio.to_thread(
             subprocess.run, ["mount", "-o", "remount,size=64m", str(mount)],

@@ -7,73 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import aio_pika
-from redis.asyncio import Redis
 
 from common.naming import Names
 from tests.support.amqp import delete_topology
 from tests.support.keys import headers, make_key
-from tests.support.processes import Service, free_port
+from tests.support.processes import Service
 from tests.support.rabbitmq_node import RabbitNode
-from tests.support.timing import scaled
+from tests.support.redis_server import RedisServer
 from tests.support.ws import SECRET
 
-__all__ = ["RABBITMQ_URL", "SERVICES", "RedisServer", "Stack"]
+__all__ = ["RABBITMQ_URL", "SERVICES", "Stack"]
 
 SERVICES = ("consumer", "persister", "ws_gateway", "producer")
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
-
-
-class RedisServer:
-    """A redis-server of the run's own, persisting to an append-only file."""
-
-    def __init__(self, workdir: Path, fsync: str = "everysec") -> None:
-        self.port = free_port()
-        self.dir = workdir / "redis"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.fsync = fsync
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", self.fsync, "--dir", str(self.dir),
-             "--logfile", str(self.dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = Redis.from_url(self.url)
-        deadline = time.monotonic() + scaled(20)
-        try:
-            while True:
-                try:
-                    await client.ping()
-                    return
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.05)
-        finally:
-            await client.aclose()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
 
 
 class Stack:
@@ -83,7 +32,7 @@ class Stack:
         self.workdir = workdir
         self.prefix = "hf" + secrets.token_hex(4)
         self.names = Names(self.prefix)
-        self.redis = RedisServer(workdir, redis_fsync)
+        self.redis = RedisServer(workdir, "--appendonly", "yes", "--appendfsync", redis_fsync)
         self.rabbitmq_node = rabbitmq_node
         self.rabbitmq_url = RABBITMQ_URL if rabbitmq_node is None else rabbitmq_node.url
         self.store_path = (store_dir or workdir) / "herald.db"
