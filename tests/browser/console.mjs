@@ -81,6 +81,8 @@ try {
     gateways: await page.locator("#gateways tr").allInnerTexts(),
     sameDocument: (await page.evaluate(() => performance.timeOrigin)) === started,
     build: await text("live-build"),
+    redisMemory: await text("redis-memory"), redisPolicy: await text("redis-policy"),
+    consumer: await text("level-consumerHolding"), refused: await text("flow-refused"),
   };
   await shot("console-2-live");
 

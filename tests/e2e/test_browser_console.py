@@ -66,6 +66,11 @@ async def test_every_page_shows_live_data_and_a_dead_letter_is_replayed_from_the
         assert live["sameDocument"]
         assert sorted(live["replicas"]) == ["consumer", "persister", "producer", "ws_gateway"]
         assert re.fullmatch(r"Herald \S+ · ([0-9a-f]{7}|unknown)", live["build"]), live
+        # the shared Redis has no maxmemory: its size is shown, its policy, a consumer taking
+        assert re.fullmatch(r"[0-9.]+ MiB \(no maxmemory\)", live["redisMemory"]), live
+        assert live["redisPolicy"] == "noeviction", live
+        assert live["consumer"] == "taking events", live
+        assert live["refused"] == "0", live
 
         assert result["deadLetter"]["cells"][2] == "rate_limited"
         assert result["dialogs"] == ["Replay 1 dead letter(s)?"]
