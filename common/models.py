@@ -11,8 +11,9 @@ import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Self, TypeGuard
+from typing import Annotated, Any, Self, TypeGuard
 
+import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -26,16 +27,26 @@ from pydantic import (
 __all__ = [
     "ID_PATTERN",
     "ID_RULE",
+    "MAX_DATA_BYTES",
+    "MAX_DATA_DEPTH",
+    "MAX_DATA_KEYS",
     "MAX_RECIPIENTS",
     "MAX_TEXT",
+    "TYPE_PATTERN",
+    "TYPE_RULE",
     "Event",
+    "EventData",
     "EventType",
     "Id",
     "Notification",
     "Priority",
+    "TypeName",
     "UtcDatetime",
+    "check_data",
     "check_type_rules",
+    "is_builtin",
     "is_id",
+    "is_type_name",
     "notification_id",
     "utc_now",
 ]
@@ -90,12 +101,80 @@ def _to_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
+TYPE_PATTERN = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$"
+"""An event type's name: the five built-ins (:class:`EventType`) or one a tenant registers
+(``task.assigned``, ``post.created``): a letter, then up to 63 of ``[A-Za-z0-9._-]``."""
+TYPE_RULE = "a letter, then up to 63 of [A-Za-z0-9._-]"
+TypeName = Annotated[str, StringConstraints(strict=True, pattern=TYPE_PATTERN)]
+_TYPE_FULL = re.compile(TYPE_PATTERN.removeprefix("^").removesuffix("$")).fullmatch
+
+
+def is_type_name(value: object) -> TypeGuard[str]:
+    """True when ``value`` is a string :data:`TypeName` accepts (``fullmatch``, as
+    :func:`is_id`)."""
+    return isinstance(value, str) and _TYPE_FULL(value) is not None
+
+
+MAX_DATA_DEPTH = 10
+"""An event's ``data`` (and a preview's) nests at most 10 levels (the object itself is 1)."""
+MAX_DATA_KEYS = 100
+"""An event's ``data`` holds at most 100 keys, counted over every object in it."""
+MAX_DATA_BYTES = 8192
+"""An event's ``data`` is at most 8 KiB as JSON."""
+
+
+def _data_shape(value: object, depth: int) -> int:
+    """The keys of ``value`` (a JSON value), counted over every object in it; raises
+    ``ValueError`` past the depth or the key count."""
+    if depth > MAX_DATA_DEPTH:
+        raise ValueError(f"nests deeper than {MAX_DATA_DEPTH} levels")
+    if isinstance(value, dict):
+        keys = len(value)
+        for item in value.values():
+            keys += _data_shape(item, depth + 1)
+    elif isinstance(value, list):
+        keys = sum(_data_shape(item, depth + 1) for item in value)
+    else:
+        return 0
+    if keys > MAX_DATA_KEYS:
+        raise ValueError(f"holds more than {MAX_DATA_KEYS} keys")
+    return keys
+
+
+def check_data(value: dict[str, Any], *, max_bytes: int | None = MAX_DATA_BYTES
+               ) -> dict[str, Any]:
+    """``value`` if it is a JSON object within the limits (depth, keys and, unless
+    ``max_bytes`` is ``None``, size as JSON); ``ValueError`` saying which it is over."""
+    _data_shape(value, 1)
+    if max_bytes is not None:
+        try:
+            size = len(orjson.dumps(value))
+        except orjson.JSONEncodeError:  # an integer past 64 bits
+            raise ValueError("holds a number out of range (64-bit integers)") from None
+        if size > max_bytes:
+            raise ValueError(f"is over {max_bytes} bytes as JSON")
+    return value
+
+
+EventData = Annotated[dict[str, Any], AfterValidator(check_data)]
+"""An event's ``data``: a JSON object templates read (``{{ data.task.title }}``)."""
+
+
 class EventType(StrEnum):
     LIKE = "LIKE"
     COMMENT = "COMMENT"
     FOLLOW = "FOLLOW"
     MENTION = "MENTION"
     SYSTEM = "SYSTEM"
+
+
+_BUILTINS = frozenset(EventType)
+
+
+def is_builtin(kind: str) -> bool:
+    """One of the five built-in types (:class:`EventType`), whose field rules
+    :func:`check_type_rules` knows."""
+    return kind in _BUILTINS
 
 
 class Priority(StrEnum):
@@ -116,7 +195,7 @@ class Event(BaseModel):
 
     eventId: Id
     tenantId: Id = "default"
-    type: EventType
+    type: TypeName
     actorId: Id
     recipients: Annotated[
         list[Id], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_unique)
@@ -124,6 +203,7 @@ class Event(BaseModel):
     postId: Id | None = None
     commentId: Id | None = None
     text: Annotated[str, StringConstraints(strict=True, max_length=MAX_TEXT)] | None = None
+    data: EventData | None = None
     occurredAt: UtcDatetime
     acceptedAt: UtcDatetime
 
@@ -134,17 +214,19 @@ class Event(BaseModel):
 
 
 def check_type_rules(
-    kind: EventType, actor: str, recipients: list[str], post_id: str | None, text: str | None
+    kind: str, actor: str, recipients: list[str], post_id: str | None, text: str | None
 ) -> None:
     """Rules that depend on the event type; shared by the HTTP body and the AMQP envelope so
-    both reject the same things."""
+    both reject the same things. A tenant's own types have no field rules beyond the
+    envelope's: their templates say what they need, and a template that needs what an event
+    lacks fails at render time (the event is dead-lettered ``template_failed``)."""
     if actor in recipients:
         raise ValueError("actorId must not be one of the recipients: nobody is notified of "
                          "their own activity")
     if kind in (EventType.LIKE, EventType.COMMENT) and post_id is None:
-        raise ValueError(f"postId is required for {kind.value}")
+        raise ValueError(f"postId is required for {kind}")
     if kind in (EventType.COMMENT, EventType.SYSTEM) and not (text and text.strip()):
-        raise ValueError(f"text is required for {kind.value}")
+        raise ValueError(f"text is required for {kind}")
 
 
 class Notification(BaseModel):
@@ -155,7 +237,7 @@ class Notification(BaseModel):
     id: str
     tenantId: Id
     userId: Id
-    type: EventType
+    type: TypeName
     actorId: Id
     eventId: Id
     postId: Id | None = None

@@ -56,7 +56,7 @@ def make_row(
     # A model's fields are its __dict__ (pydantic v2); dict(model) would first look for a
     # .keys() through the model's __getattr__ and its AttributeError: 7 % of the persister.
     fields = notification.__dict__.copy()
-    fields["type"] = notification.type.value
+    fields["type"] = str(notification.type)
     fields["priority"] = notification.priority.value
     created = fields["createdAt"] = _cut(notification.createdAt)
     fields["expiresAt"] = _cut(notification.expiresAt)

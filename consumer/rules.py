@@ -32,13 +32,13 @@ _PRIORITY = {
 _SPACES = re.compile(r"\s+")
 
 
-def priority_of(kind: EventType) -> Priority:
+def priority_of(kind: str) -> Priority:
     """Direct conversation (comment, mention) and system messages are transactional; likes and
     follows are social signals the user can read later: promotional."""
-    return _PRIORITY[kind]
+    return _PRIORITY[EventType(kind)]
 
 
-def is_rate_limited(kind: EventType) -> bool:
+def is_rate_limited(kind: str) -> bool:
     """Per-actor limits apply to what users do, not to the platform's own SYSTEM messages."""
     return kind is not EventType.SYSTEM
 
@@ -64,6 +64,7 @@ def format_message(event: Event) -> str:
             return f'{actor} mentioned you: "{text}"' if text else f"{actor} mentioned you"
         case EventType.SYSTEM:
             return _SPACES.sub(" ", event.text or "").strip()
+    raise ValueError(f"{event.type!r} is not a built-in type")
 
 
 def semantic_digest(event: Event) -> str | None:
@@ -80,9 +81,9 @@ def semantic_digest(event: Event) -> str | None:
             parts = []
         case EventType.COMMENT:
             parts = [event.postId or "", _SPACES.sub(" ", event.text or "").strip()]
-        case EventType.SYSTEM:
+        case _:
             return None
-    raw = "\x1f".join([event.type.value, event.actorId, *parts])
+    raw = "\x1f".join([event.type, event.actorId, *parts])
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
 

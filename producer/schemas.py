@@ -29,11 +29,16 @@ from pydantic import (
 )
 
 from common.models import (
+    MAX_DATA_BYTES,
+    MAX_DATA_DEPTH,
+    MAX_DATA_KEYS,
     MAX_RECIPIENTS,
     MAX_TEXT,
     Event,
+    EventData,
     EventType,
     Id,
+    TypeName,
     check_type_rules,
     utc_now,
 )
@@ -101,13 +106,18 @@ class EventIn(_Strict):
 
     eventId: Id | None = None
     tenantId: Id = "default"
-    type: EventType
+    type: TypeName = Field(description="A built-in type (LIKE, COMMENT, FOLLOW, MENTION, "
+                                       "SYSTEM) or one the tenant registered "
+                                       "(`PUT /v1/event-types/{type}`).")
     actorId: Id
     targetId: Id | None = None
     targetIds: Annotated[list[Id], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = None
     postId: Id | None = None
     commentId: Id | None = None
     text: Text | None = None
+    data: EventData | None = Field(None, description="What the type's templates read as "
+                                   f"`data`: a JSON object, at most {MAX_DATA_DEPTH} levels, "
+                                   f"{MAX_DATA_KEYS} keys in all and {MAX_DATA_BYTES} bytes.")
     occurredAt: IsoDatetime | None = None
 
     @field_validator("occurredAt")
@@ -160,6 +170,7 @@ class EventIn(_Strict):
             postId=self.postId,
             commentId=self.commentId,
             text=self.text,
+            data=self.data,
             occurredAt=occurred,
             acceptedAt=now,
         )
@@ -253,12 +264,6 @@ class TokenIn(BaseModel):
 
     userId: Id
     ttlSeconds: Annotated[int, Field(ge=60, le=MAX_TOKEN_TTL_SECONDS)] = DEFAULT_TOKEN_TTL_SECONDS
-
-
-MAX_DATA_DEPTH = 10
-"""A preview's ``data`` nests at most 10 levels (the object itself is level 1)."""
-MAX_DATA_KEYS = 100
-"""A preview's ``data`` holds at most 100 keys, counted over every object in it."""
 
 
 class PreviewIn(BaseModel):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from common.logs import get_logger
-from common.models import Event
+from common.models import Event, is_builtin
 from common.telemetry.trace import Tracer
 from producer.bodies import validate_body
 from producer.errors import MAX_DETAILS, HttpError
@@ -16,6 +17,7 @@ from producer.metrics import (
     EVENTS_REJECTED,
     PUBLISH_FAILURES,
     PUBLISH_SECONDS,
+    TENANT_TYPE_LABEL,
 )
 from producer.schemas import DEFAULT_WINDOW, EventIn, OccurredWindow
 
@@ -24,6 +26,14 @@ __all__ = ["Ingest"]
 log = get_logger(__name__)
 
 UNAVAILABLE = "broker_unavailable"
+
+TypeCheck = Callable[[str, str], Awaitable[bool]]
+"""``(tenant id, type name) -> whether the tenant has that type``; asked only for names that
+are not built-ins."""
+
+
+async def _no_tenant_types(tenant_id: str, kind: str) -> bool:
+    return False
 BATCH_DETAILS = 5 * MAX_DETAILS
 """Details listed in one batch answer, over all its items: each item's are capped already,
 but 500 items of 20 details each would be a megabyte of answer to a small body."""
@@ -31,8 +41,10 @@ but 500 items of 20 details each would be a megabyte of answer to a small body."
 
 class Ingest:
     def __init__(self, publisher: Publisher, retry_after_seconds: int,
-                 window: OccurredWindow = DEFAULT_WINDOW, tracer: Tracer | None = None) -> None:
+                 window: OccurredWindow = DEFAULT_WINDOW, tracer: Tracer | None = None,
+                 known_type: TypeCheck = _no_tenant_types) -> None:
         self._publisher = publisher
+        self._known_type = known_type
         self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
         self._retry_after = str(retry_after_seconds)
         self._context = {"window": window}
@@ -52,13 +64,24 @@ class Ingest:
             EVENTS_REJECTED.labels("invalid").inc()
             raise
 
+    async def check_type(self, body: EventIn) -> EventIn:
+        """``body`` if its type is a built-in or one its tenant registered; 422
+        ``unknown_type`` naming it otherwise."""
+        if is_builtin(body.type) or await self._known_type(body.tenantId, body.type):
+            return body
+        EVENTS_REJECTED.labels("unknown_type").inc()
+        raise HttpError(422, "unknown_type", f"tenant {body.tenantId} has no event type "
+                        f"{body.type!r}: register it with PUT /v1/event-types/{{type}}",
+                        [{"field": "type", "value": body.type,
+                          "message": "not a built-in type nor one of the tenant's"}])
+
     async def _publish(self, events: list[Event]) -> list[PublishUnavailable | None]:
         started = time.perf_counter()
         outcomes = await self._publisher.publish_many(events)
         PUBLISH_SECONDS.observe(time.perf_counter() - started)
         for event, failure in zip(events, outcomes, strict=True):
             if failure is None:
-                ACCEPTED_BY_TYPE[event.type].inc()
+                ACCEPTED_BY_TYPE.get(event.type, ACCEPTED_BY_TYPE[TENANT_TYPE_LABEL]).inc()
                 self._tracer.mark(event.eventId, "accepted", event.acceptedAt.timestamp() * 1000,
                                   type=event.type, tenantId=event.tenantId)
             else:
@@ -67,8 +90,9 @@ class Ingest:
         return outcomes
 
     async def accept(self, body: EventIn) -> Event:
-        """Publish and wait for the confirm; 503 (as :class:`HttpError`) if none comes."""
-        event = body.to_event()
+        """Publish and wait for the confirm; 422 for a type the tenant does not have, 503 (as
+        :class:`HttpError`) if no confirm comes."""
+        event = (await self.check_type(body)).to_event()
         (failure,) = await self._publish([event])
         if failure is not None:
             raise self.unavailable(event.eventId)
@@ -82,7 +106,7 @@ class Ingest:
         budget = BATCH_DETAILS
         for index, item in enumerate(items):
             try:
-                events.append(self.validate(item).to_event())
+                events.append((await self.check_type(self.validate(item))).to_event())
                 indexes.append(index)
             except HttpError as error:
                 listed = error.details[:budget]

@@ -137,7 +137,7 @@ class Publisher:
             delivery_mode=2,  # persistent
             message_id=event.eventId,
             timestamp=event.acceptedAt,
-            headers={"x-herald-tenant": event.tenantId, "x-herald-type": event.type.value},
+            headers={"x-herald-tenant": event.tenantId, "x-herald-type": str(event.type)},
         )
         await channel.basic_publish(
             Event.__pydantic_serializer__.to_json(event),

@@ -42,7 +42,9 @@ def test_event_round_trips_through_json() -> None:
         ({"recipients": []}, "recipients"),
         ({"recipients": ["b", "b"]}, "recipients"),
         ({"recipients": ["u{1}"]}, "recipients.0"),
-        ({"type": "UNLIKE"}, "type"),
+        ({"type": "UN LIKE"}, "type"),
+        ({"type": "1LIKE"}, "type"),
+        ({"data": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": 1}}}}}}}}}}}, "data"),
         ({"occurredAt": "2026-11-21T12:00:00"}, "occurredAt"),
     ],
 )

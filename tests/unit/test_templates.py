@@ -179,5 +179,5 @@ def event(**over: object) -> Event:
 def test_default_templates_write_todays_messages(over: dict[str, object]) -> None:
     happened = event(**over)
     today = build_notifications(happened, NOW, 60)[0].message
-    rendered = render(DEFAULT_TEMPLATES[happened.type.value], happened.model_dump(mode="json"))
+    rendered = render(DEFAULT_TEMPLATES[happened.type], happened.model_dump(mode="json"))
     assert rendered == today
