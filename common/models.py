@@ -27,6 +27,7 @@ from pydantic import (
 __all__ = [
     "ID_PATTERN",
     "ID_RULE",
+    "LOCALE_PATTERN",
     "MAX_DATA_BYTES",
     "MAX_DATA_DEPTH",
     "MAX_DATA_KEYS",
@@ -38,6 +39,7 @@ __all__ = [
     "EventData",
     "EventType",
     "Id",
+    "Locale",
     "Notification",
     "Priority",
     "TypeName",
@@ -114,6 +116,11 @@ def is_type_name(value: object) -> TypeGuard[str]:
     :func:`is_id`)."""
     return isinstance(value, str) and _TYPE_FULL(value) is not None
 
+
+LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Z][A-Za-z]{1,3}|-[0-9]{3})?$"
+"""A locale: a language, optionally with a region, script or UN M.49 area (``en``, ``en-GB``,
+``pt-BR``, ``zh-Hant``, ``es-419``)."""
+Locale = Annotated[str, StringConstraints(strict=True, pattern=LOCALE_PATTERN)]
 
 MAX_DATA_DEPTH = 10
 """An event's ``data`` (and a preview's) nests at most 10 levels (the object itself is 1)."""
@@ -204,6 +211,7 @@ class Event(BaseModel):
     commentId: Id | None = None
     text: Annotated[str, StringConstraints(strict=True, max_length=MAX_TEXT)] | None = None
     data: EventData | None = None
+    locale: Locale | None = None
     occurredAt: UtcDatetime
     acceptedAt: UtcDatetime
 

@@ -47,6 +47,7 @@ from jinja2 import (
     TemplateSyntaxError,
     Undefined,
     UndefinedError,
+    meta,
     nodes,
 )
 from jinja2.exceptions import SecurityError, TemplateError
@@ -54,6 +55,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 __all__ = [
+    "COMPILED_CACHE",
     "DEFAULT_TEMPLATES",
     "MAX_CALL_DEPTH",
     "MAX_LOOP_STEPS",
@@ -66,6 +68,7 @@ __all__ = [
     "SNIPPET_CHARS",
     "TemplateRefused",
     "check",
+    "names_read",
     "render",
 ]
 
@@ -91,9 +94,12 @@ SNIPPET_CHARS = 80
 """The ``snippet`` filter's default length: the consumer's quote of a comment's text."""
 
 DEFAULT_TEMPLATES: Mapping[str, str] = {
-    "LIKE": '{{ actorId }} liked your {{ "comment" if commentId else "post" }}',
+    "LIKE": '{{ actorId }}{% if others is defined and others %} and {{ others }} '
+            'other{{ "s" if others > 1 }}{% endif %} liked your '
+            '{{ "comment" if commentId else "post" }}',
     "COMMENT": '{{ actorId }} commented on your post: "{{ text|snippet }}"',
-    "FOLLOW": "{{ actorId }} started following you",
+    "FOLLOW": '{{ actorId }}{% if others is defined and others %} and {{ others }} '
+              'other{{ "s" if others > 1 }}{% endif %} started following you',
     "MENTION": '{% set quote = text|snippet %}{{ actorId }} mentioned you'
                '{% if quote %}: "{{ quote }}"{% endif %}',
     "SYSTEM": "{{ text|squish }}",
@@ -101,7 +107,9 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
 """The five built-in types' messages as templates, keyed by event type
 (:class:`common.models.EventType`'s values), rendered against an event's fields: they
 produce exactly what :func:`consumer.rules.format_message` writes today
-(tests/unit/test_templates.py holds them equal), the starting point a tenant edits."""
+(tests/unit/test_templates.py holds them equal), the starting point a tenant edits. The two
+types that digest (LIKE, FOLLOW) also say how many others joined (``others``: the digest's
+distinct actors but the one named), "zoe and 11 others liked your post"."""
 
 
 class TemplateRefused(Exception):
@@ -400,7 +408,20 @@ def _environment() -> _Sandbox:
 _ENV = _environment()
 
 
+COMPILED_CACHE = 1024
+"""Compiled templates kept (by source): a consumer renders the same few thousand at most."""
+
+
 def _compile(source: str) -> Template:
+    if not isinstance(source, str):
+        raise TemplateRefused("a template is a string")
+    return _compiled(source)[0]
+
+
+@functools.lru_cache(maxsize=COMPILED_CACHE)
+def _compiled(source: str) -> tuple[Template, frozenset[str]]:
+    """The template and the names it reads from its data, compiled once per source (a
+    refusal is not cached: it raises again)."""
     if not isinstance(source, str):
         raise TemplateRefused("a template is a string")
     if len(source) > MAX_SOURCE_CHARS:
@@ -408,10 +429,12 @@ def _compile(source: str) -> Template:
                               f"{MAX_SOURCE_CHARS:,}")
     try:
         tree = _ENV.parse(source)
+        names = frozenset(meta.find_undeclared_variables(tree))
         guarded = _Guard().visit(tree)
         tree.set_environment(_ENV)
-        return _ENV.template_class.from_code(_ENV, _ENV.compile(guarded),
-                                             _ENV.make_globals(None), None)
+        template = _ENV.template_class.from_code(_ENV, _ENV.compile(guarded),
+                                                 _ENV.make_globals(None), None)
+        return template, names
     except TemplateSyntaxError as exc:
         raise TemplateRefused(f"syntax error on line {exc.lineno}: {exc.message}") from None
     except RecursionError:
@@ -422,6 +445,15 @@ def check(source: str) -> None:
     """Refuse what is wrong before any data: not a string, too long, a syntax error (its
     line named), an unknown filter or test."""
     _compile(source)
+
+
+def names_read(source: str) -> frozenset[str]:
+    """The top-level names ``source`` reads from its data (``{{ data.task }}`` reads
+    ``data``): the consumer renders once per event and locale unless a template reads the
+    recipient (``userId``). Raises :class:`TemplateRefused` as :func:`check` does."""
+    if not isinstance(source, str):
+        raise TemplateRefused("a template is a string")
+    return _compiled(source)[1]
 
 
 def render(source: str, data: Mapping[str, Any], *,

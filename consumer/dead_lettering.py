@@ -7,7 +7,9 @@ message and dead-letters it once more: the dead-letter queue is at-least-once to
 
 Reasons (``x-herald-reason``): ``invalid`` (not a valid event; ``x-herald-detail`` says why),
 ``rate_limited`` (the actor was over its limit), ``semantic_duplicate`` (the body's
-``recipients`` is narrowed to those whose notification collapsed into an earlier one). The
+``recipients`` is narrowed to those whose notification collapsed into an earlier one),
+``unknown_type`` (the tenant has no such type), ``template_failed`` (the template failed on the
+event's data; ``x-herald-detail`` says which and why). The
 broker adds ``x-death`` with reason ``delivery_limit`` for messages redelivered too often.
 """
 
@@ -31,6 +33,12 @@ class DeadLetterReason(StrEnum):
     INVALID = "invalid"
     RATE_LIMITED = "rate_limited"
     SEMANTIC_DUPLICATE = "semantic_duplicate"
+    UNKNOWN_TYPE = "unknown_type"
+    """The event's type is neither a built-in nor one its tenant has (the producer checks
+    this too; anything else that publishes to the exchange is checked here)."""
+    TEMPLATE_FAILED = "template_failed"
+    """The type's template failed on this event's data (an unknown name, a limit): the
+    detail says which template and why; the batch's other events go on."""
 
 
 async def dead_letter(

@@ -9,13 +9,15 @@ __all__ = ["BATCH_SECONDS", "BATCH_SIZE", "CAPPED", "EVENTS", "HOLDING", "NOTIFI
 
 EVENTS = Counter(
     "herald_consumer_events_total",
-    "Events handled, by outcome: notified, duplicate, erased, semantic_duplicate, rate_limited, "
-    "invalid",
+    "Events handled, by outcome: notified, duplicate, erased, muted (every recipient's "
+    "preferences stopped it), held (quiet hours), semantic_duplicate, rate_limited, invalid, "
+    "unknown_type, template_failed",
     ["outcome"],
 )
 NOTIFICATIONS = Counter(
     "herald_notifications_total",
-    "Notifications by outcome: buffered, duplicate, semantic_duplicate, erased",
+    "Notifications by outcome: buffered, duplicate, semantic_duplicate, erased, muted (a "
+    "preference stopped it), held (kept for the end of the user's quiet hours)",
     ["outcome"],
 )
 CAPPED = Counter(

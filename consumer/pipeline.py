@@ -1,5 +1,6 @@
-"""One batch of AMQP messages through validate → (rate-limit + dedup + buffer: one Redis round
-trip) → dead-letter.
+"""One batch of AMQP messages through validate → the tenant's type → preferences and quiet
+hours (:mod:`consumer.making`) → templates (:mod:`consumer.rendering`, off the event loop) →
+(rate-limit + dedup + buffer: one Redis round trip) → dead-letter.
 
 ``handle_batch`` does the work and raises on any Redis or RabbitMQ failure; every step is
 idempotent, so the caller may run the batch again or let the broker redeliver it. When it
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 from pydantic import ValidationError
@@ -24,22 +26,48 @@ from common.buffer.inbox import (
     Pending,
     RateVerdict,
 )
+from common.catalog import TenantConfig, TypeDef
 from common.logs import get_logger
 from common.models import Event, utc_now
+from common.preferences import UserSettings
 from common.telemetry.trace import Tracer
 from common.validation import one_line
 from consumer.dead_lettering import DeadLetterReason, dead_letter
+from consumer.making import ReleaseOf, Verdict, decide, never_quiet
 from consumer.metrics import CAPPED, EVENTS, NOTIFICATIONS
+from consumer.rendering import Job, render_jobs
 from consumer.rules import build_notifications, is_rate_limited, semantic_digest
 from consumer.tracing import batch_started, mark_outcome
 
-__all__ = ["Pipeline", "describe_invalid"]
+__all__ = ["BuiltinsOnly", "ConfigSource", "Pipeline", "describe_invalid"]
 
 log = get_logger(__name__)
 
 
 def describe_invalid(exc: ValidationError) -> str:
     return one_line(exc)
+
+
+class ConfigSource(Protocol):
+    """What the pipeline reads of tenants and users (:class:`common.config_cache.ConfigCache`
+    in the service); raises when it cannot know (the batch is then retried)."""
+
+    async def tenant(self, tenant_id: str) -> TenantConfig: ...
+
+    async def users(self, tenant_id: str, user_ids: Sequence[str]
+                    ) -> Mapping[str, UserSettings]: ...
+
+
+class BuiltinsOnly:
+    """A :class:`ConfigSource` without a store: the five built-in types and their default
+    templates, no user settings (the benchmarks, tests of the buffer path)."""
+
+    async def tenant(self, tenant_id: str) -> TenantConfig:
+        return TenantConfig(tenant_id)
+
+    async def users(self, tenant_id: str, user_ids: Sequence[str]
+                    ) -> Mapping[str, UserSettings]:
+        return {}
 
 
 @dataclass
@@ -53,22 +81,30 @@ class _Item:
     dead_body: bytes | None = None
     buffered: int = 0
     erased: int = 0
+    muted: int = 0
+    held: int = 0
     collapsed: list[str] = field(default_factory=list)
+    typedef: TypeDef | None = None
+    jobs: list[Job] = field(default_factory=list)
 
 
 class Pipeline:
     def __init__(
         self, buffer: NotificationBuffer, dead_letters: AbstractExchange, ttl_seconds: float,
-        tracer: Tracer | None = None,
+        tracer: Tracer | None = None, config: ConfigSource | None = None,
+        release_of: ReleaseOf = never_quiet,
     ) -> None:
         self._buffer = buffer
         self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
         self._dead_letters = dead_letters
         self._ttl = ttl_seconds
+        self._config: ConfigSource = config if config is not None else BuiltinsOnly()
+        self._release_of = release_of
 
     async def handle_batch(self, messages: Sequence[AbstractIncomingMessage]) -> None:
         batch_started(self._tracer)
         items = [self._parse(m) for m in messages]
+        await self._prepare([i for i in items if i.reason is None])
         await self._admit_and_buffer([i for i in items if i.reason is None])
 
         rejected = [i for i in items if i.reason is not None]
@@ -86,6 +122,55 @@ class Pipeline:
             return _Item(message, Event.model_validate_json(message.body))
         except ValidationError as exc:
             return _Item(message, reason=DeadLetterReason.INVALID, detail=describe_invalid(exc))
+
+    async def _prepare(self, items: list[_Item]) -> None:
+        """Each item's type (or ``unknown_type``), what becomes of each recipient
+        (:func:`consumer.making.decide`) and its messages (``template_failed`` when its
+        template fails on it): two store reads per tenant at most, through the cache."""
+        if not items:
+            return
+        tenants = sorted({i.event.tenantId for i in items if i.event is not None})
+        configs = dict(zip(tenants, await asyncio.gather(
+            *(self._config.tenant(t) for t in tenants)), strict=True))
+        wanted: dict[str, set[str]] = {t: set() for t in tenants}
+        for item in items:
+            event = item.event
+            assert event is not None
+            item.typedef = configs[event.tenantId].type_of(event.type)
+            if item.typedef is None:
+                item.reason = DeadLetterReason.UNKNOWN_TYPE
+                item.detail = f"tenant {event.tenantId} has no event type {event.type!r}"
+            else:
+                wanted[event.tenantId].update(event.recipients)
+        users = dict(zip(tenants, await asyncio.gather(
+            *(self._config.users(t, sorted(wanted[t])) for t in tenants)), strict=True))
+        now = utc_now()
+        jobs: list[Job] = []
+        for item in items:
+            event, typedef = item.event, item.typedef
+            if event is None or typedef is None:
+                continue
+            by_locale: dict[str | None, list[str]] = {}
+            for decision in decide(event, typedef, event.recipients, users[event.tenantId],
+                                   now, self._release_of):
+                if decision.verdict is Verdict.MUTED:
+                    item.muted += 1
+                    continue
+                # Quiet hours hold nothing yet: held notifications are made now.
+                by_locale.setdefault(decision.locale, []).append(decision.recipient)
+            item.jobs = [Job(event, configs[event.tenantId], locale, recipients)
+                         for locale, recipients in by_locale.items()]
+            jobs.extend(item.jobs)
+        if jobs:
+            await asyncio.to_thread(render_jobs, jobs)
+        for item in items:
+            failed = next((job.error for job in item.jobs if job.error is not None), None)
+            if failed is not None:
+                item.reason = DeadLetterReason.TEMPLATE_FAILED
+                item.detail = failed
+                item.jobs = []
+        if any(i.muted for i in items):
+            NOTIFICATIONS.labels("muted").inc(sum(i.muted for i in items))
 
     async def _admit_and_buffer(self, items: list[_Item]) -> None:
         """Admission of the rate-limited events and buffering of every notification, in one
@@ -106,9 +191,12 @@ class Pipeline:
                 limited.append(item)
             digest = semantic_digest(event)
             accepted_ms = int(event.acceptedAt.timestamp() * 1000)
-            for notification in build_notifications(event, now, self._ttl):
-                pending.append(Pending(notification, digest, accepted_ms, gate))
-                owners.append(item)
+            priority = item.typedef.priority if item.typedef is not None else None
+            for job in item.jobs:
+                for notification in build_notifications(event, now, self._ttl, job.messages,
+                                                        priority):
+                    pending.append(Pending(notification, digest, accepted_ms, gate))
+                    owners.append(item)
         admissions, outcomes = await self._buffer.admit_and_buffer(admits, pending)
         for item, admission in zip(limited, admissions, strict=True):
             if admission is RateVerdict.LIMITED:
@@ -152,6 +240,10 @@ class Pipeline:
             log.info("event for erased recipients dropped", eventId=event_id,
                      recipients=item.erased)
             return "erased"
+        if item.held:
+            return "held"
+        if item.muted:
+            return "muted"
         log.info("duplicate event dropped", eventId=event_id)
         return "duplicate"
 

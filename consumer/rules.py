@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from common.models import Event, EventType, Notification, Priority, notification_id
@@ -40,7 +41,7 @@ def priority_of(kind: str) -> Priority:
 
 def is_rate_limited(kind: str) -> bool:
     """Per-actor limits apply to what users do, not to the platform's own SYSTEM messages."""
-    return kind is not EventType.SYSTEM
+    return kind != EventType.SYSTEM
 
 
 def _snippet(text: str | None) -> str:
@@ -87,13 +88,23 @@ def semantic_digest(event: Event) -> str | None:
     return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
 
-def build_notifications(event: Event, now: datetime, ttl_seconds: float) -> list[Notification]:
-    """One notification per recipient, with ids derived from (tenant, eventId, recipient).
+def build_notifications(
+    event: Event, now: datetime, ttl_seconds: float,
+    messages: Mapping[str, str] | None = None, priority: Priority | str | None = None,
+) -> list[Notification]:
+    """One notification per recipient, with ids derived from (tenant, eventId, recipient):
+    those of ``messages`` (recipient → rendered text, :mod:`consumer.rendering`), in the
+    event's order, or, without ``messages``, every recipient with today's fixed
+    :func:`format_message` (the reference the default templates are held equal to, and the
+    benchmark's baseline). ``priority``: the type's (:class:`common.catalog.TypeDef`), or
+    the built-in's.
 
     Built without validation: every field comes from a validated :class:`Event` (tests/unit
     check that the result equals a validated notification)."""
-    message = format_message(event)
-    priority = priority_of(event.type)
+    if messages is None:
+        text = format_message(event)
+        messages = dict.fromkeys(event.recipients, text)
+    level = Priority(priority) if priority is not None else priority_of(event.type)
     # Milliseconds: the precision of the buffer's scores, the stream and the stores, so a
     # notification reads the same live, replayed and from history.
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
@@ -108,10 +119,10 @@ def build_notifications(event: Event, now: datetime, ttl_seconds: float) -> list
             eventId=event.eventId,
             postId=event.postId,
             commentId=event.commentId,
-            message=message,
-            priority=priority,
+            message=messages[recipient],
+            priority=level,
             createdAt=now,
             expiresAt=expires,
         )
-        for recipient in event.recipients
+        for recipient in event.recipients if recipient in messages
     ]

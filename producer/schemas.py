@@ -38,6 +38,7 @@ from common.models import (
     EventData,
     EventType,
     Id,
+    Locale,
     TypeName,
     check_type_rules,
     utc_now,
@@ -118,6 +119,9 @@ class EventIn(_Strict):
     data: EventData | None = Field(None, description="What the type's templates read as "
                                    f"`data`: a JSON object, at most {MAX_DATA_DEPTH} levels, "
                                    f"{MAX_DATA_KEYS} keys in all and {MAX_DATA_BYTES} bytes.")
+    locale: Locale | None = Field(None, description="The recipients' locale when their "
+                                  "profiles name none (`en`, `en-GB`): which of the type's "
+                                  "templates renders.")
     occurredAt: IsoDatetime | None = None
 
     @field_validator("occurredAt")
@@ -171,6 +175,7 @@ class EventIn(_Strict):
             commentId=self.commentId,
             text=self.text,
             data=self.data,
+            locale=self.locale,
             occurredAt=occurred,
             acceptedAt=now,
         )
