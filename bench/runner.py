@@ -23,8 +23,9 @@ DESCRIPTION = """Herald's load tool. Scenarios: ingest (single events, closed lo
 batch endpoint), consumer / persister (drain a pre-filled backlog), e2e (open-loop rate at
 WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gateway frames/s),
 publish (the producer's publish path without HTTP: the ceiling of ingest), trace (the console's
-trace marks' cost per event), capacity (Redis and store bytes per notification), all (the whole
-table of bench/RESULTS.md)."""
+trace marks' cost per event), capacity (Redis and store bytes per notification), templates (the
+consumer's making step with templates against fixed formatting), all (the whole table of
+bench/RESULTS.md)."""
 
 SCENARIOS = {  # name -> module:function, imported on use
     "ingest": "bench.ingest:run_ingest",
@@ -37,6 +38,7 @@ SCENARIOS = {  # name -> module:function, imported on use
     "publish": "bench.publish:run_publish",
     "trace": "bench.trace:run_trace",
     "capacity": "bench.capacity:run_capacity",
+    "templates": "bench.templates:run_templates",
 }
 
 
