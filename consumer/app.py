@@ -8,16 +8,19 @@ from redis.asyncio import Redis
 
 from common.amqp import connect
 from common.buffer.inbox import NotificationBuffer
+from common.config_cache import ConfigCache
 from common.health import ProbeServer, Readiness
 from common.logs import get_logger
 from common.redis_memory import Watermark
 from common.redis_pool import open_redis
 from common.redis_watch import RedisMemoryWatch
+from common.retry import GaveUp, Retrier
 from common.service import stop_on_signals
+from common.store import Store, open_store
 from common.telemetry import Tracer, start_telemetry
 from common.topology import declare_topology
 from consumer.depth import sample_queue_depths
-from consumer.metrics import HOLDING
+from consumer.metrics import HOLDING, count_retry
 from consumer.pipeline import Pipeline
 from consumer.settings import ConsumerSettings
 from consumer.worker import Worker
@@ -73,6 +76,14 @@ async def serve(settings: ConsumerSettings) -> None:
             raise ConnectionError("rabbitmq not connected")
 
     readiness.add("rabbitmq", rabbitmq_up)
+    store: Store | None = None
+
+    async def store_up() -> None:
+        if store is None:
+            raise ConnectionError("store not open yet")
+        await store.ping()
+
+    readiness.add("store", store_up)
 
     async def consuming() -> None:
         if worker is None:
@@ -82,13 +93,25 @@ async def serve(settings: ConsumerSettings) -> None:
     probes = ProbeServer(readiness, settings.host, settings.port)
     await probes.start()
 
+    # Tenants' types and templates and users' settings: the store, through a cache.
+    retrier = Retrier(stop, settings.retry_max_seconds, on_retry=count_retry)
+    try:
+        store = await retrier.run("open_store", lambda: open_store(
+            settings.store_url, retention_days=settings.store_retention_days))
+    except GaveUp:
+        await connection.close()
+        await redis.aclose()
+        await probes.stop()
+        return
+    log.info("store open", backend=store.backend)
+
     channel = await connection.channel(publisher_confirms=True)
     await channel.set_qos(prefetch_count=settings.prefetch)
     topology = await declare_topology(channel, settings.names, settings.delivery_limit)
     tracer = Tracer()
     pipeline = Pipeline(
         make_buffer(redis, settings), topology.dead_letters, settings.notification_ttl_seconds,
-        tracer,
+        tracer, ConfigCache(store, settings.herald_config_ttl_seconds),
     )
     worker = Worker(connection, topology.notify_queue, pipeline, settings.prefetch,
                     settings.retry_max_seconds, settings.ack_delay_seconds)
@@ -114,6 +137,7 @@ async def serve(settings: ConsumerSettings) -> None:
     await worker.stop(settings.shutdown_timeout_seconds)
     await connection.close()
     await telemetry.close()
+    await store.close()
     await redis.aclose()
     await probes.stop()
     log.info("consumer stopped")

@@ -39,7 +39,8 @@ from consumer.rendering import Job, render_jobs
 from consumer.rules import build_notifications, is_rate_limited, semantic_digest
 from consumer.tracing import batch_started, mark_outcome
 
-__all__ = ["BuiltinsOnly", "ConfigSource", "Pipeline", "describe_invalid"]
+__all__ = ["BuiltinsOnly", "ConfigUnavailable", "Configuration", "Pipeline",
+           "describe_invalid"]
 
 log = get_logger(__name__)
 
@@ -48,7 +49,7 @@ def describe_invalid(exc: ValidationError) -> str:
     return one_line(exc)
 
 
-class ConfigSource(Protocol):
+class Configuration(Protocol):
     """What the pipeline reads of tenants and users (:class:`common.config_cache.ConfigCache`
     in the service); raises when it cannot know (the batch is then retried)."""
 
@@ -58,8 +59,13 @@ class ConfigSource(Protocol):
                     ) -> Mapping[str, UserSettings]: ...
 
 
+class ConfigUnavailable(ConnectionError):
+    """The store did not answer a configuration read: a transient failure (the worker
+    retries the batch with backoff, the events wait in RabbitMQ), never a dead letter."""
+
+
 class BuiltinsOnly:
-    """A :class:`ConfigSource` without a store: the five built-in types and their default
+    """A :class:`Configuration` without a store: the five built-in types and their default
     templates, no user settings (the benchmarks, tests of the buffer path)."""
 
     async def tenant(self, tenant_id: str) -> TenantConfig:
@@ -91,14 +97,14 @@ class _Item:
 class Pipeline:
     def __init__(
         self, buffer: NotificationBuffer, dead_letters: AbstractExchange, ttl_seconds: float,
-        tracer: Tracer | None = None, config: ConfigSource | None = None,
+        tracer: Tracer | None = None, config: Configuration | None = None,
         release_of: ReleaseOf = never_quiet,
     ) -> None:
         self._buffer = buffer
         self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
         self._dead_letters = dead_letters
         self._ttl = ttl_seconds
-        self._config: ConfigSource = config if config is not None else BuiltinsOnly()
+        self._config: Configuration = config if config is not None else BuiltinsOnly()
         self._release_of = release_of
 
     async def handle_batch(self, messages: Sequence[AbstractIncomingMessage]) -> None:
@@ -130,8 +136,11 @@ class Pipeline:
         if not items:
             return
         tenants = sorted({i.event.tenantId for i in items if i.event is not None})
-        configs = dict(zip(tenants, await asyncio.gather(
-            *(self._config.tenant(t) for t in tenants)), strict=True))
+        try:
+            configs = dict(zip(tenants, await asyncio.gather(
+                *(self._config.tenant(t) for t in tenants)), strict=True))
+        except Exception as exc:
+            raise ConfigUnavailable(f"tenant configuration not read: {exc!r}"[:500]) from exc
         wanted: dict[str, set[str]] = {t: set() for t in tenants}
         for item in items:
             event = item.event
@@ -142,8 +151,11 @@ class Pipeline:
                 item.detail = f"tenant {event.tenantId} has no event type {event.type!r}"
             else:
                 wanted[event.tenantId].update(event.recipients)
-        users = dict(zip(tenants, await asyncio.gather(
-            *(self._config.users(t, sorted(wanted[t])) for t in tenants)), strict=True))
+        try:
+            users = dict(zip(tenants, await asyncio.gather(
+                *(self._config.users(t, sorted(wanted[t])) for t in tenants)), strict=True))
+        except Exception as exc:
+            raise ConfigUnavailable(f"user settings not read: {exc!r}"[:500]) from exc
         now = utc_now()
         jobs: list[Job] = []
         for item in items:
