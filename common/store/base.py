@@ -23,6 +23,19 @@ Contract (tested once against every backend in ``tests/integration/test_store_co
 * Tenancy (:mod:`common.tenancy`): ``create_tenant`` and ``add_key`` never overwrite (they
   return ``False`` when the id is taken); ``revoke_key`` sets ``revoked_at`` once and keeps the
   first time; lists are ordered by creation time, then id. Only a key's hash is stored.
+* Configuration (issue 19; :mod:`common.catalog`, :mod:`common.preferences`): a tenant's
+  types, templates and default locale (``get_tenant_config``: everything at once; a tenant
+  that set nothing has an empty config with the default locale ``en``), and users' settings.
+  ``put_type`` replaces a definition whole (``True``: it was new); ``delete_type`` removes
+  only the definition (its templates stay, and come back with it). ``put_template`` gives the
+  template the version after the last one saved under that (tenant, type, locale), atomically,
+  deleted ones included: a template deleted and saved again does not reuse a version.
+  ``put_profile`` sets locale and time zone (``None`` clears) and keeps the preferences;
+  ``put_preferences`` sets the per-type choices and quiet hours and keeps the profile; both
+  return the settings as stored. ``get_user_settings`` answers only for users that have
+  settings (at most :data:`MAX_SETTINGS_USERS` ids at once). ``erase_user`` deletes the
+  user's settings too (with ``created_until``: if last written at or before it); its count
+  is of notification rows only.
 * Every timestamp is kept to the millisecond, the precision of BSON dates, of the persist
   stream's ``t`` and of the buffer's scores; a row's times are cut to the millisecond when it
   is made (:func:`common.rows.make_row`), so both backends return the same values.
@@ -30,15 +43,18 @@ Contract (tested once against every backend in ``tests/integration/test_store_co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from common.catalog import TemplateDef, TenantConfig, TypeDef
+from common.preferences import QuietHours, UserSettings
 from common.records import StoredNotification
 from common.rows import Row
 from common.tenancy import ApiKey, Tenant
 
-__all__ = ["MAX_EXPORT", "MAX_PAGE", "InvalidCursor", "Store", "check_limit"]
+__all__ = ["MAX_EXPORT", "MAX_PAGE", "MAX_SETTINGS_USERS", "InvalidCursor", "Store",
+           "check_limit", "check_settings_users"]
 
 MAX_PAGE = 1000
 """The largest ``limit`` :meth:`Store.history` takes; the read API clamps before asking."""
@@ -46,6 +62,9 @@ MAX_PAGE = 1000
 MAX_EXPORT = 10_001
 """The largest ``limit`` :meth:`Store.export_user` takes (the export's cap, plus one row to
 tell that there was more)."""
+
+MAX_SETTINGS_USERS = 1000
+"""The most user ids one :meth:`Store.get_user_settings` takes (an event's recipients)."""
 
 
 class InvalidCursor(ValueError):
@@ -55,6 +74,11 @@ class InvalidCursor(ValueError):
 def check_limit(limit: int, largest: int = MAX_PAGE) -> None:
     if not 1 <= limit <= largest:
         raise ValueError(f"limit must be between 1 and {largest}, got {limit}")
+
+
+def check_settings_users(user_ids: Sequence[str]) -> None:
+    if len(user_ids) > MAX_SETTINGS_USERS:
+        raise ValueError(f"at most {MAX_SETTINGS_USERS} user ids at once, got {len(user_ids)}")
 
 
 class Store(Protocol):
@@ -144,6 +168,43 @@ class Store(Protocol):
 
     async def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
         """Mark the key revoked (the first time only); the key as now stored, or ``None``."""
+        ...
+
+    async def get_tenant_config(self, tenant_id: str) -> TenantConfig:
+        """The tenant's stored types, templates and default locale (empty when none)."""
+        ...
+
+    async def put_type(self, tenant_id: str, typedef: TypeDef) -> bool:
+        """Store (replace) a type's definition; ``True`` when it was not stored before."""
+        ...
+
+    async def delete_type(self, tenant_id: str, name: str) -> bool:
+        """Remove a stored definition; ``False`` when there was none."""
+        ...
+
+    async def put_template(self, tenant_id: str, type_name: str, locale: str, source: str,
+                           at: datetime) -> TemplateDef:
+        """Store a template; its version is the previous one's plus one (1 for the first)."""
+        ...
+
+    async def delete_template(self, tenant_id: str, type_name: str, locale: str) -> bool:
+        """Remove a stored template (its version is remembered); ``False`` when none."""
+        ...
+
+    async def set_default_locale(self, tenant_id: str, locale: str) -> None:
+        ...
+
+    async def get_user_settings(self, tenant_id: str, user_ids: Sequence[str]
+                                ) -> dict[str, UserSettings]:
+        """The settings of those of ``user_ids`` that have any (absent users are absent)."""
+        ...
+
+    async def put_profile(self, tenant_id: str, user_id: str, locale: str | None,
+                          time_zone: str | None, at: datetime) -> UserSettings:
+        ...
+
+    async def put_preferences(self, tenant_id: str, user_id: str, types: Mapping[str, bool],
+                              quiet_hours: QuietHours | None, at: datetime) -> UserSettings:
         ...
 
     async def prune(self, now: datetime) -> int:

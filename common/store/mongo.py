@@ -19,29 +19,40 @@ with ``$`` stays text. A duplicate-key error means either two upserts of one new
 (the retry finds the document and merges) or the id is stored for another user (the retry
 fails the same way; the record is dropped and logged). Writes use ``w: majority``, so a
 confirmed batch survives a failover.
+
+Configuration (issue 19) lives in four more collections, each ``_id`` made of the ids it
+belongs to joined by ``/`` (no id, type name or locale holds one): ``event_types``
+(``tenant/name``, the definition in ``def``), ``templates`` (``tenant/type/locale``; a deleted
+template keeps its document with ``source: null``, so the next save continues its version,
+``$inc`` in one ``find_one_and_update``), ``tenant_settings`` (``tenant``) and
+``user_settings`` (``tenant/user``; the per-type choices as ``[[type, on], ...]``, since a
+type name may hold a ``.``, which MongoDB reads as a path in a field name).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import AsyncMongoClient, IndexModel, UpdateOne
+from pymongo import AsyncMongoClient, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, OperationFailure
 from pymongo.write_concern import WriteConcern
 
+from common.catalog import DEFAULT_LOCALE, TemplateDef, TenantConfig, TypeDef
 from common.logs import get_logger
 from common.millis import from_ms, to_ms, truncate
 from common.models import Notification
+from common.preferences import QuietHours, UserSettings
 from common.records import Status, StoredNotification
 from common.rows import Row, collapse, row_of
-from common.store.base import MAX_EXPORT, check_limit
+from common.store.base import MAX_EXPORT, check_limit, check_settings_users
 from common.store.cursor import decode_cursor, encode_cursor
 from common.tenancy import ApiKey, Tenant
 
-__all__ = ["COLLECTION", "DEFAULT_DATABASE", "KEYS", "TENANTS", "MongoStore", "upsert_op"]
+__all__ = ["COLLECTION", "DEFAULT_DATABASE", "EVENT_TYPES", "KEYS", "TEMPLATES",
+           "TENANTS", "TENANT_SETTINGS", "USER_SETTINGS", "MongoStore", "upsert_op"]
 
 log = get_logger(__name__)
 
@@ -51,6 +62,10 @@ DEFAULT_DATABASE = "herald"
 COLLECTION = "notifications"
 TENANTS = "tenants"
 KEYS = "api_keys"
+EVENT_TYPES = "event_types"
+TEMPLATES = "templates"
+TENANT_SETTINGS = "tenant_settings"
+USER_SETTINGS = "user_settings"
 DUPLICATE_KEY = 11000
 INDEX_OPTIONS_CONFLICT = 85
 _KEPT_IF_ACKED = {"$eq": ["$status", Status.ACKED.value]}
@@ -106,6 +121,19 @@ def _key_of(doc: Document) -> ApiKey:
                   _utc(doc["createdAt"]), _utc(doc.get("revokedAt")), doc.get("name", ""))
 
 
+def _settings_of(doc: Document) -> UserSettings:
+    quiet = doc.get("quietHours")
+    return UserSettings(doc.get("locale"), doc.get("timeZone"),
+                        {name: bool(on) for name, on in doc.get("types") or []},
+                        QuietHours.from_json(quiet) if quiet else None,
+                        _utc(doc.get("updatedAt")))
+
+
+def _template_of(doc: Document) -> TemplateDef:
+    return TemplateDef(doc["type"], doc["locale"], doc["source"], int(doc["version"]),
+                       _utc(doc["updatedAt"]))
+
+
 def _only_duplicate_keys(exc: BulkWriteError) -> list[int] | None:
     """Indexes of the ops that failed on a duplicate key, or ``None`` if anything else failed."""
     details = exc.details
@@ -136,6 +164,9 @@ class MongoStore:
             TENANTS, write_concern=WriteConcern(w="majority"))
         self._keys: AsyncCollection[Document] = self._database.get_collection(
             KEYS, write_concern=WriteConcern(w="majority"))
+        self._types, self._templates, self._tenant_settings, self._user_settings = (
+            self._database.get_collection(name, write_concern=WriteConcern(w="majority"))
+            for name in (EVENT_TYPES, TEMPLATES, TENANT_SETTINGS, USER_SETTINGS))
         self._retention_seconds = int(timedelta(days=retention_days).total_seconds())
 
     @property
@@ -169,6 +200,8 @@ class MongoStore:
         await self._keys.create_indexes([
             IndexModel([("tenantId", 1), ("createdAt", 1), ("_id", 1)], name="tenant_keys"),
         ])
+        for collection in (self._types, self._templates):
+            await collection.create_indexes([IndexModel([("tenantId", 1)], name="tenant")])
         retention = IndexModel([("statusAt", 1)], name="retention",
                                expireAfterSeconds=self._retention_seconds)
         try:
@@ -263,6 +296,10 @@ class MongoStore:
         query: Document = {"tenantId": tenant_id, "userId": user_id}
         if created_until is not None:
             query["createdAt"] = {"$lte": truncate(created_until)}
+        settings: Document = {"_id": f"{tenant_id}/{user_id}"}
+        if created_until is not None:
+            settings["updatedAt"] = {"$lte": truncate(created_until)}
+        await self._user_settings.delete_many(settings)
         result = await self._coll.delete_many(query)  # w: majority, as every write here
         return int(result.deleted_count)
 
@@ -317,6 +354,83 @@ class MongoStore:
         await self._keys.update_one({"_id": key_id, "revokedAt": None},
                                     {"$set": {"revokedAt": truncate(at)}})
         return await self.get_key(key_id)
+
+    async def get_tenant_config(self, tenant_id: str) -> TenantConfig:
+        types = await self._types.find({"tenantId": tenant_id}).to_list()
+        templates = await self._templates.find(
+            {"tenantId": tenant_id, "source": {"$ne": None}}).to_list()
+        settings = await self._tenant_settings.find_one({"_id": tenant_id})
+        defs = [TypeDef.from_json(doc["def"]) for doc in types]
+        stored = [_template_of(doc) for doc in templates]
+        return TenantConfig(tenant_id, {d.name: d for d in defs},
+                            {(t.type, t.locale): t for t in stored},
+                            settings["defaultLocale"] if settings else DEFAULT_LOCALE)
+
+    async def put_type(self, tenant_id: str, typedef: TypeDef) -> bool:
+        doc = {"tenantId": tenant_id, "name": typedef.name, "def": typedef.to_json()}
+        result = await self._types.update_one({"_id": f"{tenant_id}/{typedef.name}"},
+                                              {"$set": doc}, upsert=True)
+        return result.upserted_id is not None
+
+    async def delete_type(self, tenant_id: str, name: str) -> bool:
+        result = await self._types.delete_many({"_id": f"{tenant_id}/{name}"})
+        return result.deleted_count == 1
+
+    async def put_template(self, tenant_id: str, type_name: str, locale: str, source: str,
+                           at: datetime) -> TemplateDef:
+        doc = await self._templates.find_one_and_update(
+            {"_id": f"{tenant_id}/{type_name}/{locale}"},
+            {"$set": {"tenantId": tenant_id, "type": type_name, "locale": locale,
+                      "source": source, "updatedAt": truncate(at)},
+             "$inc": {"version": 1}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        assert doc is not None  # an upsert returning the document after always has one
+        return _template_of(doc)
+
+    async def delete_template(self, tenant_id: str, type_name: str, locale: str) -> bool:
+        result = await self._templates.update_one(
+            {"_id": f"{tenant_id}/{type_name}/{locale}", "source": {"$ne": None}},
+            {"$set": {"source": None}})
+        return result.matched_count == 1
+
+    async def set_default_locale(self, tenant_id: str, locale: str) -> None:
+        await self._tenant_settings.update_one(
+            {"_id": tenant_id}, {"$set": {"defaultLocale": locale}}, upsert=True)
+
+    async def get_user_settings(self, tenant_id: str, user_ids: Sequence[str]
+                                ) -> dict[str, UserSettings]:
+        check_settings_users(user_ids)
+        if not user_ids:
+            return {}
+        found = self._user_settings.find(
+            {"_id": {"$in": [f"{tenant_id}/{u}" for u in user_ids]}, "tenantId": tenant_id})
+        return {doc["userId"]: _settings_of(doc) for doc in await found.to_list()}
+
+    async def _put_settings(self, tenant_id: str, user_id: str, values: Document,
+                            defaults: Document) -> UserSettings:
+        doc = await self._user_settings.find_one_and_update(
+            {"_id": f"{tenant_id}/{user_id}"},
+            {"$set": {"tenantId": tenant_id, "userId": user_id, **values},
+             "$setOnInsert": defaults},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        assert doc is not None
+        return _settings_of(doc)
+
+    async def put_profile(self, tenant_id: str, user_id: str, locale: str | None,
+                          time_zone: str | None, at: datetime) -> UserSettings:
+        return await self._put_settings(
+            tenant_id, user_id,
+            {"locale": locale, "timeZone": time_zone, "updatedAt": truncate(at)},
+            {"types": [], "quietHours": None})
+
+    async def put_preferences(self, tenant_id: str, user_id: str, types: Mapping[str, bool],
+                              quiet_hours: QuietHours | None, at: datetime) -> UserSettings:
+        return await self._put_settings(
+            tenant_id, user_id,
+            {"types": [[name, bool(on)] for name, on in types.items()],
+             "quietHours": quiet_hours.to_json() if quiet_hours is not None else None,
+             "updatedAt": truncate(at)},
+            {"locale": None, "timeZone": None})
 
     async def prune(self, now: datetime) -> int:
         return 0  # the TTL index on statusAt does it

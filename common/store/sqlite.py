@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,11 +47,13 @@ from typing import Any, TypeVar
 
 import orjson
 
+from common.catalog import DEFAULT_LOCALE, TemplateDef, TenantConfig, TypeDef
 from common.millis import from_ms, to_ms
 from common.models import Notification
+from common.preferences import QuietHours, UserSettings
 from common.records import Status, StoredNotification
 from common.rows import Row, row_of
-from common.store.base import MAX_EXPORT, check_limit
+from common.store.base import MAX_EXPORT, check_limit, check_settings_users
 from common.store.cursor import decode_cursor, encode_cursor
 from common.tenancy import ApiKey, Tenant
 
@@ -63,7 +65,7 @@ Values = tuple[Any, ...]
 PRUNE_CHUNK = 5000
 WAL_CHECKPOINT_PAGES = 10_000
 CACHE_KIB = 16_384
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
@@ -98,7 +100,39 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_ms  INTEGER
 );
 CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant_id, created_ms, key_id);
+CREATE TABLE IF NOT EXISTS event_types (
+    tenant_id   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+);
+CREATE TABLE IF NOT EXISTS templates (
+    tenant_id   TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    locale      TEXT NOT NULL,
+    source      TEXT,
+    version     INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, type, locale)
+);
+CREATE TABLE IF NOT EXISTS tenant_settings (
+    tenant_id       TEXT PRIMARY KEY,
+    default_locale  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS user_settings (
+    tenant_id   TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    locale      TEXT,
+    time_zone   TEXT,
+    types       TEXT NOT NULL,
+    quiet_start TEXT,
+    quiet_end   TEXT,
+    updated_ms  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+);
 """
+# Schema 3 (issue 19) adds the last four tables; a file of schema 2 gets them when opened
+# (every statement above is IF NOT EXISTS).
 
 _UPSERT = """
 INSERT INTO notifications
@@ -165,6 +199,51 @@ def _key_of(row: Values) -> ApiKey:
     return ApiKey(key_id, tenant_id, hashed, frozenset(orjson.loads(scopes)),
                   from_ms(created_ms), from_ms(revoked_ms) if revoked_ms is not None else None,
                   name)
+
+
+_SETTINGS_COLUMNS = "user_id, locale, time_zone, types, quiet_start, quiet_end, updated_ms"
+
+
+def _settings_of(row: Values) -> tuple[str, UserSettings]:
+    user_id, locale, time_zone, types, quiet_start, quiet_end, updated_ms = row
+    quiet = QuietHours.parse(quiet_start, quiet_end) if quiet_start is not None else None
+    return user_id, UserSettings(locale, time_zone, orjson.loads(types), quiet,
+                                 from_ms(updated_ms))
+
+
+def _read_config(conn: sqlite3.Connection, tenant_id: str) -> TenantConfig:
+    """The three reads in one transaction: one snapshot of the tenant's config (WAL)."""
+    conn.execute("BEGIN")
+    try:
+        types = conn.execute("SELECT body FROM event_types WHERE tenant_id = ?",
+                             (tenant_id,)).fetchall()
+        templates = conn.execute(
+            "SELECT type, locale, source, version, updated_ms FROM templates "
+            "WHERE tenant_id = ? AND source IS NOT NULL", (tenant_id,)).fetchall()
+        locale = conn.execute("SELECT default_locale FROM tenant_settings WHERE tenant_id = ?",
+                              (tenant_id,)).fetchone()
+    finally:
+        conn.execute("COMMIT")
+    defs = [TypeDef.from_json(orjson.loads(body)) for (body,) in types]
+    stored = [TemplateDef(t, loc, src, version, from_ms(ms))
+              for t, loc, src, version, ms in templates]
+    return TenantConfig(tenant_id, {d.name: d for d in defs},
+                        {(t.type, t.locale): t for t in stored},
+                        locale[0] if locale is not None else DEFAULT_LOCALE)
+
+
+def _in_transaction(conn: sqlite3.Connection, statements: Sequence[tuple[str, Values]]
+                    ) -> list[int]:
+    """Every statement or none (``BEGIN IMMEDIATE``: the write lock from the start); the
+    rows each changed."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        counts = [conn.execute(sql, args).rowcount for sql, args in statements]
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return counts
 
 
 def _write(conn: sqlite3.Connection, batch: str) -> None:
@@ -269,12 +348,15 @@ class SqliteStore:
         self, tenant_id: str, user_id: str, *, created_until: datetime | None = None
     ) -> int:
         sql = "DELETE FROM notifications WHERE tenant_id = ? AND user_id = ?"
+        settings = "DELETE FROM user_settings WHERE tenant_id = ? AND user_id = ?"
         args: list[Any] = [tenant_id, user_id]
         if created_until is not None:
             sql += " AND created_ms <= ?"
+            settings += " AND updated_ms <= ?"
             args.append(to_ms(created_until))
-        # One statement: one transaction, durable when it returns (synchronous=FULL).
-        deleted: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        # One transaction, durable when it returns (synchronous=FULL).
+        deleted, _ = await self._call(lambda conn: _in_transaction(
+            conn, [(sql, tuple(args)), (settings, tuple(args))]))
         return deleted
 
     async def export_user(
@@ -338,6 +420,89 @@ class SqliteStore:
         args = (to_ms(at), key_id)
         await self._call(lambda conn: conn.execute(sql, args))
         return await self.get_key(key_id)
+
+    async def get_tenant_config(self, tenant_id: str) -> TenantConfig:
+        return await self._call(lambda conn: _read_config(conn, tenant_id))
+
+    async def put_type(self, tenant_id: str, typedef: TypeDef) -> bool:
+        body = orjson.dumps(typedef.to_json()).decode()
+
+        def put(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")  # the check and the write under one lock
+            try:
+                existed = conn.execute(
+                    "SELECT 1 FROM event_types WHERE tenant_id = ? AND name = ?",
+                    (tenant_id, typedef.name)).fetchone() is not None
+                conn.execute("INSERT INTO event_types (tenant_id, name, body) VALUES (?, ?, ?) "
+                             "ON CONFLICT (tenant_id, name) DO UPDATE SET body = excluded.body",
+                             (tenant_id, typedef.name, body))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return not existed
+
+        return await self._call(put)
+
+    async def delete_type(self, tenant_id: str, name: str) -> bool:
+        sql = "DELETE FROM event_types WHERE tenant_id = ? AND name = ?"
+        return bool(await self._call(lambda conn: conn.execute(sql, (tenant_id, name)).rowcount))
+
+    async def put_template(self, tenant_id: str, type_name: str, locale: str, source: str,
+                           at: datetime) -> TemplateDef:
+        sql = ("INSERT INTO templates (tenant_id, type, locale, source, version, updated_ms) "
+               "VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (tenant_id, type, locale) DO UPDATE SET "
+               "source = excluded.source, version = templates.version + 1, "
+               "updated_ms = excluded.updated_ms RETURNING version, updated_ms")
+        args = (tenant_id, type_name, locale, source, to_ms(at))
+        version, updated_ms = await self._call(lambda conn: conn.execute(sql, args).fetchone())
+        return TemplateDef(type_name, locale, source, version, from_ms(updated_ms))
+
+    async def delete_template(self, tenant_id: str, type_name: str, locale: str) -> bool:
+        # The row stays, without source, so that the next save continues its version.
+        sql = ("UPDATE templates SET source = NULL "
+               "WHERE tenant_id = ? AND type = ? AND locale = ? AND source IS NOT NULL")
+        args = (tenant_id, type_name, locale)
+        return bool(await self._call(lambda conn: conn.execute(sql, args).rowcount))
+
+    async def set_default_locale(self, tenant_id: str, locale: str) -> None:
+        sql = ("INSERT INTO tenant_settings (tenant_id, default_locale) VALUES (?, ?) "
+               "ON CONFLICT (tenant_id) DO UPDATE SET default_locale = excluded.default_locale")
+        await self._call(lambda conn: conn.execute(sql, (tenant_id, locale)))
+
+    async def get_user_settings(self, tenant_id: str, user_ids: Sequence[str]
+                                ) -> dict[str, UserSettings]:
+        check_settings_users(user_ids)
+        if not user_ids:
+            return {}
+        sql = (f"SELECT {_SETTINGS_COLUMNS} FROM user_settings WHERE tenant_id = ? "
+               "AND user_id IN (SELECT value FROM json_each(?))")
+        args = (tenant_id, orjson.dumps(list(user_ids)).decode())
+        rows: list[Values] = await self._call(lambda conn: conn.execute(sql, args).fetchall())
+        return dict(_settings_of(row) for row in rows)
+
+    async def put_profile(self, tenant_id: str, user_id: str, locale: str | None,
+                          time_zone: str | None, at: datetime) -> UserSettings:
+        sql = (f"INSERT INTO user_settings (tenant_id, {_SETTINGS_COLUMNS}) "
+               "VALUES (?, ?, ?, ?, '{}', NULL, NULL, ?) ON CONFLICT (tenant_id, user_id) "
+               "DO UPDATE SET locale = excluded.locale, time_zone = excluded.time_zone, "
+               f"updated_ms = excluded.updated_ms RETURNING {_SETTINGS_COLUMNS}")
+        args = (tenant_id, user_id, locale, time_zone, to_ms(at))
+        row: Values = await self._call(lambda conn: conn.execute(sql, args).fetchone())
+        return _settings_of(row)[1]
+
+    async def put_preferences(self, tenant_id: str, user_id: str, types: Mapping[str, bool],
+                              quiet_hours: QuietHours | None, at: datetime) -> UserSettings:
+        quiet = quiet_hours.to_json() if quiet_hours is not None else None
+        sql = (f"INSERT INTO user_settings (tenant_id, {_SETTINGS_COLUMNS}) "
+               "VALUES (?, ?, NULL, NULL, ?, ?, ?, ?) ON CONFLICT (tenant_id, user_id) "
+               "DO UPDATE SET types = excluded.types, quiet_start = excluded.quiet_start, "
+               "quiet_end = excluded.quiet_end, updated_ms = excluded.updated_ms "
+               f"RETURNING {_SETTINGS_COLUMNS}")
+        args = (tenant_id, user_id, orjson.dumps(dict(types)).decode(),
+                quiet["start"] if quiet else None, quiet["end"] if quiet else None, to_ms(at))
+        row: Values = await self._call(lambda conn: conn.execute(sql, args).fetchone())
+        return _settings_of(row)[1]
 
     async def prune(self, now: datetime) -> int:
         cutoff = to_ms(now - self._retention)

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from common.catalog import DEFAULT_LOCALE, TemplateDef, TypeDef
 from common.millis import to_ms, truncate
 from common.models import EventType, Notification, Priority
+from common.preferences import QuietHours, UserSettings
 from common.records import Status, StoredNotification
 from common.rows import row_of
 from common.store import MAX_PAGE, InvalidCursor, Store
-from common.store.base import MAX_EXPORT
+from common.store.base import MAX_EXPORT, MAX_SETTINGS_USERS
 from common.store.cursor import encode_cursor
 from tests.support.reference import merge, normalize
 
@@ -389,3 +391,109 @@ async def test_keys_are_stored_as_hashes_listed_and_revoked_once(store: Store) -
     still = await store.get_key(other.stored.key_id)
     assert still is not None
     assert still.active
+
+
+# --- configuration (issue 19) --------------------------------------------------------------
+TASK = TypeDef("task.assigned", "transactional", True, 60, ("data.taskId",), False,
+               "breakthrough")
+
+
+async def test_a_tenant_that_set_nothing_has_an_empty_config(store: Store) -> None:
+    config = await store.get_tenant_config("t1")
+    assert (config.tenant_id, dict(config.types), dict(config.templates)) == ("t1", {}, {})
+    assert config.default_locale == DEFAULT_LOCALE
+    assert config.type_of("LIKE") is not None
+    assert await store.get_user_settings("t1", ["u1", "u2"]) == {}
+    assert await store.get_user_settings("t1", []) == {}
+
+
+async def test_types_are_put_replaced_and_deleted_per_tenant(store: Store) -> None:
+    assert await store.put_type("t1", TASK) is True
+    assert await store.put_type("t1", TypeDef("post.created")) is True
+    changed = TypeDef("task.assigned", digest_window_seconds=5)
+    assert await store.put_type("t1", changed) is False
+    like = TypeDef("LIKE", digest_window_seconds=0, builtin=True)
+    assert await store.put_type("t1", like) is True
+    config = await store.get_tenant_config("t1")
+    assert dict(config.types) == {"task.assigned": changed, "post.created":
+                                  TypeDef("post.created"), "LIKE": like}
+    assert (await store.get_tenant_config("t2")).types == {}
+    assert await store.delete_type("t1", "task.assigned") is True
+    assert await store.delete_type("t1", "task.assigned") is False
+    assert await store.delete_type("t2", "post.created") is False
+    assert set((await store.get_tenant_config("t1")).types) == {"post.created", "LIKE"}
+    await store.put_type("t1", TASK)
+    assert (await store.get_tenant_config("t1")).types["task.assigned"] == TASK
+
+
+async def test_template_versions_grow_by_one_and_outlive_a_delete(store: Store) -> None:
+    at = BASE + timedelta(microseconds=1500)
+    first = await store.put_template("t1", "task.assigned", "de", "Aufgabe {{ actorId }}", at)
+    assert first == TemplateDef("task.assigned", "de", "Aufgabe {{ actorId }}", 1, truncate(at))
+    second = await store.put_template("t1", "task.assigned", "de", "v2", at)
+    assert second.version == 2
+    other = await store.put_template("t1", "task.assigned", "en", "Task", at)
+    assert other.version == 1
+    assert (await store.put_template("t2", "task.assigned", "de", "x", at)).version == 1
+    config = await store.get_tenant_config("t1")
+    assert config.templates == {("task.assigned", "de"): second, ("task.assigned", "en"): other}
+    assert config.template_for("task.assigned", "de-AT") == second
+
+    assert await store.delete_template("t1", "task.assigned", "de") is True
+    assert await store.delete_template("t1", "task.assigned", "de") is False
+    assert await store.delete_template("t1", "nope", "de") is False
+    assert set((await store.get_tenant_config("t1")).templates) == {("task.assigned", "en")}
+    again = await store.put_template("t1", "task.assigned", "de", "v3", at)
+    assert again.version == 3
+
+
+async def test_concurrent_template_saves_get_distinct_versions(store: Store) -> None:
+    saved = await asyncio.gather(*(store.put_template("t1", "x", "en", f"s{i}", BASE)
+                                   for i in range(10)))
+    assert sorted(t.version for t in saved) == list(range(1, 11))
+
+
+async def test_the_default_locale_is_set_per_tenant(store: Store) -> None:
+    await store.set_default_locale("t1", "de")
+    await store.set_default_locale("t1", "fr-CA")
+    assert (await store.get_tenant_config("t1")).default_locale == "fr-CA"
+    assert (await store.get_tenant_config("t2")).default_locale == DEFAULT_LOCALE
+
+
+async def test_profile_and_preferences_are_set_apart_and_kept_together(store: Store) -> None:
+    at = BASE + timedelta(microseconds=999)
+    profile = await store.put_profile("t1", "u1", "de-AT", "Europe/Vienna", at)
+    assert profile == UserSettings("de-AT", "Europe/Vienna", {}, None, truncate(at))
+    later = at + timedelta(minutes=1)
+    quiet = QuietHours.parse("22:00", "07:00")
+    prefs = await store.put_preferences("t1", "u1", {"task.assigned": False, "LIKE": True},
+                                        quiet, later)
+    assert prefs == UserSettings("de-AT", "Europe/Vienna", {"task.assigned": False,
+                                                            "LIKE": True}, quiet,
+                                 truncate(later))
+    cleared = await store.put_profile("t1", "u1", None, None, later)
+    assert cleared == UserSettings(None, None, prefs.types, quiet, truncate(later))
+    only_prefs = await store.put_preferences("t1", "u2", {}, None, at)
+    assert only_prefs == UserSettings(None, None, {}, None, truncate(at))
+    await store.put_profile("t2", "u1", "fr", None, at)
+    found = await store.get_user_settings("t1", ["u1", "u2", "u3"])
+    assert found == {"u1": cleared, "u2": only_prefs}
+    assert (await store.get_user_settings("t2", ["u1"]))["u1"].locale == "fr"
+    with pytest.raises(ValueError, match="at most"):
+        await store.get_user_settings("t1", ["u"] * (MAX_SETTINGS_USERS + 1))
+
+
+async def test_erase_user_deletes_the_users_settings(store: Store) -> None:
+    await store.upsert_many([rec(note())])
+    await store.put_profile("t1", "u1", "de", None, BASE)
+    await store.put_profile("t1", "u2", "de", None, BASE)
+    await store.put_profile("t2", "u1", "de", None, BASE)
+    assert await store.erase_user("t1", "u1") == 1
+    assert set(await store.get_user_settings("t1", ["u1", "u2"])) == {"u2"}
+    assert set(await store.get_user_settings("t2", ["u1"])) == {"u1"}
+    # An erasure up to a time keeps settings written after it.
+    await store.put_profile("t1", "u2", "fr", None, BASE + timedelta(seconds=5))
+    assert await store.erase_user("t1", "u2", created_until=BASE) == 0
+    assert set(await store.get_user_settings("t1", ["u2"])) == {"u2"}
+    assert await store.erase_user("t1", "u2", created_until=BASE + timedelta(seconds=5)) == 0
+    assert await store.get_user_settings("t1", ["u2"]) == {}

@@ -111,3 +111,27 @@ async def test_durability_is_kept_full_with_a_larger_wal(tmp_path: Path) -> None
     finally:
         await store.close()
     assert settings == ["wal", 2, WAL_CHECKPOINT_PAGES, -CACHE_KIB]
+
+
+async def test_a_schema_2_file_gets_the_configuration_tables_when_opened(
+    tmp_path: Path,
+) -> None:
+    """A database made before issue 19 (schema 2) keeps its rows and gains the four tables
+    of tenants' and users' configuration."""
+    path = tmp_path / "old.db"
+    store = await open_store(f"sqlite:///{path}")
+    await store.upsert_many([rec("n1")])
+    await store.close()
+    conn = sqlite3.connect(path)
+    with conn:
+        for table in ("event_types", "templates", "tenant_settings", "user_settings"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        await store.set_default_locale("t1", "de")
+        assert (await store.get_tenant_config("t1")).default_locale == "de"
+        assert len((await store.history("t1", "u1", 10))[0]) == 1
+    finally:
+        await store.close()

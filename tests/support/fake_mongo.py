@@ -22,6 +22,9 @@ Fidelity where the store depends on it:
   $in $exists $or $and``; comparisons only within one BSON type, as the server brackets them;
 * expression operators: ``$literal $cond $eq $ne $ifNull $and $or $not`` and field paths;
 * ``delete_many`` removes every document the filter matches and counts them;
+* update operators ``$set $setOnInsert $unset $inc`` (``$inc`` of a missing field starts
+  from 0); ``find_one_and_update`` returns the document before or after
+  (``ReturnDocument``), upserting as ``update_one`` does;
 * index options that conflict with an existing index fail with code 85; ``collMod`` changes
   a TTL (the fake never expires anything: there is no TTL monitor).
 
@@ -257,6 +260,10 @@ def _apply_update(doc: Document, update: Any, inserting: bool) -> Document:
             elif name == "$unset":
                 for key in spec:
                     new.pop(key, None)
+            elif name == "$inc":
+                for key, step in spec.items():
+                    current = _get(new, key)
+                    _set(new, key, (0 if current is _MISSING else current) + step)
             elif name != "$setOnInsert":
                 raise NotImplementedError(f"fake_mongo: update operator {name}")
     else:
@@ -400,6 +407,25 @@ class FakeCollection:
         if outcome.upserted:
             raw["upserted"] = outcome.upserted[0]
         return UpdateResult(raw, True)
+
+    async def find_one_and_update(self, filter: Mapping[str, Any], update: Any,
+                                  upsert: bool = False, return_document: bool = False,
+                                  **_: Any) -> Document | None:
+        """``return_document``: ``ReturnDocument.AFTER`` (``True``) or ``BEFORE``."""
+        self._check()
+        await asyncio.sleep(0)
+        for doc in self._all():
+            if _matches(doc, filter):
+                new = _roundtrip(_apply_update(doc, update, inserting=False))
+                self._docs[doc["_id"]] = bson.encode(new)
+                return new if return_document else doc
+        if not upsert:
+            return None
+        new = _apply_update(_seed(filter), update, inserting=True)
+        new.setdefault("_id", ObjectId())
+        new = _roundtrip(new)
+        self._insert(new)
+        return new if return_document else None
 
     async def update_many(self, filter: Mapping[str, Any], update: Any,
                           **_: Any) -> UpdateResult:
