@@ -27,7 +27,7 @@ Autoescape is OFF: a notification is plain text, and it reaches browsers as text
 sets ``textContent``, never ``innerHTML``), so HTML-escaping would show ``&amp;`` to users.
 
 Every refusal is one exception, :class:`TemplateRefused`, with a reason a person can act on.
-Pure: no I/O; the producer's preview route (:mod:`producer.templates.routes`) and, later,
+Pure: no I/O; the producer's preview route (:mod:`producer.catalog.preview`) and, later,
 stored per-tenant templates use it.
 """
 

@@ -21,6 +21,7 @@ from common.records import Status
 __all__ = [
     "BatchAccepted",
     "BatchItem",
+    "DefaultLocale",
     "Error",
     "ErrorDetail",
     "EventAccepted",
@@ -34,13 +35,21 @@ __all__ = [
     "NotificationPage",
     "Post",
     "PostList",
+    "PreferencesOut",
+    "ProfileOut",
+    "QuietHoursOut",
     "Readiness",
     "RedisMemory",
     "SeedAccepted",
+    "TemplateList",
+    "TemplateOut",
     "TemplatePreview",
     "TenantList",
     "TenantOut",
     "TokenOut",
+    "TypeList",
+    "TypeOut",
+    "TypePreference",
     "UnreadCount",
 ]
 
@@ -257,3 +266,61 @@ class TokenOut(_Closed):
 class TemplatePreview(_Closed):
     rendered: str = Field(description="The template rendered against `data`: plain text, "
                                       "not HTML-escaped.")
+
+
+class TypeOut(_Closed):
+    type: str
+    priority: Literal["transactional", "promotional"]
+    transactional: bool
+    digestWindowSeconds: int = Field(ge=0)
+    digestBy: list[str]
+    defaultEnabled: bool
+    quietHours: Literal["hold", "breakthrough"]
+    builtin: bool = Field(description="One of the five built-ins (possibly redefined).")
+
+
+class TypeList(_Closed):
+    types: list[TypeOut]
+
+
+class TemplateOut(_Closed):
+    type: str
+    locale: str
+    source: str
+    version: int = Field(ge=1, description="Grows by one at every save of this type and "
+                                           "locale.")
+    updatedAt: AwareDatetime
+
+
+class TemplateList(_Closed):
+    templates: list[TemplateOut]
+    defaultLocale: str
+
+
+class DefaultLocale(_Closed):
+    defaultLocale: str
+
+
+class ProfileOut(_Closed):
+    userId: Id
+    tenantId: Id
+    locale: str | None
+    timeZone: str | None
+
+
+class QuietHoursOut(_Closed):
+    start: str
+    end: str
+
+
+class TypePreference(_Closed):
+    enabled: bool = Field(description="Whether the user receives this type.")
+    transactional: bool = Field(description="Always on, whatever the user chose.")
+    default: bool = Field(description="The type's default (`defaultEnabled`).")
+
+
+class PreferencesOut(_Closed):
+    userId: Id
+    tenantId: Id
+    types: dict[str, TypePreference]
+    quietHours: QuietHoursOut | None

@@ -33,6 +33,9 @@ from common.service import EmbeddedServer, stop_on_signals
 from common.telemetry import Tracer, start_telemetry
 from producer.admin.console.routes import Console, console_routes
 from producer.admin.routes import admin_routes
+from producer.catalog.preview import template_routes
+from producer.catalog.routes import catalog_routes
+from producer.config_access import config_cache
 from producer.cors import with_cors
 from producer.door import Door
 from producer.errors import HttpError, error_response, internal_error
@@ -53,7 +56,7 @@ from producer.site.docs import docs_assets, docs_routes
 from producer.site.pages import demo_routes
 from producer.site.sdk import sdk_routes
 from producer.store_holder import StoreHolder
-from producer.templates.routes import template_routes
+from producer.users.routes import user_routes
 
 __all__ = ["create_app", "exception_handlers", "serve"]
 
@@ -72,6 +75,10 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     redis = open_redis(settings.redis_url)
     holder = StoreHolder(settings.store_url, settings.store_retention_days)
     history = History(redis, settings.names.keys, holder)
+    # Tenants' types and templates, users' settings (issue 19), at most
+    # HERALD_CONFIG_TTL_SECONDS old; the config routes forget what they write. Also on
+    # app.state.config_cache (the Starlette app behind the fast lane).
+    config = config_cache(holder, settings.herald_config_ttl_seconds)
     limiter = IngestLimiter(redis, settings.names, settings.rate_limit_per_second,
                             settings.rate_limit_burst)
     door = Door(holder, settings.admin_api_key, trusted=settings.auth_mode == "trusted")
@@ -118,6 +125,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *admin_routes(holder, door),
         *token_routes(door, settings.signing_key),
         *template_routes(door),
+        *catalog_routes(holder, door, config, settings.max_body_bytes),
+        *user_routes(holder, gate.tenant_and_user, config, settings.max_body_bytes),
         *console_routes(console),
     ]
     declared += docs_routes(declared)
@@ -126,6 +135,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
     )
+    app.state.config_cache = config
     fast = {d.path: d.body_handler for d in declared if d.body_handler is not None}
     return with_cors(FastLane(app, fast, settings.max_body_bytes),
                      settings.cors_allowed_origins)

@@ -12,10 +12,11 @@ from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
 
-from producer.errors import MAX_DETAILS, HttpError, field_name, invalid
+from producer.errors import MAX_DETAILS, BodyTooLarge, HttpError, field_name, invalid
 
-__all__ = ["validate_body"]
+__all__ = ["read_bounded", "validate_body"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,3 +45,20 @@ def validate_body(
         return model.model_validate(raw, context=context)
     except ValidationError as exc:
         raise invalid(code, message, exc) from None
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The body of a Starlette request, refused (``413 body_too_large``) as soon as it passes
+    ``limit`` bytes, by its ``Content-Length`` or as it streams in: a route that takes a
+    small body never holds a large one."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

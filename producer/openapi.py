@@ -72,9 +72,16 @@ TAGS: list[Operation] = [
                                      "`admin`)."},
     {"name": "tokens", "description": "Short-lived user tokens minted for a "
                                       "tenant's backend."},
-    {"name": "templates", "description": "Message templates: a preview against sample "
-                                         "data (`ADMIN_API_KEY`, or a tenant key with "
+    {"name": "event-types", "description": "The tenant's event types, the five built-ins "
+                                           "included (`ADMIN_API_KEY` with `?tenantId=`, "
+                                           "or a tenant key with `admin`)."},
+    {"name": "templates", "description": "Message templates: stored per type and locale, "
+                                         "and a preview against sample data "
+                                         "(`ADMIN_API_KEY`, or a tenant key with "
                                          "`admin`)."},
+    {"name": "users", "description": "A user's profile (locale, time zone) and "
+                                     "preferences (per type, quiet hours): the user's "
+                                     "token, or a tenant key."},
     {"name": "operations", "description": "Probes and metrics."},
     {"name": "pages", "description": "HTML pages and this document."},
     {"name": "sdk", "description": "The JavaScript SDK and web component, as ES "

@@ -113,7 +113,8 @@ ERROR_RESPONSES: dict[int, tuple[str, str, tuple[str, ...]]] = {
     413: ("PayloadTooLarge", "The body is over `MAX_BODY_BYTES` (`body_too_large`).", ()),
     422: ("Unprocessable", "A field is missing, unknown, of the wrong type or breaks a rule "
                            "(`invalid_event`, `invalid_batch`, `batch_too_large`, "
-                           "`invalid_request`, `invalid_template`); `details[].field` "
+                           "`invalid_request`, `invalid_template`, `unknown_type`); "
+                           "`details[].field` "
                            "names it.", ()),
     429: ("TooManyRequests", "Over the caller's rate limit (`rate_limited`); retry after "
                             "`Retry-After` seconds.",

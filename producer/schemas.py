@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -28,6 +29,14 @@ from pydantic import (
     model_validator,
 )
 
+from common.catalog import (
+    DIGEST_BY_PATTERN,
+    LOCALE_PATTERN,
+    MAX_DIGEST_BY,
+    MAX_DIGEST_WINDOW_SECONDS,
+    TYPE_PATTERN,
+    QuietHoursRule,
+)
 from common.models import (
     MAX_DATA_BYTES,
     MAX_DATA_DEPTH,
@@ -43,6 +52,12 @@ from common.models import (
     check_type_rules,
     utc_now,
 )
+from common.preferences import (
+    MAX_PREFERENCE_TYPES,
+    MAX_TIME_ZONE_CHARS,
+    TIME_PATTERN,
+    is_time_zone,
+)
 from common.templates import MAX_SOURCE_CHARS
 
 __all__ = [
@@ -53,15 +68,21 @@ __all__ = [
     "MAX_DATA_KEYS",
     "BatchIn",
     "CommentIn",
+    "DefaultLocaleIn",
     "EventIn",
     "FollowIn",
     "KeyIn",
     "LikeIn",
     "LimitsIn",
     "OccurredWindow",
+    "PreferencesIn",
     "PreviewIn",
+    "ProfileIn",
+    "QuietHoursIn",
+    "TemplateIn",
     "TenantIn",
     "TokenIn",
+    "TypeIn",
 ]
 
 Text = Annotated[str, StringConstraints(strict=True, max_length=MAX_TEXT)]
@@ -272,7 +293,7 @@ class TokenIn(BaseModel):
 
 
 class PreviewIn(BaseModel):
-    """``POST /v1/templates/preview`` (:mod:`producer.templates.routes`)."""
+    """``POST /v1/templates/preview`` (:mod:`producer.catalog.preview`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -282,3 +303,77 @@ class PreviewIn(BaseModel):
     data: dict[str, Any] = Field(description="The values the placeholders name: a JSON "
                                              f"object, at most {MAX_DATA_DEPTH} levels deep "
                                              f"and {MAX_DATA_KEYS} keys in all.")
+
+
+# --- configuration (issue 19): producer/catalog/routes.py, producer/users/routes.py ---------
+TypeName = Annotated[str, StringConstraints(strict=True, pattern=TYPE_PATTERN)]
+Locale = Annotated[str, StringConstraints(strict=True, pattern=LOCALE_PATTERN)]
+DigestBy = Annotated[str, StringConstraints(strict=True, pattern=DIGEST_BY_PATTERN)]
+WallTime = Annotated[str, StringConstraints(strict=True, pattern=TIME_PATTERN)]
+
+
+def _iana_zone(value: str) -> str:
+    if not is_time_zone(value):
+        raise ValueError("not a time zone of the IANA database (e.g. Europe/Berlin, UTC)")
+    return value
+
+
+TimeZone = Annotated[str, StringConstraints(strict=True, max_length=MAX_TIME_ZONE_CHARS),
+                     AfterValidator(_iana_zone)]
+
+
+class TypeIn(_Body):
+    """``PUT /v1/event-types/{type}``: a field left out takes its default."""
+
+    type: TypeName | None = Field(None, description="The type's name; if given, the path's.")
+    priority: Literal["transactional", "promotional"] = "promotional"
+    transactional: bool = Field(False, description="Ignores opt-outs: always on.")
+    digestWindowSeconds: int = Field(0, ge=0, le=MAX_DIGEST_WINDOW_SECONDS,
+                                     description="0: no digest.")
+    digestBy: list[DigestBy] = Field(default_factory=list, max_length=MAX_DIGEST_BY,
+                                     description="What groups a digest: `postId`, "
+                                                 "`commentId`, `data.<key>`.")
+    defaultEnabled: bool = Field(True, description="On for users who did not choose.")
+    quietHours: QuietHoursRule | None = Field(None, description="`hold` or `breakthrough`; "
+                                                                "absent: `breakthrough` for a "
+                                                                "transactional type, else "
+                                                                "`hold`.")
+
+
+class TemplateIn(_Body):
+    """``PUT /v1/templates/{type}/{locale}``."""
+
+    source: str = Field(max_length=MAX_SOURCE_CHARS,
+                        description="The template (Jinja2, sandboxed).")
+    sample: dict[str, Any] | None = Field(None, description="Values the check renders with, "
+                                                            "over the sample event (e.g. "
+                                                            "`{\"data\": {\"task\": \"Ship\"}}`)"
+                                                            f"; at most {MAX_DATA_DEPTH} levels "
+                                                            f"and {MAX_DATA_KEYS} keys.")
+
+
+class DefaultLocaleIn(_Body):
+    """``PUT /v1/templates/default-locale``."""
+
+    locale: Locale
+
+
+class ProfileIn(_Body):
+    """``PUT /v1/users/{userId}/profile``: both fields, ``null`` to clear."""
+
+    locale: Locale | None
+    timeZone: TimeZone | None
+
+
+class QuietHoursIn(_Body):
+    start: WallTime = Field(description="`HH:MM`, local time.")
+    end: WallTime = Field(description="`HH:MM`, local time; before `start`: the next day.")
+
+
+class PreferencesIn(_Body):
+    """``PUT /v1/users/{userId}/preferences``: replaces both parts."""
+
+    types: dict[TypeName, bool] = Field(max_length=MAX_PREFERENCE_TYPES,
+                                        description="Type → on/off; a type left out follows "
+                                                    "its default.")
+    quietHours: QuietHoursIn | None

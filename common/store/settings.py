@@ -26,6 +26,9 @@ class StoreSettings(BaseServiceSettings):
     # Stored notifications are deleted this long after they became acked or expired:
     # MongoDB by a TTL index, SQLite by the persister's periodic prune.
     store_retention_days: float = Field(90.0, gt=0, le=36500)
+    # How old a tenant's configuration and users' settings read through the cache may be
+    # (common/config_cache.py): a change made elsewhere is seen within this long.
+    herald_config_ttl_seconds: float = Field(2.0, ge=0, le=300)
 
     @field_validator("store_url")
     @classmethod

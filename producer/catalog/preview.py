@@ -30,10 +30,10 @@ from producer.routing import KEY_SECURITY, Answer, Declared, answer, answers
 from producer.routing import body as request_body
 from producer.schemas import MAX_DATA_DEPTH, MAX_DATA_KEYS, PreviewIn
 
-__all__ = ["template_routes"]
+__all__ = ["data_problem", "template_routes"]
 
 
-def _data_problem(data: Any) -> str | None:
+def data_problem(data: Any) -> str | None:
     """Why ``data`` is too big, or ``None``; walks it without recursion."""
     keys = 0
     stack: list[tuple[Any, int]] = [(data, 1)]
@@ -66,7 +66,7 @@ def template_routes(door: Door) -> list[Declared]:
         await admitted(scope)
         asked = validate_body(PreviewIn, parse_json(body), "invalid_request",
                               'the body must be {"template": str, "data": {...}}')
-        problem = _data_problem(asked.data)
+        problem = data_problem(asked.data)
         if problem is not None:
             raise HttpError(422, "invalid_request", problem,
                             [{"field": "data", "message": problem}])
