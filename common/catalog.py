@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeGuard
 
-from common.models import EventType, Priority
+from common.models import LOCALE_PATTERN, TYPE_PATTERN, EventType, Priority, is_type_name
 from common.templates import DEFAULT_TEMPLATES
 
 __all__ = [
@@ -56,10 +56,6 @@ __all__ = [
     "sample_context",
 ]
 
-TYPE_PATTERN = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$"
-"""An event type's name: ``LIKE``, ``task.assigned``."""
-LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Z][A-Za-z]{1,3}|-[0-9]{3})?$"
-"""A locale: a language, optionally with a region, script or UN M.49 area (``es-419``)."""
 DIGEST_BY_PATTERN = r"^(postId|commentId|data\.[A-Za-z_][A-Za-z0-9_]{0,63})$"
 """What may group a digest: ``postId``, ``commentId`` or ``data.<key>``."""
 DEFAULT_LOCALE = "en"
@@ -77,14 +73,8 @@ QuietHoursRule = Literal["hold", "breakthrough"]
 QUIET_HOURS_RULES: tuple[QuietHoursRule, ...] = ("hold", "breakthrough")
 PRIORITIES = tuple(p.value for p in Priority)
 
-_TYPE = re.compile(TYPE_PATTERN)
 _LOCALE = re.compile(LOCALE_PATTERN)
 _DIGEST_BY = re.compile(DIGEST_BY_PATTERN)
-
-
-def is_type_name(value: object) -> TypeGuard[str]:
-    """Whether ``value`` is a type name (:data:`TYPE_PATTERN`, the whole string)."""
-    return isinstance(value, str) and _TYPE.fullmatch(value) is not None
 
 
 def is_locale(value: object) -> TypeGuard[str]:

@@ -6,7 +6,6 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from common.config_cache import DEFAULT_TTL_SECONDS
 from common.settings import Port, RetrySettings
 from common.store.settings import StoreSettings
 
@@ -15,9 +14,8 @@ __all__ = ["ConsumerSettings"]
 
 class ConsumerSettings(StoreSettings, RetrySettings):
     port: Port = 8002
-    # Tenants' types and templates and users' preferences are read from the store
-    # (STORE_URL) through a cache: a change is seen by the consumer within this long.
-    herald_config_ttl_seconds: float = Field(DEFAULT_TTL_SECONDS, ge=0, le=3600)
+    # herald_config_ttl_seconds (StoreSettings): tenants' types and templates and users'
+    # preferences are read from the store (STORE_URL) through a cache this old at most.
     # Unacked messages RabbitMQ hands this process at once; also the largest batch.
     prefetch: int = Field(128, ge=1, le=10_000)
     # Per-actor sliding window: at most RATE_LIMIT_COUNT events per RATE_LIMIT_WINDOW_SECONDS.

@@ -35,7 +35,7 @@ from producer.admin.console.routes import Console, console_routes
 from producer.admin.routes import admin_routes
 from producer.catalog.preview import template_routes
 from producer.catalog.routes import catalog_routes
-from producer.config_access import config_cache
+from producer.config_access import config_cache, type_checker
 from producer.cors import with_cors
 from producer.door import Door
 from producer.errors import HttpError, error_response, internal_error
@@ -71,7 +71,6 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         settings.publish_timeout_seconds,
     )
     tracer = Tracer()
-    ingest = Ingest(publisher, settings.retry_after_seconds, settings.occurred_window, tracer)
     redis = open_redis(settings.redis_url)
     holder = StoreHolder(settings.store_url, settings.store_retention_days)
     history = History(redis, settings.names.keys, holder)
@@ -79,6 +78,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
     # HERALD_CONFIG_TTL_SECONDS old; the config routes forget what they write. Also on
     # app.state.config_cache (the Starlette app behind the fast lane).
     config = config_cache(holder, settings.herald_config_ttl_seconds)
+    ingest = Ingest(publisher, settings.retry_after_seconds, settings.occurred_window, tracer,
+                    known_type=type_checker(config))
     limiter = IngestLimiter(redis, settings.names, settings.rate_limit_per_second,
                             settings.rate_limit_burst)
     door = Door(holder, settings.admin_api_key, trusted=settings.auth_mode == "trusted")

@@ -13,7 +13,7 @@ when the store raises (not open, not answering), as ``/readyz`` names it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
@@ -26,7 +26,7 @@ from producer.errors import dependency_unavailable
 from producer.routing import Endpoint
 from producer.store_holder import StoreHolder
 
-__all__ = ["STORE_ERRORS", "HeldConfig", "config_cache", "store_guarded"]
+__all__ = ["STORE_ERRORS", "HeldConfig", "config_cache", "store_guarded", "type_checker"]
 
 STORE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, PyMongoError, OSError,
                                                  TimeoutError)
@@ -48,6 +48,21 @@ class HeldConfig:
 
 def config_cache(holder: StoreHolder, ttl_seconds: float) -> ConfigCache:
     return ConfigCache(HeldConfig(holder), ttl_seconds)
+
+
+def type_checker(cache: ConfigCache) -> Callable[[str, str], Awaitable[bool]]:
+    """Ingest's check of a type that is not a built-in (:class:`producer.ingest.accept.Ingest`):
+    whether the tenant has it, through the cache; ``503`` naming the store when it cannot
+    be read."""
+
+    async def known(tenant_id: str, kind: str) -> bool:
+        try:
+            config = await cache.tenant(tenant_id)
+        except STORE_ERRORS:
+            raise dependency_unavailable("store") from None
+        return config.type_of(kind) is not None
+
+    return known
 
 
 def store_guarded(endpoint: Endpoint) -> Endpoint:

@@ -31,10 +31,8 @@ from pydantic import (
 
 from common.catalog import (
     DIGEST_BY_PATTERN,
-    LOCALE_PATTERN,
     MAX_DIGEST_BY,
     MAX_DIGEST_WINDOW_SECONDS,
-    TYPE_PATTERN,
     QuietHoursRule,
 )
 from common.models import (
@@ -306,8 +304,6 @@ class PreviewIn(BaseModel):
 
 
 # --- configuration (issue 19): producer/catalog/routes.py, producer/users/routes.py ---------
-TypeName = Annotated[str, StringConstraints(strict=True, pattern=TYPE_PATTERN)]
-Locale = Annotated[str, StringConstraints(strict=True, pattern=LOCALE_PATTERN)]
 DigestBy = Annotated[str, StringConstraints(strict=True, pattern=DIGEST_BY_PATTERN)]
 WallTime = Annotated[str, StringConstraints(strict=True, pattern=TIME_PATTERN)]
 
