@@ -3,7 +3,8 @@ endpoint), consumer / persister (drain a pre-filled backlog), e2e (open-loop rat
 WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gateway
 frames/s), publish (the producer's publish path without HTTP: the ceiling of ingest), trace
 (the console's trace marks' cost per event), capacity (Redis and store bytes per
-notification), all (the whole table of bench/RESULTS.md)."""
+notification), release (the burst when many users' quiet hours end at once), all (the whole
+table of bench/RESULTS.md)."""
 
 from __future__ import annotations
 
