@@ -90,7 +90,8 @@ class Hold:
     tenant_id: str
     user_id: str
     notification_id: str
-    event_json: str
+    event_json: str | bytes
+    """The AMQP message's body as received (UTF-8 JSON: the consumer validated it)."""
     release_ms: int
     accepted_ms: int
     held_ms: int = 0
@@ -132,10 +133,11 @@ def parse_held_member(member: str) -> tuple[str, str, str] | None:
     return parts[0], parts[1], parts[2]
 
 
-def encode_held(event_json: str, held_ms: int, release_ms: int) -> bytes:
+def encode_held(event_json: str | bytes, held_ms: int, release_ms: int) -> bytes:
     """The entry JSON: ``{"event": <the event JSON, as a string>, "heldAt": ms,
-    "releaseAt": ms}``."""
-    return orjson.dumps({"event": event_json, "heldAt": held_ms, "releaseAt": release_ms})
+    "releaseAt": ms}``. Raises ``UnicodeDecodeError`` for bytes that are not UTF-8."""
+    event = event_json.decode() if isinstance(event_json, bytes) else event_json
+    return orjson.dumps({"event": event, "heldAt": held_ms, "releaseAt": release_ms})
 
 
 def decode_held(body: bytes | str, due_ms: int) -> tuple[str, int, int]:
