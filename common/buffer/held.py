@@ -148,7 +148,9 @@ def decode_held(body: bytes | str, due_ms: int) -> tuple[str, int, int]:
         data: Any = orjson.loads(body)
         event = data["event"]
         if isinstance(event, str):
-            return event, int(data.get("heldAt") or 0), int(data.get("releaseAt") or due_ms)
+            release = data.get("releaseAt")
+            return (event, int(data.get("heldAt") or 0),
+                    due_ms if release is None else int(release))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         pass
     return as_text(body), 0, due_ms
