@@ -3,8 +3,9 @@ endpoint), consumer / persister (drain a pre-filled backlog), e2e (open-loop rat
 WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gateway
 frames/s), publish (the producer's publish path without HTTP: the ceiling of ingest), trace
 (the console's trace marks' cost per event), capacity (Redis and store bytes per
-notification), templates (the consumer's making step, templates against fixed formatting), all
-(the whole table of bench/RESULTS.md)."""
+notification), templates (the consumer's making step, templates against fixed formatting),
+release (the burst when many users' quiet hours end at once), all (the whole table of
+bench/RESULTS.md)."""
 
 from __future__ import annotations
 

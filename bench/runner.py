@@ -24,8 +24,8 @@ batch endpoint), consumer / persister (drain a pre-filled backlog), e2e (open-lo
 WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gateway frames/s),
 publish (the producer's publish path without HTTP: the ceiling of ingest), trace (the console's
 trace marks' cost per event), capacity (Redis and store bytes per notification), templates (the
-consumer's making step with templates against fixed formatting), all (the whole table of
-bench/RESULTS.md)."""
+consumer's making step with templates against fixed formatting), release (the burst when many
+users' quiet hours end at once), all (the whole table of bench/RESULTS.md)."""
 
 SCENARIOS = {  # name -> module:function, imported on use
     "ingest": "bench.ingest:run_ingest",
@@ -39,6 +39,7 @@ SCENARIOS = {  # name -> module:function, imported on use
     "trace": "bench.trace:run_trace",
     "capacity": "bench.capacity:run_capacity",
     "templates": "bench.templates:run_templates",
+    "release": "bench.release:run_release",
 }
 
 
@@ -52,7 +53,7 @@ SMOKE = {  # every scenario in about two seconds, at tiny scale
     "duration": 2.0, "warmup": 0.3, "concurrency": 4, "batch_size": 10, "clients": 5,
     "rate": 50.0, "deadline": 5.0, "connections": 50, "events": 500, "entries": 1000,
     "users": 5, "per_user": 2, "fanout_rate": 200.0,
-    "notifications": 200, "sizes": "400", "capacity_users": 50,
+    "notifications": 200, "sizes": "400", "capacity_users": 50, "held": 1000,
 }
 
 
@@ -113,6 +114,14 @@ def parser() -> argparse.ArgumentParser:
                    help="pending notifications per offline user")
     g.add_argument("--capacity-users", type=int, default=10_000,
                    help="live channels subscribed for the per-connected-user figure")
+    g = p.add_argument_group("release (quiet hours ending at the same minute)")
+    g.add_argument("--held", type=int, default=10_000,
+                   help="held notifications, one user each, all due at once")
+    g.add_argument("--release-batch", type=int, default=500,
+                   help="the most released per turn (HERALD_RELEASE_BATCH)")
+    g.add_argument("--release-interval", type=float, default=1.0,
+                   help="seconds between turns in the service (HERALD_RELEASE_INTERVAL_SECONDS)"
+                        "; the bench turns back to back and computes the paced drain")
     g = p.add_argument_group("fanout (gateway frames/s)")
     g.add_argument("--users", type=int, default=100)
     g.add_argument("--per-user", type=int, default=10, help="connections per user")

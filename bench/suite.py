@@ -34,6 +34,8 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
     ("gateway fanout (1k conns)", "fanout",
      {"users": 100, "per_user": 10, "fanout_rate": 8000.0}),
     ("persister (100k backlog)", "persister", {"entries": 100_000}),
+    # 10,000 users whose quiet hours end at the same minute, released 500 a turn.
+    ("release burst (10k held)", "release", {"held": 10_000}),
     # Not a target: the ceiling of the batch row on this machine (publishing without HTTP).
     ("publish path, no HTTP (4 x 100 in flight)", "publish",
      {"concurrency": 4, "batch_size": 100}),

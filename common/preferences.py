@@ -73,6 +73,10 @@ class QuietHours:
     start: time
     end: time
 
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("quiet hours are local wall times: start and end carry no zone")
+
     @classmethod
     def parse(cls, start: object, end: object) -> QuietHours:
         """From ``"HH:MM"`` strings; ``ValueError`` naming ``start`` or ``end``."""

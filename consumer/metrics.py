@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "CAPPED", "EVENTS", "HOLDING", "NOTIFICATIONS",
-           "QUEUE_MESSAGES", "RETRIES", "count_retry"]
+__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "CAPPED", "EVENTS", "HELD", "HOLDING",
+           "NOTIFICATIONS", "QUEUE_MESSAGES", "RELEASED", "RELEASE_BATCH", "RETRIES",
+           "count_retry"]
 
 EVENTS = Counter(
     "herald_consumer_events_total",
@@ -50,4 +51,19 @@ QUEUE_MESSAGES = Gauge(
     "herald_queue_messages",
     "Messages ready in a queue, sampled by the consumer: notify (events waiting to be handled) "
     "and dead_letter", ["queue"],
+)
+HELD = Gauge(
+    "herald_consumer_held",
+    "Notifications held in Redis for recipients in quiet hours (every shard, those being "
+    "released included), sampled at each release turn",
+)
+RELEASED = Counter(
+    "herald_consumer_released_total",
+    "Held notifications released at the end of their quiet hours: handed to the pipeline and "
+    "then forgotten by the held buffer",
+)
+RELEASE_BATCH = Histogram(
+    "herald_consumer_release_batch_size", "Held notifications taken per release turn (at most "
+    "HERALD_RELEASE_BATCH)",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
 )

@@ -41,6 +41,14 @@ class ConsumerSettings(StoreSettings, RetrySettings):
     # room above the high mark is what ACK, expiry and erasure need to drain the buffer.
     herald_redis_high_water: float = Field(0.9, gt=0, le=1)
     herald_redis_low_water: float = Field(0.8, gt=0, lt=1)
+    # Quiet hours (consumer/release.py): at most this many held notifications are released
+    # per turn, one turn every HERALD_RELEASE_INTERVAL_SECONDS, so 10,000 users whose quiet
+    # hours end at the same minute come out as a bounded burst. A releaser that took some
+    # and has not made them within HERALD_RELEASE_CLAIM_SECONDS (it died) leaves them to be
+    # taken again.
+    herald_release_batch: int = Field(500, ge=1, le=100_000)
+    herald_release_interval_seconds: float = Field(1.0, gt=0, le=60)
+    herald_release_claim_seconds: float = Field(60.0, gt=0, le=3600)
     # retry_max_seconds (RetrySettings): backoff while Redis or RabbitMQ do not answer;
     # shutdown_timeout_seconds: the base's.
 
@@ -48,6 +56,14 @@ class ConsumerSettings(StoreSettings, RetrySettings):
     def _low_below_high(self) -> Self:
         if self.herald_redis_low_water >= self.herald_redis_high_water:
             raise ValueError("HERALD_REDIS_LOW_WATER must be below HERALD_REDIS_HIGH_WATER")
+        return self
+
+    @model_validator(mode="after")
+    def _claim_outlasts_a_turn(self) -> Self:
+        if self.herald_release_claim_seconds < max(self.herald_release_interval_seconds,
+                                                   self.redis_timeout_seconds) * 2:
+            raise ValueError("HERALD_RELEASE_CLAIM_SECONDS must be at least twice "
+                             "HERALD_RELEASE_INTERVAL_SECONDS and REDIS_TIMEOUT_SECONDS")
         return self
 
     @model_validator(mode="after")

@@ -9,6 +9,10 @@ Cluster spreads the shards over its nodes. On a single Redis (what Herald deploy
 is right; a cluster wants several per node. Every service must be given the same number:
 changing it moves every user to other keys, so drain first (``docs/DESIGN.md``).
 
+A recipient's held notifications (quiet hours, :mod:`common.buffer.held`) are in their
+shard's held index and bodies (``{prefix}:held:{N}``, ``{prefix}:heldbody:{N}``, tag ``{N}``)
+and in their own held set: one slot again.
+
 The actor's rate-limit log carries the actor's shard (``tenant:actor``), an ingest bucket the
 tag ``{key id}``. Ids are validated by the models to ``[A-Za-z0-9._@-]``, so neither ``{``,
 ``}`` nor ``:`` can appear inside a name part. Four keys are global (one per deployment) and
@@ -97,6 +101,12 @@ class BufferKeys:
         """Pub/sub channel the gateways subscribe to for a connected user."""
         return f"{self.prefix}:live:{self.tag(tenant_id, user_id)}"
 
+    def held_set(self, tenant_id: str, user_id: str) -> str:
+        """SET of the user's held members (:meth:`held_index_at`): the per-user index that
+        moves a user's held notifications when their time zone or quiet hours change
+        (:mod:`common.buffer.held`)."""
+        return f"{self.prefix}:heldu:{self.tag(tenant_id, user_id)}"
+
     # --- one actor ----------------------------------------------------------------------
     def rate_limit_key(self, tenant_id: str, actor_id: str) -> str:
         """ZSET sliding-window log of the events admitted for one actor."""
@@ -131,6 +141,17 @@ class BufferKeys:
         """Stream of acked and expired notifications of shard ``shard``, read by the
         persisters' group (one worker per shard)."""
         return f"{self.prefix}:persist:{{{shard}}}"
+
+    def held_index_at(self, shard: int) -> str:
+        """ZSET of the notifications shard ``shard`` holds for recipients in quiet hours:
+        member ``tenant|user|notification id``, score the release time (epoch ms; while a
+        releaser has it, the end of its claim). In the shard's slot, as the persist stream."""
+        return f"{self.prefix}:held:{{{shard}}}"
+
+    def held_bodies_at(self, shard: int) -> str:
+        """HASH member -> held entry JSON (the event as received, held and release ms) of
+        the notifications :meth:`held_index_at` holds."""
+        return f"{self.prefix}:heldbody:{{{shard}}}"
 
     @property
     def persist_streams(self) -> list[str]:

@@ -17,6 +17,7 @@ from redis.asyncio.cluster import RedisCluster
 from common.buffer.buckets import IngestBuckets
 from common.buffer.erasure import RedisErasure
 from common.buffer.expiry import ExpiryQueue
+from common.buffer.held import HeldBuffer, Hold, HoldOutcome
 from common.buffer.inbox import AdmitRequest, BufferOutcome, Pending, RateVerdict
 from common.buffer.pending import AckRequest, PendingStore
 from common.naming import Names
@@ -80,6 +81,20 @@ async def _every_operation(redis: Redis, names: Names) -> None:
     erased = await RedisErasure(redis, names.keys, 3600).erase("default", users[5])
     assert erased.pending == 1
     assert await buffer.buffer([Pending(notes[5], None)]) == [BufferOutcome.ERASED]
+
+    held = HeldBuffer(redis, names.keys)
+    now_ms = int(time.time() * 1000)
+    # (accepted a minute after users[5]'s erasure above, so held for them too)
+    holds = [Hold("default", u, f"h-{u}", "{}", now_ms + i, now_ms + 60_000)
+             for i, u in enumerate(users)]
+    assert await held.hold(holds) == [HoldOutcome.HELD] * 8
+    taken = await held.due(now_ms + 100, 5)
+    assert [e.notification_id for e in taken] == [h.notification_id for h in holds[:5]]
+    assert await held.move([(taken[0], now_ms + 10_000)]) == 1
+    assert await held.done(taken) == 4
+    assert await held.reschedule("default", users[6], lambda e: now_ms) == 1
+    assert await held.unhold("default", users[7]) == 1
+    assert await held.count() == 3
 
     assert (await IngestBuckets(redis, names.keys, timeout_seconds=5).take("k1", 1, 2, 1))[0]
 

@@ -74,8 +74,9 @@ def test_no_redis_schema_outside_the_owner() -> None:
 
 def test_every_script_lives_in_the_owner_as_a_lua_file() -> None:
     scripts = sorted(p.stem for p in (OWNER / "scripts").glob("*.lua"))
-    assert scripts == ["ack", "admit", "buffer", "erase", "expire", "fold", "index_erasure",
-                       "lease", "newest", "release", "replay", "take", "trace"]
+    assert scripts == ["ack", "admit", "buffer", "claim", "done", "erase", "expire", "fold",
+                       "hold", "index_erasure", "lease", "move", "newest", "release", "replay",
+                       "take", "trace", "unhold"]
 
 
 def test_exactly_the_ways_out_of_the_buffer_run_on_a_full_redis() -> None:
@@ -83,4 +84,5 @@ def test_exactly_the_ways_out_of_the_buffer_run_on_a_full_redis() -> None:
     docs/DESIGN.md 3.3), never on the ones that fill it (the consumer must be refused)."""
     flagged = sorted(p.stem for p in (OWNER / "scripts").glob("*.lua")
                      if p.read_text().startswith("#!lua flags=allow-oom\n"))
-    assert flagged == ["ack", "erase", "expire", "fold", "index_erasure", "lease", "release"]
+    assert flagged == ["ack", "claim", "done", "erase", "expire", "fold", "index_erasure",
+                       "lease", "move", "release", "unhold"]

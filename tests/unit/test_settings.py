@@ -45,6 +45,9 @@ def test_port_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
         ("LOG_LEVEL", "loud"),
         ("PREFETCH", "0"),
         ("DEDUP_TTL_SECONDS", "10"),
+        ("HERALD_RELEASE_BATCH", "0"),
+        ("HERALD_RELEASE_BATCH", "many"),
+        ("HERALD_RELEASE_CLAIM_SECONDS", "1"),
     ],
 )
 def test_a_bad_setting_stops_with_one_line_naming_it(

@@ -26,17 +26,22 @@ __all__ = [
     "ACK",
     "ADMIT",
     "BUFFER",
+    "CLAIM",
+    "DONE",
     "ERASE",
     "EXPIRE",
     "FOLD",
+    "HOLD",
     "INDEX_ERASURE",
     "LEASE",
+    "MOVE",
     "NEWEST",
     "RELEASE",
     "REPLAY",
     "SCRIPTS",
     "TAKE",
     "TRACE",
+    "UNHOLD",
     "RoundTrip",
     "Script",
     "call",
@@ -68,8 +73,13 @@ FOLD = _load("fold")
 INDEX_ERASURE = _load("index_erasure")
 TAKE = _load("take")
 TRACE = _load("trace")
+HOLD = _load("hold")
+CLAIM = _load("claim")
+DONE = _load("done")
+MOVE = _load("move")
+UNHOLD = _load("unhold")
 SCRIPTS = (ADMIT, BUFFER, ACK, EXPIRE, REPLAY, NEWEST, LEASE, RELEASE, ERASE, FOLD,
-           INDEX_ERASURE, TAKE, TRACE)
+           INDEX_ERASURE, TAKE, TRACE, HOLD, CLAIM, DONE, MOVE, UNHOLD)
 
 
 @dataclass
