@@ -74,8 +74,8 @@ def test_no_redis_schema_outside_the_owner() -> None:
 
 def test_every_script_lives_in_the_owner_as_a_lua_file() -> None:
     scripts = sorted(p.stem for p in (OWNER / "scripts").glob("*.lua"))
-    assert scripts == ["ack", "admit", "buffer", "erase", "expire", "fold", "index_erasure",
-                       "lease", "newest", "release", "replay", "take", "trace"]
+    assert scripts == ["ack", "admit", "buffer", "digest", "erase", "expire", "fold",
+                       "index_erasure", "lease", "newest", "release", "replay", "take", "trace"]
 
 
 def test_exactly_the_ways_out_of_the_buffer_run_on_a_full_redis() -> None:

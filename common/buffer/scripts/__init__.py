@@ -26,6 +26,7 @@ __all__ = [
     "ACK",
     "ADMIT",
     "BUFFER",
+    "DIGEST",
     "ERASE",
     "EXPIRE",
     "FOLD",
@@ -68,8 +69,9 @@ FOLD = _load("fold")
 INDEX_ERASURE = _load("index_erasure")
 TAKE = _load("take")
 TRACE = _load("trace")
+DIGEST = _load("digest")
 SCRIPTS = (ADMIT, BUFFER, ACK, EXPIRE, REPLAY, NEWEST, LEASE, RELEASE, ERASE, FOLD,
-           INDEX_ERASURE, TAKE, TRACE)
+           INDEX_ERASURE, TAKE, TRACE, DIGEST)
 
 
 @dataclass
