@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "DIGEST_ACTORS",
     "ID_PATTERN",
     "ID_RULE",
     "LOCALE_PATTERN",
@@ -60,6 +61,8 @@ newline, which is how a signed ``sub`` of ``"bob\\n"`` once got past the gateway
 ID_RULE = "1-128 of [A-Za-z0-9._@-]"
 MAX_RECIPIENTS = 1000
 MAX_TEXT = 2000
+DIGEST_ACTORS = 3
+"""How many actors a digest notification names (``Notification.actors``), newest first."""
 
 Id = Annotated[str, StringConstraints(strict=True, pattern=ID_PATTERN)]
 """A user, tenant, post, comment or event id. The charset keeps ids safe inside Redis keys,
@@ -254,3 +257,13 @@ class Notification(BaseModel):
     priority: Priority
     createdAt: UtcDatetime
     expiresAt: UtcDatetime
+    # --- digests (common/buffer/digest.py): one notification updated in place ------------
+    count: Annotated[int, Field(strict=True, ge=1)] = 1
+    """How many distinct actors the notification stands for (1 unless it is a digest)."""
+    actors: Annotated[list[Id], Field(max_length=DIGEST_ACTORS)] = Field(default_factory=list)
+    """The latest actors, newest first, at most :data:`DIGEST_ACTORS`; empty means just
+    ``actorId``. An erased actor leaves this list at the digest's next update; ``count``
+    stays (``common.buffer.digest``)."""
+    version: Annotated[int, Field(strict=True, ge=1)] = 1
+    """Bumped by every update of a digest; the higher version wins everywhere (the store's
+    upsert, the gateway's ``NOTIFICATION_UPDATE``, the SDKs)."""

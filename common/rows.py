@@ -8,8 +8,9 @@ re-validating a model per record cost the persister a third of its time.
 
 Rows come from a validated :class:`~common.models.Notification` (:func:`make_row`), from a
 :class:`~common.records.StoredNotification` (:func:`row_of`, the read API and tests) or from
-a persist-stream entry (``persister.entries``). :func:`collapse` is the upsert rule (acked
-is never downgraded, ``readAt`` is kept) on rows.
+a persist-stream entry (``persister.entries``). :func:`merge` is the upsert rule (acked
+is never downgraded, ``readAt`` is kept, a higher ``version`` wins the body and marks it
+unread again) on rows; :func:`collapse` applies it to a batch.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from common.millis import to_ms
 from common.models import Notification
 from common.records import Status, StoredNotification
 
-__all__ = ["Row", "collapse", "make_row", "row_of"]
+__all__ = ["Row", "collapse", "make_row", "merge", "row_of", "version_of"]
 
 _ACKED = Status.ACKED.value
 
@@ -69,9 +70,38 @@ def row_of(record: StoredNotification) -> Row:
     return make_row(record.notification, record.status.value, to_ms(record.statusAt), read_ms)
 
 
+def version_of(row: Row) -> int:
+    """The notification's ``version`` (1 for a body stored before digests had one)."""
+    version = row.notification.get("version")
+    return version if isinstance(version, int) else 1
+
+
+def merge(stored: Row, incoming: Row) -> Row:
+    """The upsert rule, on rows: what the store keeps when ``incoming`` is written over
+    ``stored`` (the same id). Both backends apply it (SQL, MongoDB's update pipeline).
+
+    * **Status**: ``acked`` is never replaced by another status.
+    * **Version** (digests, :mod:`common.buffer.digest`): the body of the higher ``version``
+      wins — its ``message``, ``count``, ``actors`` and ``version``, whatever the statuses —
+      and its ``read_ms`` with it: **an update marks the notification unread again** (the
+      read of an older version does not cover the newer text). An older version changes
+      neither the body nor ``read_ms``.
+    * **Same version**: ``read_ms`` once set is kept (else taken from ``incoming``); the body
+      follows the status rule.
+    """
+    new_v, old_v = version_of(incoming), version_of(stored)
+    kept = stored.status == _ACKED and incoming.status != _ACKED
+    base = stored if kept else incoming
+    if new_v > old_v:
+        return base._replace(notification=incoming.notification, read_ms=incoming.read_ms)
+    if new_v < old_v:
+        return base._replace(notification=stored.notification, read_ms=stored.read_ms)
+    return base._replace(read_ms=stored.read_ms if stored.read_ms is not None
+                         else incoming.read_ms)
+
+
 def collapse(rows: Iterable[Row]) -> list[Row]:
-    """One row per id, merged in the order given (as if upserted one by one): ``acked`` is
-    never replaced by another status, and a ``read_ms`` once set is kept.
+    """One row per id, merged in the order given (as if upserted one by one, :func:`merge`).
 
     MongoDB needs this: an unordered ``bulk_write`` may apply two writes of one id in any
     order. (SQLite applies the rows of a batch in order, each under the SQL rule.) Applying
@@ -83,13 +113,5 @@ def collapse(rows: Iterable[Row]) -> list[Row]:
     merged: dict[str, Row] = {}
     for row in rows:
         earlier = merged.get(row.id)
-        if earlier is None:
-            merged[row.id] = row
-        elif earlier.status == _ACKED and row.status != _ACKED:
-            if earlier.read_ms is None and row.read_ms is not None:
-                merged[row.id] = earlier._replace(read_ms=row.read_ms)
-        elif earlier.read_ms is not None:
-            merged[row.id] = row._replace(read_ms=earlier.read_ms)
-        else:
-            merged[row.id] = row
+        merged[row.id] = row if earlier is None else merge(earlier, row)
     return list(merged.values())

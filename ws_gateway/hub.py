@@ -31,7 +31,7 @@ log = get_logger(__name__)
 
 class Member(Protocol):
     def deliver(self, notification_id: str, notification_json: str,
-                created_s: float | None = None) -> None: ...
+                created_s: float | None = None, version: int = 1) -> None: ...
 
     def resync(self) -> None: ...
 
@@ -146,8 +146,11 @@ class Hub:
             log.warning("unreadable live message dropped", channel=channel)
             return
         created_s = _epoch_seconds(fields.get("createdAt"))  # once per message, not per member
+        version = fields.get("version")  # > 1: a digest's update (common/buffer/digest.py)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            version = 1
         for member in list(self._members.get(channel, ())):
-            member.deliver(notification_id, body, created_s)
+            member.deliver(notification_id, body, created_s, version)
 
     async def close(self) -> None:
         if self._reader is not None:

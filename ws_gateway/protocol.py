@@ -2,7 +2,10 @@
 
 Client → gateway: ``{"type":"AUTH","token":...}`` (or ``"userId"`` in trusted mode),
 ``{"type":"ACK","notificationId":...}`` / ``{"type":"ACK","notificationIds":[...]}``.
-Gateway → client: ``AUTH_OK``, ``NOTIFICATION``, ``ACK_OK``, ``ERROR``.
+Gateway → client: ``AUTH_OK``, ``NOTIFICATION``, ``NOTIFICATION_UPDATE``, ``ACK_OK``,
+``ERROR``. ``NOTIFICATION_UPDATE`` carries a newer ``version`` of a notification this
+connection sent before (a digest, :mod:`common.buffer.digest`): the same id, which the client
+replaces in place; an older or equal version is never sent after a newer one.
 
 Frames are read as strictly as HTTP bodies: a key twice in one object is ``BAD_FRAME``
 (:mod:`common.strict_json`), ids obey :func:`common.models.is_id`. :func:`parse` raises
@@ -11,6 +14,7 @@ Frames are read as strictly as HTTP bodies: a key twice in one object is ``BAD_F
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +40,9 @@ __all__ = [
     "auth_ok",
     "error",
     "notification_frame",
+    "notification_update_frame",
     "parse",
+    "version_of",
 ]
 
 CLOSE_GOING_AWAY = 1001  # the gateway is shutting down: reconnect (to any gateway)
@@ -101,6 +107,22 @@ def auth_ok(user_id: str, tenant_id: str, pending: int) -> str:
 def notification_frame(notification_json: str) -> str:
     """Wraps the buffered JSON as it is: no parse, no re-serialisation on the hot path."""
     return '{"type":"NOTIFICATION","notification":' + notification_json + "}"
+
+
+def notification_update_frame(notification_json: str) -> str:
+    """A newer version of a notification sent before on this connection, as it is."""
+    return '{"type":"NOTIFICATION_UPDATE","notification":' + notification_json + "}"
+
+
+_VERSION = re.compile(r'"version":(\d{1,18})')
+
+
+def version_of(notification_json: str) -> int:
+    """The ``version`` of a buffered notification's JSON without parsing it (1 if it has
+    none: made before digests). ``"version":`` can only be the key: inside a JSON string the
+    quotes are escaped."""
+    found = _VERSION.search(notification_json)
+    return int(found.group(1)) if found else 1
 
 
 def ack_ok(acked: list[str], unknown: list[str]) -> str:

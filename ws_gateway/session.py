@@ -61,8 +61,9 @@ class Session:
 
     # --- called by the hub -----------------------------------------------------------------
     def deliver(self, notification_id: str, notification_json: str,
-                created_s: float | None = None) -> None:
-        self._carry_out(self.core.live(notification_id, notification_json, created_s))
+                created_s: float | None = None, version: int = 1) -> None:
+        self._carry_out(self.core.live(notification_id, notification_json, created_s,
+                                       version))
 
     def resync(self) -> None:
         """The live stream had a gap (pub/sub reconnected): replay pending again."""

@@ -72,9 +72,13 @@ class Deliver:
     body: str
     path: str
     created_s: float | None = None
+    update: bool = False
+    """A newer version of one sent before: ``NOTIFICATION_UPDATE``."""
 
     @property
     def text(self) -> str:
+        if self.update:
+            return protocol.notification_update_frame(self.body)
         return protocol.notification_frame(self.body)
 
 

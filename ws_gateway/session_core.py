@@ -15,7 +15,11 @@ The life of a connection (the README's "WebSocket protocol")::
 
 In ``OPEN``: replay everything pending, then live notifications in the order they came; an id
 sent once (replayed or live) is not sent again while it is among the last
-:data:`SENT_MEMORY` sent, so a notification published during the replay is seen once. At most
+:data:`SENT_MEMORY` sent, so a notification published during the replay is seen once —
+unless it comes with a higher ``version`` (a digest's update, :mod:`common.buffer.digest`):
+then it goes as ``NOTIFICATION_UPDATE``, and an older or equal version after it is skipped.
+The first time an id goes on a connection it is a ``NOTIFICATION``, whatever its version (a
+reconnecting client gets the latest body as a normal notification). At most
 ``queue_size`` notifications wait for a slow reader; one more closes with 1013 (nothing is lost:
 every unacked notification is pending in Redis and is replayed on reconnect).
 
@@ -82,8 +86,9 @@ class Limits:
     send_queue_size: int = 1024
 
 
-# A backlog entry: a live notification (id, JSON, createdAt in epoch seconds or None), or REPLAY.
-_Entry = tuple[str, str, float | None] | Replay
+# A backlog entry: a live notification (id, JSON, createdAt in epoch seconds or None, version),
+# or REPLAY.
+_Entry = tuple[str, str, float | None, int] | Replay
 
 
 class SessionCore:
@@ -99,7 +104,7 @@ class SessionCore:
         self.overloaded = False
         self._bad = 0
         self._backlog: deque[_Entry] | None = None  # made on the first notification to send
-        self._sent: OrderedDict[str, None] | None = None  # made on the first one sent
+        self._sent: OrderedDict[str, int] | None = None  # id -> version sent; made on the first
         self._started = False  # AUTH_OK is out: notifications may follow
         self._writing = False  # a writer is between StartWriter and next_step() -> None
 
@@ -185,8 +190,9 @@ class SessionCore:
 
     # --- notifications -------------------------------------------------------------------
     def live(self, notification_id: str, body: str,
-             created_s: float | None = None) -> list[Action]:
-        """A live notification for this user (it may come before :meth:`start`)."""
+             created_s: float | None = None, version: int = 1) -> list[Action]:
+        """A live notification for this user (it may come before :meth:`start`); ``version``
+        > 1: a digest's update."""
         if self.state is State.CLOSED:
             return []
         backlog = self._queue()
@@ -195,7 +201,7 @@ class SessionCore:
                 return []
             self.overloaded = True
             return [Close(protocol.CLOSE_OVERLOADED, "too slow; reconnect for pending")]
-        backlog.append((notification_id, body, created_s))
+        backlog.append((notification_id, body, created_s, version))
         return self._wake()
 
     def resync(self) -> list[Action]:
@@ -216,9 +222,10 @@ class SessionCore:
             entry = backlog.popleft()
             if isinstance(entry, Replay):
                 return entry
-            notification_id, body, created_s = entry
-            if self._mark_sent(notification_id):
-                return Deliver(notification_id, body, "live", created_s)
+            notification_id, body, created_s, version = entry
+            sent = self._mark_sent(notification_id, version)
+            if sent is not None:
+                return Deliver(notification_id, body, "live", created_s, update=sent)
         self._backlog = None
         self._writing = False
         return None
@@ -227,8 +234,12 @@ class SessionCore:
         """What the replay found, oldest first: those not sent yet, to send in this order."""
         if self.state is State.CLOSED:
             return []
-        return [Deliver(notification_id, body, "replay") for notification_id, body in batch
-                if self._mark_sent(notification_id)]
+        out: list[Deliver] = []
+        for notification_id, body in batch:
+            sent = self._mark_sent(notification_id, protocol.version_of(body))
+            if sent is not None:
+                out.append(Deliver(notification_id, body, "replay", update=sent))
+        return out
 
     # --- the end ---------------------------------------------------------------------------
     def failed(self) -> list[Action]:
@@ -269,14 +280,21 @@ class SessionCore:
         self._writing = True
         return [START_WRITER]
 
-    def _mark_sent(self, notification_id: str) -> bool:
-        """False if it was sent already; else remembers it (forgetting the oldest)."""
+    def _mark_sent(self, notification_id: str, version: int = 1) -> bool | None:
+        """``None`` if this version (or a newer one) was sent already; else remembers it
+        (forgetting the oldest) and says whether it is an update of one sent before."""
         sent = self._sent
         if sent is None:
             sent = self._sent = OrderedDict()
-        elif notification_id in sent:
-            return False
-        sent[notification_id] = None
+        else:
+            before = sent.get(notification_id)
+            if before is not None:
+                if before >= version:
+                    return None
+                sent[notification_id] = version
+                sent.move_to_end(notification_id)
+                return True
+        sent[notification_id] = version
         if len(sent) > SENT_MEMORY:
             sent.popitem(last=False)
-        return True
+        return False

@@ -31,6 +31,7 @@ declare global {
   }
   interface HTMLElementEventMap {
     "herald-notification": CustomEvent<Notification>;
+    "herald-update": CustomEvent<Notification>;
     "herald-state": CustomEvent<ConnectionState>;
   }
 }

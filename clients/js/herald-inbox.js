@@ -8,18 +8,22 @@
  * notifications newest first, a page at a time by cursor as the list scrolls (infinite
  * scroll; a "Load more" button does the same from the keyboard), with "Mark read" on each
  * unread one and "Mark all read". New notifications arrive live over the gateway, are
- * acknowledged as they are shown, and are announced to screen readers (aria-live).
+ * acknowledged as they are shown, and are announced to screen readers (aria-live). A digest's
+ * update ("alice and 11 others liked your post") replaces its row in place — the same id, no
+ * second row — and marks it unread again, as the history does; an older version never
+ * overwrites a newer one (from the gateway or from a page of history).
  *
  * Attributes: gateway (a ws:// URL, or several separated by spaces), api (the producer's base
  * URL; default this page's origin), user, token (a JWT; without one the gateway and read API
  * must be in trusted mode), tenant (trusted mode), page-size (default 20), open.
  * Or call `inbox.start({gateway, api, user, token, getToken, WebSocket})`.
- * Events: "herald-notification" (detail: the notification), "herald-state" (detail: state).
+ * Events: "herald-notification" (detail: the notification), "herald-update" (detail: the
+ * newer version of a notification shown), "herald-state" (detail: state).
  * Theme with CSS variables on the element: --herald-accent, --herald-bg, --herald-fg,
  * --herald-muted, --herald-border, --herald-unread-bg, --herald-badge-bg, --herald-badge-fg,
  * --herald-radius, --herald-font, --herald-width, --herald-max-height.
  */
-import { connect, ReadApi } from "./herald.js";
+import { connect, isNewer, ReadApi } from "./herald.js";
 
 const STYLE = `
 :host {
@@ -159,6 +163,7 @@ export class HeraldInbox extends HTMLElement {
       this._refreshCount();
     });
     this.client.on("notification", (note, info) => this._arrived(note, info?.replayed));
+    this.client.on("update", (note) => this._updated(note));
     this.client.on("error", (error) => {
       if (error.fatal) this._showState("closed", error.message);
     });
@@ -251,8 +256,60 @@ export class HeraldInbox extends HTMLElement {
     this.dispatchEvent(new CustomEvent("herald-notification", { detail: note }));
   }
 
+  /** A newer version of a notification (a digest): in place, unread again; or a new row. */
+  _updated(note) {
+    const item = this._items.get(note.id);
+    if (item) {
+      if (this._replace(item, note)) this._announce(`Updated: ${note.message}`);
+    } else if (this._cursor !== undefined && this._add(note, { read: false, sorted: true })) {
+      this.unread += 1;
+      this._showCount();
+      this._announce(`Updated: ${note.message}`);
+    }
+    this._scheduleCount();
+    this.dispatchEvent(new CustomEvent("herald-update", { detail: note }));
+  }
+
+  /** Apply a newer version to a row in place (an older or equal one changes nothing). */
+  _replace(item, note) {
+    if (!isNewer(item.note, note)) return false;
+    item.note = note;
+    item.li.querySelector(".message").textContent = note.message;
+    if (item.read) {
+      item.read = false;
+      item.li.classList.add("unread");
+      item.li.append(this._readButton(note));
+      this.unread += 1;
+      this._showCount();
+    } else {
+      item.li.querySelector("button[data-read]")?.setAttribute("aria-label", `Mark read: ${note.message}`);
+    }
+    this._syncLabels(item);
+    return true;
+  }
+
+  _readButton(note) {
+    const button = document.createElement("button");
+    button.className = "link";
+    button.dataset.read = note.id;
+    button.textContent = "Mark read";
+    button.setAttribute("aria-label", `Mark read: ${note.message}`);
+    return button;
+  }
+
   _add(note, { atTop = false, read, sorted = false }) {
-    if (this._items.has(note.id)) return false;
+    const known = this._items.get(note.id);
+    if (known) {
+      // a page of history may bring a newer version than the one shown (or an older one)
+      if (isNewer(known.note, note) && read) {
+        known.note = note;
+        known.li.querySelector(".message").textContent = note.message;
+        this._syncLabels(known);
+      } else if (isNewer(known.note, note)) {
+        this._replace(known, note);
+      }
+      return false;
+    }
     let anchor = atTop ? this._list.firstChild : this._sentinel ?? null;
     if (sorted) {
       const at = Date.parse(note.createdAt);
@@ -275,12 +332,7 @@ export class HeraldInbox extends HTMLElement {
     time.textContent = new Date(note.createdAt).toLocaleString();
     const item = { note, li, read };
     if (!read) {
-      const button = document.createElement("button");
-      button.className = "link";
-      button.dataset.read = note.id;
-      button.textContent = "Mark read";
-      button.setAttribute("aria-label", `Mark read: ${note.message}`);
-      li.append(button);
+      li.append(this._readButton(note));
       li.classList.add("unread");
     }
     this._list.insertBefore(li, anchor);

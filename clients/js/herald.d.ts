@@ -14,6 +14,12 @@ export interface Notification {
   priority: "transactional" | "promotional";
   createdAt: string;
   expiresAt: string;
+  /** Distinct actors a digest stands for (1 otherwise). */
+  count?: number;
+  /** A digest's latest actors, newest first (empty: just actorId). */
+  actors?: string[];
+  /** Bumped by every update of a digest; the higher version wins (isNewer). */
+  version?: number;
 }
 
 /** A notification as the read API shows it. */
@@ -31,11 +37,16 @@ export type ClientFrame =
 export type ServerFrame =
   | { type: "AUTH_OK"; userId: string; tenantId: string; pending: number }
   | { type: "NOTIFICATION"; notification: Notification }
+  | { type: "NOTIFICATION_UPDATE"; notification: Notification }
   | { type: "ACK_OK"; notificationIds: string[]; unknown: string[] }
   | { type: "ERROR"; code: string; message: string; notificationIds?: string[] };
 
 export declare const CLIENT_FRAMES: readonly ["AUTH", "ACK"];
-export declare const SERVER_FRAMES: readonly ["AUTH_OK", "NOTIFICATION", "ACK_OK", "ERROR"];
+export declare const SERVER_FRAMES: readonly ["AUTH_OK", "NOTIFICATION", "NOTIFICATION_UPDATE", "ACK_OK", "ERROR"];
+/** A notification's version (1 when it has none). */
+export declare function versionOf(note: { version?: number } | null | undefined): number;
+/** Whether `incoming` replaces `current` (the same id): only a higher version does. */
+export declare function isNewer(current: { version?: number }, incoming: { version?: number }): boolean;
 export declare const CLOSE: Readonly<{
   NORMAL: 1000; GOING_AWAY: 1001; ABNORMAL: 1006; NOT_UTF8: 1007; POLICY: 1008; TOO_BIG: 1009;
   INTERNAL: 1011; OVERLOADED: 1013; AUTH_REQUIRED: 4001; AUTH_TIMEOUT: 4002;
@@ -62,16 +73,17 @@ export declare class Backoff {
   reset(): void;
 }
 
-export type Verdict = "deliver" | "reack" | "skip";
+export type Verdict = "deliver" | "update" | "reack" | "skip";
 
 export declare class Ledger {
   constructor(remember?: number);
   remember: number;
   seen: Map<string, boolean>;
+  versions: Map<string, number>;
   owed: Set<string>;
   unsent: Set<string>;
   duplicates: number;
-  onNotification(id: string): Verdict;
+  onNotification(id: string, version?: number): Verdict;
   ack(ids: Iterable<string>): void;
   takeUnsent(limit: number): string[];
   onAckOk(acked?: string[], unknown?: string[]): void;
@@ -130,6 +142,7 @@ export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | 
 
 export interface ClientEvents {
   notification: Notification;
+  update: Notification;
   state: ConnectionState;
   open: { type: "AUTH_OK"; userId: string; tenantId: string; pending: number; url: string };
   ack: string[];
@@ -141,6 +154,7 @@ export interface ClientStats {
   attempts: number;
   connects: number;
   deliveries: number;
+  updates: number;
   ackRetries: number;
   acked: number;
   closes: Record<string, number>;
@@ -156,6 +170,7 @@ export declare class HeraldClient {
   readonly backoff: Backoff;
   autoAck: boolean;
   on(event: "notification", handler: (value: Notification, info: { replayed: boolean }) => void): () => void;
+  on(event: "update", handler: (value: Notification, info: { replayed: boolean }) => void): () => void;
   on<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): () => void;
   off<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): void;
   start(): this;

@@ -18,7 +18,22 @@
 
 /** Frame types, both ways (docs/asyncapi.yaml). */
 export const CLIENT_FRAMES = Object.freeze(["AUTH", "ACK"]);
-export const SERVER_FRAMES = Object.freeze(["AUTH_OK", "NOTIFICATION", "ACK_OK", "ERROR"]);
+export const SERVER_FRAMES = Object.freeze(["AUTH_OK", "NOTIFICATION", "NOTIFICATION_UPDATE", "ACK_OK", "ERROR"]);
+
+/** A notification's version (1 when it has none: not a digest, or from an older gateway). */
+export function versionOf(note) {
+  const version = note?.version;
+  return Number.isInteger(version) && version >= 1 ? version : 1;
+}
+
+/**
+ * Whether `incoming` should replace `current` (the same id): only a higher version does, so
+ * an older update that arrives late never overwrites a newer one (digests: docs/asyncapi.yaml,
+ * NOTIFICATION_UPDATE).
+ */
+export function isNewer(current, incoming) {
+  return versionOf(incoming) > versionOf(current);
+}
 
 /** The gateway's close codes (README, "Close codes"). */
 export const CLOSE = Object.freeze({
@@ -79,15 +94,18 @@ export class Backoff {
 
 /**
  * Which notifications the app has seen and which ACKs are still owed (pure, no I/O).
- * onNotification(id) says "deliver" (new), "reack" (seen and acked by the app: the ACK is
- * owed again) or "skip" (seen, the app's ACK will follow). At most `remember` ids are kept,
- * the least recently seen dropped first.
+ * onNotification(id, version) says "deliver" (new), "update" (seen, and this is a higher
+ * version: a digest's update, to apply in place), "reack" (seen and acked by the app: the ACK
+ * is owed again) or "skip" (seen, the app's ACK will follow). At most `remember` ids are
+ * kept, the least recently seen dropped first.
  */
 export class Ledger {
   constructor(remember = 10_000) {
     this.remember = remember;
     /** @type {Map<string, boolean>} id -> acked by the app */
     this.seen = new Map();
+    /** @type {Map<string, number>} id -> the highest version seen (only when above 1) */
+    this.versions = new Map();
     /** @type {Set<string>} ACKs the gateway has not confirmed, in order */
     this.owed = new Set();
     /** @type {Set<string>} owed ACKs not written on the current connection */
@@ -95,17 +113,26 @@ export class Ledger {
     this.duplicates = 0;
   }
 
-  /** @param {string} id @returns {"deliver"|"reack"|"skip"} */
-  onNotification(id) {
+  /** @param {string} id @param {number} [version] @returns {"deliver"|"update"|"reack"|"skip"} */
+  onNotification(id, version = 1) {
     const acked = this.seen.get(id);
     if (acked === undefined) {
       this.seen.set(id, false);
-      if (this.seen.size > this.remember) this.seen.delete(this.seen.keys().next().value);
+      if (version > 1) this.versions.set(id, version);
+      if (this.seen.size > this.remember) {
+        const oldest = this.seen.keys().next().value;
+        this.seen.delete(oldest);
+        this.versions.delete(oldest);
+      }
       return "deliver";
     }
-    this.duplicates += 1;
     this.seen.delete(id);
     this.seen.set(id, acked);
+    if (version > (this.versions.get(id) ?? 1)) {
+      this.versions.set(id, version);
+      return "update";
+    }
+    this.duplicates += 1;
     if (acked) {
       this.ack([id]);
       return "reack";
@@ -197,7 +224,10 @@ class Emitter {
 
 /**
  * The WebSocket client. Events: "notification" (each notification once; a second argument
- * {replayed} says whether it was pending when the connection opened), "state"
+ * {replayed} says whether it was pending when the connection opened), "update" (a newer
+ * version of a notification: a digest such as "alice and 11 others liked your post", the same
+ * id, to replace in place; never an older version after a newer one; it may name an id the
+ * app has only from the read API's history), "state"
  * ("connecting" | "open" | "reconnecting" | "closed"), "open" (the AUTH_OK frame and the url),
  * "ack" (ids the gateway confirmed), "error" ({code, message, fatal}), "close" ({code, reason,
  * action}: how a connection ended).
@@ -232,7 +262,7 @@ export class HeraldClient extends Emitter {
     this.ledger = new Ledger(options.remember ?? 10_000);
     this.state = "idle";
     this.error = null;
-    this.stats = { attempts: 0, connects: 0, deliveries: 0, ackRetries: 0, acked: 0, closes: {} };
+    this.stats = { attempts: 0, connects: 0, deliveries: 0, updates: 0, ackRetries: 0, acked: 0, closes: {} };
     this.url = null;
     this._ws = null;
     this._closing = false;
@@ -413,14 +443,20 @@ export class HeraldClient extends Emitter {
 
   _onFrame(frame) {
     switch (frame?.type) {
-      case "NOTIFICATION": {
+      case "NOTIFICATION":
+      case "NOTIFICATION_UPDATE": {
         this.stats.deliveries += 1;
         const note = frame.notification;
-        const replayed = this._replayLeft > 0; // the first `pending` after AUTH_OK
+        const isUpdate = frame.type === "NOTIFICATION_UPDATE";
+        const replayed = !isUpdate && this._replayLeft > 0; // the first `pending` after AUTH_OK
         if (replayed) this._replayLeft -= 1;
-        const verdict = this.ledger.onNotification(note.id);
-        if (verdict === "deliver") {
+        const verdict = this.ledger.onNotification(note.id, versionOf(note));
+        if (verdict === "deliver" && !isUpdate) {
           this.emit("notification", note, { replayed });
+          if (this.autoAck) this.ack(note.id);
+        } else if (verdict === "deliver" || verdict === "update") {
+          this.stats.updates += 1;
+          this.emit("update", note, { replayed });
           if (this.autoAck) this.ack(note.id);
         } else if (verdict === "reack") {
           this._scheduleFlush(this.ackDelay);

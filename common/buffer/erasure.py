@@ -14,7 +14,8 @@ these classes. What Herald holds in Redis for a user
   slot);
 * their rate-limit window as an actor (the ids of events they sent, for a minute): deleted
   in the same script;
-* the "already made" markers (``seen``) and semantic-window markers (``sem``): found with
+* the "already made" markers (``seen``), semantic-window markers (``sem``) and open digests
+  (``digest``, :mod:`common.buffer.digest`): found with
   ``SCAN MATCH`` in pages of :data:`SCAN_COUNT`, folded into the tombstone and deleted, one
   script per page (the markers and the tombstone share the user's hash tag);
 * the persist stream's entries of the user: read in pages of :data:`STREAM_PAGE` up to the
@@ -137,15 +138,17 @@ class RedisErasure:
         return gone
 
     async def _erase_markers(self, tenant_id: str, user_id: str) -> tuple[int, list[str]]:
-        """Fold the "already made" markers into the tombstone and delete them and the
-        semantic-window markers; (keys deleted, notification ids of the markers)."""
+        """Fold the "already made" markers into the tombstone and delete them, the
+        semantic-window markers and the open digests' states (:mod:`common.buffer.digest`);
+        (keys deleted, notification ids of the markers)."""
         names = self._names
         tomb = names.erased_marker(tenant_id, user_id)
         seen = names.seen_pattern(tenant_id, user_id)
         sem = names.semantic_pattern(tenant_id, user_id)
+        digests = names.digest_pattern(tenant_id, user_id)
         deleted = 0
         made: list[str] = []
-        for pattern, has_id in ((seen, True), (sem, False)):
+        for pattern, has_id in ((seen, True), (sem, False), (digests, False)):
             page: list[str] = []
             async for key in self._redis.scan_iter(match=pattern, count=SCAN_COUNT):
                 page.append(as_text(key))

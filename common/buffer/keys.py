@@ -78,6 +78,16 @@ class BufferKeys:
         """Marker of a semantic-dedup window (e.g. one like per actor, post and recipient)."""
         return f"{self.prefix}:sem:{self.tag(tenant_id, user_id)}:{digest}"
 
+    def digest_key(self, tenant_id: str, user_id: str, group: str) -> str:
+        """HASH, the state of one open digest of the user (:mod:`common.buffer.digest`):
+        ``group`` is a hash of the type and its ``digestBy`` values; the key lives the
+        digest's window (``PEXPIRE`` when it opens)."""
+        return f"{self.prefix}:digest:{self.tag(tenant_id, user_id)}:{group}"
+
+    def digest_pattern(self, tenant_id: str, user_id: str) -> str:
+        """``SCAN MATCH`` pattern of every open digest of the user (erasure deletes them)."""
+        return glob_escape(self.digest_key(tenant_id, user_id, "")) + "*"
+
     def seen_pattern(self, tenant_id: str, user_id: str) -> str:
         """``SCAN MATCH`` pattern of every "already made" marker of the user."""
         return glob_escape(self.seen_key(tenant_id, user_id, "")) + "*"

@@ -14,7 +14,9 @@ Writes: one unordered ``bulk_write`` of ``UpdateOne(upsert=True)`` per call. The
 ``{_id, tenantId, userId}`` (an id stored for another user never matches, and on a sharded
 collection the filter carries the shard key); the update is a pipeline whose ``$cond`` keeps
 every field of a stored ``acked`` document when the new status is not ``acked``, and whose
-``$ifNull`` keeps ``readAt``. Every value goes in as ``$literal``, so a message that starts
+``$ifNull`` keeps ``readAt``; a body of a higher ``version`` (a digest's update) wins
+``message``/``count``/``actors``/``version`` and ``readAt`` (:func:`common.rows.merge`).
+Every value goes in as ``$literal``, so a message that starts
 with ``$`` stays text. A duplicate-key error means either two upserts of one new id raced
 (the retry finds the document and merges) or the id is stored for another user (the retry
 fails the same way; the record is dropped and logged). Writes use ``w: majority``, so a
@@ -46,7 +48,7 @@ from common.millis import from_ms, to_ms, truncate
 from common.models import Notification
 from common.preferences import QuietHours, UserSettings
 from common.records import Status, StoredNotification
-from common.rows import Row, collapse, row_of
+from common.rows import Row, collapse, row_of, version_of
 from common.store.base import MAX_EXPORT, check_limit, check_settings_users
 from common.store.cursor import decode_cursor, encode_cursor
 from common.tenancy import ApiKey, Tenant
@@ -69,6 +71,8 @@ USER_SETTINGS = "user_settings"
 DUPLICATE_KEY = 11000
 INDEX_OPTIONS_CONFLICT = 85
 _KEPT_IF_ACKED = {"$eq": ["$status", Status.ACKED.value]}
+_VERSIONED = ("message", "count", "actors", "version")
+"""The fields a digest's update changes: a higher ``version`` wins them."""
 
 
 def _fields(row: Row) -> Document:
@@ -78,16 +82,30 @@ def _fields(row: Row) -> Document:
     return values
 
 
+_STORED_VERSION = {"$ifNull": ["$version", 1]}
+
+
 def upsert_op(row: Row) -> UpdateOne:
-    """The idempotent upsert of one row, with the merge rule in the update."""
+    """The idempotent upsert of one row, with the merge rule (:func:`common.rows.merge`) in
+    the update: a higher ``version`` wins the body and ``readAt`` (an update of a digest
+    marks it unread again), an older one changes neither."""
     values = _fields(row)
+    version = version_of(row)
+    newer = {"$gt": [{"$literal": version}, _STORED_VERSION]}
+    older = {"$lt": [{"$literal": version}, _STORED_VERSION]}
     if row.status == Status.ACKED.value:
         stage: Document = {k: {"$literal": v} for k, v in values.items()}
     else:
         stage = {k: {"$cond": [_KEPT_IF_ACKED, f"${k}", {"$literal": v}]}
                  for k, v in values.items()}
+    for k in _VERSIONED:
+        same = stage[k]
+        stage[k] = {"$cond": [newer, {"$literal": values[k]},
+                              {"$cond": [older, f"${k}", same]}]}
     read_at = from_ms(row.read_ms) if row.read_ms is not None else None
-    stage["readAt"] = {"$ifNull": ["$readAt", {"$literal": read_at}]}
+    stage["readAt"] = {"$cond": [newer, {"$literal": read_at},
+                                 {"$cond": [older, "$readAt",
+                                            {"$ifNull": ["$readAt", {"$literal": read_at}]}]}]}
     owner = {"_id": row.id, "tenantId": row.tenant_id, "userId": row.user_id}
     return UpdateOne(owner, [{"$set": stage}], upsert=True)
 
@@ -103,6 +121,9 @@ def _record_of(doc: Document) -> StoredNotification:
     fields = {k: _utc(doc.get(k)) for k in ("tenantId", "userId", "type", "actorId", "eventId",
                                             "postId", "commentId", "message", "priority",
                                             "createdAt", "expiresAt")}
+    for k in _VERSIONED[1:]:  # absent from documents stored before digests: the defaults
+        if doc.get(k) is not None:
+            fields[k] = doc[k]
     return StoredNotification(
         notification=Notification.model_validate({"id": doc["_id"], **fields}),
         status=Status(doc["status"]),

@@ -30,9 +30,10 @@ next batch meanwhile; ``executemany`` took the GIL back for every row, so the tw
 kept waiting on each other. The merge rule is SQL, applied row by row in the array's order:
 ``INSERT ... ON CONFLICT(id) DO UPDATE ... WHERE`` skips the update when the stored row is
 ``acked`` and the new one is not, or belongs to another tenant or user, and keeps
-``read_ms`` once set. Retention: :meth:`SqliteStore.prune` deletes rows whose status is
-older than ``STORE_RETENTION_DAYS``, ``PRUNE_CHUNK`` rows per transaction so that no reader or
-writer waits long; the persister calls it on a timer.
+``read_ms`` once set — but a body of a higher ``version`` (a digest's update) wins, with its
+``read_ms`` (:func:`common.rows.merge`). Retention: :meth:`SqliteStore.prune` deletes rows
+whose status is older than ``STORE_RETENTION_DAYS``, ``PRUNE_CHUNK`` rows per transaction so
+that no reader or writer waits long; the persister calls it on a timer.
 """
 
 from __future__ import annotations
@@ -145,11 +146,20 @@ ON CONFLICT (id) DO UPDATE SET
     created_ms = CASE WHEN {kept} THEN notifications.created_ms ELSE excluded.created_ms END,
     status = CASE WHEN {kept} THEN notifications.status ELSE excluded.status END,
     status_ms = CASE WHEN {kept} THEN notifications.status_ms ELSE excluded.status_ms END,
-    read_ms = COALESCE(notifications.read_ms, excluded.read_ms),
-    body = CASE WHEN {kept} THEN notifications.body ELSE excluded.body END
+    read_ms = CASE WHEN {new_v} > {old_v} THEN excluded.read_ms
+                   WHEN {new_v} < {old_v} THEN notifications.read_ms
+                   ELSE COALESCE(notifications.read_ms, excluded.read_ms) END,
+    body = CASE WHEN {new_v} > {old_v} THEN excluded.body
+                WHEN {new_v} < {old_v} THEN notifications.body
+                WHEN {kept} THEN notifications.body ELSE excluded.body END
 WHERE notifications.tenant_id = excluded.tenant_id
   AND notifications.user_id = excluded.user_id
-""".format(kept="(notifications.status = 'acked' AND excluded.status <> 'acked')")
+""".format(kept="(notifications.status = 'acked' AND excluded.status <> 'acked')",
+           new_v="COALESCE(json_extract(excluded.body, '$.version'), 1)",
+           old_v="COALESCE(json_extract(notifications.body, '$.version'), 1)")
+"""The merge rule of :func:`common.rows.merge` in SQL (a digest's higher ``version`` wins the
+body and its ``read_ms``: an update marks it unread again). The version is read from the
+bodies, on a conflict only: no column, no migration."""
 
 _COLUMNS = "created_ms, id, status, status_ms, read_ms, body"
 

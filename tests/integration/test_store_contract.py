@@ -497,3 +497,89 @@ async def test_erase_user_deletes_the_users_settings(store: Store) -> None:
     assert set(await store.get_user_settings("t1", ["u2"])) == {"u2"}
     assert await store.erase_user("t1", "u2", created_until=BASE + timedelta(seconds=5)) == 0
     assert await store.get_user_settings("t1", ["u2"]) == {}
+
+
+# --- digests: a notification updated in place (common/buffer/digest.py) ---------------------
+def digest(n: Notification, version: int, count: int, actors: list[str]) -> Notification:
+    """``n`` as the digest's ``version``-th body: its message, count and actors."""
+    others = count - 1
+    return n.model_copy(update={"version": version, "count": count, "actors": actors,
+                                "message": f"{actors[0]} and {others} others liked your post"})
+
+
+async def test_a_higher_version_wins_the_body_whatever_the_status(store: Store) -> None:
+    n = note()
+    first = rec(n, Status.ACKED)
+    await store.upsert_many([first])
+    # the update of a digest that was acked already: written as `expired` at its expiresAt
+    updated = digest(n, 3, 5, ["erin", "dave", "carol"])
+    await store.upsert_many([rec(updated, Status.EXPIRED, at=n.expiresAt)])
+    got = await store.get("t1", "u1", n.id)
+    assert got == normalize(rec(updated, Status.ACKED, at=first.statusAt))
+    assert (got.notification.count, got.notification.actors, got.notification.version) == (
+        5, ["erin", "dave", "carol"], 3)
+
+
+async def test_an_older_version_changes_nothing_in_either_order(store: Store) -> None:
+    n = note()
+    v2 = rec(digest(n, 2, 2, ["bob", "alice"]), Status.EXPIRED, at=n.expiresAt)
+    v1_read = rec(n, Status.ACKED, read=BASE + timedelta(minutes=1))
+    await store.upsert_many([v2])
+    await store.upsert_many([v1_read])  # the ack (and read) of version 1, stored late
+    got = await store.get("t1", "u1", n.id)
+    assert got is not None
+    assert got.notification.version == 2
+    assert got.status is Status.ACKED  # acked still wins over expired
+    assert got.readAt is None, "the read of version 1 does not cover version 2's text"
+    assert got == normalize(merge(v2, v1_read))
+
+
+async def test_an_update_marks_the_notification_unread_again(store: Store) -> None:
+    n = note()
+    await store.upsert_many([rec(n, Status.ACKED)])
+    assert await store.mark_read("t1", "u1", n.id, BASE + timedelta(minutes=2))
+    assert await store.unread_count("t1", "u1") == 0
+    await store.upsert_many([rec(digest(n, 2, 2, ["carol", "alice"]), Status.EXPIRED,
+                                 at=n.expiresAt)])
+    got = await store.get("t1", "u1", n.id)
+    assert got is not None
+    assert (got.status, got.readAt, got.notification.version) == (Status.ACKED, None, 2)
+    # read again, at the same version: kept by later writes of that version
+    assert await store.mark_read("t1", "u1", n.id, BASE + timedelta(minutes=3))
+    await store.upsert_many([rec(digest(n, 2, 2, ["carol", "alice"]), Status.EXPIRED,
+                                 at=n.expiresAt)])
+    got = await store.get("t1", "u1", n.id)
+    assert got is not None
+    assert got.readAt == truncate(BASE + timedelta(minutes=3))
+
+
+async def test_the_unread_count_counts_a_digest_once(store: Store) -> None:
+    n, other = note(), note()
+    rows = [row_of(rec(digest(n, v, v, ["a" * v, "alice"][:2]), Status.EXPIRED,
+                       at=n.expiresAt)) for v in range(2, 7)]
+    await store.upsert_rows([row_of(rec(n, Status.ACKED)), *rows, row_of(rec(other))])
+    assert await store.unread_count("t1", "u1") == 2
+    items = await everything(store)
+    assert len(items) == 2
+    assert {i.notification.version for i in items} == {6, 1}
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
+async def test_one_batch_of_versions_in_any_order_keeps_the_highest(
+    store: Store, order: tuple[int, ...],
+) -> None:
+    """MongoDB's unordered bulk write and SQLite's row-by-row rule agree with
+    :func:`common.rows.merge` applied one by one, whatever order the versions come in."""
+    n = note()
+    versions = [rec(n, Status.ACKED, read=BASE + timedelta(minutes=1)),
+                rec(digest(n, 2, 2, ["b", "alice"]), Status.EXPIRED, at=n.expiresAt),
+                rec(digest(n, 3, 3, ["c", "b", "alice"]), Status.EXPIRED, at=n.expiresAt),
+                rec(digest(n, 3, 3, ["c", "b", "alice"]), Status.ACKED,
+                    read=BASE + timedelta(minutes=5))]
+    batch = [versions[i] for i in order]
+    expected = batch[0]
+    for record in batch[1:]:
+        expected = merge(expected, record)
+    await store.upsert_rows([row_of(r) for r in batch])
+    assert await everything(store) == [normalize(expected)]
+    assert expected.notification.version == 3

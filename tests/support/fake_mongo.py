@@ -20,7 +20,8 @@ Fidelity where the store depends on it:
   unless wrapped in ``$literal``;
 * query operators: equality (``None`` matches null or missing), ``$eq $ne $lt $lte $gt $gte
   $in $exists $or $and``; comparisons only within one BSON type, as the server brackets them;
-* expression operators: ``$literal $cond $eq $ne $ifNull $and $or $not`` and field paths;
+* expression operators: ``$literal $cond $eq $ne $gt $lt $gte $lte $ifNull $and $or $not``
+  and field paths;
 * ``delete_many`` removes every document the filter matches and counts them;
 * update operators ``$set $setOnInsert $unset $inc`` (``$inc`` of a missing field starts
   from 0); ``find_one_and_update`` returns the document before or after
@@ -232,6 +233,11 @@ def _operator(op: str, arg: Any, doc: Document) -> Any:
         a, b = (_evaluate(x, doc) for x in arg)
         same = a is b if _MISSING in (a, b) else _rank(a) == _rank(b) and _compare(a, b) == 0
         return same if op == "$eq" else not same
+    if op in ("$gt", "$lt", "$gte", "$lte"):
+        a, b = (_evaluate(x, doc) for x in arg)
+        order = _compare(a, b)
+        return {"$gt": order > 0, "$lt": order < 0, "$gte": order >= 0,
+                "$lte": order <= 0}[op]
     if op == "$and":
         return all(_truthy(_evaluate(x, doc)) for x in arg)
     if op == "$or":

@@ -50,6 +50,14 @@ def normalize(record: StoredNotification) -> StoredNotification:
 def merge(older: StoredNotification, newer: StoredNotification) -> StoredNotification:
     """The upsert rule: ``acked`` is never downgraded to ``expired``; the first ``readAt`` is
     kept, and one that comes with an ``expired`` record is taken even when the stored row is
-    ``acked`` (a mark-read of a stored notification carries the status it read)."""
+    ``acked`` (a mark-read of a stored notification carries the status it read). A higher
+    ``version`` (a digest's update) wins the notification and its ``readAt`` (unread again);
+    an older one changes neither."""
     kept = older if older.status is Status.ACKED and newer.status is not Status.ACKED else newer
+    if newer.notification.version > older.notification.version:
+        return kept.model_copy(update={"notification": newer.notification,
+                                       "readAt": newer.readAt})
+    if newer.notification.version < older.notification.version:
+        return kept.model_copy(update={"notification": older.notification,
+                                       "readAt": older.readAt})
     return kept.model_copy(update={"readAt": older.readAt or newer.readAt})

@@ -55,7 +55,8 @@ def frame_types(action: str) -> dict[str, list[str]]:
 
 def test_frame_types_both_ways() -> None:
     assert set(frame_types("receive")) == {"AUTH", "ACK"}
-    assert set(frame_types("send")) == {"AUTH_OK", "NOTIFICATION", "ACK_OK", "ERROR"}
+    assert set(frame_types("send")) == {"AUTH_OK", "NOTIFICATION", "NOTIFICATION_UPDATE",
+                                         "ACK_OK", "ERROR"}
     assert protocol.__doc__ is not None
     for kind in ("AUTH_OK", "NOTIFICATION", "ACK_OK", "ERROR", "AUTH", "ACK"):
         assert kind in protocol.__doc__
@@ -88,6 +89,10 @@ def test_every_frame_the_gateway_sends_fits_the_document() -> None:
     validate(orjson.loads(protocol.auth_ok("bob", "default", 3)), "AuthOkFrame")
     validate(orjson.loads(protocol.notification_frame(_note().model_dump_json())),
              "NotificationFrame")
+    digest = _note().model_copy(update={"version": 3, "count": 3,
+                                        "actors": ["carol", "dave", "alice"]})
+    validate(orjson.loads(protocol.notification_update_frame(digest.model_dump_json())),
+             "NotificationUpdateFrame")
     validate(orjson.loads(protocol.ack_ok(["a"], ["b"])), "AckOkFrame")
     validate(orjson.loads(protocol.error("TRY_AGAIN", "later", ["a"])), "ErrorFrame")
     with pytest.raises(jsonschema.ValidationError):

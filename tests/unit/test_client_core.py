@@ -65,3 +65,18 @@ def test_the_memory_of_seen_ids_is_bounded() -> None:
         ledger.on_notification(str(n))
     assert ledger.on_notification("0") is Verdict.DELIVER  # forgotten: shown again
     assert ledger.on_notification("4") is Verdict.SKIP
+
+
+def test_a_higher_version_is_an_update_and_an_older_one_never_after_it() -> None:
+    """Digests: the JS SDK's Ledger does the same (clients/js/test/ledger.test.js)."""
+    ledger = Ledger()
+    assert ledger.on_notification("d", 1) is Verdict.DELIVER
+    assert ledger.on_notification("d", 3) is Verdict.UPDATE
+    assert ledger.on_notification("d", 2) is Verdict.SKIP
+    assert ledger.on_notification("d", 3) is Verdict.SKIP
+    ledger.ack(["d"])
+    assert ledger.on_notification("d", 3) is Verdict.REACK
+    assert ledger.on_notification("d", 4) is Verdict.UPDATE
+    assert ledger.duplicates == 3
+    assert ledger.on_notification("n", 5) is Verdict.DELIVER
+    assert ledger.on_notification("n", 5) is Verdict.SKIP

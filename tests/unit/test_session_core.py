@@ -341,3 +341,62 @@ def test_after_the_close_nothing_is_sent() -> None:
     assert core.live("n2", note("n2")) == []
     assert core.resync() == []
     assert core.replayed([("n3", note("n3"))]) == []
+
+
+# --- digests: a newer version of a notification sent before ---------------------------------
+def versioned(n: str, version: int) -> str:
+    return orjson.dumps({"id": n, "message": f'say "version":{version + 7}',
+                         "version": version}).decode()
+
+
+def steps(core: SessionCore, replays: list[list[tuple[str, str]]] | None = None
+          ) -> list[tuple[str, str, int]]:
+    """Runs the writer: (id, frame type, version) of each frame sent, in order."""
+    batches = list(replays or [])
+    sent: list[Deliver] = []
+    while (step := core.next_step()) is not None:
+        if isinstance(step, Deliver):
+            sent.append(step)
+        else:
+            sent += core.replayed(batches.pop(0))
+    out = []
+    for d in sent:
+        frame = orjson.loads(d.text)
+        out.append((d.notification_id, frame["type"], frame["notification"].get("version", 1)))
+    return out
+
+
+def test_a_higher_version_goes_as_an_update_and_an_older_one_never_after_it() -> None:
+    core = opened()
+    core.start()
+    assert steps(core, [[("d", versioned("d", 1))]]) == [("d", "NOTIFICATION", 1)]
+    core.live("d", versioned("d", 3), None, 3)
+    core.live("d", versioned("d", 2), None, 2)  # late: older than what was sent
+    core.live("d", versioned("d", 3), None, 3)  # the same again
+    core.live("d", versioned("d", 4), None, 4)
+    assert steps(core) == [("d", "NOTIFICATION_UPDATE", 3), ("d", "NOTIFICATION_UPDATE", 4)]
+
+
+def test_a_reconnecting_client_gets_the_latest_body_as_a_notification() -> None:
+    core = opened()
+    core.start()
+    # a new connection: the replay has version 5 pending; it is new on this connection
+    assert steps(core, [[("d", versioned("d", 5))]]) == [("d", "NOTIFICATION", 5)]
+    core.live("d", versioned("d", 5), None, 5)  # published during the replay
+    assert steps(core) == []
+
+
+def test_a_resync_replay_sends_an_update_missed_while_pubsub_was_down() -> None:
+    core = opened()
+    core.start()
+    assert steps(core, [[("d", versioned("d", 1)), ("n", note("n"))]]) == [
+        ("d", "NOTIFICATION", 1), ("n", "NOTIFICATION", 1)]
+    core.resync()
+    assert steps(core, [[("d", versioned("d", 2)), ("n", note("n"))]]) == [
+        ("d", "NOTIFICATION_UPDATE", 2)]
+
+
+def test_version_of_reads_the_key_never_text_in_a_string() -> None:
+    assert protocol.version_of(versioned("d", 4)) == 4
+    assert protocol.version_of(note("n")) == 1
+    assert protocol.version_of('{"message":"\\"version\\":9"}') == 1

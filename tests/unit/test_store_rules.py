@@ -50,3 +50,24 @@ def test_collapse_is_merging_one_by_one(statuses: tuple[Status, ...]) -> None:
     assert collapse(rows) == [row_of(expected), row_of(rec("other", Status.EXPIRED))]
     if Status.ACKED in statuses:
         assert expected.status is Status.ACKED
+
+
+@pytest.mark.parametrize("versions", list(itertools.product([1, 2, 3], repeat=3)))
+@pytest.mark.parametrize("statuses", [(Status.ACKED, Status.EXPIRED, Status.EXPIRED),
+                                      (Status.EXPIRED, Status.ACKED, Status.EXPIRED)])
+def test_collapse_with_versions_is_merging_one_by_one(
+    versions: tuple[int, ...], statuses: tuple[Status, ...],
+) -> None:
+    """A digest's versions (common/buffer/digest.py): the higher version wins the body and
+    its read time; the status rule is unchanged."""
+    records = []
+    for i, (version, status) in enumerate(zip(versions, statuses, strict=True)):
+        base = rec("n", status, seconds=i, read=AT if i == 1 else None)
+        body = base.notification.model_copy(update={"version": version, "count": version,
+                                                    "message": f"m{version}"})
+        records.append(base.model_copy(update={"notification": body}))
+    expected = records[0]
+    for newer in records[1:]:
+        expected = merge(expected, newer)
+    assert collapse([row_of(r) for r in records]) == [row_of(expected)]
+    assert expected.notification.version == max(versions)

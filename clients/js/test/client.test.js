@@ -163,3 +163,31 @@ test("close() sends the ACKs still owed before closing", async () => {
   await client.close();
   assert.deepEqual(ws.acks(), ["x"]);
 });
+
+test("a digest's update: the same id replaced in order, never an older version after a newer", async () => {
+  const client = connect("ws://gw/ws", { token: "t", autoAck: true, WebSocket: FakeSocket, backoff: fast });
+  const shown = [];
+  client.on("notification", (n) => shown.push(["notification", n.id, n.version ?? 1]));
+  client.on("update", (n) => shown.push(["update", n.id, n.version]));
+  await until(() => FakeSocket.sockets.length === 1);
+  const ws = FakeSocket.last();
+  open(ws);
+  const digest = (version) => ({ ...note("d"), message: `m${version}`, count: version, actors: ["a"], version });
+  ws.serverSend({ type: "NOTIFICATION", notification: digest(1) });
+  ws.serverSend({ type: "NOTIFICATION_UPDATE", notification: digest(3) });
+  ws.serverSend({ type: "NOTIFICATION_UPDATE", notification: digest(2) }); // late: ignored
+  ws.serverSend({ type: "NOTIFICATION_UPDATE", notification: { ...note("h"), version: 4 } }); // known only from history
+  await until(() => ws.acks().includes("h"));
+  assert.deepEqual(shown, [["notification", "d", 1], ["update", "d", 3], ["update", "h", 4]]);
+  assert.equal(client.stats.updates, 2);
+  ws.serverClose(1006);
+  // a reconnect replays the latest body as a NOTIFICATION: an update for the app, once
+  await until(() => FakeSocket.sockets.length === 2);
+  const again = FakeSocket.last();
+  open(again, 1);
+  again.serverSend({ type: "NOTIFICATION", notification: digest(5) });
+  again.serverSend({ type: "NOTIFICATION", notification: digest(5) });
+  await until(() => shown.length === 4);
+  assert.deepEqual(shown[3], ["update", "d", 5]);
+  await client.close();
+});

@@ -1,7 +1,7 @@
 // Dedup of replays and owed ACKs (pure): the Python client's ledger semantics.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Ledger } from "../herald.js";
+import { isNewer, Ledger, versionOf } from "../herald.js";
 
 test("a replay is skipped until acked, then re-acked", () => {
   const ledger = new Ledger();
@@ -41,4 +41,26 @@ test("memory is bounded: the least recently seen id is forgotten first", () => {
   assert.equal(ledger.onNotification("b"), "deliver");
   for (let n = 0; n < 10_000; n++) ledger.onNotification(`x${n}`);
   assert.equal(ledger.seen.size, 3);
+});
+
+test("a higher version of a seen id is an update; an older or equal one is not", () => {
+  const ledger = new Ledger();
+  assert.equal(ledger.onNotification("d", 1), "deliver");
+  assert.equal(ledger.onNotification("d", 3), "update");
+  assert.equal(ledger.onNotification("d", 2), "skip", "older: never over a newer one");
+  assert.equal(ledger.onNotification("d", 3), "skip");
+  ledger.ack(["d"]);
+  assert.equal(ledger.onNotification("d", 3), "reack");
+  assert.equal(ledger.onNotification("d", 4), "update");
+  assert.equal(ledger.duplicates, 3);
+  assert.equal(ledger.onNotification("n", 5), "deliver", "first seen: a delivery, whatever its version");
+  assert.equal(ledger.onNotification("n", 5), "skip");
+});
+
+test("isNewer orders versions; a notification without one is version 1", () => {
+  assert.equal(isNewer({}, { version: 2 }), true);
+  assert.equal(isNewer({ version: 2 }, { version: 2 }), false);
+  assert.equal(isNewer({ version: 3 }, { version: 2 }), false);
+  assert.equal(isNewer({ version: 2 }, {}), false);
+  assert.equal(versionOf({ version: "7" }), 1);
 });

@@ -15,6 +15,10 @@ it stops and the iterator raises :class:`HeraldError`. The gateway replays every
 notification after a reconnect; the :class:`~herald_client.ledger.Ledger` makes sure the app
 sees each one once and that every ACK reaches the gateway, resent after ``ERROR TRY_AGAIN``
 and on the next connection until ``ACK_OK`` confirms it.
+
+Digests: a newer ``version`` of a notification already yielded (``NOTIFICATION_UPDATE``, or
+the latest body replayed after a reconnect) is yielded again — the same ``id``, to replace in
+place ("alice and 11 others liked your post"); an older or equal version never is.
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ class HeraldClient:
         self.ledger = Ledger()
         self.state = "idle"
         self.connects = 0  # connections that authenticated
-        self.deliveries = 0  # NOTIFICATION frames received, replays included
+        self.deliveries = 0  # NOTIFICATION(_UPDATE) frames received, replays included
+        self.updates = 0  # newer versions yielded again (digests)
         self.ack_retries = 0  # ERROR TRY_AGAIN answers
         self.closes: Counter[str] = Counter()  # how connections ended: close code or "none"
         self.pending: int | None = None  # from the last AUTH_OK
@@ -221,11 +226,13 @@ class HeraldClient:
 
     async def _on_frame(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
-        if kind == "NOTIFICATION":
+        if kind in ("NOTIFICATION", "NOTIFICATION_UPDATE"):
             self.deliveries += 1
             note = frame["notification"]
-            verdict = self.ledger.on_notification(note["id"])
-            if verdict is Verdict.DELIVER:
+            verdict = self.ledger.on_notification(note["id"], _version(note))
+            if verdict is Verdict.UPDATE:
+                self.updates += 1
+            if verdict in (Verdict.DELIVER, Verdict.UPDATE):
                 await self._queue.put(note)  # a full queue stops reading: backpressure
                 if self.auto_ack:
                     self.ledger.ack([note["id"]])
@@ -267,3 +274,10 @@ class HeraldClient:
             self.state = state
             if self._on_state is not None:
                 self._on_state(state)
+
+
+def _version(note: Notification) -> int:
+    """A notification's ``version`` (1 when it has none)."""
+    version = note.get("version")
+    return version if isinstance(version, int) and not isinstance(version, bool) \
+        and version >= 1 else 1

@@ -6,7 +6,10 @@ already has may come again. The ledger decides, per notification frame:
 * new → deliver it to the app;
 * delivered before and ACKed by the app → do not deliver; ACK it again (the first ACK was lost
   with the old connection, or is still on its way: ACKs are idempotent);
-* delivered before, not ACKed yet → do not deliver (the app's ACK will follow).
+* delivered before, not ACKed yet → do not deliver (the app's ACK will follow);
+* delivered before, and this is a higher ``version`` (a digest's update, the gateway's
+  ``NOTIFICATION_UPDATE`` or a replay of the latest body) → deliver it again as an update
+  (:attr:`Verdict.UPDATE`); an older or equal version never comes after a newer one.
 
 ACKs wait in ``owed`` until the gateway answers ``ACK_OK`` (listing them as acknowledged or
 ``unknown``); every one still owed is sent again on the next connection, and after an
@@ -23,6 +26,7 @@ __all__ = ["Ledger", "Verdict"]
 
 class Verdict(Enum):
     DELIVER = "deliver"
+    UPDATE = "update"
     REACK = "reack"
     SKIP = "skip"
 
@@ -31,19 +35,26 @@ class Ledger:
     def __init__(self, remember: int = 10_000) -> None:
         self._remember = remember
         self._seen: OrderedDict[str, bool] = OrderedDict()  # id -> acked by the app
+        self._versions: dict[str, int] = {}  # id -> the highest version seen, when above 1
         self.owed: dict[str, None] = {}  # ACKs not confirmed by the gateway, in order
         self.unsent: dict[str, None] = {}  # owed ACKs not written on the current connection
         self.duplicates = 0
 
-    def on_notification(self, notification_id: str) -> Verdict:
+    def on_notification(self, notification_id: str, version: int = 1) -> Verdict:
         acked = self._seen.get(notification_id)
         if acked is None:
             self._seen[notification_id] = False
+            if version > 1:
+                self._versions[notification_id] = version
             if len(self._seen) > self._remember:
-                self._seen.popitem(last=False)
+                oldest, _ = self._seen.popitem(last=False)
+                self._versions.pop(oldest, None)
             return Verdict.DELIVER
-        self.duplicates += 1
         self._seen.move_to_end(notification_id)
+        if version > self._versions.get(notification_id, 1):
+            self._versions[notification_id] = version
+            return Verdict.UPDATE
+        self.duplicates += 1
         if acked:
             self.ack([notification_id])
             return Verdict.REACK

@@ -27,6 +27,7 @@ __all__ = [
     "ADMIT",
     "BUFFER",
     "CLAIM",
+    "DIGEST",
     "DONE",
     "ERASE",
     "EXPIRE",
@@ -78,8 +79,9 @@ CLAIM = _load("claim")
 DONE = _load("done")
 MOVE = _load("move")
 UNHOLD = _load("unhold")
+DIGEST = _load("digest")
 SCRIPTS = (ADMIT, BUFFER, ACK, EXPIRE, REPLAY, NEWEST, LEASE, RELEASE, ERASE, FOLD,
-           INDEX_ERASURE, TAKE, TRACE, HOLD, CLAIM, DONE, MOVE, UNHOLD)
+           INDEX_ERASURE, TAKE, TRACE, HOLD, CLAIM, DONE, MOVE, UNHOLD, DIGEST)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 // Compiled (not run) by `npm test` (tsc --noEmit): the hand-written .d.ts files describe the
 // API as the README shows it.
-import { connect, HeraldClient, ReadApi, Backoff, afterClose, CLOSE, type Notification, type Page } from "../../herald.js";
+import { connect, HeraldClient, ReadApi, Backoff, afterClose, CLOSE, isNewer, versionOf, type Notification, type Page } from "../../herald.js";
 import { HeraldInbox } from "../../herald-inbox.js";
 
 const client: HeraldClient = connect(["ws://a/ws", "ws://b/ws"], {
@@ -12,6 +12,10 @@ const off = client.on("notification", (n: Notification, info) => {
   void replayed;
 });
 off();
+client.on("update", (n: Notification) => {
+  const shown: Notification = { ...n, version: 1 };
+  if (isNewer(shown, n)) console.log(n.message, n.count, n.actors?.[0], versionOf(n));
+});
 client.on("state", (s) => s satisfies "idle" | "connecting" | "open" | "reconnecting" | "closed");
 client.on("error", (e) => console.log(e.code, e.message, e.fatal));
 client.on("close", ({ code, action }) => console.log(code, action));
