@@ -90,7 +90,7 @@ async def test_the_same_event_id_three_times_makes_one_notification(
     service = await consumer().start()
     for _ in range(3):
         await publish_raw(channel, names, event_body("ev-dup"), message_id="ev-dup")
-    await publish_raw(channel, names, event_body("ev-marker", actorId="zed"))
+    await publish_raw(channel, names, event_body("ev-marker", actorId="zed", postId="p9"))
     # All four handled (the consumer counted each one's outcome), not just the first two seen:
     # only then can a duplicate that made a notification of its own show up.
     await eventually(lambda: metric(service, "herald_consumer_events_total"), lambda n: n >= 4)
@@ -101,19 +101,36 @@ async def test_the_same_event_id_three_times_makes_one_notification(
     assert await queue_depth(channel, names.dead_letter_queue) == 0
 
 
-async def test_a_like_burst_collapses_and_the_rest_is_dead_lettered_with_reason(
+async def test_a_like_burst_is_one_notification_and_nothing_is_dead_lettered(
+    consumer: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names
+) -> None:
+    service = await consumer().start()
+    for n in range(4):  # like, unlike, like, unlike...: four events, one action
+        await publish_raw(channel, names, event_body(f"burst-{n}", postId="p1"),
+                          message_id=f"burst-{n}")
+    await publish_raw(channel, names, event_body("other-post", postId="p2"))
+    await eventually(lambda: metric(service, "herald_consumer_events_total"), lambda n: n >= 5)
+    # LIKE digests: the same actor again is counted once (outcome "repeated"), no dead letter.
+    assert await metric(service, "herald_consumer_events_total", outcome="repeated") == 3
+    assert await queue_depth(channel, names.dead_letter_queue) == 0
+    found = await buffered(redis, names, "bob")
+    assert sorted(n["eventId"] for n in found.values()) == ["burst-0", "other-post"]
+    assert {n["count"] for n in found.values()} == {1}
+
+
+async def test_an_identical_comment_twice_collapses_and_is_dead_lettered_with_reason(
     consumer: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names
 ) -> None:
     await consumer().start()
-    for n in range(4):  # like, unlike, like, unlike...: four events, one action
-        await publish_raw(channel, names, event_body(f"burst-{n}"), message_id=f"burst-{n}")
-    await publish_raw(channel, names, event_body("other-post", postId="p2"))
-    dead = await read_queue(channel, names.dead_letter_queue, 3)
+    for n in range(3):  # types without a digest window keep the semantic-duplicate rule
+        await publish_raw(channel, names, event_body(f"burst-{n}", type="COMMENT", text="hi",
+                                                     postId="p1"), message_id=f"burst-{n}")
+    dead = await read_queue(channel, names.dead_letter_queue, 2)
     assert {m.headers[REASON_HEADER] for m in dead} == {"semantic_duplicate"}
-    assert sorted(str(m.message_id) for m in dead) == ["burst-1", "burst-2", "burst-3"]
+    assert sorted(str(m.message_id) for m in dead) == ["burst-1", "burst-2"]
     assert orjson.loads(dead[0].body)["recipients"] == ["bob"]
     found = await buffered(redis, names, "bob")
-    assert sorted(n["eventId"] for n in found.values()) == ["burst-0", "other-post"]
+    assert sorted(n["eventId"] for n in found.values()) == ["burst-0"]
 
 
 async def test_invalid_messages_are_dead_lettered_and_never_block_the_queue(

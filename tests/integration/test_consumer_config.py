@@ -167,9 +167,11 @@ async def test_twelve_likes_on_one_post_are_one_notification_updated_in_place(
 ) -> None:
     service = await consumer().start()
     for n in range(12):
-        await publish_raw(channel, names, event_body(f"like-{n}", actorId=f"fan{n}"))
-    await publish_raw(channel, names, event_body("again", actorId="fan3"))  # repeated actor
-    await publish_raw(channel, names, event_body("like-0"))  # an exact retry
+        await publish_raw(channel, names, event_body(f"like-{n}", actorId=f"fan{n}",
+                                                     postId="p1"))
+    # the same actor again, and an exact retry
+    await publish_raw(channel, names, event_body("again", actorId="fan3", postId="p1"))
+    await publish_raw(channel, names, event_body("like-0", actorId="fan0", postId="p1"))
     await handled(service, 14)
     [(nid, note)] = (await buffered(redis, names, "bob")).items()
     assert nid == notification_id("default", "like-0", "bob")

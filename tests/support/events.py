@@ -17,10 +17,12 @@ __all__ = ["actor_window_over", "buffered", "event_body", "total_buffered"]
 
 
 def event_body(event_id: str, **over: Any) -> bytes:
+    """A LIKE from alice to bob, of a post of its own (``p-<event id>``: likes of one post
+    join one digest, so tests of anything else keep them apart)."""
     now = datetime.now(UTC)
     body: dict[str, Any] = {"eventId": event_id, "type": "LIKE", "actorId": "alice",
-                            "recipients": ["bob"], "postId": "p1", "occurredAt": now,
-                            "acceptedAt": now}
+                            "recipients": ["bob"], "postId": f"p-{event_id}",
+                            "occurredAt": now, "acceptedAt": now}
     body.update(over)
     return Event.model_validate(body).model_dump_json().encode()
 
