@@ -52,6 +52,8 @@ if (inbox) {
   const typed: HeraldInbox = inbox;
   typed.start({ gateway: "ws://a/ws", user: "bob", token: "jwt" });
   typed.addEventListener("herald-notification", (e) => console.log(e.detail.message));
+  typed.addEventListener("herald-preferences", (e) => console.log(e.detail.types["LIKE"]?.enabled));
+  void typed.togglePreferences(true).then(() => typed.savePreferences());
 }
 void action;
 void delay;
