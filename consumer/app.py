@@ -7,6 +7,8 @@ import asyncio
 from redis.asyncio import Redis
 
 from common.amqp import connect
+from common.buffer.digest import DigestBuffer
+from common.buffer.held import HeldBuffer
 from common.buffer.inbox import NotificationBuffer
 from common.config_cache import ConfigCache
 from common.health import ProbeServer, Readiness
@@ -22,10 +24,11 @@ from common.topology import declare_topology
 from consumer.depth import sample_queue_depths
 from consumer.metrics import HOLDING, count_retry
 from consumer.pipeline import Pipeline
+from consumer.release import Releaser
 from consumer.settings import ConsumerSettings
 from consumer.worker import Worker
 
-__all__ = ["make_buffer", "serve"]
+__all__ = ["make_buffer", "make_digests", "serve"]
 
 log = get_logger(__name__)
 
@@ -43,6 +46,13 @@ def make_buffer(redis: Redis, settings: ConsumerSettings) -> NotificationBuffer:
         max_pending=settings.max_pending_per_user,
         timeout_seconds=settings.redis_timeout_seconds,
     )
+
+
+def make_digests(redis: Redis, settings: ConsumerSettings) -> DigestBuffer:
+    return DigestBuffer(redis, settings.names.keys,
+                        dedup_ttl_ms=int(settings.dedup_ttl_seconds * 1000),
+                        max_pending=settings.max_pending_per_user,
+                        timeout_seconds=settings.redis_timeout_seconds)
 
 
 async def serve(settings: ConsumerSettings) -> None:
@@ -109,16 +119,23 @@ async def serve(settings: ConsumerSettings) -> None:
     await channel.set_qos(prefetch_count=settings.prefetch)
     topology = await declare_topology(channel, settings.names, settings.delivery_limit)
     tracer = Tracer()
+    held = HeldBuffer(redis, settings.names.keys, settings.redis_timeout_seconds)
     pipeline = Pipeline(
         make_buffer(redis, settings), topology.dead_letters, settings.notification_ttl_seconds,
-        tracer, ConfigCache(store, settings.herald_config_ttl_seconds),
+        tracer, ConfigCache(store, settings.herald_config_ttl_seconds), held=held,
+        digests=make_digests(redis, settings),
     )
+    releaser = Releaser(held, pipeline.make_released, batch=settings.herald_release_batch,
+                        interval_seconds=settings.herald_release_interval_seconds,
+                        claim_seconds=settings.herald_release_claim_seconds,
+                        holding=lambda: memory.holding)
     worker = Worker(connection, topology.notify_queue, pipeline, settings.prefetch,
                     settings.retry_max_seconds, settings.ack_delay_seconds)
     await worker.start()
     if memory.holding:  # over the high-water mark already at start
         await worker.hold(True)
     memory.start()
+    releaser.start()
     telemetry = start_telemetry(redis, settings, "consumer", tracer)
     depths = asyncio.create_task(sample_queue_depths(connection, settings.names, stop))
     log.info("consumer started", queue=settings.names.notify_queue, prefetch=settings.prefetch)
@@ -133,6 +150,7 @@ async def serve(settings: ConsumerSettings) -> None:
     for task in hung:
         task.cancel()
     await asyncio.gather(depths, return_exceptions=True)
+    await releaser.stop()
     await memory.stop()
     await worker.stop(settings.shutdown_timeout_seconds)
     await connection.close()

@@ -15,6 +15,7 @@ broker adds ``x-death`` with reason ``delivery_limit`` for messages redelivered 
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -24,7 +25,7 @@ from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 from common.dead_letter_queue import DETAIL_HEADER, ROUTING_HEADER
 from common.topology import REASON_HEADER
 
-__all__ = ["DETAIL_HEADER", "DeadLetterReason", "dead_letter"]
+__all__ = ["DETAIL_HEADER", "DeadLetterReason", "dead_letter", "dead_letter_event"]
 
 MAX_DETAIL = 1000
 
@@ -50,15 +51,34 @@ async def dead_letter(
 ) -> None:
     """Publish ``message`` (or ``body`` in its place) with the reason; returns once confirmed."""
     headers: dict[str, Any] = dict(message.headers or {})
+    await _publish(exchange, message.body if body is None else body, headers, reason, detail,
+                   message.routing_key or "", message.message_id, message.content_type,
+                   message.timestamp)
+
+
+async def dead_letter_event(
+    exchange: AbstractExchange, event_json: bytes, event_id: str, reason: DeadLetterReason,
+    detail: str,
+) -> None:
+    """Publish an event that has no AMQP message any more (one held for quiet hours, failing
+    when released) with the reason; returns once confirmed."""
+    await _publish(exchange, event_json, {}, reason, detail, "", event_id, "application/json",
+                   None)
+
+
+async def _publish(exchange: AbstractExchange, body: bytes, headers: dict[str, Any],
+                   reason: DeadLetterReason, detail: str, routing: str,
+                   message_id: str | None, content_type: str | None,
+                   timestamp: datetime | None) -> None:
     headers[REASON_HEADER] = reason.value
     headers[DETAIL_HEADER] = detail[:MAX_DETAIL]
-    headers[ROUTING_HEADER] = message.routing_key or ""
+    headers[ROUTING_HEADER] = routing
     copy = aio_pika.Message(
-        body=message.body if body is None else body,
-        content_type=message.content_type,
+        body=body,
+        content_type=content_type,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=message.message_id,
-        timestamp=message.timestamp,
+        message_id=message_id,
+        timestamp=timestamp,
         headers=headers,
     )
     await exchange.publish(copy, routing_key=reason.value)

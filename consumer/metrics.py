@@ -18,7 +18,15 @@ EVENTS = Counter(
 NOTIFICATIONS = Counter(
     "herald_notifications_total",
     "Notifications by outcome: buffered, duplicate, semantic_duplicate, erased, muted (a "
-    "preference stopped it), held (kept for the end of the user's quiet hours)",
+    "preference stopped it), held (kept for the end of the user's quiet hours), joined (an "
+    "update of a digest), repeated (an actor the digest counts already), template_failed",
+    ["outcome"],
+)
+RELEASE_OUTCOMES = Counter(
+    "herald_consumer_release_outcomes_total",
+    "Notifications released from quiet hours, by what became of them: made, held_again (still "
+    "quiet: the user changed zone or hours), muted (a preference stopped it since), erased, "
+    "repeated, duplicate (made before), template_failed, unknown_type, invalid",
     ["outcome"],
 )
 CAPPED = Counter(

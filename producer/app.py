@@ -56,6 +56,7 @@ from producer.site.docs import docs_assets, docs_routes
 from producer.site.pages import demo_routes
 from producer.site.sdk import sdk_routes
 from producer.store_holder import StoreHolder
+from producer.users.held import rescheduler
 from producer.users.routes import user_routes
 
 __all__ = ["create_app", "exception_handlers", "serve"]
@@ -127,7 +128,8 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *token_routes(door, settings.signing_key),
         *template_routes(door),
         *catalog_routes(holder, door, config, settings.max_body_bytes),
-        *user_routes(holder, gate.tenant_and_user, config, settings.max_body_bytes),
+        *user_routes(holder, gate.tenant_and_user, config, settings.max_body_bytes,
+                     rescheduler(redis, settings.names.keys)),
         *console_routes(console),
     ]
     declared += docs_routes(declared)

@@ -71,6 +71,14 @@ async def redis(prefix: str) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
+async def raw_redis(prefix: str) -> AsyncIterator[Redis]:
+    """A client that answers bytes, as the services' clients do."""
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
 async def amqp(names: Names) -> AsyncIterator[AbstractConnection]:
     connection = await aio_pika.connect(RABBITMQ_URL)
     yield connection

@@ -48,7 +48,7 @@ state the one before writes).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -71,6 +71,7 @@ __all__ = [
     "DigestResult",
     "DigestState",
     "Render",
+    "RenderMany",
     "drop_erased",
     "group_hash",
 ]
@@ -158,6 +159,24 @@ class DigestState:
 
 Render = Callable[[DigestState], str]
 """The caller's renderer: the message of the notification as ``state`` would make it."""
+RenderMany = Callable[[Sequence[DigestState]], Awaitable[Sequence["str | Exception"]]]
+"""The caller's renderer of a whole round: one message (or the exception its template
+raised) per state, in order."""
+
+
+def _one_by_one(render: Render | None) -> RenderMany:
+    assert render is not None
+
+    async def many(states: Sequence[DigestState]) -> list[str | Exception]:
+        out: list[str | Exception] = []
+        for state in states:
+            try:
+                out.append(render(state))
+            except Exception as exc:  # the caller's template: its failure is this one's
+                out.append(exc)
+        return out
+
+    return many
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,20 +254,25 @@ class DigestBuffer:
         return self._keys.digest_key(n.tenantId, n.userId,
                                      group_hash(str(n.type), candidate.group))
 
-    async def join(self, candidates: Sequence[DigestCandidate], render: Render
-                   ) -> list[DigestResult]:
+    async def join(self, candidates: Sequence[DigestCandidate], render: Render | None = None,
+                   *, render_many: RenderMany | None = None) -> list[DigestResult]:
         """Each candidate opened, joined or found made before, in order; one result each.
 
-        ``render(state)`` is called for each candidate that would write (again on a retry),
-        with the state it would write. Raises :class:`DigestContention` after
-        ``max_attempts`` conflicted rounds, and any Redis error as it comes (what was written
-        is written; a repeat of the whole call is safe: every event is made once)."""
+        The message of each candidate that would write (again on a retry) comes from
+        ``render_many`` (the whole round's states at once, e.g. rendered in a thread: the
+        consumer's templates stay off the event loop) or ``render`` (one state at a time).
+        Raises :class:`DigestContention` after ``max_attempts`` conflicted rounds, and any
+        Redis error as it comes (what was written is written; a repeat of the whole call is
+        safe: every event is made once)."""
+        if (render is None) == (render_many is None):
+            raise TypeError("give exactly one of render and render_many")
+        many = render_many if render_many is not None else _one_by_one(render)
         results: list[DigestResult | None] = [None] * len(candidates)
         todo = list(range(len(candidates)))
         for _ in range(self._attempts):
             if not todo:
                 break
-            todo = await self._round(candidates, todo, render, results)
+            todo = await self._round(candidates, todo, many, results)
         if todo:
             raise DigestContention(f"{len(todo)} digest write(s) met other consumers' writes "
                                    f"{self._attempts} times in a row")
@@ -256,12 +280,18 @@ class DigestBuffer:
                 for r in results]
 
     async def _round(self, candidates: Sequence[DigestCandidate], todo: list[int],
-                     render: Render, results: list[DigestResult | None]) -> list[int]:
-        """Read, render and write the ``todo`` candidates once; those that conflicted."""
+                     render_many: RenderMany, results: list[DigestResult | None]) -> list[int]:
+        """Read, render and write the ``todo`` candidates once; those that conflicted.
+
+        Candidates of one digest are chained: each expects the state the one before would
+        write. If the one before fails to render, the next one's write conflicts and is read
+        again in the next round."""
         reads, seen, tombs = await self._read([candidates[p] for p in todo])
         erased = await self._erased_actors(candidates, todo, reads)
+        planned: list[_Write] = []
         writes: list[_Write] = []
         current: dict[str, _Read] = {}
+        bases: dict[str, Notification] = {}
         for pos, was_seen in zip(todo, seen, strict=True):
             cand = candidates[pos]
             n = cand.notification
@@ -285,29 +315,38 @@ class DigestBuffer:
                 shown = DigestState(cand, n.id, 1, 1, (n.actorId,))
                 base = n
             else:
-                assert state.body is not None
                 listed = drop_erased(state.actors, erased.get(n.tenantId, {}))
                 joined = [(n.actorId, accepted), *listed][:DIGEST_ACTORS]
                 shown = DigestState(cand, state.notification_id, state.version + 1,
                                     state.count + 1, tuple(a for a, _ in joined))
-                base = Notification.model_validate_json(state.body)
-            try:
-                message = render(shown)
-            except Exception as exc:  # the caller's template: its failure is this one's
-                results[pos] = DigestResult(DigestOutcome.RENDER_FAILED, error=exc)
-                continue
-            body = base.model_copy(update={"message": message, "count": shown.count,
-                                           "actors": list(shown.actors),
-                                           "version": shown.version})
-            writes.append(_Write(pos, "open" if dead else "join", expected, body, shown,
-                                 joined))
+                if key in bases:
+                    base = bases[key]
+                else:
+                    assert state.body is not None
+                    base = Notification.model_validate_json(state.body)
+            planned.append(_Write(pos, "open" if dead else "join", expected, base, shown,
+                                  joined))
+            bases[key] = base
             current[key] = _Read(shown.version, n.eventId,
                                  state.made_ms if not dead else _ms(n.createdAt),
-                                 shown.notification_id, body.model_dump_json().encode(),
-                                 shown.count, joined,
+                                 shown.notification_id, None, shown.count, joined,
                                  ({n.actorId} if dead else state.members | {n.actorId}))
+        messages = await render_many([w.state for w in planned]) if planned else []
+        if len(messages) != len(planned):
+            raise ValueError(f"render_many gave {len(messages)} messages for "
+                             f"{len(planned)} states")
+        for plan, message in zip(planned, messages, strict=True):
+            if isinstance(message, Exception):  # the caller's template: its failure is this one's
+                results[plan.pos] = DigestResult(DigestOutcome.RENDER_FAILED, error=message)
+                continue
+            shown = plan.state
+            body = plan.body.model_copy(update={"message": message, "count": shown.count,
+                                                "actors": list(shown.actors),
+                                                "version": shown.version})
+            writes.append(_Write(plan.pos, plan.mode, plan.expected, body, shown, plan.joined))
         if not writes:
             return []
+        writes.sort(key=lambda w: w.pos)  # a digest's chain is written in order
         replies = await self._write(candidates, writes)
         conflicted: list[int] = []
         for write, reply in zip(writes, replies, strict=True):

@@ -60,6 +60,7 @@ import orjson
 from redis.asyncio import Redis
 
 from common.buffer.formats import entry_belongs, erasure_member, expiry_member
+from common.buffer.held import HeldBuffer
 from common.buffer.keys import BufferKeys
 from common.buffer.pending import PendingStore
 from common.buffer.scripts import ERASE, FOLD, INDEX_ERASURE, call
@@ -97,6 +98,7 @@ class RedisErasure:
         self._names = names
         self._ttl_ms = int(tombstone_seconds * 1000)
         self._pending = PendingStore(redis, names)
+        self._held = HeldBuffer(redis, names)
 
     async def _now_ms(self) -> int:
         seconds, micros = await self._redis.time()
@@ -117,6 +119,8 @@ class RedisErasure:
             [at_ms, self._ttl_ms],
         )
         ids = [as_text(i) for i in raw]
+        # held for quiet hours: never released (the tombstone would stop them too)
+        await self._held.unhold(tenant_id, user_id)
         markers, made = await self._erase_markers(tenant_id, user_id)
         # Acked notifications keep their expiry member until it falls due; every member has
         # an "already made" marker (DEDUP_TTL_SECONDS >= the TTL), so these are all of them,

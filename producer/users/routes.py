@@ -95,8 +95,18 @@ def preferences_json(tenant: str, user: str, config: TenantConfig,
             "quietHours": quiet.to_json() if quiet is not None else None}
 
 
+Changed = Callable[[str, str, UserSettings], Awaitable[None]]
+"""Called after a user's profile or preferences were saved, with what is saved now: the
+producer moves the user's notifications held for quiet hours to their new end
+(:func:`producer.users.held.rescheduler`)."""
+
+
+async def _nothing(tenant_id: str, user_id: str, settings: UserSettings) -> None:
+    return None
+
+
 def user_routes(holder: StoreHolder, authorise: Authorise, cache: ConfigCache,
-                max_body_bytes: int) -> list[Declared]:
+                max_body_bytes: int, changed: Changed = _nothing) -> list[Declared]:
     def store() -> Store:
         return holder.store
 
@@ -118,6 +128,7 @@ def user_routes(holder: StoreHolder, authorise: Authorise, cache: ConfigCache,
         saved = await store().put_profile(tenant, user, asked.locale, asked.timeZone,
                                           utc_now())
         cache.forget(tenant, user)
+        await changed(tenant, user, saved)
         return json_response(profile_json(tenant, user, saved))
 
     async def get_preferences(request: Request) -> Response:
@@ -143,6 +154,7 @@ def user_routes(holder: StoreHolder, authorise: Authorise, cache: ConfigCache,
                  if asked.quietHours is not None else None)
         saved = await store().put_preferences(tenant, user, asked.types, quiet, utc_now())
         cache.forget(tenant, user)
+        await changed(tenant, user, saved)
         return json_response(preferences_json(tenant, user, config, saved))
 
     user = param("userId", "path", "The user.")
