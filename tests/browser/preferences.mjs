@@ -1,8 +1,8 @@
 // <herald-inbox> on the producer's /demo page, in command mode (tests/support/browser.py,
 // Scenario), for tests that act on the services between browser steps: the preferences panel
 // (open, set a type on/off, quiet hours, time zone, save), the rows as shown (text, child
-// elements, links), and what ran (dialogs, page errors). Commands: open, prefs, save, rows,
-// waitMessage, inspect, screenshot, close.
+// elements, links), and what ran (dialogs, page errors). Commands: open, reload, prefs, save,
+// rows, waitMessage, inspect, screenshot, close.
 // Env: HERALD_PRODUCER_URL, HERALD_GATEWAYS, HERALD_TOKEN, HERALD_USER, HERALD_API_KEY.
 import { env, launch, scaled, screenshotPath, serve } from "./lib.mjs";
 
@@ -77,9 +77,22 @@ await serve({
     return prefsState();
   },
 
-  /** The rows as shown: id, the message's text, its child elements, links in the row. */
+  /** Loads the page again (the inbox starts from the history). */
+  async reload() {
+    await page.reload();
+    await waitFor(() => document.querySelector("herald-inbox")?.shadowRoot.querySelector(".state")?.dataset.state === "open");
+    await waitFor(() => document.querySelector("herald-inbox").shadowRoot.querySelector("ul").getAttribute("aria-busy") === "false"
+      && document.querySelector("herald-inbox").shadowRoot.querySelector(".load-more").hidden);
+    return {};
+  },
+
+  /** The rows as shown: id, the message's text, its child elements, links in the row; the badge. */
   async rows() {
-    return { rows: await inbox.evaluate((el) => [...el.shadowRoot.querySelectorAll("li[data-id]")].map((li) => {
+    const badge = await inbox.evaluate((el) => {
+      const b = el.shadowRoot.querySelector(".badge");
+      return b.hidden ? null : b.textContent;
+    });
+    return { badge, rows: await inbox.evaluate((el) => [...el.shadowRoot.querySelectorAll("li[data-id]")].map((li) => {
       const message = li.querySelector(".message");
       return { id: li.dataset.id, text: message.textContent, children: message.childElementCount,
                html: message.innerHTML, links: li.querySelectorAll("a").length, unread: li.classList.contains("unread") };

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -357,3 +358,33 @@ async def test_markup_in_event_data_shows_as_text_in_the_inbox(stack: Stack) -> 
     # and the history (the read API) keeps the text as it was rendered
     statuses = await eventually(stack.statuses, lambda s: sent in s)
     assert statuses[sent] in ("pending", "acked")
+
+
+async def test_twelve_likes_on_one_post_are_one_row_in_the_inbox(stack: Stack) -> None:
+    """A digest (built-in LIKE: per post, a 300 s window): twelve people like bob's post while
+    the inbox is open; it shows ONE row, updated in place to "… and 11 others liked your
+    post", counted once in the badge, and a reload (the history) shows the same one row."""
+    [gateway] = stack.gateways
+    env = {**env_for(stack, [gateway]), "HERALD_USER": USER,
+           "HERALD_API_KEY": stack.producer.headers["X-API-Key"]}
+    fans = [f"fan{n:02d}" for n in range(1, 13)]
+    async with scenario("preferences.mjs", env, name="inbox-digest") as page:
+        await page.call("open")
+        for fan in fans:
+            await post_event(stack.producer, actorId=fan, postId="the-post")
+        await page.call("waitMessage", text="and 11 others liked your post")
+        live = await page.call("rows")
+        await page.call("screenshot", name="inbox-digest-live")
+        statuses = await eventually(stack.statuses, lambda s: len(s) >= 1)
+        await page.call("reload")
+        await page.call("waitMessage", text="and 11 others liked your post")
+        history = await page.call("rows")
+        await page.call("screenshot", name="inbox-digest-after-reload")
+    for shown in (live, history):
+        assert len(shown["rows"]) == 1, shown
+        [row] = shown["rows"]
+        assert re.fullmatch(r"fan\d\d and 11 others liked your post", row["text"]), row
+        assert row["unread"]
+        assert shown["badge"] == "1", shown
+    assert live["rows"][0]["id"] == history["rows"][0]["id"]
+    assert len(statuses) == 1, statuses  # stored once
