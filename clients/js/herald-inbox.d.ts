@@ -1,5 +1,5 @@
 // Types of herald-inbox.js (hand-written).
-import type { ConnectionState, HeraldClient, Notification, ReadApi, UrlSource, WebSocketConstructor } from "./herald.js";
+import type { ConnectionState, HeraldClient, Notification, Preferences, ReadApi, UrlSource, WebSocketConstructor } from "./herald.js";
 
 export interface InboxStartOptions {
   gateway: UrlSource;
@@ -23,6 +23,11 @@ export declare class HeraldInbox extends HTMLElement {
   loadMore(): Promise<void>;
   markRead(id: string): Promise<void>;
   markAllRead(): Promise<void>;
+  /** Opens (true), closes (false) or toggles the preferences form; opening reads them. */
+  togglePreferences(open?: boolean): Promise<void>;
+  loadPreferences(): Promise<void>;
+  /** Saves the form (types, quiet hours; the profile's time zone if changed). */
+  savePreferences(): Promise<void>;
 }
 
 declare global {
@@ -33,5 +38,6 @@ declare global {
     "herald-notification": CustomEvent<Notification>;
     "herald-update": CustomEvent<Notification>;
     "herald-state": CustomEvent<ConnectionState>;
+    "herald-preferences": CustomEvent<Preferences>;
   }
 }

@@ -13,6 +13,12 @@
  * second row — and marks it unread again, as the history does; an older version never
  * overwrites a newer one (from the gateway or from a page of history).
  *
+ * "Preferences" (a button in the panel's header) opens the user's settings: each of the
+ * tenant's types on or off (a transactional type is shown on and cannot be turned off), quiet
+ * hours (start, end) and the time zone they are in, saved through the SDK
+ * (ReadApi.setPreferences, and setProfile when the time zone changed). Every text the
+ * component shows (messages, type names, errors) is set as text, never as HTML.
+ *
  * Attributes: gateway (a ws:// URL, or several separated by spaces), api (the producer's base
  * URL; default this page's origin), user, token (a JWT; without one the gateway and read API
  * must be in trusted mode), tenant (trusted mode), page-size (default 20), open.
@@ -70,6 +76,17 @@ li.unread .message { font-weight: 600; }
 li time { display: block; color: var(--_muted); font-size: .8em; }
 .more, .empty { padding: .6em .8em; text-align: center; color: var(--_muted); }
 .sentinel { height: 1px; }
+.prefs { padding: .6em .8em; border-bottom: 1px solid var(--_border); }
+.prefs[hidden] { display: none; }
+.prefs fieldset { border: none; margin: 0 0 .6em; padding: 0; }
+.prefs legend { font-weight: 600; padding: 0; margin-bottom: .3em; }
+.prefs label { display: flex; gap: .5em; align-items: center; margin: .2em 0; }
+.prefs .types { max-height: 12em; overflow-y: auto; }
+.prefs .note { color: var(--_muted); font-size: .85em; }
+.prefs .row { display: flex; gap: .8em; flex-wrap: wrap; }
+.prefs input[type=time], .prefs input.time-zone { font: inherit; }
+.prefs .actions { display: flex; gap: .6em; align-items: center; }
+.prefs .prefs-status[data-error] { color: #c92a2a; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
 
@@ -78,6 +95,15 @@ const BELL = `<svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="cu
  <path d="M13.7 21a2 2 0 0 1-3.4 0"/></svg>`;
 
 let counter = 0;
+
+/** This browser's IANA time zone (what quiet hours default to when the profile has none). */
+function localZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  } catch {
+    return "UTC";
+  }
+}
 
 export class HeraldInbox extends HTMLElement {
   static get observedAttributes() {
@@ -95,7 +121,22 @@ export class HeraldInbox extends HTMLElement {
       <section class="panel" part="panel" id="${id}" role="region" aria-labelledby="${id}-title" hidden>
         <header><h2 id="${id}-title">Notifications</h2>
           <span class="state" part="state" data-state="idle">not connected</span>
+          <button class="link prefs-toggle" part="preferences-button" aria-expanded="false" aria-controls="${id}-prefs">Preferences</button>
           <button class="link mark-all" part="mark-all" disabled>Mark all read</button></header>
+        <form class="prefs" part="preferences" id="${id}-prefs" aria-label="Notification preferences" hidden>
+          <fieldset><legend>Notify me about</legend><div class="types"></div></fieldset>
+          <fieldset><legend>Quiet hours</legend>
+            <label><input type="checkbox" class="quiet-on"> Hold notifications during quiet hours</label>
+            <div class="row">
+              <label>from <input type="time" class="quiet-start" value="22:00" required></label>
+              <label>to <input type="time" class="quiet-end" value="07:00" required></label>
+            </div>
+            <label>time zone <input class="time-zone" size="18" maxlength="64" autocomplete="off" spellcheck="false" placeholder="Europe/Berlin"></label>
+          </fieldset>
+          <div class="actions"><button type="submit" class="save-prefs">Save</button>
+            <button type="button" class="link close-prefs">Close</button>
+            <span class="prefs-status" aria-live="polite"></span></div>
+        </form>
         <ul role="list" aria-labelledby="${id}-title" aria-busy="false"></ul>
         <div class="empty" hidden>No notifications yet.</div>
         <div class="more"><button class="link load-more" hidden>Load more</button></div>
@@ -110,6 +151,9 @@ export class HeraldInbox extends HTMLElement {
     this._stateEl = root.querySelector(".state");
     this._markAll = root.querySelector(".mark-all");
     this._live = root.querySelector("[role=status]");
+    this._prefsButton = root.querySelector(".prefs-toggle");
+    this._prefs = root.querySelector(".prefs");
+    this._prefsStatus = root.querySelector(".prefs-status");
     /** @type {Map<string, {note: object, li: HTMLLIElement, read: boolean}>} */
     this._items = new Map();
     this.unread = 0;
@@ -124,6 +168,13 @@ export class HeraldInbox extends HTMLElement {
       if (button) this.markRead(button.dataset.read);
     });
     this._panel.addEventListener("keydown", (event) => this._onKey(event));
+    this._prefsButton.addEventListener("click", () => this.togglePreferences());
+    root.querySelector(".close-prefs").addEventListener("click", () => this.togglePreferences(false));
+    this._prefs.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.savePreferences();
+    });
+    this._prefs.querySelector(".quiet-on").addEventListener("change", () => this._syncQuiet());
   }
 
   connectedCallback() {
@@ -375,6 +426,99 @@ export class HeraldInbox extends HTMLElement {
     }
   }
 
+  // --- preferences ----------------------------------------------------------------------------
+  /** Open (or close) the preferences form; opening reads the user's preferences and profile. */
+  async togglePreferences(open = this._prefs.hidden) {
+    this._prefs.hidden = !open;
+    this._prefsButton.setAttribute("aria-expanded", String(open));
+    if (!open) {
+      this._prefsButton.focus();
+      return;
+    }
+    if (this._panel.hidden) this._setOpen(true);
+    await this.loadPreferences();
+    this._prefs.querySelector("input:not([disabled])")?.focus();
+  }
+
+  /** Reads the user's preferences and profile into the form. */
+  async loadPreferences() {
+    if (!this.api || !this.user) return;
+    this._prefsMessage("loading…");
+    try {
+      const [prefs, profile] = await Promise.all([this.api.getPreferences(this.user), this.api.getProfile(this.user)]);
+      this._profile = profile;
+      this._showPreferences(prefs, profile);
+      this._prefsMessage("");
+    } catch (error) {
+      this._prefsMessage(`Could not load preferences: ${error.message}`, true);
+    }
+  }
+
+  _showPreferences(prefs, profile) {
+    const rows = Object.entries(prefs.types).map(([name, pref]) => {
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.dataset.type = name;
+      box.checked = pref.enabled;
+      box.disabled = pref.transactional; // always on
+      label.append(box, document.createTextNode(name));
+      if (pref.transactional) {
+        const note = document.createElement("span");
+        note.className = "note";
+        note.textContent = "(always on)";
+        label.append(" ", note);
+      }
+      return label;
+    });
+    this._prefs.querySelector(".types").replaceChildren(...rows);
+    const quiet = prefs.quietHours;
+    this._prefs.querySelector(".quiet-on").checked = quiet != null;
+    if (quiet) {
+      this._prefs.querySelector(".quiet-start").value = quiet.start;
+      this._prefs.querySelector(".quiet-end").value = quiet.end;
+    }
+    this._prefs.querySelector(".time-zone").value = profile.timeZone ?? localZone();
+    this._syncQuiet();
+  }
+
+  _syncQuiet() {
+    const on = this._prefs.querySelector(".quiet-on").checked;
+    for (const input of this._prefs.querySelectorAll(".quiet-start, .quiet-end")) input.disabled = !on;
+  }
+
+  /** Saves the form: the types' choices and quiet hours, and the time zone if it changed. */
+  async savePreferences() {
+    const types = {};
+    for (const box of this._prefs.querySelectorAll("input[data-type]")) {
+      if (!box.disabled) types[box.dataset.type] = box.checked;
+    }
+    const quietHours = this._prefs.querySelector(".quiet-on").checked
+      ? { start: this._prefs.querySelector(".quiet-start").value, end: this._prefs.querySelector(".quiet-end").value }
+      : null;
+    const timeZone = this._prefs.querySelector(".time-zone").value.trim() || null;
+    this._prefsMessage("saving…");
+    try {
+      const profile = this._profile ?? { locale: null, timeZone: null };
+      if (timeZone !== profile.timeZone && (timeZone !== null || profile.timeZone !== null)) {
+        this._profile = await this.api.setProfile(this.user, { locale: profile.locale, timeZone });
+      }
+      const saved = await this.api.setPreferences(this.user, { types, quietHours });
+      this._showPreferences(saved, this._profile ?? profile);
+      this._prefsMessage("Saved");
+      this._announce("Preferences saved");
+      this.dispatchEvent(new CustomEvent("herald-preferences", { detail: saved }));
+    } catch (error) {
+      const detail = error.body?.details?.[0];
+      this._prefsMessage(`Not saved: ${detail ? `${detail.field}: ${detail.message}` : error.message}`, true);
+    }
+  }
+
+  _prefsMessage(text, error = false) {
+    this._prefsStatus.textContent = text;
+    this._prefsStatus.toggleAttribute("data-error", error);
+  }
+
   _showState(state, detail) {
     this._stateEl.dataset.state = state;
     this._stateEl.textContent = detail ?? { open: "live", connecting: "connecting…", reconnecting: "reconnecting…", closed: "disconnected", idle: "not connected" }[state] ?? state;
@@ -401,6 +545,11 @@ export class HeraldInbox extends HTMLElement {
   }
 
   _onKey(event) {
+    if (event.key === "Escape" && !this._prefs.hidden && event.composedPath().includes(this._prefs)) {
+      this.togglePreferences(false);
+      return;
+    }
+    if (event.composedPath().includes(this._prefs)) return; // the form's own keys
     if (event.key === "Escape") {
       this._setOpen(false);
       this._bell.focus();

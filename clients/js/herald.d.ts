@@ -1,11 +1,14 @@
 // Types of herald.js (hand-written; the protocol is docs/asyncapi.yaml).
 
+export type BuiltinType = "LIKE" | "COMMENT" | "FOLLOW" | "MENTION" | "SYSTEM";
+
 /** A notification as the gateway sends it (NOTIFICATION frame). */
 export interface Notification {
   id: string;
   tenantId: string;
   userId: string;
-  type: "LIKE" | "COMMENT" | "FOLLOW" | "MENTION" | "SYSTEM";
+  /** A built-in type (LIKE, COMMENT, FOLLOW, MENTION, SYSTEM) or one the tenant defined. */
+  type: BuiltinType | (string & {});
   actorId: string;
   eventId: string;
   postId: string | null;
@@ -194,7 +197,51 @@ export interface ReadApiOptions {
   /** A READ_API_KEYS key (a backend reading for any user). */
   apiKey?: string;
   tenantId?: string;
+  /** The user the settings' methods use when called without one. */
+  userId?: string;
   fetch?: typeof fetch;
+}
+
+/** Local wall times "HH:MM"; an end before the start is the next day. */
+export interface QuietHours {
+  start: string;
+  end: string;
+}
+
+export interface TypePreference {
+  /** Whether the user gets this type: a transactional type always; else the choice; else the default. */
+  enabled: boolean;
+  transactional: boolean;
+  /** The tenant's default for users who did not choose. */
+  default: boolean;
+}
+
+export interface Preferences {
+  userId: string;
+  tenantId: string;
+  types: Record<string, TypePreference>;
+  quietHours: QuietHours | null;
+}
+
+export interface PreferencesIn {
+  /** Type → on/off; a type left out follows its default (default: {}). */
+  types?: Record<string, boolean>;
+  /** null or left out: no quiet hours. */
+  quietHours?: QuietHours | null;
+}
+
+export interface Profile {
+  userId: string;
+  tenantId: string;
+  locale: string | null;
+  timeZone: string | null;
+}
+
+export interface ProfileIn {
+  /** "en", "de-AT", "pt-BR"…; null or left out clears it. */
+  locale?: string | null;
+  /** An IANA time zone ("Europe/Vienna"); null or left out clears it. */
+  timeZone?: string | null;
 }
 
 export interface Page {
@@ -211,4 +258,14 @@ export declare class ReadApi {
   unreadCount(userId: string): Promise<number>;
   markRead(notificationId: string, options?: { userId?: string }): Promise<void>;
   markAllRead(userId: string): Promise<number>;
+  /** The user: the first argument, or options.userId when left out. */
+  userId?: string;
+  getPreferences(userId?: string): Promise<Preferences>;
+  /** Replaces both parts, as PUT does. */
+  setPreferences(userId: string, choices: PreferencesIn): Promise<Preferences>;
+  setPreferences(choices: PreferencesIn): Promise<Preferences>;
+  getProfile(userId?: string): Promise<Profile>;
+  /** Replaces both fields, as PUT does. */
+  setProfile(userId: string, profile: ProfileIn): Promise<Profile>;
+  setProfile(profile: ProfileIn): Promise<Profile>;
 }

@@ -538,8 +538,10 @@ export class HeraldHttpError extends Error {
 
 /**
  * The read API (the producer): history a page at a time, unread count, mark read, mark all
- * read. Credentials: a user's JWT (token or getToken) or a backend key (apiKey), sent as
- * Authorization: Bearer; none in trusted mode.
+ * read, and the user's own settings (preferences, profile). Credentials: a user's JWT (token
+ * or getToken) or a backend key (apiKey), sent as Authorization: Bearer; none in trusted mode.
+ * The settings' methods take the user as their first argument, or use options.userId when it
+ * is left out: `api.getPreferences()` with `new ReadApi(url, {token, userId})`.
  */
 export class ReadApi {
   /** @param {string} baseUrl e.g. "http://127.0.0.1:8000" ("" : this page's origin) */
@@ -548,17 +550,23 @@ export class ReadApi {
     this._token = options.token ?? options.apiKey;
     this._getToken = options.getToken;
     this._tenantId = options.tenantId;
+    this.userId = options.userId;
     this._fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
-  async _call(method, path, params = {}) {
+  async _call(method, path, params = {}, json = undefined) {
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(params)) if (value != null) query.set(key, String(value));
     if (this._tenantId && !query.has("tenantId")) query.set("tenantId", this._tenantId);
     const credential = this._getToken ? await this._getToken() : this._token;
     const headers = credential ? { Authorization: `Bearer ${credential}` } : {};
+    const init = { method, headers };
+    if (json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(json);
+    }
     const qs = query.toString();
-    const answer = await this._fetch(`${this.baseUrl}${path}${qs ? `?${qs}` : ""}`, { method, headers });
+    const answer = await this._fetch(`${this.baseUrl}${path}${qs ? `?${qs}` : ""}`, init);
     const body = await answer.json().catch(() => null);
     if (!answer.ok) throw new HeraldHttpError(answer.status, body);
     return body;
@@ -599,5 +607,47 @@ export class ReadApi {
   async markAllRead(userId) {
     const body = await this._call("POST", `/v1/users/${encodeURIComponent(userId)}/notifications/read-all`);
     return body.marked;
+  }
+
+  /** (userId?, rest) → [the user's path segment, rest]: the user may be left out (options.userId). */
+  _user(userId, rest) {
+    if (typeof userId !== "string") [userId, rest] = [this.userId, userId];
+    if (typeof userId !== "string" || !userId) throw new TypeError("give the user: a first argument or options.userId");
+    return [`/v1/users/${encodeURIComponent(userId)}`, rest ?? {}];
+  }
+
+  /**
+   * The user's preferences: {userId, tenantId, types: {name: {enabled, transactional,
+   * default}}, quietHours: {start, end} | null}, for every type the tenant has (a
+   * transactional type is always enabled).
+   */
+  async getPreferences(userId) {
+    const [path] = this._user(userId);
+    return this._call("GET", `${path}/preferences`);
+  }
+
+  /**
+   * Sets the user's preferences, both parts (as PUT does): `types` {name: on/off} (a type
+   * left out follows its default), `quietHours` {start: "22:00", end: "07:00"} or null
+   * (none). Answers as getPreferences().
+   */
+  async setPreferences(userId, choices) {
+    const [path, { types = {}, quietHours = null }] = this._user(userId, choices);
+    return this._call("PUT", `${path}/preferences`, {}, { types, quietHours });
+  }
+
+  /** The user's profile: {userId, tenantId, locale, timeZone} (null: not set). */
+  async getProfile(userId) {
+    const [path] = this._user(userId);
+    return this._call("GET", `${path}/profile`);
+  }
+
+  /**
+   * Sets the user's profile, both fields (as PUT does; null or left out clears one): `locale`
+   * ("de-AT"), `timeZone` (an IANA name, "Europe/Vienna"). Answers as getProfile().
+   */
+  async setProfile(userId, profile) {
+    const [path, { locale = null, timeZone = null }] = this._user(userId, profile);
+    return this._call("PUT", `${path}/profile`, {}, { locale, timeZone });
   }
 }

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from aio_pika.abc import AbstractChannel
 from redis.asyncio import Redis
@@ -104,3 +105,56 @@ async def test_every_page_shows_live_data_and_a_dead_letter_is_replayed_from_the
             assert (ARTIFACTS / "console" / f"{name}.png").stat().st_size > 0
     finally:
         await bob.close()
+
+
+async def test_types_and_templates_page_creates_a_type_previews_saves_and_shows_a_refusal(
+    services: Callable[..., Service], base_env: dict[str, str],
+) -> None:
+    """The "Types & templates" page (tests/browser/catalog.mjs) against a real producer: what
+    the page saved is what the API then answers, and the page shows refusals' reasons."""
+    require_browser()
+    producer = await services("producer").start()
+    result = await run_scenario("catalog.mjs", {
+        "HERALD_PRODUCER_URL": producer.url, "HERALD_ADMIN_KEY": ADMIN_KEY,
+    }, timeout=120, name="console")
+
+    assert result["navActive"] == "Types & templates"
+    assert result["builtins"] == ["COMMENT", "FOLLOW", "LIKE", "MENTION", "SYSTEM"]
+    assert result["status"] == "default: 5 type(s), 0 template(s)"
+    assert result["badType"].startswith("type:"), result["badType"]
+    assert result["created"]["status"] == "created task.assigned"
+    assert result["created"]["cells"][:8] == ["task.assigned", "transactional", "yes", "0",
+                                              "data.taskId", "on", "breakthrough", "no"]
+    assert result["created"]["editorType"] == "task.assigned"
+    # markup in the sample data is shown as text, not made into elements
+    assert result["preview"] == {"text": "alice assigned you <b>Ship</b> it", "elements": 0,
+                                 "error": ""}
+    assert "nope" in result["previewError"]["error"]
+    assert result["previewError"]["preview"] == ""
+    assert result["saved"]["status"] == "saved task.assigned / en, version 1"
+    assert result["saved"]["cells"][:3] == ["task.assigned", "en", "1"]
+    assert result["refused"]["status"] == "refused"
+    assert "__class__" in result["refused"]["error"], result["refused"]
+    assert result["refused"]["versions"] == ["1"]
+    assert "range" in result["refusedLoop"]
+    assert result["editorSource"] == "{{ actorId }} assigned you {{ data.task }} ({{ count }})"
+    assert result["version2"][:3] == ["task.assigned", "en", "2"]
+    assert result["defaultLocale"] == "de"
+    assert "locale" in result["badLocale"]
+    assert "to.delete" not in result["afterDelete"]
+    assert result["deleteStatus"] == "deleted to.delete"
+    assert result["dialogs"] == ["Delete the type to.delete?"]
+    assert not [m for m in result["console"] if m.startswith("pageerror")], result["console"]
+
+    async with httpx.AsyncClient(base_url=producer.url, timeout=30) as client:
+        params = {"tenantId": "default"}
+        auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        types = (await client.get("/v1/event-types", params=params, headers=auth)).json()
+        templates = (await client.get("/v1/templates", params=params, headers=auth)).json()
+    assert {t["type"]: t for t in types["types"]}["task.assigned"]["transactional"] is True
+    assert [(t["type"], t["locale"], t["version"], t["source"])
+            for t in templates["templates"]] == [
+        ("task.assigned", "en", 2, "{{ actorId }} gave you {{ data.task }}")]
+    assert templates["defaultLocale"] == "de"
+    for name in result["screenshots"]:
+        assert (ARTIFACTS / "console" / f"{name}.png").stat().st_size > 0

@@ -2,7 +2,10 @@
 free ports): each notification shown once and acknowledged through gateway kills, restarts,
 a switch to another gateway and the page's network dropping; and the inbox clicked through.
 
-The browser side is in tests/browser/ (``stream.mjs``, ``inbox.mjs``), run by
+And the inbox's preferences panel (a type turned off reaches that user no more, others still)
+and a tenant template printing markup from event data (shown as text, nothing runs).
+
+The browser side is in tests/browser/ (``stream.mjs``, ``inbox.mjs``, ``preferences.mjs``), run by
 tests/support/browser.py; screenshots go to test-artifacts/. Events are posted by
 :func:`post_event` only, so a change of ingest credentials touches one function.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,7 +90,9 @@ async def stack(services: Callable[..., Service], tmp_path: Path,
     gateways = getattr(request, "param", 1)
     common = {"JWT_SECRET": SECRET, "STORE_URL": f"sqlite:///{tmp_path}/herald.db",
               "NOTIFICATION_TTL_SECONDS": "3600", "SWEEP_INTERVAL_SECONDS": "0.2",
-              "SEMANTIC_WINDOW_SECONDS": "0", "CLAIM_IDLE_SECONDS": "1"}
+              "SEMANTIC_WINDOW_SECONDS": "0", "CLAIM_IDLE_SECONDS": "1",
+              # what a test configures (types, preferences) is what the next event meets
+              "HERALD_CONFIG_TTL_SECONDS": "0"}
     # five processes start at once: give them longer than one alone needs
     started = await asyncio.gather(
         services("consumer", **common).start(timeout=30),
@@ -219,3 +225,166 @@ async def test_the_inbox_pages_marks_read_and_shows_live_arrivals(stack: Stack) 
     statuses = await eventually(stack.statuses, lambda s: len(s) == len(sent) + 1 and all(
         v == "acked" for v in s.values()), timeout=30)
     assert len(statuses) == len(sent) + 1
+
+
+async def configure(producer: Service, method: str, path: str, body: dict[str, Any]) -> Any:
+    """A tenant admin's call (the producer's key has every scope, ``admin`` too)."""
+    async with httpx.AsyncClient(base_url=producer.url, timeout=scaled(10)) as client:
+        answer = await client.request(method, path, json=body, headers=producer.headers)
+    assert answer.status_code in (200, 201), answer.text
+    return answer.json()
+
+
+async def consumer_counter(consumer: Service, line: str) -> float:
+    """The value of one sample of the consumer's /metrics (0 when absent)."""
+    async with httpx.AsyncClient(base_url=consumer.url, timeout=scaled(10)) as client:
+        text = (await client.get("/metrics")).text
+    for sample in text.splitlines():
+        if sample.startswith(line + " "):
+            return float(sample.rsplit(" ", 1)[1])
+    return 0.0
+
+
+MUTED = 'herald_notifications_total{outcome="muted"}'
+
+
+async def test_the_inbox_preferences_turn_a_type_off_for_that_user_only(stack: Stack) -> None:
+    [gateway] = stack.gateways
+    await configure(stack.producer, "PUT", "/v1/event-types/task.assigned", {})
+    await configure(stack.producer, "PUT", "/v1/templates/task.assigned/en",
+                    {"source": "{{ actorId }} assigned you {{ data.task }}",
+                     "sample": {"data": {"task": "Ship"}}})
+    carol, _ = await Client.authed(gateway.url, "carol")
+    env = {**env_for(stack, [gateway]), "HERALD_USER": USER,
+           "HERALD_API_KEY": stack.producer.headers["X-API-Key"]}
+    try:
+        async with scenario("preferences.mjs", env, name="inbox-preferences") as page:
+            await page.call("open")
+            shown = await page.call("prefs")
+            types = {t["type"]: t for t in shown["types"]}
+            assert list(types)[:5] == ["COMMENT", "FOLLOW", "LIKE", "MENTION", "SYSTEM"]
+            assert types["task.assigned"] == {"type": "task.assigned", "checked": True,
+                                              "disabled": False, "label": "task.assigned"}
+            # a transactional type: shown on, and it cannot be turned off
+            assert types["SYSTEM"]["checked"]
+            assert types["SYSTEM"]["disabled"]
+            assert types["SYSTEM"]["label"] == "SYSTEM (always on)"
+            assert shown["quietOn"] is False
+            await page.call("screenshot", name="preferences-1-open")
+
+            saved = await page.call("save", types={"task.assigned": False})
+            assert (saved["status"], saved["statusIsError"]) == ("Saved", False), saved
+            assert {t["type"]: t["checked"] for t in saved["types"]}["task.assigned"] is False
+            await page.call("screenshot", name="preferences-2-task-assigned-off")
+            async with httpx.AsyncClient(base_url=stack.producer.url) as client:
+                mine = (await client.get(f"/v1/users/{USER}/preferences", headers={
+                    "Authorization": f"Bearer {token(USER)}"})).json()
+            assert mine["types"]["task.assigned"]["enabled"] is False
+            assert mine["types"]["LIKE"]["enabled"] is True
+
+            # One event for both: bob turned the type off, carol did not.
+            muted_before = await consumer_counter(stack.consumer, MUTED)
+            assigned = await post_event(stack.producer, type="task.assigned", actorId="alice",
+                                        targetId=None, targetIds=[USER, "carol"], postId=None,
+                                        data={"task": "the release"})
+            [note] = await carol.notifications(1)
+            assert (note["eventId"], note["message"]) == (assigned,
+                                                          "alice assigned you the release")
+            await eventually(lambda: consumer_counter(stack.consumer, MUTED),
+                             lambda n: n == muted_before + 1)
+            # bob still gets the types he left on (sent after: by then the muted one is done)
+            await post_event(stack.producer, actorId="dave", postId="after-prefs")
+            await page.call("waitMessage", text="dave liked your post")
+            rows = (await page.call("rows"))["rows"]
+            assert not [r for r in rows if "assigned" in r["text"]], rows
+            await page.call("screenshot", name="preferences-3-muted-type-not-shown")
+            assert assigned not in await stack.statuses()
+
+            # quiet hours and the time zone they are in; a bad zone shows why it was refused
+            refused = await page.call("save", quiet={"start": "22:30", "end": "06:45"},
+                                      timeZone="Mars/Olympus")
+            assert refused["statusIsError"], refused
+            assert refused["status"].startswith("Not saved: timeZone"), refused
+            await page.call("screenshot", name="preferences-4-refused-time-zone")
+            saved = await page.call("save", timeZone="Europe/Vienna")
+            assert (saved["status"], saved["quietOn"], saved["start"], saved["end"],
+                    saved["timeZone"]) == ("Saved", True, "22:30", "06:45", "Europe/Vienna")
+            async with httpx.AsyncClient(base_url=stack.producer.url) as client:
+                auth = {"Authorization": f"Bearer {token(USER)}"}
+                prefs = (await client.get(f"/v1/users/{USER}/preferences", headers=auth)).json()
+                profile = (await client.get(f"/v1/users/{USER}/profile", headers=auth)).json()
+            assert prefs["quietHours"] == {"start": "22:30", "end": "06:45"}
+            assert prefs["types"]["task.assigned"]["enabled"] is False
+            assert profile["timeZone"] == "Europe/Vienna"
+            await page.call("screenshot", name="preferences-5-quiet-hours")
+            made = await page.call("inspect")
+            assert made["errors"] == [], made
+    finally:
+        await carol.close()
+
+
+XSS_SCRIPT = "<script>alert(1)</script>"
+XSS_LINK = "javascript:alert(1)"
+
+
+async def test_markup_in_event_data_shows_as_text_in_the_inbox(stack: Stack) -> None:
+    """A tenant template prints event data holding a script tag, an event handler and a
+    ``javascript:`` link (raw and as Markdown): the inbox shows the characters, makes no
+    element, no link, and nothing runs."""
+    [gateway] = stack.gateways
+    await configure(stack.producer, "PUT", "/v1/event-types/comment.posted", {})
+    source = ("{{ actorId }}: {{ data.html }} <img src=x onerror=\"window.__xss=1\"> "
+              "[open]({{ data.link }}) <a href=\"{{ data.link }}\">open</a>")
+    await configure(stack.producer, "PUT", "/v1/templates/comment.posted/en",
+                    {"source": source, "sample": {"data": {"html": "x", "link": "y"}}})
+    expected = (f"mallory: {XSS_SCRIPT} <img src=x onerror=\"window.__xss=1\"> "
+                f"[open]({XSS_LINK}) <a href=\"{XSS_LINK}\">open</a>")
+    env = {**env_for(stack, [gateway]), "HERALD_USER": USER,
+           "HERALD_API_KEY": stack.producer.headers["X-API-Key"]}
+    async with scenario("preferences.mjs", env, name="inbox-markup") as page:
+        await page.call("open")
+        sent = await post_event(stack.producer, type="comment.posted", actorId="mallory",
+                                postId=None, data={"html": XSS_SCRIPT, "link": XSS_LINK})
+        await page.call("waitMessage", text="mallory: <script>")
+        [row] = [r for r in (await page.call("rows"))["rows"] if "mallory" in r["text"]]
+        assert row["text"] == expected
+        assert row["children"] == 0
+        assert row["links"] == 0
+        assert "&lt;script&gt;" in row["html"]  # the characters, escaped by the DOM itself
+        made = await page.call("inspect")
+        await page.call("screenshot", name="inbox-markup-as-text")
+    assert made == {"scripts": 0, "anchors": 0, "iframes": 0, "images": 0, "xss": None,
+                    "dialogs": [], "errors": []}, made
+    # and the history (the read API) keeps the text as it was rendered
+    statuses = await eventually(stack.statuses, lambda s: sent in s)
+    assert statuses[sent] in ("pending", "acked")
+
+
+async def test_twelve_likes_on_one_post_are_one_row_in_the_inbox(stack: Stack) -> None:
+    """A digest (built-in LIKE: per post, a 300 s window): twelve people like bob's post while
+    the inbox is open; it shows ONE row, updated in place to "… and 11 others liked your
+    post", counted once in the badge, and a reload (the history) shows the same one row."""
+    [gateway] = stack.gateways
+    env = {**env_for(stack, [gateway]), "HERALD_USER": USER,
+           "HERALD_API_KEY": stack.producer.headers["X-API-Key"]}
+    fans = [f"fan{n:02d}" for n in range(1, 13)]
+    async with scenario("preferences.mjs", env, name="inbox-digest") as page:
+        await page.call("open")
+        for fan in fans:
+            await post_event(stack.producer, actorId=fan, postId="the-post")
+        await page.call("waitMessage", text="and 11 others liked your post")
+        live = await page.call("rows")
+        await page.call("screenshot", name="inbox-digest-live")
+        statuses = await eventually(stack.statuses, lambda s: len(s) >= 1)
+        await page.call("reload")
+        await page.call("waitMessage", text="and 11 others liked your post")
+        history = await page.call("rows")
+        await page.call("screenshot", name="inbox-digest-after-reload")
+    for shown in (live, history):
+        assert len(shown["rows"]) == 1, shown
+        [row] = shown["rows"]
+        assert re.fullmatch(r"fan\d\d and 11 others liked your post", row["text"]), row
+        assert row["unread"]
+        assert shown["badge"] == "1", shown
+    assert live["rows"][0]["id"] == history["rows"][0]["id"]
+    assert len(statuses) == 1, statuses  # stored once

@@ -4,6 +4,10 @@ Every admin route calls :func:`producer.admin.console.auth.require_admin` first:
 wrong one → 403, and nothing is read. Ids in paths and queries obey the id rule (422).
 Redis not answering → 503 ``dependency_unavailable`` naming it; RabbitMQ (dead letters) →
 503 naming ``rabbitmq``.
+
+The pages' "Types & templates" (``#catalog``) has no admin route of its own: with the same
+key it calls :mod:`producer.catalog`'s ``/v1/event-types``, ``/v1/templates`` (naming the
+tenant with ``?tenantId=``, as the Users page does) and ``POST /v1/templates/preview``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 // Compiled (not run) by `npm test` (tsc --noEmit): the hand-written .d.ts files describe the
 // API as the README shows it.
-import { connect, HeraldClient, ReadApi, Backoff, afterClose, CLOSE, isNewer, versionOf, type Notification, type Page } from "../../herald.js";
+import { connect, HeraldClient, ReadApi, Backoff, afterClose, CLOSE, isNewer, versionOf, type Notification, type Page, type Preferences, type Profile } from "../../herald.js";
 import { HeraldInbox } from "../../herald-inbox.js";
 
 const client: HeraldClient = connect(["ws://a/ws", "ws://b/ws"], {
@@ -34,11 +34,26 @@ async function reads(api: ReadApi): Promise<number> {
 }
 void reads(new ReadApi("", { token: "jwt" }));
 
+async function settings(api: ReadApi): Promise<string | null> {
+  const prefs: Preferences = await api.getPreferences("bob");
+  const on: boolean = prefs.types["task.assigned"]?.enabled ?? true;
+  await api.setPreferences("bob", { types: { LIKE: !on }, quietHours: { start: "22:00", end: "07:00" } });
+  await api.setPreferences({ types: {}, quietHours: null });
+  const profile: Profile = await api.setProfile({ locale: "de-AT", timeZone: "Europe/Vienna" });
+  await api.setProfile("bob", { timeZone: null });
+  return profile.timeZone ?? (await api.getProfile()).locale;
+}
+void settings(new ReadApi("", { token: "jwt", userId: "bob" }));
+const tenantType: Notification["type"] = "task.assigned";
+void tenantType;
+
 const inbox = document.querySelector("herald-inbox");
 if (inbox) {
   const typed: HeraldInbox = inbox;
   typed.start({ gateway: "ws://a/ws", user: "bob", token: "jwt" });
   typed.addEventListener("herald-notification", (e) => console.log(e.detail.message));
+  typed.addEventListener("herald-preferences", (e) => console.log(e.detail.types["LIKE"]?.enabled));
+  void typed.togglePreferences(true).then(() => typed.savePreferences());
 }
 void action;
 void delay;

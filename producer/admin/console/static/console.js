@@ -1,4 +1,4 @@
-// Herald console: a page per hash (#live, #dead-letters, #users, #tenants, #trace).
+// Herald console: a page per hash (#live, #dead-letters, #users, #tenants, #catalog, #trace).
 // Data comes only from /v1/admin/... with the admin key from sessionStorage; every value is
 // written with textContent (never as HTML).
 "use strict";
@@ -58,6 +58,10 @@ function signOut(reason) {
   $("live-build").textContent = "";
   $("user-view").hidden = true;
   $("tenant-view").hidden = true;
+  $("catalog-view").hidden = true;
+  $("catalog-status").textContent = "";
+  $("tpl-preview").textContent = "";
+  $("tpl-error").textContent = "";
   tenant = null;
   $("nav").hidden = true;
   $("login").hidden = false;
@@ -90,7 +94,7 @@ function show() {
   if (!sessionStorage.getItem(KEY)) return;
   const [name, arg] = (location.hash.slice(1) || "live").split("=");
   const pages = { live: startLive, "dead-letters": loadDeadLetters, users: () => {},
-                  tenants: loadTenants, trace: () => { if (arg) trace(decodeURIComponent(arg)); } };
+                  tenants: loadTenants, catalog: () => {}, trace: () => { if (arg) trace(decodeURIComponent(arg)); } };
   const page = name in pages ? name : "live";
   for (const section of document.querySelectorAll(".page")) {
     section.hidden = section.id !== `page-${page}`;
@@ -332,6 +336,228 @@ $("key-form").addEventListener("submit", async (event) => {
                                   el("code", answer.body.key));
   openTenant(tenant);
 });
+
+// --- Types & templates (/v1/event-types, /v1/templates) -----------------------------------------
+// One tenant at a time, named as on the Users page (the operator key names it: ?tenantId=).
+let catalogTenant = null;
+let previewTimer = null;
+let previewSeq = 0;
+
+function catalogPath(path) {
+  const sep = path.includes("?") ? "&" : "?";
+  return `${path}${sep}tenantId=${encodeURIComponent(catalogTenant)}`;
+}
+
+// Why a write was refused: the first detail's message (a template's reason), else the message.
+function refusal(body) {
+  const detail = body && Array.isArray(body.details) && body.details[0];
+  if (detail && detail.message) return detail.field ? `${detail.field}: ${detail.message}` : detail.message;
+  return message(body);
+}
+
+function yesNo(value) { return value ? "yes" : "no"; }
+
+async function loadCatalog() {
+  catalogTenant = $("catalog-tenant").value.trim();
+  $("catalog-status").textContent = "loading…";
+  let types, templates;
+  try {
+    [types, templates] = await Promise.all([api(catalogPath("/v1/event-types")),
+                                           api(catalogPath("/v1/templates"))]);
+  } catch { return; }
+  if (types.status !== 200 || templates.status !== 200) {
+    $("catalog-view").hidden = true;
+    $("catalog-status").textContent = message(types.status !== 200 ? types.body : templates.body);
+    return;
+  }
+  const list = types.body.types;
+  $("catalog-status").textContent = `${catalogTenant}: ${list.length} type(s), ` +
+    `${templates.body.templates.length} template(s)`;
+  $("types-rows").replaceChildren(...list.map((t) => {
+    const actions = el("span");
+    actions.append(button("Edit", () => editType(t)));
+    // a built-in is not deleted: its tenant's redefinition is (404 when there is none)
+    actions.append(button(t.builtin ? "Reset" : "Delete", () => deleteType(t), "danger"));
+    const tr = row([t.type, t.priority, yesNo(t.transactional), t.digestWindowSeconds,
+                    (t.digestBy || []).join(", "), t.defaultEnabled ? "on" : "off", t.quietHours,
+                    yesNo(t.builtin), actions]);
+    tr.dataset.type = t.type;
+    return tr;
+  }));
+  const chosen = $("tpl-type").value;
+  $("tpl-type").replaceChildren(...list.map((t) => el("option", t.type)));
+  if (list.some((t) => t.type === chosen)) $("tpl-type").value = chosen;
+  $("catalog-default-locale").textContent = templates.body.defaultLocale;
+  $("default-locale").value = templates.body.defaultLocale;
+  $("templates-rows").replaceChildren(...templates.body.templates.map((t) => {
+    const actions = el("span");
+    actions.append(button("Edit", () => editTemplate(t)));
+    actions.append(button("Delete", () => deleteTemplate(t), "danger"));
+    const source = el("code", t.source.length > 80 ? t.source.slice(0, 79) + "…" : t.source);
+    const tr = row([t.type, t.locale, t.version, t.updatedAt, source, actions]);
+    tr.dataset.template = `${t.type}/${t.locale}`;
+    return tr;
+  }));
+  $("catalog-view").hidden = false;
+}
+
+function editType(t) {
+  $("type-name").value = t.type;
+  $("type-priority").value = t.priority;
+  $("type-transactional").checked = t.transactional;
+  $("type-default").checked = t.defaultEnabled;
+  $("type-window").value = t.digestWindowSeconds;
+  $("type-digest-by").value = (t.digestBy || []).join(", ");
+  $("type-quiet").value = t.quietHours;
+  $("type-status").textContent = `editing ${t.type}`;
+  $("type-name").focus();
+}
+
+async function deleteType(t) {
+  const what = t.builtin ? `Reset the built-in ${t.type} to its defaults` : `Delete the type ${t.type}`;
+  if (!window.confirm(`${what}?`)) return;
+  let answer;
+  try { answer = await api(catalogPath(`/v1/event-types/${encodeURIComponent(t.type)}`), { method: "DELETE" }); } catch { return; }
+  $("type-status").textContent = answer.status === 204 ? `deleted ${t.type}` : refusal(answer.body);
+  if (answer.status === 204) loadCatalog();
+}
+
+$("type-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const name = $("type-name").value.trim();
+  const body = {
+    priority: $("type-priority").value,
+    transactional: $("type-transactional").checked,
+    defaultEnabled: $("type-default").checked,
+    digestWindowSeconds: Number($("type-window").value || 0),
+    digestBy: $("type-digest-by").value.split(",").map((s) => s.trim()).filter(Boolean),
+  };
+  if ($("type-quiet").value) body.quietHours = $("type-quiet").value;
+  let answer;
+  try { answer = await api(catalogPath(`/v1/event-types/${encodeURIComponent(name)}`), { method: "PUT", body }); } catch { return; }
+  if (answer.status !== 200 && answer.status !== 201) {
+    $("type-status").textContent = refusal(answer.body);
+    $("type-status").className = "error";
+    return;
+  }
+  $("type-status").className = "ok";
+  $("type-status").textContent = `${answer.status === 201 ? "created" : "saved"} ${answer.body.type}`;
+  await loadCatalog();
+  $("tpl-type").value = answer.body.type;
+});
+
+function editTemplate(t) {
+  $("tpl-type").value = t.type;
+  $("tpl-locale").value = t.locale;
+  $("tpl-source").value = t.source;
+  $("tpl-status").textContent = `editing ${t.type} / ${t.locale} (version ${t.version})`;
+  schedulePreview(0);
+  $("tpl-source").focus();
+}
+
+async function deleteTemplate(t) {
+  if (!window.confirm(`Delete the template ${t.type} / ${t.locale}?`)) return;
+  let answer;
+  try {
+    answer = await api(catalogPath(`/v1/templates/${encodeURIComponent(t.type)}/${encodeURIComponent(t.locale)}`),
+                       { method: "DELETE" });
+  } catch { return; }
+  $("tpl-status").textContent = answer.status === 204 ? `deleted ${t.type} / ${t.locale}` : refusal(answer.body);
+  if (answer.status === 204) loadCatalog();
+}
+
+// The sample values the editor's JSON box holds (an object), or throws with a readable reason.
+function sampleValues() {
+  const raw = $("tpl-sample").value.trim();
+  if (!raw) return {};
+  let value;
+  try { value = JSON.parse(raw); } catch (error) { throw new Error(`sample values: not JSON (${error.message})`); }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error("sample values: a JSON object");
+  return value;
+}
+
+// What the producer checks a saved template against (common.catalog.sample_context): an
+// event's fields with sample values, then the editor's sample values over them, key by key.
+function sampleContext(type, locale, overrides) {
+  return {
+    type, eventId: "ev-sample", tenantId: catalogTenant || "tenant", actorId: "alice",
+    recipientId: "bob", userId: "bob", postId: "post-1", commentId: null,
+    text: "Looks great!", data: {}, locale, count: 1, others: 0, actors: ["alice"],
+    ...overrides,
+  };
+}
+
+function showTemplateError(reason) {
+  $("tpl-preview").textContent = "";
+  $("tpl-error").textContent = reason;
+}
+
+async function preview() {
+  const seq = ++previewSeq;
+  let data;
+  try { data = sampleContext($("tpl-type").value, $("tpl-locale").value.trim(), sampleValues()); }
+  catch (error) { showTemplateError(error.message); return; }
+  let answer;
+  try {
+    answer = await api("/v1/templates/preview", { method: "POST", body: { template: $("tpl-source").value, data } });
+  } catch { return; }
+  if (seq !== previewSeq) return; // a newer keystroke's preview is on its way
+  if (answer.status !== 200) { showTemplateError(refusal(answer.body)); return; }
+  $("tpl-error").textContent = "";
+  $("tpl-preview").textContent = answer.body.rendered;
+}
+
+function schedulePreview(delay = 250) {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(preview, delay);
+}
+
+for (const id of ["tpl-source", "tpl-sample", "tpl-locale"]) $(id).addEventListener("input", () => schedulePreview());
+$("tpl-type").addEventListener("change", () => schedulePreview(0));
+
+$("template-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const type = $("tpl-type").value;
+  const locale = $("tpl-locale").value.trim();
+  let sample;
+  try { sample = sampleValues(); } catch (error) { showTemplateError(error.message); return; }
+  const body = { source: $("tpl-source").value };
+  if (Object.keys(sample).length) body.sample = sample;
+  $("tpl-status").className = "";
+  $("tpl-status").textContent = "saving…";
+  $("tpl-error").textContent = "";
+  let answer;
+  try {
+    answer = await api(catalogPath(`/v1/templates/${encodeURIComponent(type)}/${encodeURIComponent(locale)}`),
+                       { method: "PUT", body });
+  } catch { return; }
+  if (answer.status !== 200) {
+    $("tpl-status").textContent = "refused";
+    $("tpl-status").className = "error";
+    showTemplateError(refusal(answer.body));
+    return;
+  }
+  $("tpl-error").textContent = "";
+  $("tpl-status").className = "ok";
+  $("tpl-status").textContent = `saved ${answer.body.type} / ${answer.body.locale}, version ${answer.body.version}`;
+  const status = $("tpl-status").textContent;
+  await loadCatalog();
+  $("tpl-status").textContent = status;
+});
+
+$("locale-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  let answer;
+  try {
+    answer = await api(catalogPath("/v1/templates/default-locale"),
+                       { method: "PUT", body: { locale: $("default-locale").value.trim() } });
+  } catch { return; }
+  if (answer.status !== 200) { $("locale-status").textContent = refusal(answer.body); return; }
+  $("locale-status").textContent = `default locale ${answer.body.defaultLocale}`;
+  loadCatalog();
+});
+
+$("catalog-form").addEventListener("submit", (event) => { event.preventDefault(); loadCatalog(); });
 
 // --- Trace ------------------------------------------------------------------------------------------
 const DETAIL_SKIP = new Set(["stage", "at", "service", "replica"]);
