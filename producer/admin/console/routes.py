@@ -226,7 +226,8 @@ def console_routes(console: Console) -> list[Declared]:
                       *AUTH, 422, 503),
               parameters=[
                   param("reason", "query", "Only this reason (`invalid`, `rate_limited`, "
-                                           "`semantic_duplicate`, `delivery_limit`).",
+                                           "`semantic_duplicate`, `unknown_type`, "
+                                           "`template_failed`, `delivery_limit`).",
                         {"type": "string", "pattern": shapes.REASON_PATTERN}),
                   param("limit", "query", "At most this many.",
                         {"type": "integer", "minimum": 1, "maximum": MAX_LIST, "default": 50}),
