@@ -33,10 +33,16 @@ async def test_http_event_reaches_the_redis_buffer(
     assert one.status_code == seed.status_code == 202
     assert {r.status_code for r in repeat} == {202}
 
-    found = await eventually(lambda: buffered(redis, names, "bob"), lambda f: len(f) >= 3)
+    # FOLLOW digests per recipient: dave's follow opened it, erin's (three times the same
+    # eventId: once) joined it.
+    found = await eventually(lambda: buffered(redis, names, "bob"),
+                             lambda f: any(n.get("count") == 2 for n in f.values()))
     by_event = {n["eventId"]: n for n in found.values()}
-    assert set(by_event) == {one.json()["eventId"], seed.json()["eventId"], "same"}
-    assert by_event["same"]["id"] == notification_id("default", "same", "bob")
+    assert set(by_event) == {one.json()["eventId"], seed.json()["eventId"]}
+    follow = by_event[seed.json()["eventId"]]
+    assert follow["id"] == notification_id("default", seed.json()["eventId"], "bob")
+    assert follow["message"] == "erin and 1 other started following you"
+    assert (follow["actors"], follow["version"]) == (["erin", "dave"], 2)
     assert by_event[one.json()["eventId"]]["message"] == 'alice mentioned you: "look @bob @carol"'
     carol = await eventually(lambda: buffered(redis, names, "carol"), lambda f: len(f) == 1)
     assert next(iter(carol.values()))["eventId"] == one.json()["eventId"]
