@@ -223,3 +223,31 @@ async def test_through_the_api_a_type_a_template_and_quiet_hours_ended_early(
     assert note["message"] == "alice posted Hello"
     assert note["type"] == "post.created"
     assert await held.count() == 0
+
+
+@pytest.mark.parametrize(("source", "data", "reason"), [
+    ("{% for i in range(data.n) %}{{ i }}{% endfor %}", {"n": 10**9}, "range"),
+    ("{% for i in range(data.n) %}{% for j in range(data.n) %}{% for k in range(data.n) %}"
+     "{% endfor %}{% endfor %}{% endfor %}", {"n": 1000}, "too "),
+    ("{{ data.s * data.n }}", {"s": "x", "n": 10**8}, "too long"),
+    ("{% macro f(n) %}{{ f(n + data.step) }}{% endmacro %}{{ f(0) }}", {"step": 1}, "deep"),
+    ("{{ data.x.__class__ }}", {"x": "a"}, "unsafe"),
+])
+async def test_a_template_that_a_hostile_event_turns_bad_is_stopped_and_the_consumer_goes_on(
+    consumer: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names,
+    config_store: Store, source: str, data: dict[str, Any], reason: str,
+) -> None:
+    # Stored as the producer would (its save check renders it with harmless sample data).
+    await config_store.put_type("default", TASK)
+    await config_store.put_template("default", TASK.name, "en", source, datetime.now(UTC))
+    service = await consumer().start()
+    await publish_raw(channel, names, event_body("bad", type=TASK.name, postId=None,
+                                                 data=data))
+    await publish_raw(channel, names, event_body("fine", type="COMMENT", text="still here",
+                                                 postId="p1", actorId="zed"))
+    [dead] = await read_queue(channel, names.dead_letter_queue, 1)
+    assert dead.headers[REASON_HEADER] == "template_failed"
+    assert reason in str(dead.headers[DETECT_HEADER])
+    [note] = (await wait_for(redis, names, "bob", 1)).values()
+    assert note["message"] == 'zed commented on your post: "still here"'
+    await handled(service, 2)
