@@ -43,6 +43,7 @@ __all__ = [
     "answer",
     "answers",
     "body",
+    "by_method",
     "param",
     "schema_of",
 ]
@@ -151,6 +152,15 @@ def answer(description: str, model: type[BaseModel] | None = None,
     if headers:
         response["headers"] = {h: {"$ref": f"#/components/headers/{h}"} for h in headers}
     return response
+
+
+def by_method(handlers: dict[str, Endpoint]) -> Endpoint:
+    """One endpoint for a path's methods (one route per path, so a 405's ``Allow`` names
+    every method it takes); ``HEAD`` is served as ``GET``."""
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+    return endpoint
 
 
 def answers(success: dict[int, Operation], *errors: int) -> dict[str, Operation]:

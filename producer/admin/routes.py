@@ -27,7 +27,16 @@ from producer.admin import tenants as ops
 from producer.bodies import validate_body
 from producer.door import Door, credential, forbidden, unauthorized
 from producer.errors import HttpError, dependency_unavailable, json_response, parse_json
-from producer.routing import KEY_SECURITY, Declared, Endpoint, Operation, answer, answers, param
+from producer.routing import (
+    KEY_SECURITY,
+    Declared,
+    Endpoint,
+    Operation,
+    answer,
+    answers,
+    by_method,
+    param,
+)
 from producer.routing import body as request_body
 from producer.schemas import KeyIn, LimitsIn, TenantIn
 from producer.store_holder import StoreHolder
@@ -164,13 +173,6 @@ def admin_routes(holder: StoreHolder, door: Door) -> list[Declared]:
     async def rotate_key(request: Request) -> Response:
         key_id = await key_of_caller(request)
         return json_response((await ops.rotate_key(store(), key_id)).to_json(), 201)
-
-    def by_method(handlers: dict[str, Handler]) -> Handler:
-        """One route per path (so a 405's ``Allow`` names every method it takes)."""
-        async def endpoint(request: Request) -> Response:
-            method = "GET" if request.method == "HEAD" else request.method
-            return await handlers[method](request)
-        return endpoint
 
     tenant = param("tenantId", "path", "The tenant.")
     key = param("keyId", "path", "The key's id (`keyId` in lists; not the key).",

@@ -60,10 +60,10 @@ from producer.routing import (
     ID_SCHEMA,
     KEY_SECURITY,
     Declared,
-    Endpoint,
     Operation,
     answer,
     answers,
+    by_method,
     param,
 )
 from producer.routing import body as request_body
@@ -95,13 +95,6 @@ def _locale(value: str) -> str:
         raise _bad("locale", LOCALE_RULE)
     return value
 
-
-def _by_method(handlers: dict[str, Endpoint]) -> Endpoint:
-    """One route per path (so a 405's ``Allow`` names every method it takes)."""
-    async def endpoint(request: Request) -> Response:
-        method = "GET" if request.method == "HEAD" else request.method
-        return await handlers[method](request)
-    return endpoint
 
 
 def _no_content() -> Response:
@@ -268,7 +261,7 @@ def catalog_routes(holder: StoreHolder, door: Door, cache: ConfigCache,
             "delete": op("event-types", "deleteEventType", "Delete a type's definition "
                          "(a built-in comes back as it was)", {204: deleted},
                          parameters=[type_param, tenant_param]),
-        }, endpoint=store_guarded(_by_method({"PUT": put_type, "DELETE": delete_type}))),
+        }, endpoint=store_guarded(by_method({"PUT": put_type, "DELETE": delete_type}))),
         Declared("/v1/templates", {
             "get": op("templates", "listTemplates", "The tenant's stored templates and its "
                       "default locale", {200: answer("The templates.", shapes.TemplateList)},
@@ -296,7 +289,7 @@ def catalog_routes(holder: StoreHolder, door: Door, cache: ConfigCache,
             "delete": op("templates", "deleteTemplate", "Delete a type's template for a "
                          "locale", {204: deleted},
                          parameters=[type_param, locale_param, tenant_param]),
-        }, endpoint=store_guarded(_by_method({"PUT": put_template,
+        }, endpoint=store_guarded(by_method({"PUT": put_template,
                                               "DELETE": delete_template}))),
     ]
 

@@ -43,10 +43,10 @@ from producer.errors import MAX_DETAILS, HttpError, field_name, json_response, p
 from producer.routing import (
     READ_SECURITY,
     Declared,
-    Endpoint,
     Operation,
     answer,
     answers,
+    by_method,
     param,
 )
 from producer.routing import body as request_body
@@ -70,12 +70,6 @@ def _user_id(request: Request) -> str:
                         [{"field": "userId", "message": ID_RULE}])
     return value
 
-
-def _by_method(handlers: dict[str, Endpoint]) -> Endpoint:
-    async def endpoint(request: Request) -> Response:
-        method = "GET" if request.method == "HEAD" else request.method
-        return await handlers[method](request)
-    return endpoint
 
 
 def profile_json(tenant: str, user: str, settings: UserSettings | None) -> dict[str, Any]:
@@ -184,7 +178,7 @@ def user_routes(holder: StoreHolder, authorise: Authorise, cache: ConfigCache,
                       "time zone is an IANA name (`Europe/Berlin`).",
                       request=request_body(ProfileIn, "Locale and time zone.",
                                            {"locale": "de-AT", "timeZone": "Europe/Vienna"})),
-        }, endpoint=store_guarded(_by_method({"GET": get_profile, "PUT": put_profile}))),
+        }, endpoint=store_guarded(by_method({"GET": get_profile, "PUT": put_profile}))),
         Declared("/v1/users/{userId}/preferences", {
             "get": op("getPreferences", "The user's preferences, for every type",
                       shapes.PreferencesOut, description=read + " `enabled`: a "
@@ -197,6 +191,6 @@ def user_routes(holder: StoreHolder, authorise: Authorise, cache: ConfigCache,
                                            {"types": {"LIKE": False},
                                             "quietHours": {"start": "22:00",
                                                            "end": "07:00"}})),
-        }, endpoint=store_guarded(_by_method({"GET": get_preferences,
+        }, endpoint=store_guarded(by_method({"GET": get_preferences,
                                               "PUT": put_preferences}))),
     ]
