@@ -4,6 +4,7 @@ history from the read API. Each test checks one guarantee of the design end to e
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,9 @@ async def herald(services: Callable[..., Service], tmp_path: Path,
 
 
 def like(actor: str, target: str, **over: Any) -> dict[str, Any]:
-    return {"type": "LIKE", "actorId": actor, "targetId": target, "postId": "p1", **over}
+    """A LIKE of a post of its own (likes of one post join one digest)."""
+    return {"type": "LIKE", "actorId": actor, "targetId": target,
+            "postId": f"p-{uuid.uuid4().hex[:12]}", **over}
 
 
 async def test_live_delivery_ack_then_history_says_acked(herald: Herald) -> None:
