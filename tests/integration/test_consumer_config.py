@@ -251,3 +251,29 @@ async def test_a_template_that_a_hostile_event_turns_bad_is_stopped_and_the_cons
     [note] = (await wait_for(redis, names, "bob", 1)).values()
     assert note["message"] == 'zed commented on your post: "still here"'
     await handled(service, 2)
+
+
+async def test_likes_held_through_quiet_hours_are_released_as_one_digest(
+    consumer: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names,
+    config_store: Store, raw_redis: Redis,
+) -> None:
+    # The digest window (300 s) closes while they are held: the rule is that held
+    # notifications digest when released, so the night's likes of one post are one row.
+    now = datetime.now(UTC)
+    start = (now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    end = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    await config_store.put_preferences("default", "bob", {}, QuietHours(start, end), now)
+    await consumer().start()
+    for n in range(3):
+        await publish_raw(channel, names, event_body(f"night-{n}", actorId=f"fan{n}",
+                                                     postId="p1"))
+    held = HeldBuffer(raw_redis, names.keys)
+    await eventually(held.count, lambda n: n == 3)
+    await config_store.put_preferences("default", "bob", {}, None, now)
+    entries = await held.of_user("default", "bob")
+    assert await held.move([(entry, 0) for entry in entries]) == 3
+    found = await eventually(lambda: buffered(redis, names, "bob"),
+                             lambda f: any(n["count"] == 3 for n in f.values()))
+    [note] = found.values()
+    assert note["message"].endswith("and 2 others liked your post")
+    assert note["version"] == 3
