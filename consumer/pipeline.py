@@ -175,7 +175,9 @@ class Pipeline:
             for i in items if i.reason is not None
         ))
         for item in items:
-            RELEASE_OUTCOMES.labels(self._released_outcome(item)).inc()
+            outcome = self._released_outcome(item)
+            RELEASE_OUTCOMES.labels(outcome).inc()
+            self._tracer.mark(item.event_id, "released", outcome=outcome)
 
     @staticmethod
     def _released_outcome(item: _Item) -> str:

@@ -123,7 +123,7 @@ class Trace(_Closed):
     eventId: Id
     stages: list[dict[str, Any]] = Field(description="Marks oldest first: `stage` (accepted, "
                                                      "consumed, buffered, collapsed, "
-                                                     "muted, held, repeated, "
+                                                     "muted, held, released, repeated, "
                                                      "rate_limited, dead_lettered, duplicate, "
                                                      "erased, delivered, acked, persisted), "
                                                      "`at` (epoch ms), `service`, `replica`, "
