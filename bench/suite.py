@@ -36,6 +36,8 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
     ("persister (100k backlog)", "persister", {"entries": 100_000}),
     # 10,000 users whose quiet hours end at the same minute, released 500 a turn.
     ("release burst (10k held)", "release", {"held": 10_000}),
+    # The consumer's making step, templates against today's fixed formatting (in-process).
+    ("consumer making step: templates vs fixed (20k events)", "templates", {"events": 20_000}),
     # Not a target: the ceiling of the batch row on this machine (publishing without HTTP).
     ("publish path, no HTTP (4 x 100 in flight)", "publish",
      {"concurrency": 4, "batch_size": 100}),
