@@ -277,3 +277,26 @@ async def test_likes_held_through_quiet_hours_are_released_as_one_digest(
     [note] = found.values()
     assert note["message"].endswith("and 2 others liked your post")
     assert note["version"] == 3
+
+
+async def test_an_event_queued_before_a_template_edit_renders_with_the_edited_one(
+    consumer: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names,
+    config_store: Store,
+) -> None:
+    # The rule: the template in force when the consumer makes the notification.
+    await config_store.put_type("default", TASK)
+    await config_store.put_template("default", TASK.name, "en", "v1 {{ actorId }}",
+                                    datetime.now(UTC))
+    service = consumer()
+    await service.start()
+    await publish_raw(channel, names, event_body("before", type=TASK.name, postId=None))
+    [first] = (await wait_for(redis, names, "bob", 1)).values()
+    assert first["message"] == "v1 alice"
+    service.stop()
+    await publish_raw(channel, names, event_body("queued", type=TASK.name, postId=None))
+    await config_store.put_template("default", TASK.name, "en", "v2 {{ actorId }}",
+                                    datetime.now(UTC))
+    service.spawn()
+    await service.wait_up()
+    found = await wait_for(redis, names, "bob", 2)
+    assert found[notification_id("default", "queued", "bob")]["message"] == "v2 alice"
