@@ -13,6 +13,11 @@ ack the batch (:mod:`consumer.acks`).
 for quiet hours go through the same rule again, with the user's settings of now — stopped by
 a preference since (``muted``), still quiet (moved to the new end: the user changed zone or
 hours), or made now (rendered now, digested now); their events were admitted when held.
+The settings of a released notification's recipient are read from the store, not through
+the cache: a user who ends their quiet hours early has the producer move their held
+notifications to now, and a cached copy from before that change (up to
+``HERALD_CONFIG_TTL_SECONDS`` old) would find them still quiet and hold them again until
+the old end (the fault suite's ``held-through-restarts`` met it every time).
 """
 
 from __future__ import annotations
@@ -70,6 +75,10 @@ class Configuration(Protocol):
     async def users(self, tenant_id: str, user_ids: Sequence[str]
                     ) -> Mapping[str, UserSettings]: ...
 
+    def forget(self, tenant_id: str, user_id: str | None = None) -> None:
+        """The next read of the user (or the tenant, ``user_id`` ``None``) goes to the
+        store."""
+
 
 class ConfigUnavailable(ConnectionError):
     """The store did not answer a configuration read: a transient failure (the worker
@@ -86,6 +95,9 @@ class BuiltinsOnly:
     async def users(self, tenant_id: str, user_ids: Sequence[str]
                     ) -> Mapping[str, UserSettings]:
         return {}
+
+    def forget(self, tenant_id: str, user_id: str | None = None) -> None:
+        return None
 
 
 @dataclass
@@ -168,6 +180,8 @@ class Pipeline:
                 continue
             narrowed = event.model_copy(update={"recipients": [entry.user_id]})
             items.append(_Item(None, narrowed, body, entry))
+        for tenant_id, user_id in {(e.tenant_id, e.user_id) for e in entries}:
+            self._config.forget(tenant_id, user_id)  # read now, not as cached before a change
         await self._make([i for i in items if i.reason is None], gated=False)
         await asyncio.gather(*(
             dead_letter_event(self._dead_letters, i.dead_body or i.body,
