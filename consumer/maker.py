@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -56,6 +57,10 @@ class Configuration(Protocol):
     async def users(self, tenant_id: str, user_ids: Sequence[str]
                     ) -> Mapping[str, UserSettings]: ...
 
+    def forget(self, tenant_id: str, user_id: str | None = None) -> None:
+        """The next read of the user (or the tenant, ``user_id`` ``None``) goes to the
+        store."""
+
 
 class ConfigUnavailable(ConnectionError):
     """The store did not answer a configuration read: a transient failure (the worker
@@ -72,6 +77,9 @@ class BuiltinsOnly:
     async def users(self, tenant_id: str, user_ids: Sequence[str]
                     ) -> Mapping[str, UserSettings]:
         return {}
+
+    def forget(self, tenant_id: str, user_id: str | None = None) -> None:
+        return None
 
 
 @dataclass
@@ -156,6 +164,7 @@ class Maker:
                 *(self._config.users(t, sorted(wanted[t])) for t in tenants)), strict=True))
         except Exception as exc:
             raise ConfigUnavailable(f"user settings not read: {exc!r}"[:500]) from exc
+        users = await self._fresh_if_quiet(items, users)
         now = utc_now()
         jobs: list[Job] = []
         for item in items:
@@ -189,6 +198,52 @@ class Maker:
         muted = sum(i.muted for i in items)
         if muted:
             NOTIFICATIONS.labels("muted").inc(muted)
+
+    async def _fresh_if_quiet(self, items: list[Item],
+                              users: dict[str, Mapping[str, UserSettings]]
+                              ) -> dict[str, Mapping[str, UserSettings]]:
+        """The settings of the recipients who are in quiet hours as the cache has them,
+        read again from the store: a user who ended their quiet hours a moment ago must not
+        wait until the old end because a cached copy (``HERALD_CONFIG_TTL_SECONDS`` old) said
+        otherwise. Only those users: quiet hours are few users at any moment."""
+        now = utc_now()
+        quiet: dict[str, set[str]] = {}
+        for item in items:
+            event, typedef = item.event, item.typedef
+            if event is None or typedef is None or typedef.breaks_through:
+                continue
+            tenant_users = users[event.tenantId]
+            for recipient in event.recipients:
+                settings = tenant_users.get(recipient)
+                if settings is not None and settings.quiet_hours is not None \
+                        and not settings.quiet_hours.empty \
+                        and self._quiet(settings, now):
+                    quiet.setdefault(event.tenantId, set()).add(recipient)
+        if not quiet:
+            return users
+        fresh = dict(users)
+        try:
+            for tenant_id, wanted in quiet.items():
+                for user_id in wanted:
+                    self._config.forget(tenant_id, user_id)
+                again = await self._config.users(tenant_id, sorted(wanted))
+                fresh[tenant_id] = {**{u: s for u, s in users[tenant_id].items()
+                                       if u not in wanted}, **again}
+        except Exception as exc:
+            raise ConfigUnavailable(f"user settings not read: {exc!r}"[:500]) from exc
+        return fresh
+
+    def _quiet(self, settings: UserSettings, now: datetime) -> bool:
+        assert settings.quiet_hours is not None
+        try:
+            return self._release_of(settings.quiet_hours, settings.time_zone, now) is not None
+        except ValueError:  # a zone this machine does not know: decide() says what then
+            return True
+
+    def forget_users(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Make the next read of these (tenant, user) go to the store."""
+        for tenant_id, user_id in pairs:
+            self._config.forget(tenant_id, user_id)
 
     async def _hold(self, items: list[Item]) -> None:
         """Hold the notifications of recipients in quiet hours until they end; a released

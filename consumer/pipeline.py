@@ -91,6 +91,11 @@ class Pipeline:
                 continue
             narrowed = event.model_copy(update={"recipients": [entry.user_id]})
             items.append(Item(None, narrowed, body, entry))
+        # Read now, not as cached before a change: a user who ended their quiet hours has
+        # the producer move their held notifications to now, and a cached copy from before
+        # (up to HERALD_CONFIG_TTL_SECONDS old) would hold them again until the old end (the
+        # fault suite's held-through-restarts met it every time).
+        self._maker.forget_users({(e.tenant_id, e.user_id) for e in entries})
         await self._maker.make([i for i in items if i.reason is None], gated=False)
         await asyncio.gather(*(
             dead_letter_event(self._dead_letters, i.dead_body or i.body,

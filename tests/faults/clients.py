@@ -2,8 +2,10 @@
 (``clients/python``): authenticated, ACKing every notification, reconnecting with backoff
 whenever the connection drops, resending ACKs after ``TRY_AGAIN``. They record what the app
 was shown; ``repeats`` counts the replays the client suppressed (the gateway delivers at
-least once). A user can go offline (the app closes its client) and come back (a new client,
-as an app started again makes): what it was shown is counted across both."""
+least once). A digest's update (a higher ``version`` of a notification already shown) is
+shown again, as the app shows it in place: ``shown_twice`` counts one version shown twice.
+A user can go offline (the app closes its client) and come back (a new client, as an app
+started again makes): what it was shown is counted across both."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ class AckingClient:
         self.url = gateway_url.replace("http://", "ws://") + "/ws"
         self.client = self._new_client()
         self.retired: list[HeraldClient] = []  # closed by going offline
-        self.seen: Counter[str] = Counter()  # what the app was shown: 1 each, or a bug
+        self.seen: Counter[str] = Counter()  # what the app was shown, updates included
+        self.versions: Counter[tuple[str, int]] = Counter()  # 1 each, or a bug
         self.received_at: dict[str, float] = {}
         self.events: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
@@ -43,6 +46,7 @@ class AckingClient:
         loop = asyncio.get_running_loop()
         async for note in self.client:
             self.seen[note["id"]] += 1
+            self.versions[note["id"], int(note.get("version", 1))] += 1
             self.received_at.setdefault(note["id"], loop.time())
             self.events[note["id"]] = note["eventId"]
 
@@ -60,7 +64,7 @@ class AckingClient:
 
     @property
     def shown_twice(self) -> int:
-        return sum(count - 1 for count in self.seen.values())
+        return sum(count - 1 for count in self.versions.values())
 
     async def drop(self) -> None:
         """Cut the connection from this side, mid-stream; the client reconnects by itself."""

@@ -63,7 +63,7 @@ async def run_fault(name: str, workdir: Path, events: int, rate: float) -> Repor
                       store_dir=store_dir, **setup.env)
         scope.push_async_callback(stack.close)
         await stack.start()
-        ledger = Ledger(stack, events=events, rate=rate, text_bytes=setup.text_bytes)
+        ledger = Ledger(stack, events=events, rate=rate, workload=setup.workload)
         report = await ledger.run(name, FAULTS[name] if name != "none" else None)
         report.refused = ledger.refused
         return report

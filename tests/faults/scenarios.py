@@ -20,9 +20,12 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import OutOfMemoryError
 
+from common.buffer.held import HeldBuffer
+from common.models import notification_id
 from common.redis_memory import read_memory
 from tests.faults.ledger import Ledger
 from tests.faults.stack import SERVICES, Stack
+from tests.faults.workloads import Workload, put_preferences
 from tests.support.metrics import metric
 from tests.support.processes import Service
 from tests.support.timing import eventually
@@ -285,6 +288,86 @@ async def store_disk_full(stack: Stack, ledger: Ledger) -> None:
     await _recovered(ledger, since)
 
 
+# --- issue 19's paths: quiet hours, digests, preferences -------------------------------------
+
+async def _kill_consumer(stack: Stack, ledger: Ledger) -> None:
+    """SIGKILL the consumer (its muted count read first, for the ledger's sum over lives)."""
+    if ledger.workload.muted_users(ledger.users):
+        ledger.muted_lives.append(await ledger.muted_count())
+    stack["consumer"].kill()
+
+
+async def _held_of(held: HeldBuffer, users: list[str]) -> set[str]:
+    found: set[str] = set()
+    for user in users:
+        found.update(entry.notification_id for entry in await held.of_user("default", user))
+    return found
+
+
+async def held_through_restarts(stack: Stack, ledger: Ledger) -> None:
+    """The quiet users' events are held. While held: the consumer is SIGKILLed, redis-server
+    is SIGKILLed, Redis comes back from its append-only file, the consumer is started again.
+    Once the stream is over and every accepted event of a quiet user is held (none shown),
+    their quiet hours are ended through the producer's API, which moves their held
+    notifications to now; as the releases begin, the consumer is SIGKILLed once more (its
+    claims lapse, the next one takes them again). The ledger then wants every one stored."""
+    quiet = ledger.workload.quiet_users(ledger.users)
+    redis = Redis.from_url(stack.redis.url)
+    held = HeldBuffer(redis, stack.names.keys)
+    try:
+        await eventually(held.count, lambda n: n > 0, timeout=30)
+        since = time.monotonic()
+        await _kill_consumer(stack, ledger)
+        stack.redis.kill()
+        await asyncio.sleep(1)
+        await stack.redis.start()
+        stack["consumer"].spawn()
+        await stack["consumer"].wait_up(timeout=60)
+        await _recovered(ledger, since)
+
+        await asyncio.wait_for(ledger.sent.wait(), timeout=ledger.deadline)
+        owed = {notification_id("default", event_id, user)
+                for event_id, user in ledger.accepted.items() if user in quiet}
+
+        async def missing() -> int:
+            return len(owed - await _held_of(held, quiet))
+
+        await eventually(missing, lambda n: n == 0, timeout=60)
+        ledger.held_ids = await _held_of(held, quiet)
+        shown = {user: len(ledger.clients[user].seen) for user in quiet}
+        assert not any(shown.values()), f"shown during quiet hours: {shown}"
+
+        async with httpx.AsyncClient(base_url=stack["producer"].url,
+                                     headers=stack.key_headers) as api:
+            for user in quiet:
+                await put_preferences(api, user, {"types": {}, "quietHours": None})
+        total = await held.count()
+
+        async def releasing() -> tuple[int, dict[str, float]]:
+            outcomes = {outcome: await metric(stack["consumer"],
+                                              "herald_consumer_release_outcomes_total",
+                                              outcome=outcome)
+                        for outcome in ("made", "held_again", "muted", "duplicate")}
+            return await held.count(), outcomes
+
+        await eventually(releasing, lambda found: found[0] < total, timeout=30)
+        await _kill_consumer(stack, ledger)
+        stack["consumer"].spawn()
+        await stack["consumer"].wait_up(timeout=60)
+    finally:
+        await redis.aclose()
+
+
+async def consumer_killed_mid_stream(stack: Stack, ledger: Ledger) -> None:
+    """``sigkill-consumer`` for the digest and preferences workloads."""
+    since = time.monotonic()
+    await _kill_consumer(stack, ledger)
+    await asyncio.sleep(0.5)
+    stack["consumer"].spawn()
+    await stack["consumer"].wait_up(timeout=60)
+    await _recovered(ledger, since)
+
+
 @dataclass(frozen=True)
 class Setup:
     """How a fault's stack is built, beyond the defaults."""
@@ -295,8 +378,9 @@ class Setup:
     """A RabbitMQ node of the fault's own (the shared one is never put in an alarm)."""
     store_tmpfs: str | None = None
     """The store on a tmpfs of this size (``mount -t tmpfs -o size=...``)."""
-    text_bytes: int = 0
-    """Events with a text this long (:class:`~tests.faults.ledger.Ledger`)."""
+    workload: Workload = field(default_factory=Workload)
+    """What the ledger sends to whom, and what the users set first
+    (:mod:`tests.faults.workloads`)."""
     most_events: int | None = None
     most_rate: float | None = None
     """Caps on the run's events and rate: a fault sized to a small Redis runs at most this
@@ -316,6 +400,9 @@ FAULTS: dict[str, Fault] = {
     "redis-evicting-refused": redis_evicting,
     "rabbitmq-memory-alarm": rabbitmq_memory_alarm,
     "store-disk-full": store_disk_full,
+    "held-through-restarts": held_through_restarts,
+    "digest-under-restart": consumer_killed_mid_stream,
+    "preferences-under-restart": consumer_killed_mid_stream,
 }
 
 SETUPS: dict[str, Setup] = {
@@ -325,9 +412,19 @@ SETUPS: dict[str, Setup] = {
         env={"MAX_PENDING_PER_USER": "1000000", "HERALD_REDIS_HIGH_WATER": "0.95",
              "HERALD_REDIS_LOW_WATER": "0.9", "TRACE_TTL_SECONDS": "0",
              "TRIM_INTERVAL_SECONDS": "1"},
-        text_bytes=2000, most_events=1000, most_rate=150.0),
+        workload=Workload(text_bytes=2000), most_events=1000, most_rate=150.0),
     "rabbitmq-memory-alarm": Setup(own_rabbitmq=True),
     "store-disk-full": Setup(store_tmpfs="3m"),
+    # Three of the ten users in quiet hours; releases in small batches, so the second kill
+    # meets some claimed and not yet made (their claims lapse after 10 s).
+    "held-through-restarts": Setup(
+        env={"HERALD_RELEASE_INTERVAL_SECONDS": "0.2", "HERALD_RELEASE_BATCH": "20",
+             "HERALD_RELEASE_CLAIM_SECONDS": "10"},
+        workload=Workload(quiet=3)),
+    # Ten users, three posts each: 30 digests of many likes.
+    "digest-under-restart": Setup(workload=Workload(digest_posts=3)),
+    # Three of the ten users turned LIKE off.
+    "preferences-under-restart": Setup(workload=Workload(muted=3)),
 }
 
 

@@ -300,3 +300,53 @@ async def test_an_event_queued_before_a_template_edit_renders_with_the_edited_on
     await service.wait_up()
     found = await wait_for(redis, names, "bob", 2)
     assert found[notification_id("default", "queued", "bob")]["message"] == "v2 alice"
+
+
+async def test_a_release_reads_the_users_settings_of_now_not_a_cached_copy(
+    services: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names,
+    config_store: Store, raw_redis: Redis,
+) -> None:
+    """The consumer caches settings for a long time here; it read bob's quiet hours when it
+    held his notification. He ends them (the store, then the producer's move to now): the
+    release must read the store, not the cached copy that would hold it again until the
+    old end (the fault suite's ``held-through-restarts`` met that)."""
+    now = datetime.now(UTC)
+    start = (now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    end = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    await config_store.put_preferences("default", "bob", {}, QuietHours(start, end), now)
+    service = await services("consumer", NOTIFICATION_TTL_SECONDS="600",
+                             HERALD_CONFIG_TTL_SECONDS="300",
+                             HERALD_RELEASE_INTERVAL_SECONDS="0.2").start()
+    await publish_raw(channel, names, event_body("cached", postId="cached"))
+    held = HeldBuffer(raw_redis, names.keys)
+    assert await eventually(held.count, lambda n: n == 1) == 1
+    await config_store.put_preferences("default", "bob", {}, None, now)
+    [entry] = await held.of_user("default", "bob")
+    assert await held.move([(entry, 0)]) == 1
+    found = await wait_for(redis, names, "bob", 1)
+    assert notification_id("default", "cached", "bob") in found
+    assert await metric(service, "herald_consumer_release_outcomes_total",
+                        outcome="held_again") == 0
+
+
+async def test_an_event_taken_just_after_quiet_hours_ended_is_not_held_by_a_cached_copy(
+    services: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names,
+    config_store: Store, raw_redis: Redis,
+) -> None:
+    """The consumer caches settings for long here and read bob's quiet hours when it held his
+    first notification; he ends them (in the store). The next event must be made at once:
+    whoever the cache says is quiet is read again from the store before being held."""
+    now = datetime.now(UTC)
+    start = (now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    end = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    await config_store.put_preferences("default", "bob", {}, QuietHours(start, end), now)
+    service = await services("consumer", NOTIFICATION_TTL_SECONDS="600",
+                             HERALD_CONFIG_TTL_SECONDS="300").start()
+    await publish_raw(channel, names, event_body("night"))
+    held = HeldBuffer(raw_redis, names.keys)
+    await eventually(held.count, lambda n: n == 1)
+    await config_store.put_preferences("default", "bob", {}, None, now)
+    await publish_raw(channel, names, event_body("morning"))
+    found = await wait_for(redis, names, "bob", 1)
+    assert [n["eventId"] for n in found.values()] == ["morning"]
+    await handled(service, 2)
