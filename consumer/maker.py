@@ -114,6 +114,7 @@ class Item:
             return self.event.eventId
         return self.message.message_id if self.message is not None else None
 
+
 class Maker:
     def __init__(self, buffer: NotificationBuffer, ttl_seconds: float, config: Configuration,
                  release_of: ReleaseOf, held: HeldBuffer | None,
@@ -386,6 +387,7 @@ class Maker:
                 item.detail = (f"{len(item.collapsed)} recipient(s) already notified of the "
                                "same action within the semantic window")
                 item.dead_body = narrowed.model_dump_json().encode()
+
 
 _DIGEST_LABELS = {
     DigestOutcome.DUPLICATE: "duplicate", DigestOutcome.OPENED: "buffered",
