@@ -46,6 +46,7 @@ from common.models import (
     EventType,
     Id,
     Locale,
+    Topic,
     TypeName,
     check_type_rules,
     utc_now,
@@ -122,7 +123,9 @@ class _Strict(BaseModel):
 
 
 class EventIn(_Strict):
-    """``POST /v1/events``. Exactly one of ``targetId`` and ``targetIds``."""
+    """``POST /v1/events``. Exactly one of ``targetId``, ``targetIds`` and ``topic``: a topic
+    reaches its subscribers when the event is consumed (``"*"``: every user the tenant has,
+    which needs the scope ``events:broadcast``); the actor is never notified."""
 
     eventId: Id | None = None
     tenantId: Id = "default"
@@ -132,6 +135,10 @@ class EventIn(_Strict):
     actorId: Id
     targetId: Id | None = None
     targetIds: Annotated[list[Id], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = None
+    topic: Topic | None = Field(None, description="Instead of `targetId(s)`: every subscriber "
+                                "of this topic when the event is consumed, except the actor "
+                                "(`followers:alice`); `*` is every user the tenant has and "
+                                "needs a key with `events:broadcast`.")
     postId: Id | None = None
     commentId: Id | None = None
     text: Text | None = None
@@ -167,8 +174,9 @@ class EventIn(_Strict):
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
-        if (self.targetId is None) == (self.targetIds is None):
-            raise ValueError("give exactly one of targetId and targetIds")
+        given = sum(v is not None for v in (self.targetId, self.targetIds, self.topic))
+        if given != 1:
+            raise ValueError("give exactly one of targetId, targetIds and topic")
         recipients = self.recipients
         if len(set(recipients)) != len(recipients):
             raise ValueError("targetIds must be unique")
@@ -177,6 +185,8 @@ class EventIn(_Strict):
 
     @property
     def recipients(self) -> list[str]:
+        """The listed recipients; none for an event with a topic (its subscribers are found
+        when it is consumed)."""
         return [self.targetId] if self.targetId is not None else list(self.targetIds or [])
 
     def to_event(self, accepted_at: datetime | None = None) -> Event:
@@ -190,6 +200,7 @@ class EventIn(_Strict):
             type=self.type,
             actorId=self.actorId,
             recipients=self.recipients,
+            topic=self.topic,
             postId=self.postId,
             commentId=self.commentId,
             text=self.text,
