@@ -78,6 +78,7 @@ __all__ = [
     "PreviewIn",
     "ProfileIn",
     "QuietHoursIn",
+    "SubscribersIn",
     "TemplateIn",
     "TenantIn",
     "TokenIn",
@@ -384,3 +385,32 @@ class PreferencesIn(_Body):
                                         description="Type → on/off; a type left out follows "
                                                     "its default.")
     quietHours: QuietHoursIn | None
+
+
+# --- topics (issue 20): producer/topics/routes.py -----------------------------------------
+MAX_SUBSCRIBERS_CHANGE = 10_000
+"""The most user ids one ``POST /v1/topics/{topic}/subscribers`` names, ``add`` and
+``remove`` together (the store's ``MAX_MEMBER_IDS``)."""
+
+
+class SubscribersIn(_Body):
+    """``POST /v1/topics/{topic}/subscribers``: users to subscribe and users to remove, at most
+    :data:`MAX_SUBSCRIBERS_CHANGE` ids in all; an id in both lists is refused."""
+
+    add: list[Id] = Field(default_factory=list, max_length=MAX_SUBSCRIBERS_CHANGE,
+                          description="Users to subscribe (one already subscribed keeps "
+                                      "their subscription's time).")
+    remove: list[Id] = Field(default_factory=list, max_length=MAX_SUBSCRIBERS_CHANGE,
+                             description="Users to unsubscribe (one not subscribed is no "
+                                         "error).")
+
+    @model_validator(mode="after")
+    def _bounded_and_apart(self) -> Self:
+        if len(self.add) + len(self.remove) > MAX_SUBSCRIBERS_CHANGE:
+            raise ValueError(f"at most {MAX_SUBSCRIBERS_CHANGE} ids in add and remove together")
+        if not self.add and not self.remove:
+            raise ValueError("name at least one user in add or remove")
+        both = set(self.add) & set(self.remove)
+        if both:
+            raise ValueError(f"{sorted(both)[0]!r} is both in add and in remove")
+        return self
