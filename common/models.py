@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "BROADCAST",
     "DIGEST_ACTORS",
     "ID_PATTERN",
     "ID_RULE",
@@ -34,6 +35,8 @@ __all__ = [
     "MAX_DATA_KEYS",
     "MAX_RECIPIENTS",
     "MAX_TEXT",
+    "TOPIC_PATTERN",
+    "TOPIC_RULE",
     "TYPE_PATTERN",
     "TYPE_RULE",
     "Event",
@@ -43,12 +46,15 @@ __all__ = [
     "Locale",
     "Notification",
     "Priority",
+    "Topic",
+    "TopicName",
     "TypeName",
     "UtcDatetime",
     "check_data",
     "check_type_rules",
     "is_builtin",
     "is_id",
+    "is_topic_name",
     "is_type_name",
     "notification_id",
     "utc_now",
@@ -118,6 +124,28 @@ def is_type_name(value: object) -> TypeGuard[str]:
     """True when ``value`` is a string :data:`TypeName` accepts (``fullmatch``, as
     :func:`is_id`)."""
     return isinstance(value, str) and _TYPE_FULL(value) is not None
+
+
+TOPIC_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+"""A topic's name (``followers:alice``, ``team@acme.eng``): a letter or digit, then up to 127
+of ``[A-Za-z0-9._:@-]``. Safe in URL paths, Redis keys and AMQP headers, as ids are."""
+TOPIC_RULE = "a letter or digit, then up to 127 of [A-Za-z0-9._:@-]"
+BROADCAST = "*"
+"""The topic of a broadcast: every user the tenant has (:mod:`common.store.base`, known
+users). Not a name anyone subscribes to; publishing to it needs the scope
+``events:broadcast`` (:mod:`common.tenancy`)."""
+TopicName = Annotated[str, StringConstraints(strict=True, pattern=TOPIC_PATTERN)]
+"""A topic users subscribe to (never :data:`BROADCAST`)."""
+Topic = Annotated[str, StringConstraints(
+    strict=True, pattern=r"^(\*|" + TOPIC_PATTERN.removeprefix("^").removesuffix("$") + ")$")]
+"""An event's ``topic``: a :data:`TopicName` or :data:`BROADCAST`."""
+_TOPIC_FULL = re.compile(TOPIC_PATTERN.removeprefix("^").removesuffix("$")).fullmatch
+
+
+def is_topic_name(value: object) -> TypeGuard[str]:
+    """True when ``value`` is a string :data:`TopicName` accepts (``fullmatch``, as
+    :func:`is_id`); ``"*"`` is not one."""
+    return isinstance(value, str) and _TOPIC_FULL(value) is not None
 
 
 LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Z][A-Za-z]{1,3}|-[0-9]{3})?$"
@@ -199,7 +227,12 @@ def _unique(values: list[str]) -> list[str]:
 
 
 class Event(BaseModel):
-    """An accepted activity event, as published to RabbitMQ (JSON body, one per message)."""
+    """An accepted activity event, as published to RabbitMQ (JSON body, one per message).
+
+    Its recipients are either listed (``recipients``, 1 to :data:`MAX_RECIPIENTS`) or a
+    topic's subscribers (``topic``, with ``recipients == []``): never both, never neither.
+    The consumer expands a topic when it makes the notifications; the actor is never one of
+    them."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -208,8 +241,9 @@ class Event(BaseModel):
     type: TypeName
     actorId: Id
     recipients: Annotated[
-        list[Id], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_unique)
+        list[Id], Field(max_length=MAX_RECIPIENTS), AfterValidator(_unique)
     ]
+    topic: Topic | None = None
     postId: Id | None = None
     commentId: Id | None = None
     text: Annotated[str, StringConstraints(strict=True, max_length=MAX_TEXT)] | None = None
@@ -220,6 +254,11 @@ class Event(BaseModel):
 
     @model_validator(mode="after")
     def _rules_of_type(self) -> Self:
+        if self.topic is None and not self.recipients:
+            raise ValueError("recipients must not be empty (unless the event has a topic)")
+        if self.topic is not None and self.recipients:
+            raise ValueError("an event with a topic lists no recipients: the topic's "
+                             "subscribers are its recipients")
         check_type_rules(self.type, self.actorId, self.recipients, self.postId, self.text)
         return self
 

@@ -30,6 +30,7 @@ from common.models import is_id
 
 __all__ = [
     "ADMIN",
+    "EVENTS_BROADCAST",
     "EVENTS_WRITE",
     "KEY_PREFIX",
     "NOTIFICATIONS_READ",
@@ -47,13 +48,17 @@ __all__ = [
 
 EVENTS_WRITE = "events:write"
 """Publish events (``POST /v1/events``, ``/v1/events/batch``, the seed routes)."""
+EVENTS_BROADCAST = "events:broadcast"
+"""Publish an event to the topic ``"*"``: every user the tenant has (a broadcast). Its own
+scope, besides ``events:write``: a key that may notify some users may not notify all of
+them."""
 NOTIFICATIONS_READ = "notifications:read"
 """Read any user's notifications of the tenant, and export a user's data."""
 TOKENS_WRITE = "tokens:write"
 """Mint short-lived user tokens (``POST /v1/tokens``) for the gateway and the read API."""
 ADMIN = "admin"
 """Manage the tenant's keys (admin API) and erase a user's data."""
-SCOPES = (EVENTS_WRITE, NOTIFICATIONS_READ, TOKENS_WRITE, ADMIN)
+SCOPES = (EVENTS_WRITE, EVENTS_BROADCAST, NOTIFICATIONS_READ, TOKENS_WRITE, ADMIN)
 
 KEY_PREFIX = "hk_"
 _KEY = re.compile(r"^hk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")

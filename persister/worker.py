@@ -7,7 +7,10 @@ due, else this consumer's own (after a restart) or new entries — and then:
    logged with its stream id and counted, never retried;
 2. writes the good ones with one ``upsert_rows`` (one transaction / bulk_write), retried
    with backoff while the store fails — nothing of the batch is acked meanwhile;
-3. acks the whole batch with one XACK.
+3. records the users of the written rows as users their tenant has (known users, whom a
+   broadcast reaches: :mod:`common.store.base`), one insert-if-absent write per tenant of
+   the batch (:func:`known_users_of`), retried as the write is;
+4. acks the whole batch with one XACK.
 
 Erased users (:mod:`common.buffer.erasure`): before step 2, one ``ZMSCORE`` of the erasure index
 drops the rows of notifications created at or before their user's erasure (an ACK or an
@@ -15,7 +18,7 @@ expiry that raced the erasure must not bring them back); after step 2, a second 
 an erasure that ran while the write was in flight, and erases those rows again. The entries
 of dropped rows are deleted from the stream after the ack.
 
-Steps 2 and 3 of one batch run while step 1 of the next one does (a pipeline one batch
+Steps 2 to 4 of one batch run while step 1 of the next one does (a pipeline one batch
 deep): the store's write waits on the disk and, for SQLite, runs in its own thread, so
 reading and decoding overlap it. Only one write is in flight at a time, so batches reach
 the store in the order they were read.
@@ -48,6 +51,7 @@ from common.millis import from_ms
 from common.retry import REDIS_ERRORS, GaveUp, Retrier
 from common.rows import Row
 from common.store import Store
+from common.store.base import MAX_MEMBER_IDS
 from common.telemetry.trace import Tracer
 from common.validation import one_line
 from persister.entries import decode
@@ -60,7 +64,7 @@ from persister.metrics import (
     count_retry,
 )
 
-__all__ = ["Batch", "Worker", "split"]
+__all__ = ["Batch", "Worker", "known_users_of", "split"]
 
 log = get_logger(__name__)
 
@@ -107,6 +111,27 @@ def split(entries: list[Entry]) -> Batch:
         except Exception as exc:
             batch.malformed.append((entry, _describe(exc)))
     return batch
+
+
+def known_users_of(rows: list[Row]) -> list[tuple[str, list[str], int]]:
+    """Pure: per tenant of ``rows``, its users (each once, in chunks of at most
+    :data:`~common.store.base.MAX_MEMBER_IDS`) and the earliest ``created_ms`` of its rows:
+    the time they are recorded as known at. The earliest, so that an erasure up to a time
+    (:meth:`Worker._erase_again`) that covers any of the batch's rows of a user covers the
+    user's known-user entry too."""
+    users: dict[str, dict[str, None]] = {}
+    earliest: dict[str, int] = {}
+    for row in rows:
+        users.setdefault(row.tenant_id, {})[row.user_id] = None
+        at = earliest.get(row.tenant_id)
+        if at is None or row.created_ms < at:
+            earliest[row.tenant_id] = row.created_ms
+    out: list[tuple[str, list[str], int]] = []
+    for tenant, seen in users.items():
+        ids = list(seen)
+        out += [(tenant, ids[i:i + MAX_MEMBER_IDS], earliest[tenant])
+                for i in range(0, len(ids), MAX_MEMBER_IDS)]
+    return out
 
 
 class Worker:
@@ -228,6 +253,9 @@ class Worker:
         if batch.rows:
             rows = batch.rows
             await self._retry.run("store", lambda: self._store.upsert_rows(rows))
+            for tenant, users, at_ms in known_users_of(rows):
+                await self._retry.run("known_users", functools.partial(
+                    self._store.add_known_users, tenant, users, from_ms(at_ms)))
             for status, count in Counter(r.status for r in rows).items():
                 PERSISTED.labels(status).inc(count)
             self._tracer.mark_rows("persisted", rows)

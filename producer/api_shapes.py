@@ -41,6 +41,9 @@ __all__ = [
     "Readiness",
     "RedisMemory",
     "SeedAccepted",
+    "SubscriberPage",
+    "Subscription",
+    "SubscriptionsChanged",
     "TemplateList",
     "TemplateOut",
     "TemplatePreview",
@@ -51,6 +54,7 @@ __all__ = [
     "TypeOut",
     "TypePreference",
     "UnreadCount",
+    "UserTopics",
 ]
 
 
@@ -324,3 +328,34 @@ class PreferencesOut(_Closed):
     tenantId: Id
     types: dict[str, TypePreference]
     quietHours: QuietHoursOut | None
+
+
+class Subscription(_Closed):
+    tenantId: Id
+    topic: str
+    userId: Id
+    subscribed: bool = Field(description="Whether the user is subscribed now.")
+    changed: bool = Field(description="Whether this call changed it (false: it already was "
+                                      "so).")
+
+
+class SubscriptionsChanged(_Closed):
+    tenantId: Id
+    topic: str
+    added: int = Field(ge=0, description="Subscriptions made (those already there are not "
+                                          "counted).")
+    removed: int = Field(ge=0, description="Subscriptions removed.")
+
+
+class SubscriberPage(_Closed):
+    tenantId: Id
+    topic: str
+    subscribers: list[Id] = Field(description="By ascending user id.")
+    nextCursor: str | None = Field(description="Pass as `cursor` for the next page; null on "
+                                               "the last.")
+
+
+class UserTopics(_Closed):
+    tenantId: Id
+    userId: Id
+    topics: list[str] = Field(description="By name.")

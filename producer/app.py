@@ -56,6 +56,8 @@ from producer.site.docs import docs_assets, docs_routes
 from producer.site.pages import demo_routes
 from producer.site.sdk import sdk_routes
 from producer.store_holder import StoreHolder
+from producer.topics.access import admin_tenant
+from producer.topics.routes import topic_routes
 from producer.users.held import rescheduler
 from producer.users.routes import user_routes
 
@@ -125,11 +127,12 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *demo_routes(),
         *sdk_routes(Path(settings.sdk_dir) if settings.sdk_dir else None),
         *admin_routes(holder, door),
-        *token_routes(door, settings.signing_key),
+        *token_routes(door, settings.signing_key, holder),
         *template_routes(door),
         *catalog_routes(holder, door, config, settings.max_body_bytes),
         *user_routes(holder, gate.tenant_and_user, config, settings.max_body_bytes,
                      rescheduler(redis, settings.names.keys)),
+        *topic_routes(holder, admin_tenant(door, holder), settings.max_body_bytes),
         *console_routes(console),
     ]
     declared += docs_routes(declared)

@@ -7,7 +7,9 @@ tenant's rate limit), or answers:
 * no key → ``401 unauthorized`` with ``WWW-Authenticate: Bearer``;
 * a key that is not Herald's format, unknown, revoked, or whose tenant is gone → ``401``;
 * a key without the scope the route needs → ``403 forbidden`` (:meth:`Principal.require`);
-* a request naming another tenant than the key's → ``403`` (:meth:`Principal.tenant_for`).
+* a request naming another tenant than the key's → ``403`` (:meth:`Principal.tenant_for`);
+* an event to the topic ``"*"`` (a broadcast) from a key without ``events:broadcast`` →
+  ``403`` (:func:`bind_tenant`), besides ``events:write``.
 
 The bootstrap admin key (``ADMIN_API_KEY``) is no tenant's: only the admin API takes it
 (:meth:`Door.admin`).
@@ -35,7 +37,8 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from common.tenancy import EVENTS_WRITE, ApiKey, Tenant, key_id_of, matches
+from common.models import BROADCAST
+from common.tenancy import EVENTS_BROADCAST, EVENTS_WRITE, ApiKey, Tenant, key_id_of, matches
 from producer.errors import HttpError, dependency_unavailable
 from producer.store_holder import StoreHolder
 
@@ -99,10 +102,15 @@ def credential(headers: Headers) -> str | None:
 
 def bind_tenant(raw: Any, principal: Principal | None) -> Any:
     """An event body as the key's tenant sends it: an absent ``tenantId`` becomes the key's,
-    another tenant's is ``403``. Without a principal (``AUTH_MODE=trusted``, no key) and for a
-    body that is not an object (validation refuses it), ``raw`` unchanged."""
+    another tenant's is ``403``; a broadcast (``"topic": "*"``) needs the key to have
+    ``events:broadcast`` (``403`` otherwise). Without a principal (``AUTH_MODE=trusted``, no
+    key: the door is open) and for a body that is not an object (validation refuses it),
+    ``raw`` unchanged."""
     if principal is None or not isinstance(raw, dict):
         return raw
+    if raw.get("topic") == BROADCAST and EVENTS_BROADCAST not in principal.scopes:
+        raise forbidden(f"a broadcast (topic {BROADCAST!r}: every user of the tenant) needs "
+                        f"a key with the scope {EVENTS_BROADCAST!r}")
     if "tenantId" not in raw:
         raw["tenantId"] = principal.tenant_id
     elif raw["tenantId"] != principal.tenant_id:

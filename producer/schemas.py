@@ -46,6 +46,7 @@ from common.models import (
     EventType,
     Id,
     Locale,
+    Topic,
     TypeName,
     check_type_rules,
     utc_now,
@@ -77,6 +78,7 @@ __all__ = [
     "PreviewIn",
     "ProfileIn",
     "QuietHoursIn",
+    "SubscribersIn",
     "TemplateIn",
     "TenantIn",
     "TokenIn",
@@ -122,7 +124,9 @@ class _Strict(BaseModel):
 
 
 class EventIn(_Strict):
-    """``POST /v1/events``. Exactly one of ``targetId`` and ``targetIds``."""
+    """``POST /v1/events``. Exactly one of ``targetId``, ``targetIds`` and ``topic``: a topic
+    reaches its subscribers when the event is consumed (``"*"``: every user the tenant has,
+    which needs the scope ``events:broadcast``); the actor is never notified."""
 
     eventId: Id | None = None
     tenantId: Id = "default"
@@ -132,6 +136,10 @@ class EventIn(_Strict):
     actorId: Id
     targetId: Id | None = None
     targetIds: Annotated[list[Id], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = None
+    topic: Topic | None = Field(None, description="Instead of `targetId(s)`: every subscriber "
+                                "of this topic when the event is consumed, except the actor "
+                                "(`followers:alice`); `*` is every user the tenant has and "
+                                "needs a key with `events:broadcast`.")
     postId: Id | None = None
     commentId: Id | None = None
     text: Text | None = None
@@ -167,8 +175,9 @@ class EventIn(_Strict):
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
-        if (self.targetId is None) == (self.targetIds is None):
-            raise ValueError("give exactly one of targetId and targetIds")
+        given = sum(v is not None for v in (self.targetId, self.targetIds, self.topic))
+        if given != 1:
+            raise ValueError("give exactly one of targetId, targetIds and topic")
         recipients = self.recipients
         if len(set(recipients)) != len(recipients):
             raise ValueError("targetIds must be unique")
@@ -177,6 +186,8 @@ class EventIn(_Strict):
 
     @property
     def recipients(self) -> list[str]:
+        """The listed recipients; none for an event with a topic (its subscribers are found
+        when it is consumed)."""
         return [self.targetId] if self.targetId is not None else list(self.targetIds or [])
 
     def to_event(self, accepted_at: datetime | None = None) -> Event:
@@ -190,6 +201,7 @@ class EventIn(_Strict):
             type=self.type,
             actorId=self.actorId,
             recipients=self.recipients,
+            topic=self.topic,
             postId=self.postId,
             commentId=self.commentId,
             text=self.text,
@@ -373,3 +385,32 @@ class PreferencesIn(_Body):
                                         description="Type → on/off; a type left out follows "
                                                     "its default.")
     quietHours: QuietHoursIn | None
+
+
+# --- topics (issue 20): producer/topics/routes.py -----------------------------------------
+MAX_SUBSCRIBERS_CHANGE = 10_000
+"""The most user ids one ``POST /v1/topics/{topic}/subscribers`` names, ``add`` and
+``remove`` together (the store's ``MAX_MEMBER_IDS``)."""
+
+
+class SubscribersIn(_Body):
+    """``POST /v1/topics/{topic}/subscribers``: users to subscribe and users to remove, at most
+    :data:`MAX_SUBSCRIBERS_CHANGE` ids in all; an id in both lists is refused."""
+
+    add: list[Id] = Field(default_factory=list, max_length=MAX_SUBSCRIBERS_CHANGE,
+                          description="Users to subscribe (one already subscribed keeps "
+                                      "their subscription's time).")
+    remove: list[Id] = Field(default_factory=list, max_length=MAX_SUBSCRIBERS_CHANGE,
+                             description="Users to unsubscribe (one not subscribed is no "
+                                         "error).")
+
+    @model_validator(mode="after")
+    def _bounded_and_apart(self) -> Self:
+        if len(self.add) + len(self.remove) > MAX_SUBSCRIBERS_CHANGE:
+            raise ValueError(f"at most {MAX_SUBSCRIBERS_CHANGE} ids in add and remove together")
+        if not self.add and not self.remove:
+            raise ValueError("name at least one user in add or remove")
+        both = set(self.add) & set(self.remove)
+        if both:
+            raise ValueError(f"{sorted(both)[0]!r} is both in add and in remove")
+        return self

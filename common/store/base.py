@@ -36,6 +36,18 @@ Contract (tested once against every backend in ``tests/integration/test_store_co
   settings (at most :data:`MAX_SETTINGS_USERS` ids at once). ``erase_user`` deletes the
   user's settings too (with ``created_until``: if last written at or before it); its count
   is of notification rows only.
+* Topics and known users (issue 20): a subscription is (tenant, topic, user) with the time it
+  was made; ``subscribe`` is insert-if-absent (a subscription made again keeps its first
+  time) and returns how many were new; ``unsubscribe`` how many went. ``subscribers`` pages
+  a topic's users in ascending user id (byte order, the same in both backends) after
+  ``after`` (exclusive), at most ``limit``; with ``made_until``, only subscriptions made at
+  or before it: the fan-out's snapshot rule (a user is reached if subscribed when their page
+  is read and subscribed at or before the fan-out started). A page shorter than ``limit`` is
+  the last. ``topics_of`` lists a user's topics by name. *Known users* are the users a
+  tenant has, for a broadcast: insert-if-absent (``add_known_users``, how many were new),
+  paged as subscribers are (``known_users``). At most :data:`MAX_MEMBER_IDS` ids per write
+  and :data:`MAX_MEMBER_PAGE` per page. ``erase_user`` removes the user's subscriptions and
+  known-user entry too (with ``created_until``: those made at or before it).
 * Every timestamp is kept to the millisecond, the precision of BSON dates, of the persist
   stream's ``t`` and of the buffer's scores; a row's times are cut to the millisecond when it
   is made (:func:`common.rows.make_row`), so both backends return the same values.
@@ -53,8 +65,8 @@ from common.records import StoredNotification
 from common.rows import Row
 from common.tenancy import ApiKey, Tenant
 
-__all__ = ["MAX_EXPORT", "MAX_PAGE", "MAX_SETTINGS_USERS", "InvalidCursor", "Store",
-           "check_limit", "check_settings_users"]
+__all__ = ["MAX_EXPORT", "MAX_MEMBER_IDS", "MAX_MEMBER_PAGE", "MAX_PAGE", "MAX_SETTINGS_USERS",
+           "InvalidCursor", "Store", "check_limit", "check_member_ids", "check_settings_users"]
 
 MAX_PAGE = 1000
 """The largest ``limit`` :meth:`Store.history` takes; the read API clamps before asking."""
@@ -65,6 +77,14 @@ tell that there was more)."""
 
 MAX_SETTINGS_USERS = 1000
 """The most user ids one :meth:`Store.get_user_settings` takes (an event's recipients)."""
+
+
+MAX_MEMBER_IDS = 10_000
+"""The most user ids one ``subscribe``, ``unsubscribe`` or ``add_known_users`` takes (the
+bulk route's limit)."""
+
+MAX_MEMBER_PAGE = 10_000
+"""The largest ``limit`` of ``subscribers`` and ``known_users`` (a fan-out's page)."""
 
 
 class InvalidCursor(ValueError):
@@ -79,6 +99,14 @@ def check_limit(limit: int, largest: int = MAX_PAGE) -> None:
 def check_settings_users(user_ids: Sequence[str]) -> None:
     if len(user_ids) > MAX_SETTINGS_USERS:
         raise ValueError(f"at most {MAX_SETTINGS_USERS} user ids at once, got {len(user_ids)}")
+
+
+def check_member_ids(user_ids: Sequence[str]) -> list[str]:
+    """``user_ids`` without repeats (first order kept), or ``ValueError`` past
+    :data:`MAX_MEMBER_IDS`."""
+    if len(user_ids) > MAX_MEMBER_IDS:
+        raise ValueError(f"at most {MAX_MEMBER_IDS} user ids at once, got {len(user_ids)}")
+    return list(dict.fromkeys(user_ids))
 
 
 class Store(Protocol):
@@ -205,6 +233,36 @@ class Store(Protocol):
 
     async def put_preferences(self, tenant_id: str, user_id: str, types: Mapping[str, bool],
                               quiet_hours: QuietHours | None, at: datetime) -> UserSettings:
+        ...
+
+    async def subscribe(self, tenant_id: str, topic: str, user_ids: Sequence[str],
+                        at: datetime) -> int:
+        """Subscribe ``user_ids`` to ``topic`` (made ``at``; one already there keeps its time);
+        how many subscriptions are new."""
+        ...
+
+    async def unsubscribe(self, tenant_id: str, topic: str, user_ids: Sequence[str]) -> int:
+        """Remove those of ``user_ids`` subscribed to ``topic``; how many went."""
+        ...
+
+    async def subscribers(self, tenant_id: str, topic: str, *, after: str | None, limit: int,
+                          made_until: datetime | None = None) -> list[str]:
+        """Up to ``limit`` subscribers of ``topic`` by ascending user id, after ``after``;
+        with ``made_until``, only those subscribed at or before it."""
+        ...
+
+    async def topics_of(self, tenant_id: str, user_id: str) -> list[str]:
+        """The topics ``user_id`` is subscribed to, by name."""
+        ...
+
+    async def add_known_users(self, tenant_id: str, user_ids: Sequence[str],
+                              at: datetime) -> int:
+        """Record ``user_ids`` as users the tenant has (insert-if-absent); how many are new."""
+        ...
+
+    async def known_users(self, tenant_id: str, *, after: str | None, limit: int) -> list[str]:
+        """Up to ``limit`` of the tenant's known users by ascending user id, after
+        ``after``."""
         ...
 
     async def prune(self, now: datetime) -> int:

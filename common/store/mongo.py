@@ -29,6 +29,12 @@ template keeps its document with ``source: null``, so the next save continues it
 ``$inc`` in one ``find_one_and_update``), ``tenant_settings`` (``tenant``) and
 ``user_settings`` (``tenant/user``; the per-type choices as ``[[type, on], ...]``, since a
 type name may hold a ``.``, which MongoDB reads as a path in a field name).
+
+Topics (issue 20): ``subscriptions`` (``tenant/topic/user``; ``madeAt``), indexed
+``(tenantId, topic, userId)`` to page a topic and ``(tenantId, userId, topic)`` for a user's
+topics; ``known_users`` (``tenant/user``; ``at``), indexed ``(tenantId, userId)``. Both are
+written insert-if-absent: one unordered ``bulk_write`` of ``$setOnInsert`` upserts, where a
+duplicate-key error (two writers of one new id at once) means the other made it.
 """
 
 from __future__ import annotations
@@ -49,12 +55,19 @@ from common.models import Notification
 from common.preferences import QuietHours, UserSettings
 from common.records import Status, StoredNotification
 from common.rows import Row, collapse, row_of, version_of
-from common.store.base import MAX_EXPORT, check_limit, check_settings_users
+from common.store.base import (
+    MAX_EXPORT,
+    MAX_MEMBER_PAGE,
+    check_limit,
+    check_member_ids,
+    check_settings_users,
+)
 from common.store.cursor import decode_cursor, encode_cursor
 from common.tenancy import ApiKey, Tenant
 
-__all__ = ["COLLECTION", "DEFAULT_DATABASE", "EVENT_TYPES", "KEYS", "TEMPLATES",
-           "TENANTS", "TENANT_SETTINGS", "USER_SETTINGS", "MongoStore", "upsert_op"]
+__all__ = ["COLLECTION", "DEFAULT_DATABASE", "EVENT_TYPES", "KEYS", "KNOWN_USERS",
+           "SUBSCRIPTIONS", "TEMPLATES", "TENANTS", "TENANT_SETTINGS", "USER_SETTINGS",
+           "MongoStore", "upsert_op"]
 
 log = get_logger(__name__)
 
@@ -68,6 +81,8 @@ EVENT_TYPES = "event_types"
 TEMPLATES = "templates"
 TENANT_SETTINGS = "tenant_settings"
 USER_SETTINGS = "user_settings"
+SUBSCRIPTIONS = "subscriptions"
+KNOWN_USERS = "known_users"
 DUPLICATE_KEY = 11000
 INDEX_OPTIONS_CONFLICT = 85
 _KEPT_IF_ACKED = {"$eq": ["$status", Status.ACKED.value]}
@@ -188,6 +203,9 @@ class MongoStore:
         self._types, self._templates, self._tenant_settings, self._user_settings = (
             self._database.get_collection(name, write_concern=WriteConcern(w="majority"))
             for name in (EVENT_TYPES, TEMPLATES, TENANT_SETTINGS, USER_SETTINGS))
+        self._subscriptions, self._known = (
+            self._database.get_collection(name, write_concern=WriteConcern(w="majority"))
+            for name in (SUBSCRIPTIONS, KNOWN_USERS))
         self._retention_seconds = int(timedelta(days=retention_days).total_seconds())
 
     @property
@@ -223,6 +241,12 @@ class MongoStore:
         ])
         for collection in (self._types, self._templates):
             await collection.create_indexes([IndexModel([("tenantId", 1)], name="tenant")])
+        await self._subscriptions.create_indexes([
+            IndexModel([("tenantId", 1), ("topic", 1), ("userId", 1)], name="topic_members"),
+            IndexModel([("tenantId", 1), ("userId", 1), ("topic", 1)], name="user_topics"),
+        ])
+        await self._known.create_indexes([
+            IndexModel([("tenantId", 1), ("userId", 1)], name="tenant_users")])
         retention = IndexModel([("statusAt", 1)], name="retention",
                                expireAfterSeconds=self._retention_seconds)
         try:
@@ -321,6 +345,13 @@ class MongoStore:
         if created_until is not None:
             settings["updatedAt"] = {"$lte": truncate(created_until)}
         await self._user_settings.delete_many(settings)
+        owned: Document = {"tenantId": tenant_id, "userId": user_id}
+        topics, known = dict(owned), dict(owned)
+        if created_until is not None:
+            topics["madeAt"] = {"$lte": truncate(created_until)}
+            known["at"] = {"$lte": truncate(created_until)}
+        await self._subscriptions.delete_many(topics)
+        await self._known.delete_many(known)
         result = await self._coll.delete_many(query)  # w: majority, as every write here
         return int(result.deleted_count)
 
@@ -452,6 +483,69 @@ class MongoStore:
              "quietHours": quiet_hours.to_json() if quiet_hours is not None else None,
              "updatedAt": truncate(at)},
             {"locale": None, "timeZone": None})
+
+    async def _insert_absent(self, collection: AsyncCollection[Document],
+                             docs: dict[str, Document]) -> int:
+        """Insert the documents (by ``_id``) that are not there yet; how many were new."""
+        if not docs:
+            return 0
+        ops = [UpdateOne({"_id": key}, {"$setOnInsert": doc}, upsert=True)
+               for key, doc in docs.items()]
+        try:
+            result = await collection.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            if _only_duplicate_keys(exc) is None:
+                raise
+            # Another writer made those at the same time: theirs, not new here.
+            return int(exc.details.get("nUpserted", 0))
+        return int(result.upserted_count)
+
+    async def subscribe(self, tenant_id: str, topic: str, user_ids: Sequence[str],
+                        at: datetime) -> int:
+        made = truncate(at)
+        return await self._insert_absent(self._subscriptions, {
+            f"{tenant_id}/{topic}/{user}": {"tenantId": tenant_id, "topic": topic,
+                                            "userId": user, "madeAt": made}
+            for user in check_member_ids(user_ids)})
+
+    async def unsubscribe(self, tenant_id: str, topic: str, user_ids: Sequence[str]) -> int:
+        ids = check_member_ids(user_ids)
+        if not ids:
+            return 0
+        result = await self._subscriptions.delete_many(
+            {"_id": {"$in": [f"{tenant_id}/{topic}/{user}" for user in ids]}})
+        return int(result.deleted_count)
+
+    async def subscribers(self, tenant_id: str, topic: str, *, after: str | None, limit: int,
+                          made_until: datetime | None = None) -> list[str]:
+        check_limit(limit, MAX_MEMBER_PAGE)
+        query: Document = {"tenantId": tenant_id, "topic": topic}
+        if after is not None:
+            query["userId"] = {"$gt": after}
+        if made_until is not None:
+            query["madeAt"] = {"$lte": truncate(made_until)}
+        found = self._subscriptions.find(query, sort=[("userId", 1)], limit=limit)
+        return [doc["userId"] for doc in await found.to_list()]
+
+    async def topics_of(self, tenant_id: str, user_id: str) -> list[str]:
+        found = self._subscriptions.find({"tenantId": tenant_id, "userId": user_id},
+                                         sort=[("topic", 1)])
+        return [doc["topic"] for doc in await found.to_list()]
+
+    async def add_known_users(self, tenant_id: str, user_ids: Sequence[str],
+                              at: datetime) -> int:
+        made = truncate(at)
+        return await self._insert_absent(self._known, {
+            f"{tenant_id}/{user}": {"tenantId": tenant_id, "userId": user, "at": made}
+            for user in check_member_ids(user_ids)})
+
+    async def known_users(self, tenant_id: str, *, after: str | None, limit: int) -> list[str]:
+        check_limit(limit, MAX_MEMBER_PAGE)
+        query: Document = {"tenantId": tenant_id}
+        if after is not None:
+            query["userId"] = {"$gt": after}
+        found = self._known.find(query, sort=[("userId", 1)], limit=limit)
+        return [doc["userId"] for doc in await found.to_list()]
 
     async def prune(self, now: datetime) -> int:
         return 0  # the TTL index on statusAt does it

@@ -54,7 +54,13 @@ from common.models import Notification
 from common.preferences import QuietHours, UserSettings
 from common.records import Status, StoredNotification
 from common.rows import Row, row_of
-from common.store.base import MAX_EXPORT, check_limit, check_settings_users
+from common.store.base import (
+    MAX_EXPORT,
+    MAX_MEMBER_PAGE,
+    check_limit,
+    check_member_ids,
+    check_settings_users,
+)
 from common.store.cursor import decode_cursor, encode_cursor
 from common.tenancy import ApiKey, Tenant
 
@@ -66,7 +72,7 @@ Values = tuple[Any, ...]
 PRUNE_CHUNK = 5000
 WAL_CHECKPOINT_PAGES = 10_000
 CACHE_KIB = 16_384
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
@@ -131,9 +137,24 @@ CREATE TABLE IF NOT EXISTS user_settings (
     updated_ms  INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, user_id)
 );
+CREATE TABLE IF NOT EXISTS subscriptions (
+    tenant_id   TEXT NOT NULL,
+    topic       TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    made_ms     INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, topic, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subscriptions_user ON subscriptions (tenant_id, user_id, topic);
+CREATE TABLE IF NOT EXISTS known_users (
+    tenant_id   TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+) WITHOUT ROWID;
 """
-# Schema 3 (issue 19) adds the last four tables; a file of schema 2 gets them when opened
-# (every statement above is IF NOT EXISTS).
+# Schema 3 (issue 19) adds event_types, templates, tenant_settings and user_settings; schema
+# 4 (issue 20) subscriptions and known_users. A file of an older schema gets them when
+# opened (every statement above is IF NOT EXISTS).
 
 _UPSERT = """
 INSERT INTO notifications
@@ -359,14 +380,18 @@ class SqliteStore:
     ) -> int:
         sql = "DELETE FROM notifications WHERE tenant_id = ? AND user_id = ?"
         settings = "DELETE FROM user_settings WHERE tenant_id = ? AND user_id = ?"
+        topics = "DELETE FROM subscriptions WHERE tenant_id = ? AND user_id = ?"
+        known = "DELETE FROM known_users WHERE tenant_id = ? AND user_id = ?"
         args: list[Any] = [tenant_id, user_id]
         if created_until is not None:
             sql += " AND created_ms <= ?"
             settings += " AND updated_ms <= ?"
+            topics += " AND made_ms <= ?"
+            known += " AND at_ms <= ?"
             args.append(to_ms(created_until))
         # One transaction, durable when it returns (synchronous=FULL).
-        deleted, _ = await self._call(lambda conn: _in_transaction(
-            conn, [(sql, tuple(args)), (settings, tuple(args))]))
+        deleted, *_ = await self._call(lambda conn: _in_transaction(
+            conn, [(statement, tuple(args)) for statement in (sql, settings, topics, known)]))
         return deleted
 
     async def export_user(
@@ -513,6 +538,74 @@ class SqliteStore:
                 quiet["start"] if quiet else None, quiet["end"] if quiet else None, to_ms(at))
         row: Values = await self._call(lambda conn: conn.execute(sql, args).fetchone())
         return _settings_of(row)[1]
+
+    async def subscribe(self, tenant_id: str, topic: str, user_ids: Sequence[str],
+                        at: datetime) -> int:
+        ids = check_member_ids(user_ids)
+        if not ids:
+            return 0
+        sql = ("INSERT INTO subscriptions (tenant_id, topic, user_id, made_ms) "
+               "SELECT ?, ?, value, ? FROM json_each(?) WHERE true "
+               "ON CONFLICT (tenant_id, topic, user_id) DO NOTHING")
+        args = (tenant_id, topic, to_ms(at), orjson.dumps(ids).decode())
+        made: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        return made
+
+    async def unsubscribe(self, tenant_id: str, topic: str, user_ids: Sequence[str]) -> int:
+        ids = check_member_ids(user_ids)
+        if not ids:
+            return 0
+        sql = ("DELETE FROM subscriptions WHERE tenant_id = ? AND topic = ? "
+               "AND user_id IN (SELECT value FROM json_each(?))")
+        args = (tenant_id, topic, orjson.dumps(ids).decode())
+        gone: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        return gone
+
+    async def subscribers(self, tenant_id: str, topic: str, *, after: str | None, limit: int,
+                          made_until: datetime | None = None) -> list[str]:
+        check_limit(limit, MAX_MEMBER_PAGE)
+        sql = "SELECT user_id FROM subscriptions WHERE tenant_id = ? AND topic = ?"
+        args: list[Any] = [tenant_id, topic]
+        if after is not None:
+            sql += " AND user_id > ?"
+            args.append(after)
+        if made_until is not None:
+            sql += " AND made_ms <= ?"
+            args.append(to_ms(made_until))
+        sql += " ORDER BY user_id LIMIT ?"
+        args.append(limit)
+        rows: list[Values] = await self._call(lambda conn: conn.execute(sql, args).fetchall())
+        return [user for (user,) in rows]
+
+    async def topics_of(self, tenant_id: str, user_id: str) -> list[str]:
+        sql = "SELECT topic FROM subscriptions WHERE tenant_id = ? AND user_id = ? ORDER BY topic"
+        rows: list[Values] = await self._call(
+            lambda conn: conn.execute(sql, (tenant_id, user_id)).fetchall())
+        return [topic for (topic,) in rows]
+
+    async def add_known_users(self, tenant_id: str, user_ids: Sequence[str],
+                              at: datetime) -> int:
+        ids = check_member_ids(user_ids)
+        if not ids:
+            return 0
+        sql = ("INSERT INTO known_users (tenant_id, user_id, at_ms) "
+               "SELECT ?, value, ? FROM json_each(?) WHERE true "
+               "ON CONFLICT (tenant_id, user_id) DO NOTHING")
+        args = (tenant_id, to_ms(at), orjson.dumps(ids).decode())
+        made: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        return made
+
+    async def known_users(self, tenant_id: str, *, after: str | None, limit: int) -> list[str]:
+        check_limit(limit, MAX_MEMBER_PAGE)
+        sql = "SELECT user_id FROM known_users WHERE tenant_id = ?"
+        args: list[Any] = [tenant_id]
+        if after is not None:
+            sql += " AND user_id > ?"
+            args.append(after)
+        sql += " ORDER BY user_id LIMIT ?"
+        args.append(limit)
+        rows: list[Values] = await self._call(lambda conn: conn.execute(sql, args).fetchall())
+        return [user for (user,) in rows]
 
     async def prune(self, now: datetime) -> int:
         cutoff = to_ms(now - self._retention)

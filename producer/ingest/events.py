@@ -2,7 +2,8 @@
 
 The caller needs a key with ``events:write`` (:meth:`producer.door.Door.ingest_principal`;
 ``401``/``403`` before anything else). The tenant is the key's: an event without
-``tenantId`` gets it, one naming another tenant is ``403`` (in a batch, the whole batch).
+``tenantId`` gets it, one naming another tenant is ``403`` (in a batch, the whole batch); so
+is a broadcast (``"topic": "*"``) from a key without ``events:broadcast``.
 
 Each call is charged to its caller's rate limit first (:mod:`producer.ingest.admission`): a single
 event costs 1 (before its body is parsed, so malformed floods count too); a batch costs its
@@ -81,9 +82,11 @@ def event_routes(
                            "idempotency key: send the same one again after a 503 or a "
                            "timeout. The body is read as JSON whatever its `Content-Type`.",
             "security": KEY_SECURITY,
-            "requestBody": request_body(EventIn, "The event; exactly one of `targetId` and "
-                                         "`targetIds`. `tenantId` may be left out (the "
-                                         "key's); another tenant's is 403.", LIKE_EXAMPLE),
+            "requestBody": request_body(EventIn, "The event; exactly one of `targetId`, "
+                                         "`targetIds` and `topic` (`*`, a broadcast, needs "
+                                         "`events:broadcast`: 403 without). `tenantId` may "
+                                         "be left out (the key's); another tenant's is 403.",
+                                         LIKE_EXAMPLE),
             "responses": answers({202: answer("Confirmed by the broker.",
                                               shapes.EventAccepted)}, *INGEST_ERRORS),
         }}, body_handler=post_event),

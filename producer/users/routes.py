@@ -17,7 +17,9 @@ read, ``admin`` to write — for any user of its tenant; another user or tenant 
   has (``422 unknown_type``, each named in ``details``). A choice for a transactional type is
   kept but has no effect while the type is transactional. Answers as ``GET``.
 
-After a write this replica's cache forgets the user (:mod:`producer.config_access`). Bodies
+A write makes the user one the tenant has (a known user, whom a broadcast reaches:
+:mod:`common.store.base`), recorded before the settings. After a write this replica's cache
+forgets the user (:mod:`producer.config_access`). Bodies
 are bounded (413); the store not answering is 503 naming it.
 """
 
@@ -119,8 +121,9 @@ def user_routes(holder: StoreHolder, authorise: Authorise, cache: ConfigCache,
         asked = validate_body(ProfileIn, await body_of(request, MAX_PROFILE_BODY_BYTES),
                               "invalid_request",
                               'the body must be {"locale": str|null, "timeZone": str|null}')
-        saved = await store().put_profile(tenant, user, asked.locale, asked.timeZone,
-                                          utc_now())
+        now = utc_now()
+        await store().add_known_users(tenant, [user], now)
+        saved = await store().put_profile(tenant, user, asked.locale, asked.timeZone, now)
         cache.forget(tenant, user)
         await changed(tenant, user, saved)
         return json_response(profile_json(tenant, user, saved))
@@ -146,7 +149,9 @@ def user_routes(holder: StoreHolder, authorise: Authorise, cache: ConfigCache,
                             details, omitted=len(unknown) - len(details))
         quiet = (QuietHours.parse(asked.quietHours.start, asked.quietHours.end)
                  if asked.quietHours is not None else None)
-        saved = await store().put_preferences(tenant, user, asked.types, quiet, utc_now())
+        now = utc_now()
+        await store().add_known_users(tenant, [user], now)
+        saved = await store().put_preferences(tenant, user, asked.types, quiet, now)
         cache.forget(tenant, user)
         await changed(tenant, user, saved)
         return json_response(preferences_json(tenant, user, config, saved))

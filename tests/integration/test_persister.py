@@ -135,6 +135,23 @@ async def test_entries_end_in_the_store_acked_and_sigterm_exits_0(
     assert await service.terminate() == 0
 
 
+async def test_the_users_of_written_rows_become_known_users_once(
+    redis: Redis, names: Names, persister: Callable[..., Service],
+    db: tuple[Path, SqliteStore],
+) -> None:
+    """Issue 20: a user a notification was made for is one the tenant has (a broadcast
+    reaches them); the persister records them, insert-if-absent, per tenant."""
+    await db[1].add_known_users("default", ["user1"], datetime(2020, 1, 1, tzinfo=UTC))
+    await persister().start()
+    for i in range(30):
+        await publish(redis, names, note(f"user{i % 3}"), Status.ACKED)
+    await publish(redis, names, note("carol", tenant="acme"), Status.EXPIRED)
+    await eventually(lambda: pending(redis, names), lambda p: p == 0)
+    await eventually(lambda: db[1].known_users("default", after=None, limit=10),
+                     lambda users: users == ["user0", "user1", "user2"])
+    assert await db[1].known_users("acme", after=None, limit=10) == ["carol"]
+
+
 async def test_a_trickle_of_acks_is_written_in_one_batch_after_the_linger(
     redis: Redis, names: Names, persister: Callable[..., Service],
     db: tuple[Path, SqliteStore],

@@ -16,7 +16,12 @@ from common.preferences import QuietHours, UserSettings
 from common.records import Status, StoredNotification
 from common.rows import row_of
 from common.store import MAX_PAGE, InvalidCursor, Store
-from common.store.base import MAX_EXPORT, MAX_SETTINGS_USERS
+from common.store.base import (
+    MAX_EXPORT,
+    MAX_MEMBER_IDS,
+    MAX_MEMBER_PAGE,
+    MAX_SETTINGS_USERS,
+)
 from common.store.cursor import encode_cursor
 from tests.support.reference import merge, normalize
 
@@ -583,3 +588,124 @@ async def test_one_batch_of_versions_in_any_order_keeps_the_highest(
     await store.upsert_rows([row_of(r) for r in batch])
     assert await everything(store) == [normalize(expected)]
     assert expected.notification.version == 3
+
+
+# --- topics and known users (issue 20) ----------------------------------------------------
+async def test_subscribe_is_insert_if_absent_and_counts_the_new(store: Store) -> None:
+    assert await store.subscribe("t1", "followers:alice", ["bob", "carol", "bob"], BASE) == 2
+    assert await store.subscribe("t1", "followers:alice", ["carol", "dave"], BASE) == 1
+    assert await store.subscribe("t1", "followers:alice", [], BASE) == 0
+    assert await store.subscribers("t1", "followers:alice", after=None, limit=10) == [
+        "bob", "carol", "dave"]
+    # Other topics and tenants are apart.
+    await store.subscribe("t1", "followers:zed", ["erin"], BASE)
+    await store.subscribe("t2", "followers:alice", ["frank"], BASE)
+    assert await store.subscribers("t1", "followers:alice", after=None, limit=10) == [
+        "bob", "carol", "dave"]
+    assert await store.subscribers("t2", "followers:alice", after=None, limit=10) == ["frank"]
+    assert await store.subscribers("t1", "nobody", after=None, limit=10) == []
+
+
+async def test_unsubscribe_counts_what_went(store: Store) -> None:
+    await store.subscribe("t1", "news", ["a", "b", "c"], BASE)
+    await store.subscribe("t2", "news", ["a"], BASE)
+    assert await store.unsubscribe("t1", "news", ["a", "a", "x"]) == 1
+    assert await store.unsubscribe("t1", "news", ["a"]) == 0
+    assert await store.unsubscribe("t1", "news", []) == 0
+    assert await store.subscribers("t1", "news", after=None, limit=10) == ["b", "c"]
+    assert await store.subscribers("t2", "news", after=None, limit=10) == ["a"]
+
+
+async def test_subscribers_page_by_user_id_in_byte_order(store: Store) -> None:
+    users = [f"u{i:04d}" for i in range(250)] + ["A", "Z", "_", "a", "z", "0", "9", "@x", ".", "-"]
+    for i in range(0, len(users), 97):
+        await store.subscribe("t1", "big", users[i:i + 97], BASE)
+    seen: list[str] = []
+    after: str | None = None
+    while True:
+        page = await store.subscribers("t1", "big", after=after, limit=37)
+        seen += page
+        if len(page) < 37:
+            break
+        after = page[-1]
+    assert seen == sorted(users, key=str.encode)
+    assert len(seen) == len(set(seen)) == 260
+
+
+async def test_made_until_is_the_snapshot_rule(store: Store) -> None:
+    started = BASE + timedelta(seconds=10)
+    await store.subscribe("t1", "t", ["early", "on-time"], BASE)
+    await store.subscribe("t1", "t", ["on-time2"], started + timedelta(microseconds=400))
+    await store.subscribe("t1", "t", ["late"], started + timedelta(milliseconds=1))
+    await store.subscribe("t1", "t", ["early"], started + timedelta(seconds=5))  # kept time
+    assert await store.subscribers("t1", "t", after=None, limit=10, made_until=started) == [
+        "early", "on-time", "on-time2"]  # the millisecond of `started` is in
+    assert await store.subscribers("t1", "t", after="early", limit=1,
+                                   made_until=started) == ["on-time"]
+    assert await store.subscribers("t1", "t", after=None, limit=10) == [
+        "early", "late", "on-time", "on-time2"]
+
+
+async def test_topics_of_a_user_by_name(store: Store) -> None:
+    for topic in ("z.last", "followers:alice", "A", "team@acme"):
+        await store.subscribe("t1", topic, ["bob"], BASE)
+    await store.subscribe("t2", "other", ["bob"], BASE)
+    await store.subscribe("t1", "carols", ["carol"], BASE)
+    assert await store.topics_of("t1", "bob") == ["A", "followers:alice", "team@acme",
+                                                  "z.last"]
+    assert await store.topics_of("t1", "nobody") == []
+    await store.unsubscribe("t1", "A", ["bob"])
+    assert await store.topics_of("t1", "bob") == ["followers:alice", "team@acme", "z.last"]
+
+
+async def test_known_users_are_insert_if_absent_and_paged(store: Store) -> None:
+    assert await store.add_known_users("t1", ["c", "a", "b", "a"], BASE) == 3
+    assert await store.add_known_users("t1", ["b", "d"], BASE) == 1
+    assert await store.add_known_users("t1", [], BASE) == 0
+    await store.add_known_users("t2", ["x"], BASE)
+    assert await store.known_users("t1", after=None, limit=10) == ["a", "b", "c", "d"]
+    assert await store.known_users("t1", after="b", limit=1) == ["c"]
+    assert await store.known_users("t1", after="d", limit=10) == []
+    assert await store.known_users("t2", after=None, limit=10) == ["x"]
+
+
+async def test_concurrent_subscribes_of_the_same_users_count_each_once(store: Store) -> None:
+    users = [f"u{i}" for i in range(40)]
+    made = await asyncio.gather(*(store.subscribe("t1", "race", users, BASE) for _ in range(5)))
+    assert sum(made) == 40
+    known = await asyncio.gather(*(store.add_known_users("t1", users, BASE) for _ in range(5)))
+    assert sum(known) == 40
+
+
+async def test_member_writes_and_pages_are_bounded(store: Store) -> None:
+    with pytest.raises(ValueError, match="at most"):
+        await store.subscribe("t1", "t", [f"u{i}" for i in range(MAX_MEMBER_IDS + 1)], BASE)
+    with pytest.raises(ValueError, match="at most"):
+        await store.unsubscribe("t1", "t", ["u"] * (MAX_MEMBER_IDS + 1))
+    with pytest.raises(ValueError, match="at most"):
+        await store.add_known_users("t1", ["u"] * (MAX_MEMBER_IDS + 1), BASE)
+    for limit in (0, MAX_MEMBER_PAGE + 1):
+        with pytest.raises(ValueError, match="limit"):
+            await store.subscribers("t1", "t", after=None, limit=limit)
+        with pytest.raises(ValueError, match="limit"):
+            await store.known_users("t1", after=None, limit=limit)
+
+
+async def test_erase_user_removes_their_subscriptions_and_known_entry(store: Store) -> None:
+    for user in ("bob", "carol"):
+        await store.subscribe("t1", "a", [user], BASE)
+        await store.subscribe("t1", "b", [user], BASE)
+        await store.add_known_users("t1", [user], BASE)
+    await store.subscribe("t2", "a", ["bob"], BASE)
+    await store.add_known_users("t2", ["bob"], BASE)
+    await store.erase_user("t1", "bob")
+    assert await store.topics_of("t1", "bob") == []
+    assert await store.subscribers("t1", "a", after=None, limit=10) == ["carol"]
+    assert await store.known_users("t1", after=None, limit=10) == ["carol"]
+    assert await store.topics_of("t2", "bob") == ["a"]
+    assert await store.known_users("t2", after=None, limit=10) == ["bob"]
+    # Up to a time: what was made after it stays.
+    await store.subscribe("t1", "c", ["carol"], BASE + timedelta(seconds=5))
+    await store.erase_user("t1", "carol", created_until=BASE)
+    assert await store.topics_of("t1", "carol") == ["c"]
+    assert await store.known_users("t1", after=None, limit=10) == []

@@ -23,6 +23,8 @@ Fidelity where the store depends on it:
 * expression operators: ``$literal $cond $eq $ne $gt $lt $gte $lte $ifNull $and $or $not``
   and field paths;
 * ``delete_many`` removes every document the filter matches and counts them;
+* a filter on ``_id`` (a value, or ``$in``) looks the documents up by key, as the ``_id``
+  index does, instead of reading every document;
 * update operators ``$set $setOnInsert $unset $inc`` (``$inc`` of a missing field starts
   from 0); ``find_one_and_update`` returns the document before or after
   (``ReturnDocument``), upserting as ``update_one`` does;
@@ -349,12 +351,23 @@ class FakeCollection:
     def _all(self) -> list[Document]:
         return [bson.decode(raw, codec_options=_CODEC) for raw in self._docs.values()]
 
+    def _candidates(self, query: Mapping[str, Any]) -> list[Document]:
+        """The documents ``query`` may match: by ``_id`` when it names one (or ``$in`` a
+        list), as the server's ``_id`` index finds them; every document otherwise. Only a
+        shortcut: each candidate is still matched against the whole query."""
+        wanted = query.get("_id", _MISSING)
+        if wanted is _MISSING or (isinstance(wanted, Mapping) and set(wanted) != {"$in"}):
+            return self._all()
+        keys = wanted["$in"] if isinstance(wanted, Mapping) else [wanted]
+        return [bson.decode(self._docs[k], codec_options=_CODEC)
+                for k in dict.fromkeys(keys) if k in self._docs]
+
     def _check(self) -> None:
         self.database.client._check_open()
 
     def _update(self, query: Mapping[str, Any], update: Any, upsert: bool) -> _Outcome:
         outcome = _Outcome()
-        for doc in self._all():
+        for doc in self._candidates(query):
             if _matches(doc, query):
                 new = _roundtrip(_apply_update(doc, update, inserting=False))
                 outcome.matched = 1
@@ -450,7 +463,7 @@ class FakeCollection:
     async def delete_many(self, filter: Mapping[str, Any], **_: Any) -> DeleteResult:
         self._check()
         await asyncio.sleep(0)
-        gone = [d["_id"] for d in self._all() if _matches(d, filter)]
+        gone = [d["_id"] for d in self._candidates(filter) if _matches(d, filter)]
         for key in gone:
             del self._docs[key]
         return DeleteResult({"n": len(gone), "ok": 1.0}, True)
@@ -460,7 +473,8 @@ class FakeCollection:
         if unsupported:
             raise NotImplementedError(f"fake_mongo: find options {sorted(unsupported)}")
         self._check()
-        cursor = FakeCursor([d for d in self._all() if _matches(d, filter or {})])
+        cursor = FakeCursor([d for d in self._candidates(filter or {})
+                             if _matches(d, filter or {})])
         if sort is not None:
             cursor.sort(sort)
         return cursor.limit(limit)
@@ -479,12 +493,13 @@ class FakeCollection:
         for model in indexes:
             spec = dict(model.document)
             name = spec.pop("name")
+            key = list(dict(spec["key"]).items())  # order matters: (a, b) is not (b, a)
             for other_name, other in self._indexes.items():
-                if other_name == name and dict(other["key"]) != dict(spec["key"]):
+                same_key = list(dict(other["key"]).items()) == key
+                if other_name == name and not same_key:
                     raise OperationFailure(f"Index with name: {name} already exists with a "
                                            "different key", _INDEX_KEY_SPECS_CONFLICT)
-                if dict(other["key"]) == dict(spec["key"]) and (other_name != name
-                                                                or other != spec):
+                if same_key and (other_name != name or other != spec):
                     raise OperationFailure(f"Index already exists with different options: "
                                            f"{other_name}", _INDEX_OPTIONS_CONFLICT)
             self._indexes[name] = spec

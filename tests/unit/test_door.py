@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from common.tenancy import EVENTS_WRITE, NOTIFICATIONS_READ, ApiKey, Tenant, new_key
+from common.tenancy import (
+    EVENTS_BROADCAST,
+    EVENTS_WRITE,
+    NOTIFICATIONS_READ,
+    ApiKey,
+    Tenant,
+    new_key,
+)
 from producer.door import Door, Principal, bind_tenant, credential
 from producer.errors import HttpError
 
@@ -53,6 +60,18 @@ def test_a_body_gets_the_keys_tenant_and_may_not_name_another() -> None:
     assert refused.value.status == 403
     assert bind_tenant([1], PRINCIPAL) == [1]  # validation refuses it later
     assert bind_tenant({"tenantId": "beta"}, None) == {"tenantId": "beta"}  # trusted mode
+
+
+def test_a_broadcast_needs_its_own_scope() -> None:
+    with pytest.raises(HttpError, match="events:broadcast") as refused:
+        bind_tenant({"topic": "*"}, PRINCIPAL)
+    assert (refused.value.status, refused.value.code) == (403, "forbidden")
+    allowed = Principal("acme", "0123456789ab", frozenset({EVENTS_WRITE, EVENTS_BROADCAST}))
+    assert bind_tenant({"topic": "*"}, allowed) == {"topic": "*", "tenantId": "acme"}
+    # A named topic needs only events:write; a topic that is not a string: validation's.
+    assert bind_tenant({"topic": "followers:a"}, PRINCIPAL)["topic"] == "followers:a"
+    assert bind_tenant({"topic": ["*"]}, PRINCIPAL)["topic"] == ["*"]
+    assert bind_tenant({"topic": "*"}, None) == {"topic": "*"}  # trusted mode: an open door
 
 
 class _Store:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from common.models import Event, EventType, notification_id
+from common.models import BROADCAST, Event, EventType, is_topic_name, notification_id
 from producer.schemas import BatchIn, CommentIn, EventIn, LikeIn
 
 pytestmark = pytest.mark.unit
@@ -39,7 +39,6 @@ def test_event_round_trips_through_json() -> None:
         ({"actorId": "has space"}, "actorId"),
         ({"actorId": "x" * 129}, "actorId"),
         ({"tenantId": "a:b"}, "tenantId"),
-        ({"recipients": []}, "recipients"),
         ({"recipients": ["b", "b"]}, "recipients"),
         ({"recipients": ["u{1}"]}, "recipients.0"),
         ({"type": "UN LIKE"}, "type"),
@@ -76,13 +75,51 @@ def test_times_are_normalised_to_utc() -> None:
 
 
 def test_event_in_needs_exactly_one_target_form() -> None:
-    with pytest.raises(ValidationError, match="exactly one of targetId and targetIds"):
+    one_of = "exactly one of targetId, targetIds and topic"
+    with pytest.raises(ValidationError, match=one_of):
         EventIn.model_validate({"type": "FOLLOW", "actorId": "a"})
-    with pytest.raises(ValidationError, match="exactly one of targetId and targetIds"):
+    with pytest.raises(ValidationError, match=one_of):
         EventIn.model_validate({"type": "FOLLOW", "actorId": "a", "targetId": "b",
                                 "targetIds": ["c"]})
+    for target in ({"targetId": "b"}, {"targetIds": ["b"]}):
+        with pytest.raises(ValidationError, match=one_of):
+            EventIn.model_validate({"type": "FOLLOW", "actorId": "a", "topic": "t", **target})
     with pytest.raises(ValidationError, match="targetIds must be unique"):
         EventIn.model_validate({"type": "FOLLOW", "actorId": "a", "targetIds": ["b", "b"]})
+
+
+def test_an_event_lists_recipients_or_names_a_topic() -> None:
+    with pytest.raises(ValidationError, match="recipients must not be empty"):
+        event(recipients=[])
+    with pytest.raises(ValidationError, match="lists no recipients"):
+        event(topic="followers:a")
+    for topic in ("followers:a", "*", "team@acme.eng", "x" * 128, "0"):
+        assert event(recipients=[], topic=topic).topic == topic
+
+
+@pytest.mark.parametrize("topic", ["", "**", ":x", "a b", "x" * 129, "a/b", "a\n", "é", 5])
+def test_a_bad_topic_is_refused_by_the_event_and_the_body(topic: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        event(recipients=[], topic=topic)
+    assert "topic" in {str(e["loc"][0]) for e in info.value.errors() if e["loc"]}
+    with pytest.raises(ValidationError) as info:
+        EventIn.model_validate({"type": "FOLLOW", "actorId": "a", "topic": topic})
+    assert [e["loc"] for e in info.value.errors()] == [("topic",)]
+
+
+def test_an_event_in_with_a_topic_makes_an_event_without_recipients() -> None:
+    body = EventIn.model_validate({"type": "SYSTEM", "actorId": "ops", "topic": "*",
+                                   "text": "maintenance at noon"})
+    made = body.to_event(NOW)
+    assert (made.recipients, made.topic) == ([], "*")
+    assert Event.model_validate_json(made.model_dump_json()) == made
+    plain = EventIn.model_validate({"type": "FOLLOW", "actorId": "a", "targetId": "b"})
+    assert plain.to_event(NOW).topic is None
+
+
+def test_is_topic_name_is_the_pattern_and_never_the_broadcast() -> None:
+    assert all(map(is_topic_name, ["followers:alice", "a.b-c_d@e:f"]))
+    assert not any(map(is_topic_name, [BROADCAST, "a\n", None, ""]))
 
 
 def test_event_in_forbids_unknown_fields_and_wrong_types() -> None:

@@ -1,0 +1,1 @@
+"""Topics (issue 20): who is subscribed to what (:mod:`producer.topics.routes`)."""
