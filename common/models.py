@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "BROADCAST",
     "DIGEST_ACTORS",
     "ID_PATTERN",
     "ID_RULE",
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_DATA_KEYS",
     "MAX_RECIPIENTS",
     "MAX_TEXT",
+    "TOPIC_PATTERN",
     "TYPE_PATTERN",
     "TYPE_RULE",
     "Event",
@@ -43,6 +45,7 @@ __all__ = [
     "Locale",
     "Notification",
     "Priority",
+    "Topic",
     "TypeName",
     "UtcDatetime",
     "check_data",
@@ -118,6 +121,16 @@ def is_type_name(value: object) -> TypeGuard[str]:
     """True when ``value`` is a string :data:`TypeName` accepts (``fullmatch``, as
     :func:`is_id`)."""
     return isinstance(value, str) and _TYPE_FULL(value) is not None
+
+
+TOPIC_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+"""A topic's name (``followers:alice``). Stand-in for H6's definition (issue 20), which the
+lead keeps at merge."""
+BROADCAST = "*"
+"""The topic of a broadcast: every user the tenant has."""
+Topic = Annotated[str, StringConstraints(
+    strict=True, pattern=r"^(\*|" + TOPIC_PATTERN.removeprefix("^").removesuffix("$") + ")$")]
+"""An event's topic: a name of :data:`TOPIC_PATTERN`, or :data:`BROADCAST`."""
 
 
 LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Z][A-Za-z]{1,3}|-[0-9]{3})?$"
@@ -208,8 +221,11 @@ class Event(BaseModel):
     type: TypeName
     actorId: Id
     recipients: Annotated[
-        list[Id], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_unique)
+        list[Id], Field(max_length=MAX_RECIPIENTS), AfterValidator(_unique)
     ]
+    """Non-empty unless :attr:`topic` is set; empty when it is."""
+    topic: Topic | None = None
+    """The topic whose subscribers the event reaches (fanned out by the consumer)."""
     postId: Id | None = None
     commentId: Id | None = None
     text: Annotated[str, StringConstraints(strict=True, max_length=MAX_TEXT)] | None = None
@@ -220,6 +236,10 @@ class Event(BaseModel):
 
     @model_validator(mode="after")
     def _rules_of_type(self) -> Self:
+        if self.topic is None and not self.recipients:
+            raise ValueError("recipients must not be empty unless topic is set")
+        if self.topic is not None and self.recipients:
+            raise ValueError("an event with a topic has no recipients")
         check_type_rules(self.type, self.actorId, self.recipients, self.postId, self.text)
         return self
 

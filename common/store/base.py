@@ -207,6 +207,29 @@ class Store(Protocol):
                               quiet_hours: QuietHours | None, at: datetime) -> UserSettings:
         ...
 
+    # --- topics and known users (issue 20; stand-in for H6's, which the lead keeps) -------
+    async def subscribe(self, tenant_id: str, topic: str, user_ids: Sequence[str],
+                        at: datetime) -> int:
+        """Subscribe users to a topic (insert-if-absent, ``at`` their subscription time);
+        how many were new."""
+        ...
+
+    async def subscribers(self, tenant_id: str, topic: str, *, after: str | None, limit: int,
+                          made_until: datetime | None = None) -> list[str]:
+        """Up to ``limit`` subscribers of ``topic`` whose id is after ``after`` (``None``:
+        from the first), ordered by user id; with ``made_until``, only those subscribed at
+        or before it (the fan-out's snapshot rule)."""
+        ...
+
+    async def add_known_users(self, tenant_id: str, user_ids: Sequence[str],
+                              at: datetime) -> int:
+        """Add users to the tenant's known users (insert-if-absent); how many were new."""
+        ...
+
+    async def known_users(self, tenant_id: str, *, after: str | None, limit: int) -> list[str]:
+        """Up to ``limit`` of the tenant's known users after ``after``, ordered by id."""
+        ...
+
     async def prune(self, now: datetime) -> int:
         """Delete what became acked/expired more than the retention before ``now``; the number
         deleted. MongoDB's TTL index does this on its own, so there it returns 0."""

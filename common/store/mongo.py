@@ -453,6 +453,22 @@ class MongoStore:
              "updatedAt": truncate(at)},
             {"locale": None, "timeZone": None})
 
+    # --- topics and known users: H6 (issue 20) writes these; a stand-in until then -------
+    async def subscribe(self, tenant_id: str, topic: str, user_ids: Sequence[str],
+                        at: datetime) -> int:
+        raise NotImplementedError("topics on MongoDB come with H6's store (issue 20)")
+
+    async def subscribers(self, tenant_id: str, topic: str, *, after: str | None, limit: int,
+                          made_until: datetime | None = None) -> list[str]:
+        raise NotImplementedError("topics on MongoDB come with H6's store (issue 20)")
+
+    async def add_known_users(self, tenant_id: str, user_ids: Sequence[str],
+                              at: datetime) -> int:
+        raise NotImplementedError("known users on MongoDB come with H6's store (issue 20)")
+
+    async def known_users(self, tenant_id: str, *, after: str | None, limit: int) -> list[str]:
+        raise NotImplementedError("known users on MongoDB come with H6's store (issue 20)")
+
     async def prune(self, now: datetime) -> int:
         return 0  # the TTL index on statusAt does it
 

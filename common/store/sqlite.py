@@ -66,7 +66,7 @@ Values = tuple[Any, ...]
 PRUNE_CHUNK = 5000
 WAL_CHECKPOINT_PAGES = 10_000
 CACHE_KIB = 16_384
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
@@ -131,7 +131,21 @@ CREATE TABLE IF NOT EXISTS user_settings (
     updated_ms  INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, user_id)
 );
+CREATE TABLE IF NOT EXISTS topic_subscriptions (
+    tenant_id   TEXT NOT NULL,
+    topic       TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, topic, user_id)
+);
+CREATE TABLE IF NOT EXISTS known_users (
+    tenant_id   TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+);
 """
+# Schema 4 (issue 20, stand-in for H6's) adds topic_subscriptions and known_users.
 # Schema 3 (issue 19) adds the last four tables; a file of schema 2 gets them when opened
 # (every statement above is IF NOT EXISTS).
 
@@ -513,6 +527,46 @@ class SqliteStore:
                 quiet["start"] if quiet else None, quiet["end"] if quiet else None, to_ms(at))
         row: Values = await self._call(lambda conn: conn.execute(sql, args).fetchone())
         return _settings_of(row)[1]
+
+    async def subscribe(self, tenant_id: str, topic: str, user_ids: Sequence[str],
+                        at: datetime) -> int:
+        sql = ("INSERT INTO topic_subscriptions (tenant_id, topic, user_id, created_ms) "
+               "SELECT ?, ?, value, ? FROM json_each(?) WHERE true "
+               "ON CONFLICT (tenant_id, topic, user_id) DO NOTHING")
+        args = (tenant_id, topic, to_ms(at), orjson.dumps(list(user_ids)).decode())
+        added: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        return added
+
+    async def subscribers(self, tenant_id: str, topic: str, *, after: str | None, limit: int,
+                          made_until: datetime | None = None) -> list[str]:
+        check_limit(limit)
+        sql = ("SELECT user_id FROM topic_subscriptions WHERE tenant_id = ? AND topic = ? "
+               "AND user_id > ?")
+        args: list[Any] = [tenant_id, topic, after or ""]
+        if made_until is not None:
+            sql += " AND created_ms <= ?"
+            args.append(to_ms(made_until))
+        sql += " ORDER BY user_id LIMIT ?"
+        args.append(limit)
+        rows: list[Values] = await self._call(lambda conn: conn.execute(sql, args).fetchall())
+        return [r[0] for r in rows]
+
+    async def add_known_users(self, tenant_id: str, user_ids: Sequence[str],
+                              at: datetime) -> int:
+        sql = ("INSERT INTO known_users (tenant_id, user_id, created_ms) "
+               "SELECT ?, value, ? FROM json_each(?) WHERE true "
+               "ON CONFLICT (tenant_id, user_id) DO NOTHING")
+        args = (tenant_id, to_ms(at), orjson.dumps(list(user_ids)).decode())
+        added: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        return added
+
+    async def known_users(self, tenant_id: str, *, after: str | None, limit: int) -> list[str]:
+        check_limit(limit)
+        sql = ("SELECT user_id FROM known_users WHERE tenant_id = ? AND user_id > ? "
+               "ORDER BY user_id LIMIT ?")
+        args = (tenant_id, after or "", limit)
+        rows: list[Values] = await self._call(lambda conn: conn.execute(sql, args).fetchall())
+        return [r[0] for r in rows]
 
     async def prune(self, now: datetime) -> int:
         cutoff = to_ms(now - self._retention)

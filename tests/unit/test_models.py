@@ -39,7 +39,6 @@ def test_event_round_trips_through_json() -> None:
         ({"actorId": "has space"}, "actorId"),
         ({"actorId": "x" * 129}, "actorId"),
         ({"tenantId": "a:b"}, "tenantId"),
-        ({"recipients": []}, "recipients"),
         ({"recipients": ["b", "b"]}, "recipients"),
         ({"recipients": ["u{1}"]}, "recipients.0"),
         ({"type": "UN LIKE"}, "type"),
@@ -59,6 +58,8 @@ def test_event_rejects_bad_fields(over: dict[str, object], field: str) -> None:
     ("over", "message"),
     [
         ({"recipients": ["a"]}, "actorId must not be one of the recipients"),
+        ({"recipients": []}, "recipients must not be empty unless topic is set"),
+        ({"topic": "followers:a"}, "an event with a topic has no recipients"),
         ({"postId": None}, "postId is required for LIKE"),
         ({"type": "COMMENT", "text": "  "}, "text is required for COMMENT"),
         ({"type": "SYSTEM", "postId": None}, "text is required for SYSTEM"),
