@@ -56,6 +56,7 @@ from producer.site.docs import docs_assets, docs_routes
 from producer.site.pages import demo_routes
 from producer.site.sdk import sdk_routes
 from producer.store_holder import StoreHolder
+from producer.topics.fanouts import fanout_routes
 from producer.users.held import rescheduler
 from producer.users.routes import user_routes
 
@@ -130,6 +131,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *catalog_routes(holder, door, config, settings.max_body_bytes),
         *user_routes(holder, gate.tenant_and_user, config, settings.max_body_bytes,
                      rescheduler(redis, settings.names.keys)),
+        *fanout_routes(redis, settings.names.keys, door),
         *console_routes(console),
     ]
     declared += docs_routes(declared)
