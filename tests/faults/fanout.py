@@ -10,7 +10,8 @@ subscriber without a stored notification of the event; **duplicated** = a subscr
 more than one (their rows are counted by the event id in the body, not by the derived
 notification id, so a second id would show). The actor, subscribed too, must have none.
 
-``python -m tests.faults.fanout`` runs it once and prints the row.
+``python -m tests.faults.fanout [SUBSCRIBERS]`` runs it once (2010 subscribers by default)
+and prints the row.
 """
 
 from __future__ import annotations
@@ -160,5 +161,8 @@ async def run_fanout_fault(workdir: Path, subscribers: int = 2010) -> FanoutRepo
 
 
 if __name__ == "__main__":
+    import sys
+
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2010
     with tempfile.TemporaryDirectory(prefix="herald-fault-") as tmp:
-        print(asyncio.run(run_fanout_fault(Path(tmp))).row())
+        print(asyncio.run(run_fanout_fault(Path(tmp), count)).row())
