@@ -25,7 +25,8 @@ WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gat
 publish (the producer's publish path without HTTP: the ceiling of ingest), trace (the console's
 trace marks' cost per event), capacity (Redis and store bytes per notification), templates (the
 consumer's making step with templates against fixed formatting), release (the burst when many
-users' quiet hours end at once), all (the whole table of bench/RESULTS.md)."""
+users' quiet hours end at once), fanout_topic (one topic event to --subscribers users and a
+one-recipient event's latency meanwhile), all (the whole table of bench/RESULTS.md)."""
 
 SCENARIOS = {  # name -> module:function, imported on use
     "ingest": "bench.ingest:run_ingest",
@@ -40,6 +41,7 @@ SCENARIOS = {  # name -> module:function, imported on use
     "capacity": "bench.capacity:run_capacity",
     "templates": "bench.templates:run_templates",
     "release": "bench.release:run_release",
+    "fanout_topic": "bench.fanout_topic:run_fanout_topic",
 }
 
 
@@ -54,6 +56,7 @@ SMOKE = {  # every scenario in about two seconds, at tiny scale
     "rate": 50.0, "deadline": 5.0, "connections": 50, "events": 500, "entries": 1000,
     "users": 5, "per_user": 2, "fanout_rate": 200.0,
     "notifications": 200, "sizes": "400", "capacity_users": 50, "held": 1000,
+    "subscribers": 500,
 }
 
 
@@ -122,6 +125,13 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--release-interval", type=float, default=1.0,
                    help="seconds between turns in the service (HERALD_RELEASE_INTERVAL_SECONDS)"
                         "; the bench turns back to back and computes the paced drain")
+    g = p.add_argument_group("fanout_topic (one topic event to many subscribers)")
+    g.add_argument("--subscribers", type=int, default=100_000,
+                   help="users subscribed to the topic (the bench row: 100000 and 10000)")
+    g.add_argument("--fanout-page", type=int, default=500,
+                   help="subscribers per chunk (FANOUT_PAGE_SIZE)")
+    g.add_argument("--probe-interval", type=float, default=0.2,
+                   help="seconds between one-recipient probe events during the fan-out")
     g = p.add_argument_group("fanout (gateway frames/s)")
     g.add_argument("--users", type=int, default=100)
     g.add_argument("--per-user", type=int, default=10, help="connections per user")

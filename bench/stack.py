@@ -188,7 +188,8 @@ class Stack:
         failed step closes its channel)."""
         connection = await aio_pika.connect(RABBITMQ_URL)
         try:
-            for queue in (self.names.notify_queue, self.names.dead_letter_queue):
+            for queue in (self.names.notify_queue, self.names.dead_letter_queue,
+                          self.names.fanout_queue):
                 async with connection.channel() as channel:
                     await channel.queue_delete(queue)
             for exchange in (self.names.events_exchange, self.names.dead_letter_exchange):

@@ -41,6 +41,13 @@ class Names:
         return f"{self.prefix}.notify"
 
     @property
+    def fanout_queue(self) -> str:
+        """The consumer's quorum queue of fan-out chunks (issue 20): one message per page of
+        a topic event's subscribers, published to it through the default exchange (the
+        routing key is this name), so no fan-out waits in line with one-recipient events."""
+        return f"{self.prefix}.fanout"
+
+    @property
     def dead_letter_exchange(self) -> str:
         return f"{self.prefix}.dlx"
 

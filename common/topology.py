@@ -7,6 +7,9 @@
                                                          ▼
                  {prefix}.dlx (fanout) ───────────────► {prefix}.dlq (quorum)
 
+    consumer ──► (default exchange) ──► {prefix}.fanout (quorum): a topic event's chunks
+                                                         │ over the delivery limit → {prefix}.dlx
+
 ``{prefix}.notify`` is the consumer's queue and has one meaning: events to turn into
 notifications. A future reader of the events (analytics, say) binds its own queue.
 
@@ -24,7 +27,8 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
 from common.naming import Names
 
-__all__ = ["REASON_HEADER", "Topology", "declare_topology", "notify_queue_arguments"]
+__all__ = ["REASON_HEADER", "Topology", "declare_fanout_queue", "declare_topology",
+           "notify_queue_arguments"]
 
 REASON_HEADER = "x-herald-reason"
 """Header carrying the machine-readable reason of a message the consumer dead-lettered."""
@@ -46,6 +50,8 @@ class Topology:
     dead_letters: AbstractExchange
     notify_queue: AbstractQueue
     dead_letter_queue: AbstractQueue
+    fanout_queue: AbstractQueue | None = None
+    """Declared only by :func:`declare_fanout_queue` (the consumer's)."""
 
 
 async def declare_topology(
@@ -69,3 +75,12 @@ async def declare_topology(
     )
     await queue.bind(events, routing_key="event.#")
     return Topology(events, dead_letters, queue, dlq)
+
+
+async def declare_fanout_queue(channel: AbstractChannel, names: Names,
+                               delivery_limit: int) -> AbstractQueue:
+    """The fan-out chunks' queue (``{prefix}.fanout``), on ``channel`` (the consumer's second
+    channel, with its own small prefetch): quorum, dead-lettered as ``{prefix}.notify``."""
+    return await channel.declare_queue(
+        names.fanout_queue, durable=True,
+        arguments=notify_queue_arguments(names, delivery_limit))

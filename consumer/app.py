@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from common.amqp import connect
 from common.buffer.digest import DigestBuffer
+from common.buffer.fanout import FanoutLedger
 from common.buffer.held import HeldBuffer
 from common.buffer.inbox import NotificationBuffer
 from common.config_cache import ConfigCache
@@ -20,8 +21,9 @@ from common.retry import GaveUp, Retrier
 from common.service import stop_on_signals
 from common.store import Store, open_store
 from common.telemetry import Tracer, start_telemetry
-from common.topology import declare_topology
+from common.topology import declare_fanout_queue, declare_topology
 from consumer.depth import sample_queue_depths
+from consumer.fanout import ChunkHandler, ChunkPublisher, FanoutStarter
 from consumer.metrics import HOLDING, count_retry
 from consumer.pipeline import Pipeline
 from consumer.release import Releaser
@@ -64,11 +66,14 @@ async def serve(settings: ConsumerSettings) -> None:
     connection = await connect(settings.rabbitmq_url, attempt_timeout=10)
 
     worker: Worker | None = None
+    fanouts: Worker | None = None
 
     async def hold(holding: bool) -> None:
         HOLDING.set(1 if holding else 0)
         if worker is not None:
             await worker.hold(holding)
+        if fanouts is not None:
+            await fanouts.hold(holding)
 
     memory = RedisMemoryWatch(
         redis, allow_eviction=settings.herald_redis_allow_eviction,
@@ -120,10 +125,20 @@ async def serve(settings: ConsumerSettings) -> None:
     topology = await declare_topology(channel, settings.names, settings.delivery_limit)
     tracer = Tracer()
     held = HeldBuffer(redis, settings.names.keys, settings.redis_timeout_seconds)
+    # Fan-out chunks (issue 20): a channel of their own with a small prefetch, so a fan-out
+    # never holds the events' queue back.
+    fanout_channel = await connection.channel(publisher_confirms=True)
+    await fanout_channel.set_qos(prefetch_count=settings.fanout_prefetch)
+    fanout_queue = await declare_fanout_queue(fanout_channel, settings.names,
+                                              settings.delivery_limit)
+    ledger = FanoutLedger(redis, settings.names.keys, settings.redis_timeout_seconds)
+    chunks = ChunkPublisher(fanout_channel.default_exchange, settings.names, ledger,
+                            settings.fanout_lease_seconds, settings.dedup_ttl_seconds)
     pipeline = Pipeline(
         make_buffer(redis, settings), topology.dead_letters, settings.notification_ttl_seconds,
         tracer, ConfigCache(store, settings.herald_config_ttl_seconds), held=held,
         digests=make_digests(redis, settings),
+        fanout=FanoutStarter(ledger, chunks, settings.dedup_ttl_seconds),
     )
     releaser = Releaser(held, pipeline.make_released, batch=settings.herald_release_batch,
                         interval_seconds=settings.herald_release_interval_seconds,
@@ -131,9 +146,16 @@ async def serve(settings: ConsumerSettings) -> None:
                         holding=lambda: memory.holding)
     worker = Worker(connection, topology.notify_queue, pipeline, settings.prefetch,
                     settings.retry_max_seconds, settings.ack_delay_seconds)
+    fanouts = Worker(connection, fanout_queue,
+                     ChunkHandler(ledger, chunks, pipeline.maker, store, topology.dead_letters,
+                                  settings.fanout_page_size),
+                     settings.fanout_prefetch, settings.retry_max_seconds,
+                     settings.ack_delay_seconds)
     await worker.start()
+    await fanouts.start()
     if memory.holding:  # over the high-water mark already at start
         await worker.hold(True)
+        await fanouts.hold(True)
     memory.start()
     releaser.start()
     telemetry = start_telemetry(redis, settings, "consumer", tracer)
@@ -152,7 +174,8 @@ async def serve(settings: ConsumerSettings) -> None:
     await asyncio.gather(depths, return_exceptions=True)
     await releaser.stop()
     await memory.stop()
-    await worker.stop(settings.shutdown_timeout_seconds)
+    await asyncio.gather(worker.stop(settings.shutdown_timeout_seconds),
+                         fanouts.stop(settings.shutdown_timeout_seconds))
     await connection.close()
     await telemetry.close()
     await store.close()

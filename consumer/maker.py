@@ -101,6 +101,8 @@ class Item:
     muted: int = 0
     held: int = 0
     repeated: int = 0
+    fanout: bool = False
+    """A topic event whose fan-out was recorded and started (:mod:`consumer.fanout`)."""
     collapsed: list[str] = field(default_factory=list)
     typedef: TypeDef | None = None
     config: TenantConfig | None = None

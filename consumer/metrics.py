@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "CAPPED", "EVENTS", "HELD", "HOLDING",
+__all__ = ["BATCH_SECONDS", "BATCH_SIZE", "CAPPED", "EVENTS", "FANOUT_CHUNKS", "HELD", "HOLDING",
            "NOTIFICATIONS", "QUEUE_MESSAGES", "RELEASED", "RELEASE_BATCH", "RETRIES",
            "count_retry"]
 
@@ -12,7 +12,15 @@ EVENTS = Counter(
     "herald_consumer_events_total",
     "Events handled, by outcome: notified, duplicate, erased, muted (every recipient's "
     "preferences stopped it), held (quiet hours), semantic_duplicate, rate_limited, invalid, "
-    "unknown_type, template_failed",
+    "unknown_type, template_failed, fanout (a topic event: its fan-out recorded and its first "
+    "chunk published)",
+    ["outcome"],
+)
+FANOUT_CHUNKS = Counter(
+    "herald_consumer_fanout_chunks_total",
+    "Fan-out chunks (issue 20), by outcome: published (a successor, once), made (a page "
+    "taken and made), cancelled (taken after a cancel: nothing made), unknown (no such "
+    "fan-out: expired), invalid (dead-lettered)",
     ["outcome"],
 )
 NOTIFICATIONS = Counter(

@@ -32,6 +32,7 @@ from common.quiet_hours import quiet_until
 from common.telemetry.trace import Tracer
 from common.validation import one_line
 from consumer.dead_lettering import DeadLetterReason, dead_letter, dead_letter_event
+from consumer.fanout import FanoutStarter
 from consumer.maker import BuiltinsOnly, Configuration, Item, Maker
 from consumer.making import ReleaseOf
 from consumer.metrics import EVENTS, RELEASE_OUTCOMES
@@ -51,21 +52,26 @@ class Pipeline:
         self, buffer: NotificationBuffer, dead_letters: AbstractExchange, ttl_seconds: float,
         tracer: Tracer | None = None, config: Configuration | None = None,
         release_of: ReleaseOf = quiet_until, held: HeldBuffer | None = None,
-        digests: DigestBuffer | None = None,
+        digests: DigestBuffer | None = None, fanout: FanoutStarter | None = None,
     ) -> None:
         """``config`` ``None``: the built-in types only; ``held`` ``None``: quiet hours hold
         nothing (notifications are made at once); ``digests`` ``None``: types with a digest
-        window keep the semantic-duplicate rule."""
+        window keep the semantic-duplicate rule; ``fanout`` ``None``: an event with a topic
+        is dead-lettered ``invalid`` (this consumer fans nothing out)."""
+        self._fanout = fanout
         self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
         self._dead_letters = dead_letters
-        self._maker = Maker(buffer, ttl_seconds,
+        self.maker = Maker(buffer, ttl_seconds,
                             config if config is not None else BuiltinsOnly(), release_of,
                             held, digests)
 
     async def handle_batch(self, messages: Sequence[AbstractIncomingMessage]) -> None:
         batch_started(self._tracer)
         items = [self._parse(m) for m in messages]
-        await self._maker.make([i for i in items if i.reason is None], gated=True)
+        await self._start_fanouts([i for i in items if i.reason is None
+                                   and i.event is not None and i.event.topic is not None])
+        await self.maker.make([i for i in items if i.reason is None and not i.fanout],
+                              gated=True)
         await asyncio.gather(*(
             dead_letter(self._dead_letters, i.message, i.reason, i.detail, i.dead_body)
             for i in items if i.reason is not None and i.message is not None
@@ -73,6 +79,20 @@ class Pipeline:
         outcomes = Counter(self._account(item) for item in items)
         for outcome, count in outcomes.items():
             EVENTS.labels(outcome).inc(count)
+
+    async def _start_fanouts(self, items: list[Item]) -> None:
+        """A topic event is not expanded here: its fan-out is recorded and its first chunk
+        published (:mod:`consumer.fanout`) before the batch is acked."""
+        if not items:
+            return
+        if self._fanout is None:
+            for item in items:
+                item.reason = DeadLetterReason.INVALID
+                item.detail = "this consumer fans out no topic (no fan-out configured)"
+            return
+        await self._fanout.start([i.event for i in items if i.event is not None])
+        for item in items:
+            item.fanout = True
 
     async def make_released(self, entries: Sequence[HeldEntry]) -> None:
         """Make (or move, or stop) notifications released from quiet hours: the releaser's
@@ -95,8 +115,8 @@ class Pipeline:
         # the producer move their held notifications to now, and a cached copy from before
         # (up to HERALD_CONFIG_TTL_SECONDS old) would hold them again until the old end (the
         # fault suite's held-through-restarts met it every time).
-        self._maker.forget_users({(e.tenant_id, e.user_id) for e in entries})
-        await self._maker.make([i for i in items if i.reason is None], gated=False)
+        self.maker.forget_users({(e.tenant_id, e.user_id) for e in entries})
+        await self.maker.make([i for i in items if i.reason is None], gated=False)
         await asyncio.gather(*(
             dead_letter_event(self._dead_letters, i.dead_body or i.body,
                               i.event_id or "", i.reason, i.detail)
@@ -129,6 +149,8 @@ class Pipeline:
     def _account(self, item: Item) -> str:
         """The event's outcome (a label of ``EVENTS``), logged unless it is the usual one."""
         mark_outcome(self._tracer, item)
+        if item.fanout:
+            return "fanout"
         if item.buffered and item.reason is None:
             return "notified"
         event_id = item.event_id

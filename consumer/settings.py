@@ -49,6 +49,13 @@ class ConsumerSettings(StoreSettings, RetrySettings):
     herald_release_batch: int = Field(500, ge=1, le=100_000)
     herald_release_interval_seconds: float = Field(1.0, gt=0, le=60)
     herald_release_claim_seconds: float = Field(60.0, gt=0, le=3600)
+    # Fan-out of a topic event (issue 20, consumer/fanout.py): subscribers per chunk (the
+    # most user settings one store read answers), unacked chunks this process holds at once
+    # (its second channel: one-recipient events never wait behind a fan-out), and how long a
+    # chunk's publisher holds its claim before a redelivered chunk may publish it again.
+    fanout_page_size: int = Field(500, ge=1, le=1000)
+    fanout_prefetch: int = Field(2, ge=1, le=100)
+    fanout_lease_seconds: float = Field(10.0, gt=0, le=600)
     # retry_max_seconds (RetrySettings): backoff while Redis or RabbitMQ do not answer;
     # shutdown_timeout_seconds: the base's.
 

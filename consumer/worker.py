@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
 import aio_pika
 from aio_pika.abc import (
@@ -34,9 +35,8 @@ from common.logs import get_logger
 from common.retry import GaveUp, Retrier
 from consumer.acks import CumulativeAcker
 from consumer.metrics import BATCH_SECONDS, BATCH_SIZE, count_retry
-from consumer.pipeline import Pipeline
 
-__all__ = ["TRANSIENT", "Worker", "live_deliveries"]
+__all__ = ["TRANSIENT", "Handler", "Worker", "live_deliveries"]
 
 log = get_logger(__name__)
 
@@ -69,12 +69,20 @@ def live_deliveries(
     return [m for m in batch if not _channel_closed(m)]
 
 
+class Handler(Protocol):
+    """What the worker hands each batch to: :class:`consumer.pipeline.Pipeline` (events)
+    or :class:`consumer.fanout.ChunkHandler` (fan-out chunks). Raises on a Redis or
+    RabbitMQ failure; every step idempotent."""
+
+    async def handle_batch(self, messages: Sequence[AbstractIncomingMessage]) -> None: ...
+
+
 class Worker:
     def __init__(
         self,
         connection: AbstractRobustConnection,
         queue: AbstractQueue,
-        pipeline: Pipeline,
+        pipeline: Handler,
         prefetch: int,
         retry_max_seconds: float,
         ack_delay_seconds: float = 0.0,
@@ -94,7 +102,7 @@ class Worker:
 
     async def start(self) -> None:
         self._consumer_tag = await self._queue.consume(self._inbox.put, no_ack=False)
-        self._loop_task = asyncio.create_task(self._run(), name="consumer-loop")
+        self._loop_task = asyncio.create_task(self._run(), name=f"consumer-loop-{self._queue.name}")
 
     async def hold(self, holding: bool) -> None:
         """Stop taking deliveries (``True``: they wait in RabbitMQ) or take them again

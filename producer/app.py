@@ -57,6 +57,7 @@ from producer.site.pages import demo_routes
 from producer.site.sdk import sdk_routes
 from producer.store_holder import StoreHolder
 from producer.topics.access import admin_tenant
+from producer.topics.fanouts import fanout_routes
 from producer.topics.routes import topic_routes
 from producer.users.held import rescheduler
 from producer.users.routes import user_routes
@@ -133,6 +134,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *user_routes(holder, gate.tenant_and_user, config, settings.max_body_bytes,
                      rescheduler(redis, settings.names.keys)),
         *topic_routes(holder, admin_tenant(door, holder), settings.max_body_bytes),
+        *fanout_routes(redis, settings.names.keys, door),
         *console_routes(console),
     ]
     declared += docs_routes(declared)

@@ -128,6 +128,20 @@ class BufferKeys:
         ``{key id}`` keeps it on one Cluster slot (the script touches only this key)."""
         return f"{self.prefix}:tb:{{{key_id}}}"
 
+    # --- one fan-out (issue 20) ----------------------------------------------------------
+    def fanout_key(self, tenant_id: str, event_id: str) -> str:
+        """HASH, one topic event's fan-out (:mod:`common.buffer.fanout`): its state, start,
+        the event as taken, its progress, and one ``p:N`` field per page recorded. The tag
+        ``{tenant:event}`` keeps it and its chunk markers on one Cluster slot."""
+        return f"{self.prefix}:fanout:{{{tenant_id}:{event_id}}}"
+
+    def fanout_chunk_marker(self, tenant_id: str, event_id: str, after: str) -> str:
+        """STRING, the marker of the chunk of one fan-out that starts after user ``after``
+        (``^`` for the first): ``pending`` while one holder publishes it (with a lease),
+        ``done`` once RabbitMQ confirmed it, so a redelivered chunk never publishes a second
+        successor."""
+        return f"{self.prefix}:fanoutc:{{{tenant_id}:{event_id}}}:{after}"
+
     # --- global ---------------------------------------------------------------------------
     @property
     def expiry_index(self) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.fanout import run_fanout_fault
 from tests.faults.run import run_fault
 from tests.faults.scenarios import FAULTS
 
@@ -36,3 +37,16 @@ async def test_nothing_accepted_is_lost_or_stored_twice(fault: str, tmp_path: Pa
         assert report.joined >= 200, report.row()
     if fault == "preferences-under-restart":
         assert report.muted >= 90, report.row()  # 3 users of 10 turned LIKE off
+
+
+@pytest.mark.timeout(300)
+async def test_a_fanout_survives_consumer_kills_mid_way_and_on_its_last_chunk(
+        tmp_path: Path) -> None:
+    """Issue 20: the consumer killed in the middle of a fan-out and again while its last
+    chunk is in flight; every subscriber's notification stored once."""
+    report = await run_fanout_fault(tmp_path)
+    print(report.row())
+    assert report.lost == 0, report.row()
+    assert report.duplicated == 0, report.row()
+    assert report.actor_notified == 0, report.row()
+    assert report.stored == report.subscribers, report.row()

@@ -58,7 +58,7 @@ async def queue_depth(channel: AbstractChannel, queue_name: str) -> int:
 async def delete_topology(connection: AbstractConnection, names: Names) -> None:
     """Delete a prefix's queues and exchanges; a channel per step, since a failed step closes
     its channel."""
-    for queue in (names.notify_queue, names.dead_letter_queue):
+    for queue in (names.notify_queue, names.dead_letter_queue, names.fanout_queue):
         async with connection.channel() as channel:
             await channel.queue_delete(queue)
     for exchange in (names.events_exchange, names.dead_letter_exchange):

@@ -75,6 +75,7 @@ def test_no_redis_schema_outside_the_owner() -> None:
 def test_every_script_lives_in_the_owner_as_a_lua_file() -> None:
     scripts = sorted(p.stem for p in (OWNER / "scripts").glob("*.lua"))
     assert scripts == ["ack", "admit", "buffer", "claim", "digest", "done", "erase", "expire",
+                       "fanout_begin", "fanout_cancel", "fanout_claim", "fanout_page",
                        "fold", "hold", "index_erasure", "lease", "move", "newest", "release",
                        "replay", "take", "trace", "unhold"]
 

@@ -31,6 +31,10 @@ __all__ = [
     "DONE",
     "ERASE",
     "EXPIRE",
+    "FANOUT_BEGIN",
+    "FANOUT_CANCEL",
+    "FANOUT_CLAIM",
+    "FANOUT_PAGE",
     "FOLD",
     "HOLD",
     "INDEX_ERASURE",
@@ -80,8 +84,13 @@ DONE = _load("done")
 MOVE = _load("move")
 UNHOLD = _load("unhold")
 DIGEST = _load("digest")
+FANOUT_BEGIN = _load("fanout_begin")
+FANOUT_CLAIM = _load("fanout_claim")
+FANOUT_PAGE = _load("fanout_page")
+FANOUT_CANCEL = _load("fanout_cancel")
 SCRIPTS = (ADMIT, BUFFER, ACK, EXPIRE, REPLAY, NEWEST, LEASE, RELEASE, ERASE, FOLD,
-           INDEX_ERASURE, TAKE, TRACE, HOLD, CLAIM, DONE, MOVE, UNHOLD, DIGEST)
+           INDEX_ERASURE, TAKE, TRACE, HOLD, CLAIM, DONE, MOVE, UNHOLD, DIGEST, FANOUT_BEGIN,
+           FANOUT_CLAIM, FANOUT_PAGE, FANOUT_CANCEL)
 
 
 @dataclass
