@@ -82,6 +82,8 @@ TAGS: list[Operation] = [
     {"name": "users", "description": "A user's profile (locale, time zone) and "
                                      "preferences (per type, quiet hours): the user's "
                                      "token, or a tenant key."},
+    {"name": "topics", "description": "Topics: who is subscribed to what, and the progress "
+                                      "and cancel of a topic event's fan-out."},
     {"name": "operations", "description": "Probes and metrics."},
     {"name": "pages", "description": "HTML pages and this document."},
     {"name": "sdk", "description": "The JavaScript SDK and web component, as ES "
