@@ -14,7 +14,7 @@ from aio_pika.abc import AbstractChannel
 from common.naming import Names
 from common.store.sqlite import SqliteStore
 from tests.support.amqp import publish_raw
-from tests.support.events import event_body
+from tests.support.events import buffered, event_body
 from tests.support.keys import headers, make_key
 from tests.support.processes import Service
 from tests.support.timing import eventually
@@ -96,3 +96,28 @@ async def test_progress_cancel_and_who_may_ask(
         late = await api.delete("/v1/fanouts/post-2")
         assert late.status_code == 409
         assert late.json()["error"] == "conflict"
+
+
+async def test_through_the_api_subscribe_post_a_topic_event_and_follow_its_progress(
+    services: Callable[..., Service], redis: Any, names: Names,
+) -> None:
+    producer = await services("producer").start()
+    await services("consumer", FANOUT_PAGE_SIZE="2").start()
+    async with httpx.AsyncClient(base_url=producer.url, headers=producer.headers) as api:
+        bulk = await api.post(f"/v1/topics/{TOPIC}/subscribers",
+                              json={"add": ["alice", "bob", "carol", "dave", "erin"]})
+        assert bulk.status_code == 200, bulk.text
+        sent = await api.post("/v1/events", json={"type": "SYSTEM", "actorId": "alice",
+                                                  "topic": TOPIC, "text": "alice posted"})
+        assert sent.status_code == 202, sent.text
+        event_id = sent.json()["eventId"]
+
+        async def progress() -> dict[str, Any]:
+            return dict((await api.get(f"/v1/fanouts/{event_id}")).json())
+
+        done = await eventually(progress, lambda p: p.get("state") == "done")
+    assert (done["made"], done["topic"]) == (4, TOPIC)  # everyone but the actor
+    for user in ("bob", "carol", "dave", "erin"):
+        [note] = (await buffered(redis, names, user)).values()
+        assert (note["eventId"], note["message"]) == (event_id, "alice posted")
+    assert await buffered(redis, names, "alice") == {}
