@@ -189,7 +189,7 @@ def mark_ok(mark: Mark, marked: Sequence[str] | None, unknown: Sequence[str], ch
                          "unknown": list(unknown), "changed": changed, "seq": seq}).decode()
 
 
-_STATE_FIELDS = ("seq", "mark", "notificationIds", "all", "unseen", "unread")
+_STATE_FIELDS = ("seq", "mark", "notificationIds", "all", "at", "unseen", "unread")
 
 
 def inbox_state_frame(state: object) -> str | None:
@@ -202,7 +202,8 @@ def inbox_state_frame(state: object) -> str | None:
                for n in (seq, unseen, unread)):
         return None
     ids = state.get("notificationIds")
-    if not (ids is None or isinstance(ids, list)) or state.get("mark") not in _MARK_NAMES:
+    if not (ids is None or isinstance(ids, list)) or state.get("mark") not in _MARK_NAMES \
+            or not isinstance(state.get("at"), str):
         return None
     return orjson.dumps({"type": "INBOX_STATE", **{k: state.get(k) for k in _STATE_FIELDS},
                          "all": ids is None}).decode()

@@ -57,8 +57,8 @@ async def test_two_tabs_agree(services: Callable[..., Service], channel: Abstrac
                   "unknown": ["nope"], "changed": 1, "seq": ok["seq"]}
     mine, theirs = await next_of(left, "INBOX_STATE"), await next_of(right, "INBOX_STATE")
     assert mine == theirs == {"type": "INBOX_STATE", "seq": ok["seq"], "mark": "read",
-                              "notificationIds": [ids[0]], "all": False, "unseen": 2,
-                              "unread": 2}
+                              "notificationIds": [ids[0]], "all": False, "at": mine["at"],
+                              "unseen": 2, "unread": 2}
     assert ids[0] not in await buffered(redis, names, "bob")  # a mark acknowledges
 
     await right.send({"type": "MARK_ALL", "mark": "seen"})

@@ -127,9 +127,9 @@ def test_inbox_state_frames_from_the_live_message() -> None:
     frame = protocol.inbox_state_frame(state)
     assert frame is not None
     assert orjson.loads(frame) == {"type": "INBOX_STATE", "seq": 4, "mark": "read",
-                                   "notificationIds": ["a"], "all": False, "unseen": 1,
-                                   "unread": 2}
+                                   "notificationIds": ["a"], "all": False,
+                                   "at": "2026-01-02T03:04:05.000Z", "unseen": 1, "unread": 2}
     for bad in (None, [], {**state, "seq": "4"}, {**state, "unseen": -1},
                 {**state, "mark": "loved"}, {**state, "notificationIds": "a"},
-                {**state, "unread": True}):
+                {**state, "unread": True}, {**state, "at": None}):
         assert protocol.inbox_state_frame(bad) is None

@@ -408,7 +408,7 @@ def test_version_of_reads_the_key_never_text_in_a_string() -> None:
 
 # --- inbox states (issue 20) ---------------------------------------------------------------
 STATE = ('{"type":"INBOX_STATE","seq":2,"mark":"seen","notificationIds":null,"all":true,'
-         '"unseen":0,"unread":1}')
+         '"at":"2026-01-02T03:04:05.000Z","unseen":0,"unread":1}')
 
 
 def test_a_mark_asks_for_the_mark_and_is_answered_mark_ok() -> None:
