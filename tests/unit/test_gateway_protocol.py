@@ -129,6 +129,7 @@ def test_inbox_state_frames_from_the_live_message() -> None:
     assert orjson.loads(frame) == {"type": "INBOX_STATE", "seq": 4, "mark": "read",
                                    "notificationIds": ["a"], "all": False,
                                    "at": "2026-01-02T03:04:05.000Z", "unseen": 1, "unread": 2}
+    bad: object
     for bad in (None, [], {**state, "seq": "4"}, {**state, "unseen": -1},
                 {**state, "mark": "loved"}, {**state, "notificationIds": "a"},
                 {**state, "unread": True}, {**state, "at": None}):
