@@ -20,6 +20,7 @@ import random
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,10 @@ class Tab:
     async def ack(self, ids: list[str]) -> None:
         if ids:
             await self.client.send({"type": "ACK", "notificationIds": ids})
+
+
+async def states_of(tab: Tab) -> list[dict[str, Any]]:
+    return tab.states
 
 
 def truth(db: Path, user: str) -> tuple[int, int, int]:
@@ -153,9 +158,10 @@ async def test_counts_stay_exact_under_marks_arrivals_acks_and_expiry(
         # settle: nothing pending (ACKed, marked or expired), every notification a row
         made = ROUNDS * PER_ROUND
         for user in USERS:
-            await eventually(lambda u=user: redis.zcard(names.keys.pending_index("default", u)),
-                             lambda n: n == 0, timeout=scaled(TTL_SECONDS) + 30)
-            await eventually(lambda u=user: asyncio.to_thread(truth, db, u),
+            index = names.keys.pending_index("default", user)
+            await eventually(partial(redis.zcard, index), lambda n: n == 0,
+                             timeout=scaled(TTL_SECONDS) + 30)
+            await eventually(partial(asyncio.to_thread, truth, db, user),
                              lambda t: t[0] == made, timeout=30)
         for user in USERS:
             rows, unseen, unread = truth(db, user)
@@ -168,7 +174,7 @@ async def test_counts_stay_exact_under_marks_arrivals_acks_and_expiry(
             one, two = tabs[user]
             await one.mark("seen", ["none-of-theirs"])
             for tab in (one, two):
-                await eventually(lambda t=tab: asyncio.sleep(0, t.states),
+                await eventually(partial(states_of, tab),
                                  lambda s: bool(s) and s[-1]["notificationIds"] == [],
                                  timeout=30)  # the ids marked: none were theirs
                 last = tab.states[-1]
