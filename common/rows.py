@@ -97,9 +97,13 @@ def merge(stored: Row, incoming: Row) -> Row:
       notification unseen, unread and unarchived again** (the marks of an older version do
       not cover the newer text; new activity comes back to the inbox and to the badge). An
       older version changes neither the body nor the states.
-    * **Same version**: each of ``seen_ms``, ``read_ms``, ``archived_ms`` once set is kept
-      (else taken from ``incoming``); the body follows the status rule. (Unarchiving is not
-      an upsert: the store's ``mark`` clears ``archived_ms``.)
+    * **Same version**: ``seen_ms`` and ``read_ms`` once set are kept (else taken from
+      ``incoming``); ``archived_ms`` is the stored row's, set or not — only an insert takes
+      it from the row written. The one writer of an archived row is a mark of a pending
+      notification: its row is upserted at once (:mod:`common.inbox`) and its stream entry
+      upserted again later by the persister; an unarchive (the store's ``mark``, which
+      clears ``archived_ms``) between the two must not be undone by the second. The body
+      follows the status rule.
     """
     new_v, old_v = version_of(incoming), version_of(stored)
     kept = stored.status == _ACKED and incoming.status != _ACKED
@@ -112,7 +116,7 @@ def merge(stored: Row, incoming: Row) -> Row:
                              seen_ms=stored.seen_ms, archived_ms=stored.archived_ms)
     return base._replace(read_ms=_first(stored.read_ms, incoming.read_ms),
                          seen_ms=_first(stored.seen_ms, incoming.seen_ms),
-                         archived_ms=_first(stored.archived_ms, incoming.archived_ms))
+                         archived_ms=stored.archived_ms)
 
 
 def _first(stored: int | None, incoming: int | None) -> int | None:

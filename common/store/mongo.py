@@ -15,7 +15,8 @@ Writes: one unordered ``bulk_write`` of ``UpdateOne(upsert=True)`` per call. The
 ``{_id, tenantId, userId}`` (an id stored for another user never matches, and on a sharded
 collection the filter carries the shard key); the update is a pipeline whose ``$cond`` keeps
 every field of a stored ``acked`` document when the new status is not ``acked``, and whose
-``$ifNull`` keeps ``seenAt``, ``readAt`` and ``archivedAt``; a body of a higher ``version``
+``$ifNull`` keeps ``seenAt`` and ``readAt`` (``archivedAt``: the stored one, set or not; an
+insert takes the row's); a body of a higher ``version``
 (a digest's update) wins ``message``/``count``/``actors``/``version`` and the three states
 (:func:`common.rows.merge`).
 Every value goes in as ``$literal``, so a message that starts
@@ -73,6 +74,8 @@ USER_SETTINGS = "user_settings"
 DUPLICATE_KEY = 11000
 INDEX_OPTIONS_CONFLICT = 85
 _KEPT_IF_ACKED = {"$eq": ["$status", Status.ACKED.value]}
+_NEW_DOC = {"$eq": [{"$ifNull": ["$status", None]}, None]}
+"""The upsert is inserting (the document has no status yet)."""
 _VERSIONED = ("message", "count", "actors", "version")
 """The fields a digest's update changes: a higher ``version`` wins them."""
 
@@ -107,9 +110,11 @@ def upsert_op(row: Row) -> UpdateOne:
     for name, ms in (("readAt", row.read_ms), ("seenAt", row.seen_ms),
                      ("archivedAt", row.archived_ms)):
         at = from_ms(ms) if ms is not None else None
+        # archivedAt of the same version: only an insert takes it (common.rows.merge)
+        same = {"$cond": [_NEW_DOC, {"$literal": at}, f"${name}"]} if name == "archivedAt" \
+            else {"$ifNull": [f"${name}", {"$literal": at}]}
         stage[name] = {"$cond": [newer, {"$literal": at},
-                                 {"$cond": [older, f"${name}",
-                                            {"$ifNull": [f"${name}", {"$literal": at}]}]}]}
+                                 {"$cond": [older, f"${name}", same]}]}
     owner = {"_id": row.id, "tenantId": row.tenant_id, "userId": row.user_id}
     return UpdateOne(owner, [{"$set": stage}], upsert=True)
 

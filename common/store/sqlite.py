@@ -30,8 +30,9 @@ next batch meanwhile; ``executemany`` took the GIL back for every row, so the tw
 kept waiting on each other. The merge rule is SQL, applied row by row in the array's order:
 ``INSERT ... ON CONFLICT(id) DO UPDATE ... WHERE`` skips the update when the stored row is
 ``acked`` and the new one is not, or belongs to another tenant or user, and keeps
-``read_ms`` once set — but a body of a higher ``version`` (a digest's update) wins, with its
-``read_ms`` (:func:`common.rows.merge`). Retention: :meth:`SqliteStore.prune` deletes rows
+``read_ms`` and ``seen_ms`` once set, and ``archived_ms`` as stored — but a body of a
+higher ``version`` (a digest's update) wins, with its states (:func:`common.rows.merge`).
+Retention: :meth:`SqliteStore.prune` deletes rows
 whose status is older than ``STORE_RETENTION_DAYS``, ``PRUNE_CHUNK`` rows per transaction so
 that no reader or writer waits long; the persister calls it on a timer.
 """
@@ -170,8 +171,7 @@ ON CONFLICT (id) DO UPDATE SET
                    WHEN {new_v} < {old_v} THEN notifications.seen_ms
                    ELSE COALESCE(notifications.seen_ms, excluded.seen_ms) END,
     archived_ms = CASE WHEN {new_v} > {old_v} THEN excluded.archived_ms
-                       WHEN {new_v} < {old_v} THEN notifications.archived_ms
-                       ELSE COALESCE(notifications.archived_ms, excluded.archived_ms) END,
+                       ELSE notifications.archived_ms END,
     body = CASE WHEN {new_v} > {old_v} THEN excluded.body
                 WHEN {new_v} < {old_v} THEN notifications.body
                 WHEN {kept} THEN notifications.body ELSE excluded.body END

@@ -14,7 +14,7 @@ from common.millis import to_ms, truncate
 from common.models import EventType, Notification, Priority
 from common.preferences import QuietHours, UserSettings
 from common.records import InboxCounts, Mark, Status, StoredNotification
-from common.rows import row_of
+from common.rows import make_row, row_of
 from common.store import MAX_PAGE, InvalidCursor, Store
 from common.store.base import MAX_EXPORT, MAX_SETTINGS_USERS
 from common.store.cursor import encode_cursor
@@ -680,3 +680,16 @@ async def test_states_given_with_a_row_are_stored(store: Store) -> None:
     record = rec(n).model_copy(update={"seenAt": seen, "readAt": read})
     await store.upsert_many([record])
     assert await states(store, n.id) == (truncate(seen), truncate(read), None)
+
+
+async def test_an_unarchive_is_not_undone_by_the_same_entry_upserted_again(store: Store) -> None:
+    """A pending notification marked archived is upserted at once (common/inbox.py) and
+    again when the persister reaches its stream entry; an unarchive between the two stays."""
+    n = note()
+    at = BASE + timedelta(minutes=1)
+    archived = make_row(n, Status.ACKED.value, to_ms(at), to_ms(at), to_ms(at), to_ms(at))
+    await store.upsert_rows([archived])
+    assert (await states(store, n.id))[2] == truncate(at)
+    assert await store.mark("t1", "u1", [n.id], Mark.UNARCHIVED, at) == [n.id]
+    await store.upsert_rows([archived])  # the persister, later
+    assert await states(store, n.id) == (truncate(at), truncate(at), None)

@@ -56,8 +56,9 @@ def merge(older: StoredNotification, newer: StoredNotification) -> StoredNotific
     kept, and one that comes with an ``expired`` record is taken even when the stored row is
     ``acked`` (a mark-read of a stored notification carries the status it read). A higher
     ``version`` (a digest's update) wins the notification and its states (unseen, unread,
-    unarchived again); an older one changes neither. ``seenAt`` and ``archivedAt`` follow
-    ``readAt``'s rule."""
+    unarchived again); an older one changes neither. ``seenAt`` follows ``readAt``'s rule;
+    ``archivedAt`` is the stored one's (only an insert takes it from the record written: an
+    unarchive is never undone by an entry upserted again)."""
     kept = older if older.status is Status.ACKED and newer.status is not Status.ACKED else newer
     if newer.notification.version > older.notification.version:
         return kept.model_copy(update={"notification": newer.notification,
@@ -65,4 +66,6 @@ def merge(older: StoredNotification, newer: StoredNotification) -> StoredNotific
     if newer.notification.version < older.notification.version:
         return kept.model_copy(update={"notification": older.notification,
                                        **{k: getattr(older, k) for k in _STATES}})
-    return kept.model_copy(update={k: getattr(older, k) or getattr(newer, k) for k in _STATES})
+    return kept.model_copy(update={"seenAt": older.seenAt or newer.seenAt,
+                                   "readAt": older.readAt or newer.readAt,
+                                   "archivedAt": older.archivedAt})
