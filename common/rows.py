@@ -9,8 +9,9 @@ re-validating a model per record cost the persister a third of its time.
 Rows come from a validated :class:`~common.models.Notification` (:func:`make_row`), from a
 :class:`~common.records.StoredNotification` (:func:`row_of`, the read API and tests) or from
 a persist-stream entry (``persister.entries``). :func:`merge` is the upsert rule (acked
-is never downgraded, ``readAt`` is kept, a higher ``version`` wins the body and marks it
-unread again) on rows; :func:`collapse` applies it to a batch.
+is never downgraded, ``seenAt``/``readAt``/``archivedAt`` are kept, a higher ``version`` wins
+the body and makes it unseen, unread and unarchived again) on rows; :func:`collapse` applies
+it to a batch.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class Row(NamedTuple):
     """Every field of the notification (``None`` for an absent optional one), as validated,
     enums as their plain string values; ``createdAt`` and ``expiresAt`` are UTC ``datetime``
     cut to the millisecond. Not to be changed: nothing copies it."""
+    seen_ms: int | None = None
+    archived_ms: int | None = None
+    """The inbox states beside ``read_ms`` (issue 20, :mod:`common.records`); last, so that
+    the fields before keep their places (the SQLite batch reads them by position)."""
 
 
 def _cut(value: datetime) -> datetime:
@@ -51,7 +56,8 @@ def _cut(value: datetime) -> datetime:
 
 
 def make_row(
-    notification: Notification, status: str, status_ms: int, read_ms: int | None = None
+    notification: Notification, status: str, status_ms: int, read_ms: int | None = None,
+    seen_ms: int | None = None, archived_ms: int | None = None,
 ) -> Row:
     """The row of a validated notification (its timestamps are cut to the millisecond here)."""
     # A model's fields are its __dict__ (pydantic v2); dict(model) would first look for a
@@ -62,12 +68,16 @@ def make_row(
     created = fields["createdAt"] = _cut(notification.createdAt)
     fields["expiresAt"] = _cut(notification.expiresAt)
     return Row(notification.id, notification.tenantId, notification.userId, to_ms(created),
-               status, status_ms, read_ms, fields)
+               status, status_ms, read_ms, fields, seen_ms, archived_ms)
+
+
+def _ms(value: datetime | None) -> int | None:
+    return to_ms(value) if value is not None else None
 
 
 def row_of(record: StoredNotification) -> Row:
-    read_ms = to_ms(record.readAt) if record.readAt is not None else None
-    return make_row(record.notification, record.status.value, to_ms(record.statusAt), read_ms)
+    return make_row(record.notification, record.status.value, to_ms(record.statusAt),
+                    _ms(record.readAt), _ms(record.seenAt), _ms(record.archivedAt))
 
 
 def version_of(row: Row) -> int:
@@ -83,21 +93,34 @@ def merge(stored: Row, incoming: Row) -> Row:
     * **Status**: ``acked`` is never replaced by another status.
     * **Version** (digests, :mod:`common.buffer.digest`): the body of the higher ``version``
       wins — its ``message``, ``count``, ``actors`` and ``version``, whatever the statuses —
-      and its ``read_ms`` with it: **an update marks the notification unread again** (the
-      read of an older version does not cover the newer text). An older version changes
-      neither the body nor ``read_ms``.
-    * **Same version**: ``read_ms`` once set is kept (else taken from ``incoming``); the body
+      and its ``seen_ms``, ``read_ms`` and ``archived_ms`` with it: **an update makes the
+      notification unseen, unread and unarchived again** (the marks of an older version do
+      not cover the newer text; new activity comes back to the inbox and to the badge). An
+      older version changes neither the body nor the states.
+    * **Same version**: ``seen_ms`` and ``read_ms`` once set are kept (else taken from
+      ``incoming``); ``archived_ms`` is the stored row's, set or not — only an insert takes
+      it from the row written. The one writer of an archived row is a mark of a pending
+      notification: its row is upserted at once (:mod:`common.inbox`) and its stream entry
+      upserted again later by the persister; an unarchive (the store's ``mark``, which
+      clears ``archived_ms``) between the two must not be undone by the second. The body
       follows the status rule.
     """
     new_v, old_v = version_of(incoming), version_of(stored)
     kept = stored.status == _ACKED and incoming.status != _ACKED
     base = stored if kept else incoming
     if new_v > old_v:
-        return base._replace(notification=incoming.notification, read_ms=incoming.read_ms)
+        return base._replace(notification=incoming.notification, read_ms=incoming.read_ms,
+                             seen_ms=incoming.seen_ms, archived_ms=incoming.archived_ms)
     if new_v < old_v:
-        return base._replace(notification=stored.notification, read_ms=stored.read_ms)
-    return base._replace(read_ms=stored.read_ms if stored.read_ms is not None
-                         else incoming.read_ms)
+        return base._replace(notification=stored.notification, read_ms=stored.read_ms,
+                             seen_ms=stored.seen_ms, archived_ms=stored.archived_ms)
+    return base._replace(read_ms=_first(stored.read_ms, incoming.read_ms),
+                         seen_ms=_first(stored.seen_ms, incoming.seen_ms),
+                         archived_ms=stored.archived_ms)
+
+
+def _first(stored: int | None, incoming: int | None) -> int | None:
+    return stored if stored is not None else incoming
 
 
 def collapse(rows: Iterable[Row]) -> list[Row]:

@@ -143,7 +143,9 @@ class NotificationOut(Notification):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
     status: Status
+    seenAt: AwareDatetime | None
     readAt: AwareDatetime | None
+    archivedAt: AwareDatetime | None
 
 
 class NotificationPage(_Closed):

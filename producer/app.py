@@ -48,6 +48,7 @@ from producer.ingest.publisher import Publisher
 from producer.ingest.seed import seed_routes
 from producer.probes import probes
 from producer.reads.history import History
+from producer.reads.marks import mark_routes
 from producer.reads.privacy import privacy_routes
 from producer.reads.routes import Gate, read_routes
 from producer.reads.tokens import token_routes
@@ -122,6 +123,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *event_routes(ingest, settings, limiter, door),
         *seed_routes(ingest, limiter, door),
         *read_routes(history, gate),
+        *mark_routes(history, gate),
         *privacy_routes(redis, settings.names, holder, gate.tenant_and_user,
                         settings.erasure_tombstone_seconds),
         *probes(readiness),

@@ -35,6 +35,7 @@ from common.catalog import (
     MAX_DIGEST_WINDOW_SECONDS,
     QuietHoursRule,
 )
+from common.inbox import MAX_MARK_IDS
 from common.models import (
     MAX_DATA_BYTES,
     MAX_DATA_DEPTH,
@@ -414,3 +415,21 @@ class SubscribersIn(_Body):
         if both:
             raise ValueError(f"{sorted(both)[0]!r} is both in add and in remove")
         return self
+
+
+MarkName = Literal["seen", "read", "archived", "unarchived"]
+"""The marks of :class:`common.records.Mark` (issue 20)."""
+
+
+class MarkIn(_Body):
+    """``POST /v1/users/{userId}/notifications/marks``."""
+
+    mark: MarkName = Field(description="`seen`, `read` (implies seen), `archived` (implies "
+                                       "read and seen) or `unarchived` (stays read).")
+    notificationIds: list[Id] = Field(min_length=1, max_length=MAX_MARK_IDS)
+
+
+class MarkAllIn(_Body):
+    """``POST /v1/users/{userId}/notifications/marks/all``."""
+
+    mark: MarkName

@@ -16,11 +16,13 @@ from common.logs import get_logger
 from common.redis_pool import open_redis
 from common.redis_watch import RedisMemoryWatch
 from common.service import stop_on_signals
+from common.store.holder import StoreHolder
 from common.telemetry import Presence, Tracer, start_telemetry
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import GuardedConnection
 from ws_gateway.handler import Handler
 from ws_gateway.hub import Hub
+from ws_gateway.marks import Marks
 from ws_gateway.settings import GatewaySettings
 
 __all__ = ["WS_PATHS", "serve_gateway"]
@@ -71,7 +73,12 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     pending = PendingStore(redis, settings.names.keys)
     verifier = Verifier.from_settings(settings)
     acks = AckBatcher(pending)
-    handler = Handler(settings, verifier, hub, pending, acks, tracer, presence)
+    # The inbox marks (MARK / MARK_ALL) need the store; opened in the background, never
+    # waited for: delivery and ACKs do not depend on it.
+    store = StoreHolder(settings.store_url, settings.store_retention_days)
+    await store.start(wait_seconds=0)
+    marks = Marks(redis, settings.names.keys, store)
+    handler = Handler(settings, verifier, hub, pending, acks, tracer, presence, marks)
 
     readiness = Readiness()
     readiness.add("redis", redis.ping)
@@ -115,6 +122,7 @@ async def serve_gateway(settings: GatewaySettings) -> None:
         except TimeoutError:
             log.warning("drain timed out")
     await acks.close()
+    await store.close()
     await hub.close()
     await memory.stop()
     await telemetry.close()

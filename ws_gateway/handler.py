@@ -5,8 +5,9 @@ What each bad input gets (see the README's close codes):
 * no AUTH within ``AUTH_TIMEOUT_SECONDS`` → ``ERROR AUTH_TIMEOUT``, close 4002;
 * a first frame that is not AUTH → ``ERROR AUTH_REQUIRED``, close 4001;
 * a token that is invalid, expired or forged → ``ERROR AUTH_*``, close 4003;
-* after AUTH, a frame that is not JSON, not an object, of unknown type, binary, or a bad ACK →
-  an ``ERROR`` frame, nothing changed; more than ``MAX_BAD_FRAMES`` of them → close 1008;
+* after AUTH, a frame that is not JSON, not an object, of unknown type, binary, a bad ACK or
+  a bad MARK / MARK_ALL → an ``ERROR`` frame, nothing changed; more than ``MAX_BAD_FRAMES``
+  of them → close 1008;
 * a frame over ``MAX_FRAME_BYTES`` → close 1009, invalid UTF-8 → close 1007 (both by the
   websockets library, for that connection only; the process and other clients carry on);
 * a connection over ``MAX_CONNECTIONS``, ``MAX_UNAUTHENTICATED`` or
@@ -36,10 +37,12 @@ from ws_gateway.guard import (
     peer_host,
 )
 from ws_gateway.hub import Hub
+from ws_gateway.marks import Marks
 from ws_gateway.metrics import AUTH_FAILURES, CLOSES, CONNECTIONS, UNAUTHENTICATED
 from ws_gateway.session import Session
 from ws_gateway.session_core import (
     Action,
+    ApplyMark,
     Close,
     FlushAck,
     Limits,
@@ -67,6 +70,7 @@ class Handler:
     def __init__(
         self, settings: GatewaySettings, verifier: Verifier, hub: Hub, pending: PendingStore,
         acks: AckBatcher, tracer: Tracer | None = None, presence: Presence | None = None,
+        marks: Marks | None = None,
     ) -> None:
         self._settings = settings
         self._limits = limits_of(settings)
@@ -76,6 +80,7 @@ class Handler:
         self._hub = hub
         self._pending = pending
         self._acks = acks
+        self._marks = marks
         self.admission: Admission[ServerConnection] = Admission(
             settings.max_connections, settings.max_unauthenticated,
             settings.max_connections_per_address)
@@ -135,7 +140,7 @@ class Handler:
 
     async def _serve(self, ws: ServerConnection, core: SessionCore, identity: Identity) -> None:
         session = Session(ws, identity, core, self._pending, self._acks,
-                          self._settings.close_timeout_seconds, self._tracer)
+                          self._settings.close_timeout_seconds, self._tracer, self._marks)
         channel = self._settings.names.keys.live_channel(identity.tenant_id, identity.user_id)
         await self._hub.join(channel, session)
         CONNECTIONS.inc()
@@ -168,8 +173,11 @@ class Handler:
             except ConnectionClosedOK:
                 return
             actions = session.core.receive(data)
-            while actions and isinstance(actions[0], FlushAck):
-                actions = await session.ack(actions[0].ids) + actions[1:]
+            while actions and isinstance(actions[0], FlushAck | ApplyMark):
+                first = actions[0]
+                answer = (await session.ack(first.ids) if isinstance(first, FlushAck)
+                          else await session.mark(first))
+                actions = answer + actions[1:]
             if not await self._carry_out(ws, actions):
                 return
 

@@ -5,6 +5,12 @@ A user's channel is subscribed while at least one of their connections is on thi
 reads the pending notifications cannot miss one published in between (the gap the seed had).
 If the pub/sub connection breaks, the hub reconnects with backoff, subscribes again and asks
 every member to replay, since anything published meanwhile was not received.
+
+A live message is a notification's JSON, or ``{"inbox": {...}}`` (:mod:`common.inbox`: a mark
+of the user's, announced with its ``seq`` and counts): made into one ``INBOX_STATE`` frame
+(:func:`ws_gateway.protocol.inbox_state_frame`) and handed to every member of the channel. An
+``INBOX_STATE`` lost while the pub/sub connection was down is not replayed: the next mark's
+state supersedes it (its ``seq`` is higher).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from redis.exceptions import RedisError
 from common.logs import get_logger
 from common.redis_pool import as_text
 from common.retry import Retrier
+from ws_gateway.protocol import inbox_state_frame
 
 __all__ = ["Hub", "Member"]
 
@@ -34,6 +41,8 @@ class Member(Protocol):
                 created_s: float | None = None, version: int = 1) -> None: ...
 
     def resync(self) -> None: ...
+
+    def inbox(self, frame: str) -> None: ...
 
 
 class Hub:
@@ -141,6 +150,9 @@ class Hub:
         body = as_text(message["data"])
         try:
             fields = orjson.loads(body)
+            if isinstance(fields, dict) and "inbox" in fields:
+                self._inbox(channel, fields["inbox"])
+                return
             notification_id = fields["id"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             log.warning("unreadable live message dropped", channel=channel)
@@ -151,6 +163,14 @@ class Hub:
             version = 1
         for member in list(self._members.get(channel, ())):
             member.deliver(notification_id, body, created_s, version)
+
+    def _inbox(self, channel: str, state: object) -> None:
+        frame = inbox_state_frame(state)  # once per message, not per member
+        if frame is None:
+            log.warning("unreadable inbox state dropped", channel=channel)
+            return
+        for member in list(self._members.get(channel, ())):
+            member.inbox(frame)
 
     async def close(self) -> None:
         if self._reader is not None:

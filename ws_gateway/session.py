@@ -23,11 +23,21 @@ from websockets.exceptions import ConnectionClosed
 from common.auth import Identity
 from common.buffer.pending import PendingStore
 from common.logs import get_logger
+from common.store.holder import StoreUnavailable
 from common.telemetry.trace import Tracer, event_id_of
 from ws_gateway.ack_batcher import AckBatcher
 from ws_gateway.guard import close_in_background
+from ws_gateway.marks import Marks
 from ws_gateway.metrics import ACKS, CLOSES, DELIVERED, DELIVERY_SECONDS
-from ws_gateway.session_core import Action, Close, Deliver, SessionCore, StartWriter
+from ws_gateway.session_core import (
+    Action,
+    ApplyMark,
+    Close,
+    Deliver,
+    Send,
+    SessionCore,
+    StartWriter,
+)
 
 __all__ = ["Session"]
 
@@ -37,8 +47,8 @@ _DELIVERED = {"live": DELIVERED.labels("live"), "replay": DELIVERED.labels("repl
 
 
 class Session:
-    __slots__ = ("_acks", "_close_timeout", "_pending", "_tracer", "_writer", "core", "identity",
-                 "ws")
+    __slots__ = ("_acks", "_close_timeout", "_marks", "_pending", "_tracer", "_writer", "core",
+                 "identity", "ws")
 
     def __init__(
         self,
@@ -49,6 +59,7 @@ class Session:
         acks: AckBatcher,
         close_timeout: float = 5.0,
         tracer: Tracer | None = None,
+        marks: Marks | None = None,
     ) -> None:
         self.ws = ws
         self.identity = identity
@@ -57,6 +68,7 @@ class Session:
         self._acks = acks
         self._close_timeout = close_timeout
         self._tracer = tracer if tracer is not None else Tracer()  # unstarted: marks nothing
+        self._marks = marks  # None: every mark is answered TRY_AGAIN
         self._writer: asyncio.Task[None] | None = None  # runs while the core has frames to send
 
     # --- called by the hub -----------------------------------------------------------------
@@ -68,6 +80,10 @@ class Session:
     def resync(self) -> None:
         """The live stream had a gap (pub/sub reconnected): replay pending again."""
         self._carry_out(self.core.resync())
+
+    def inbox(self, frame: str) -> None:
+        """An ``INBOX_STATE`` of this user (a mark made anywhere)."""
+        self._carry_out(self.core.inbox(frame))
 
     # --- called by the handler ---------------------------------------------------------------
     def start(self) -> None:
@@ -94,6 +110,20 @@ class Session:
         ACKS.inc(len(acked))
         return self.core.ack_done(acked, unknown)
 
+    async def mark(self, asked: ApplyMark) -> list[Action]:
+        """Makes a MARK / MARK_ALL through :class:`common.inbox.Inbox` (which announces the
+        new state to every connection of the user, this one too), and says what to answer."""
+        try:
+            if self._marks is None:
+                raise StoreUnavailable("this gateway has no store")
+            text = await self._marks.apply(self.identity, asked)
+        except Exception as exc:  # the store away, Redis, or the store's own errors
+            expected = isinstance(exc, StoreUnavailable | RedisError | OSError | TimeoutError)
+            (log.warning if expected else log.error)("mark not recorded",
+                                                     error=repr(exc)[:200])
+            return self.core.mark_failed(asked)
+        return self.core.mark_done(text)
+
     # --- carrying out the core's decisions -------------------------------------------------
     def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:
@@ -110,6 +140,9 @@ class Session:
             while (step := self.core.next_step()) is not None:
                 if isinstance(step, Deliver):
                     await self._send(step)
+                    continue
+                if isinstance(step, Send):
+                    await self.ws.send(step.text)
                     continue
                 batch = await self._pending.replay(self.identity.tenant_id,
                                                    self.identity.user_id)

@@ -2,7 +2,8 @@
 
 Plain values: the core returns them in the order they are to be carried out, and the I/O
 layer (:mod:`ws_gateway.handler`, :mod:`ws_gateway.session`) answers the ones that ask a
-question (:class:`Verify`, :class:`FlushAck`, :class:`Replay`) by calling the core back.
+question (:class:`Verify`, :class:`FlushAck`, :class:`ApplyMark`, :class:`Replay`) by calling
+the core back.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from common.records import Mark
 from ws_gateway import protocol
 
-__all__ = ["REPLAY", "START_WRITER", "Action", "Close", "Deliver", "FlushAck", "Replay", "Send",
-           "StartWriter", "Verify"]
+__all__ = ["REPLAY", "START_WRITER", "Action", "ApplyMark", "Close", "Deliver", "FlushAck",
+           "Replay", "Send", "StartWriter", "Verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,16 @@ class FlushAck:
 
 
 @dataclass(frozen=True, slots=True)
+class ApplyMark:
+    """Mark these notifications (``ids is None``: all, a high-water mark) through
+    :class:`common.inbox.Inbox`; answer with :meth:`SessionCore.mark_done` or
+    :meth:`SessionCore.mark_failed`."""
+
+    mark: Mark
+    ids: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
 class StartWriter:
     """Start sending: call :meth:`SessionCore.next_step` until it returns ``None``."""
 
@@ -82,4 +94,4 @@ class Deliver:
         return protocol.notification_frame(self.body)
 
 
-Action = Send | Close | Verify | FlushAck | StartWriter
+Action = Send | Close | Verify | FlushAck | ApplyMark | StartWriter

@@ -23,6 +23,12 @@ reconnecting client gets the latest body as a normal notification). At most
 ``queue_size`` notifications wait for a slow reader; one more closes with 1013 (nothing is lost:
 every unacked notification is pending in Redis and is replayed on reconnect).
 
+Inbox states (:mod:`common.inbox`): a ``MARK`` / ``MARK_ALL`` frame asks the I/O layer to mark
+(:class:`ApplyMark`) and is answered ``MARK_OK`` (or ``ERROR TRY_AGAIN`` naming its ids). Every
+``INBOX_STATE`` of the user (from any connection, any gateway, or the read API, through the
+user's live channel) waits in the same backlog as the live notifications, in the order it came,
+and counts against ``queue_size`` like them.
+
 Memory: an idle ``OPEN`` session holds no backlog (made on the first notification to send,
 dropped once it is sent) and no sent-id memory until the first notification is sent.
 """
@@ -38,6 +44,7 @@ from ws_gateway.session_actions import (
     REPLAY,
     START_WRITER,
     Action,
+    ApplyMark,
     Close,
     Deliver,
     FlushAck,
@@ -51,6 +58,7 @@ __all__ = [
     "REPLAY",
     "SENT_MEMORY",
     "Action",
+    "ApplyMark",
     "Close",
     "Deliver",
     "FlushAck",
@@ -87,8 +95,8 @@ class Limits:
 
 
 # A backlog entry: a live notification (id, JSON, createdAt in epoch seconds or None, version),
-# or REPLAY.
-_Entry = tuple[str, str, float | None, int] | Replay
+# REPLAY, or a frame to send as it is (INBOX_STATE).
+_Entry = tuple[str, str, float | None, int] | Replay | Send
 
 
 class SessionCore:
@@ -172,6 +180,8 @@ class SessionCore:
             return [Verify(frame.fields)]
         if isinstance(frame, protocol.Ack):
             return [FlushAck(frame.ids)]
+        if isinstance(frame, protocol.MarkFrame):
+            return [ApplyMark(frame.mark, frame.ids)]
         return [Send(protocol.error("ALREADY_AUTHENTICATED",
                                     "this connection is authenticated already"))]
 
@@ -188,7 +198,35 @@ class SessionCore:
         return [Send(protocol.error("TRY_AGAIN", "the ACK was not recorded; send it again",
                                     ids))]
 
+    def mark_done(self, text: str) -> list[Action]:
+        """The mark was made: its ``MARK_OK`` (:func:`protocol.mark_ok`)."""
+        if self.state is State.CLOSED:
+            return []
+        return [Send(text)]
+
+    def mark_failed(self, mark: ApplyMark) -> list[Action]:
+        """The mark was not made (or not all of it; a repeat is safe): ``ERROR TRY_AGAIN``
+        with its ``mark`` and its ids (none for a ``MARK_ALL``)."""
+        if self.state is State.CLOSED:
+            return []
+        return [Send(protocol.error("TRY_AGAIN", "the mark was not recorded; send it again",
+                                    mark.ids, mark.mark))]
+
     # --- notifications -------------------------------------------------------------------
+    def inbox(self, text: str) -> list[Action]:
+        """An ``INBOX_STATE`` frame for this user: sent in turn with the live notifications
+        (it may come before :meth:`start`: it waits for it)."""
+        if self.state is State.CLOSED:
+            return []
+        backlog = self._queue()
+        if len(backlog) >= self.limits.send_queue_size:
+            if self.overloaded:
+                return []
+            self.overloaded = True
+            return [Close(protocol.CLOSE_OVERLOADED, "too slow; reconnect for pending")]
+        backlog.append(Send(text))
+        return self._wake()
+
     def live(self, notification_id: str, body: str,
              created_s: float | None = None, version: int = 1) -> list[Action]:
         """A live notification for this user (it may come before :meth:`start`); ``version``
@@ -214,13 +252,13 @@ class SessionCore:
         backlog.append(REPLAY)
         return self._wake()
 
-    def next_step(self) -> Deliver | Replay | None:
+    def next_step(self) -> Deliver | Replay | Send | None:
         """The writer's next step; ``None`` when there is nothing left (the writer ends, and
         the next notification asks for a new one)."""
         backlog = self._backlog
         while backlog and self.state is not State.CLOSED:
             entry = backlog.popleft()
-            if isinstance(entry, Replay):
+            if isinstance(entry, Replay | Send):
                 return entry
             notification_id, body, created_s, version = entry
             sent = self._mark_sent(notification_id, version)

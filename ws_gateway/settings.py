@@ -6,11 +6,14 @@ from pydantic import Field
 
 from common.auth import AuthSettings
 from common.settings import Port, ShutdownSeconds
+from common.store.settings import StoreSettings
 
 __all__ = ["GatewaySettings"]
 
 
-class GatewaySettings(AuthSettings):
+class GatewaySettings(AuthSettings, StoreSettings):
+    # STORE_URL (StoreSettings): the inbox marks (MARK / MARK_ALL frames) write the store; it
+    # is opened in the background and delivery never waits for it.
     port: Port = 8001
     auth_timeout_seconds: float = Field(10.0, gt=0, le=300)
     # Largest frame a client may send; a larger one closes the connection with 1009.

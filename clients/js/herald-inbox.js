@@ -4,14 +4,22 @@
  *   <script type="module" src="/sdk/herald-inbox.js"></script>
  *   <herald-inbox gateway="ws://127.0.0.1:8001/ws" user="bob" token="…"></herald-inbox>
  *
- * A bell with the unread count; it opens a panel (or `open` keeps it open) listing the user's
- * notifications newest first, a page at a time by cursor as the list scrolls (infinite
+ * A bell with the unseen count (the badge); it opens a panel (or `open` keeps it open) listing
+ * the user's notifications newest first, a page at a time by cursor as the list scrolls (infinite
  * scroll; a "Load more" button does the same from the keyboard), with "Mark read" on each
  * unread one and "Mark all read". New notifications arrive live over the gateway, are
  * acknowledged as they are shown, and are announced to screen readers (aria-live). A digest's
  * update ("alice and 11 others liked your post") replaces its row in place — the same id, no
  * second row — and marks it unread again, as the history does; an older version never
  * overwrites a newer one (from the gateway or from a page of history).
+ *
+ * Inbox states (the README's "Inbox states"): opening the bell marks everything seen (MARK_ALL
+ * seen: the badge goes to 0; what arrives afterwards is new again); clicking a notification (or
+ * "Mark read", or Enter on its row) marks it read; "Archive" archives it (it leaves the list;
+ * the history's `?archived=true` still has it). Marks go over the gateway (MARK / MARK_ALL; the
+ * read API when the gateway is not open), and every tab of the user shows the same badge and
+ * rows: each applies every INBOX_STATE whose seq is above the last it applied (the read API's
+ * counts, asked after arrivals, only when at least as new).
  *
  * "Preferences" (a button in the panel's header) opens the user's settings: each of the
  * tenant's types on or off (a transactional type is shown on and cannot be turned off), quiet
@@ -70,7 +78,8 @@ li { display: flex; gap: .6em; align-items: flex-start; padding: .6em .8em; bord
 li.unread { background: var(--_unread); }
 li .dot { width: .55em; height: .55em; margin-top: .45em; border-radius: 50%; flex: none; background: transparent; }
 li.unread .dot { background: var(--_accent); }
-li .body { flex: 1; min-width: 0; }
+li .body { flex: 1; min-width: 0; cursor: pointer; }
+li .archive { color: var(--_muted); }
 li .message { overflow-wrap: anywhere; }
 li.unread .message { font-weight: 600; }
 li time { display: block; color: var(--_muted); font-size: .8em; }
@@ -157,15 +166,24 @@ export class HeraldInbox extends HTMLElement {
     /** @type {Map<string, {note: object, li: HTMLLIElement, read: boolean}>} */
     this._items = new Map();
     this.unread = 0;
+    this.unseen = 0;
+    this._seq = 0; // the seq of the inbox state shown
     this._cursor = undefined; // undefined: first page not loaded; null: no more
     this._loading = false;
 
-    this._bell.addEventListener("click", () => this.toggle());
+    this._bell.addEventListener("click", () => {
+      this.toggle();
+      if (!this._panel.hidden) this.markAllSeen();
+    });
     this._markAll.addEventListener("click", () => this.markAllRead());
     this._more.addEventListener("click", () => this.loadMore());
     this._list.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-read]");
-      if (button) this.markRead(button.dataset.read);
+      if (button) return void this.markRead(button.dataset.read);
+      const archive = event.target.closest("button[data-archive]");
+      if (archive) return void this.archive(archive.dataset.archive);
+      const body = event.target.closest("li[data-id] .body");
+      if (body) this.markRead(body.closest("li").dataset.id);
     });
     this._panel.addEventListener("keydown", (event) => this._onKey(event));
     this._prefsButton.addEventListener("click", () => this.togglePreferences());
@@ -215,6 +233,7 @@ export class HeraldInbox extends HTMLElement {
     });
     this.client.on("notification", (note, info) => this._arrived(note, info?.replayed));
     this.client.on("update", (note) => this._updated(note));
+    this.client.on("inbox", (state) => this._applyState(state));
     this.client.on("error", (error) => {
       if (error.fatal) this._showState("closed", error.message);
     });
@@ -252,7 +271,7 @@ export class HeraldInbox extends HTMLElement {
     this._list.setAttribute("aria-busy", "true");
     try {
       const page = await this.api.page(this.user, { limit: Number(this.getAttribute("page-size") || 20), cursor: this._cursor ?? undefined });
-      for (const note of page.notifications) this._add(note, { atTop: false, read: note.readAt != null });
+      for (const note of page.notifications) this._add(note, { atTop: false, read: note.readAt != null, seen: note.seenAt != null });
       this._cursor = page.hasMore ? page.nextCursor : null;
     } catch (error) {
       this._announce(`Could not load notifications: ${error.message}`);
@@ -273,23 +292,99 @@ export class HeraldInbox extends HTMLElement {
     if (!item || item.read || item.busy) return;
     item.busy = true;
     try {
-      await this.api.markRead(id);
+      await this._mark("read", [id]);
     } finally {
       item.busy = false;
     }
     this._setRead(item);
-    this.unread = Math.max(0, this.unread - 1);
-    this._showCount();
     this._announce("Marked read");
   }
 
+  /** Archive one notification: it leaves the list (every tab's). */
+  async archive(id) {
+    const item = this._items.get(id);
+    if (!item || item.busy) return;
+    item.busy = true;
+    try {
+      await this._mark("archived", [id]);
+    } finally {
+      item.busy = false;
+    }
+    this._remove(id);
+    this._announce("Archived");
+  }
+
   async markAllRead() {
-    const marked = await this.api.markAllRead(this.user);
-    for (const item of this._items.values()) this._setRead(item);
-    this.unread = 0;
+    const changed = await this._markEvery("read"); // its state marks the rows (by its `at`)
+    this._announce(`${changed} marked read`);
+  }
+
+  /** Everything that exists now is seen (what opening the bell does): the badge goes to 0. */
+  async markAllSeen() {
+    if (!this.user || this.unseen === 0) return;
+    try {
+      await this._markEvery("seen");
+    } catch {
+      // not marked: the badge stays, the next opening tries again
+    }
+  }
+
+  /** A mark over the gateway, or the read API when the gateway is not open. */
+  async _mark(mark, ids) {
+    if (this.client?.state === "open") {
+      try {
+        return (await this.client.mark(mark, ids)).changed;
+      } catch (error) {
+        if (error instanceof TypeError) throw error;
+      }
+    }
+    const done = await this.api.mark(this.user, mark, ids);
+    this._applyState(done.state);
+    return done.marked.length;
+  }
+
+  async _markEvery(mark) {
+    if (this.client?.state === "open") {
+      try {
+        return (await this.client.markAll(mark)).changed;
+      } catch (error) {
+        if (error instanceof TypeError) throw error;
+      }
+    }
+    const done = await this.api.markAll(this.user, mark);
+    this._applyState(done.state);
+    return done.changed;
+  }
+
+  /**
+   * An inbox state (INBOX_STATE, or the read API's answer to a mark): its counts, and its mark
+   * applied to the rows shown (for a mark of all: those created by its `at`). Only a state
+   * newer than the one shown (a higher seq) is applied.
+   */
+  _applyState(state) {
+    if (!state || !(state.seq > this._seq)) return;
+    this._seq = state.seq;
+    this.unseen = state.unseen;
+    this.unread = state.unread;
+    const at = Date.parse(state.at);
+    const targets = state.all
+      ? [...this._items.values()].filter((item) => !(Date.parse(item.note.createdAt) > at))
+      : (state.notificationIds ?? []).map((id) => this._items.get(id)).filter(Boolean);
+    for (const item of targets) {
+      if (state.mark === "seen") item.seen = true;
+      else if (state.mark === "read") this._setRead(item);
+      else if (state.mark === "archived") this._remove(item.note.id);
+    }
     this._showCount();
-    this._announce(`${marked} marked read`);
-    this._refreshCount();
+    this.dispatchEvent(new CustomEvent("herald-inbox-state", { detail: state }));
+  }
+
+  _remove(id) {
+    const item = this._items.get(id);
+    if (!item) return;
+    item.li.remove();
+    this._items.delete(id);
+    this._empty.hidden = this._items.size > 0;
   }
 
   _arrived(note, replayed) {
@@ -300,6 +395,7 @@ export class HeraldInbox extends HTMLElement {
       this._scheduleCount(); // acknowledged now: asked again once they have settled
     } else if (this._add(note, { atTop: true, read: false })) {
       this.unread += 1;
+      this.unseen += 1;
       this._showCount();
       this._announce(`New notification: ${note.message}`);
       this._scheduleCount();
@@ -314,6 +410,7 @@ export class HeraldInbox extends HTMLElement {
       if (this._replace(item, note)) this._announce(`Updated: ${note.message}`);
     } else if (this._cursor !== undefined && this._add(note, { read: false, sorted: true })) {
       this.unread += 1;
+      this.unseen += 1;
       this._showCount();
       this._announce(`Updated: ${note.message}`);
     }
@@ -326,10 +423,16 @@ export class HeraldInbox extends HTMLElement {
     if (!isNewer(item.note, note)) return false;
     item.note = note;
     item.li.querySelector(".message").textContent = note.message;
+    if (item.seen) {
+      // an update brings a notification back unseen (and unread): the README's rule
+      item.seen = false;
+      this.unseen += 1;
+      this._showCount();
+    }
     if (item.read) {
       item.read = false;
       item.li.classList.add("unread");
-      item.li.append(this._readButton(note));
+      item.li.insertBefore(this._readButton(note), item.li.querySelector("button[data-archive]"));
       this.unread += 1;
       this._showCount();
     } else {
@@ -348,7 +451,16 @@ export class HeraldInbox extends HTMLElement {
     return button;
   }
 
-  _add(note, { atTop = false, read, sorted = false }) {
+  _archiveButton(note) {
+    const button = document.createElement("button");
+    button.className = "link archive";
+    button.dataset.archive = note.id;
+    button.textContent = "Archive";
+    button.setAttribute("aria-label", `Archive: ${note.message}`);
+    return button;
+  }
+
+  _add(note, { atTop = false, read, seen = read, sorted = false }) {
     const known = this._items.get(note.id);
     if (known) {
       // a page of history may bring a newer version than the one shown (or an older one)
@@ -381,11 +493,12 @@ export class HeraldInbox extends HTMLElement {
     const time = li.querySelector("time");
     time.dateTime = note.createdAt;
     time.textContent = new Date(note.createdAt).toLocaleString();
-    const item = { note, li, read };
+    const item = { note, li, read, seen };
     if (!read) {
       li.append(this._readButton(note));
       li.classList.add("unread");
     }
+    li.append(this._archiveButton(note));
     this._list.insertBefore(li, anchor);
     this._items.set(note.id, item);
     this._empty.hidden = true;
@@ -396,6 +509,7 @@ export class HeraldInbox extends HTMLElement {
 
   _setRead(item) {
     item.read = true;
+    item.seen = true;
     item.li.classList.remove("unread");
     item.li.querySelector("button[data-read]")?.remove();
     this._syncLabels(item);
@@ -406,9 +520,9 @@ export class HeraldInbox extends HTMLElement {
   }
 
   _showCount() {
-    this._badge.textContent = this.unread > 99 ? "99+" : String(this.unread);
-    this._badge.hidden = this.unread === 0;
-    this._bell.setAttribute("aria-label", `Notifications, ${this.unread} unread`);
+    this._badge.textContent = this.unseen > 99 ? "99+" : String(this.unseen);
+    this._badge.hidden = this.unseen === 0;
+    this._bell.setAttribute("aria-label", `Notifications, ${this.unseen} new, ${this.unread} unread`);
   }
 
   _scheduleCount() {
@@ -419,7 +533,12 @@ export class HeraldInbox extends HTMLElement {
   async _refreshCount() {
     if (!this.api || !this.user) return;
     try {
-      this.unread = await this.api.unreadCount(this.user);
+      const counts = await this.api.counts(this.user);
+      // at least as new as its seq: shown unless a newer state came meanwhile
+      if (counts.seq < this._seq) return;
+      this._seq = counts.seq;
+      this.unseen = counts.unseen;
+      this.unread = counts.unread;
       this._showCount();
     } catch {
       // the count stays as counted locally; the next arrival asks again

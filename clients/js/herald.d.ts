@@ -29,23 +29,75 @@ export interface Notification {
 export interface StoredNotification extends Notification {
   status: "pending" | "acked" | "expired";
   readAt: string | null;
+  /** Seen (the badge counts the unseen); read implies seen. */
+  seenAt?: string | null;
+  /** Archived: out of the default history (archived implies read). */
+  archivedAt?: string | null;
+}
+
+export type Mark = "seen" | "read" | "archived" | "unarchived";
+
+/** The user's inbox after a mark (INBOX_STATE without its type; the read API's `state`). */
+export interface InboxState {
+  seq: number;
+  mark: Mark;
+  /** The ids marked; null for a mark of all. */
+  notificationIds: string[] | null;
+  all: boolean;
+  /** When the mark began (a mark of all changed only what was created by then). */
+  at: string;
+  /** The badge. */
+  unseen: number;
+  unread: number;
+}
+
+export interface MarkOk {
+  type: "MARK_OK";
+  mark: Mark;
+  all: boolean;
+  notificationIds: string[] | null;
+  unknown: string[];
+  changed: number;
+  seq: number;
+}
+
+export interface InboxCounts {
+  userId: string;
+  tenantId: string;
+  unseen: number;
+  unread: number;
+  seq: number;
 }
 
 export type ClientFrame =
   | { type: "AUTH"; token: string }
   | { type: "AUTH"; userId: string; tenantId?: string }
   | { type: "ACK"; notificationIds: string[] }
-  | { type: "ACK"; notificationId: string };
+  | { type: "ACK"; notificationId: string }
+  | { type: "MARK"; mark: Mark; notificationIds: string[] }
+  | { type: "MARK_ALL"; mark: Mark };
 
 export type ServerFrame =
   | { type: "AUTH_OK"; userId: string; tenantId: string; pending: number }
   | { type: "NOTIFICATION"; notification: Notification }
   | { type: "NOTIFICATION_UPDATE"; notification: Notification }
   | { type: "ACK_OK"; notificationIds: string[]; unknown: string[] }
-  | { type: "ERROR"; code: string; message: string; notificationIds?: string[] };
+  | MarkOk
+  | ({ type: "INBOX_STATE" } & InboxState)
+  | { type: "ERROR"; code: string; message: string; notificationIds?: string[]; mark?: Mark };
 
-export declare const CLIENT_FRAMES: readonly ["AUTH", "ACK"];
-export declare const SERVER_FRAMES: readonly ["AUTH_OK", "NOTIFICATION", "NOTIFICATION_UPDATE", "ACK_OK", "ERROR"];
+export declare const CLIENT_FRAMES: readonly ["AUTH", "ACK", "MARK", "MARK_ALL"];
+export declare const SERVER_FRAMES: readonly ["AUTH_OK", "NOTIFICATION", "NOTIFICATION_UPDATE", "ACK_OK", "MARK_OK", "INBOX_STATE", "ERROR"];
+export declare const MARKS: readonly ["seen", "read", "archived", "unarchived"];
+/** The most ids one MARK frame takes; mark() sends more in several. */
+export declare const MAX_MARK_IDS: 500;
+
+/** Accepts only a state whose seq is above the last accepted (never older counts after newer). */
+export declare class InboxSeq {
+  seq: number;
+  state: InboxState | null;
+  accept(state: { seq: number }): boolean;
+}
 /** A notification's version (1 when it has none). */
 export declare function versionOf(note: { version?: number } | null | undefined): number;
 /** Whether `incoming` replaces `current` (the same id): only a higher version does. */
@@ -98,6 +150,8 @@ export declare const frames: Readonly<{
   authToken(token: string): { type: "AUTH"; token: string };
   authTrusted(userId: string, tenantId?: string): { type: "AUTH"; userId: string; tenantId?: string };
   ack(notificationIds: string[]): { type: "ACK"; notificationIds: string[] };
+  mark(mark: Mark, notificationIds: string[]): { type: "MARK"; mark: Mark; notificationIds: string[] };
+  markAll(mark: Mark): { type: "MARK_ALL"; mark: Mark };
 }>;
 
 export declare class HeraldError extends Error {
@@ -149,6 +203,8 @@ export interface ClientEvents {
   state: ConnectionState;
   open: { type: "AUTH_OK"; userId: string; tenantId: string; pending: number; url: string };
   ack: string[];
+  /** An INBOX_STATE newer (higher seq) than the last emitted. */
+  inbox: InboxState;
   error: { code: number | string | null; message: string; fatal: boolean };
   close: { code: number | null; reason: string; action: CloseAction };
 }
@@ -172,6 +228,8 @@ export declare class HeraldClient {
   readonly ledger: Ledger;
   readonly backoff: Backoff;
   autoAck: boolean;
+  /** The last inbox state emitted (its seq; 0 and null before the first). */
+  readonly inbox: InboxSeq;
   on(event: "notification", handler: (value: Notification, info: { replayed: boolean }) => void): () => void;
   on(event: "update", handler: (value: Notification, info: { replayed: boolean }) => void): () => void;
   on<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): () => void;
@@ -179,6 +237,10 @@ export declare class HeraldClient {
   start(): this;
   waitOpen(timeoutMs?: number): Promise<this>;
   ack(...ids: (string | string[])[]): void;
+  /** MARK (more than MAX_MARK_IDS ids: several frames, one merged answer); rejects if not open or not recorded. */
+  mark(mark: Mark, ids: string | string[]): Promise<MarkOk>;
+  /** MARK_ALL: everything that exists when the gateway begins. */
+  markAll(mark: Mark): Promise<MarkOk>;
   reconnect(): void;
   close(): Promise<void>;
 }
@@ -258,6 +320,12 @@ export declare class ReadApi {
   unreadCount(userId: string): Promise<number>;
   markRead(notificationId: string, options?: { userId?: string }): Promise<void>;
   markAllRead(userId: string): Promise<number>;
+  counts(userId?: string): Promise<InboxCounts>;
+  mark(userId: string, mark: Mark, notificationIds: string[]): Promise<{ marked: string[]; unknown: string[]; state: InboxState }>;
+  mark(mark: Mark, notificationIds: string[]): Promise<{ marked: string[]; unknown: string[]; state: InboxState }>;
+  markAll(userId: string, mark: Mark): Promise<{ changed: number; state: InboxState }>;
+  markAll(mark: Mark): Promise<{ changed: number; state: InboxState }>;
+  archived(userId: string, options?: { limit?: number; cursor?: string | null }): Promise<Page>;
   /** The user: the first argument, or options.userId when left out. */
   userId?: string;
   getPreferences(userId?: string): Promise<Preferences>;

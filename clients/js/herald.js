@@ -14,11 +14,45 @@
  * and makes every ACK reach the gateway: batched (ackDelay ms or ackBatch ids), resent after
  * ERROR TRY_AGAIN and on the next connection until ACK_OK confirms it. Same semantics as the
  * Python client (clients/python/herald_client). The protocol: docs/asyncapi.yaml.
+ *
+ * Inbox states (seen / read / archived): mark(mark, ids) and markAll(mark) send MARK / MARK_ALL
+ * and resolve with the gateway's MARK_OK; every connection of the user (every tab) then gets
+ * INBOX_STATE, emitted as "inbox" {seq, mark, notificationIds, all, at, unseen, unread} — only
+ * a state whose seq is above the last emitted one, so a tab never shows older counts after
+ * newer ones (InboxSeq). The badge is `unseen`.
  */
 
 /** Frame types, both ways (docs/asyncapi.yaml). */
-export const CLIENT_FRAMES = Object.freeze(["AUTH", "ACK"]);
-export const SERVER_FRAMES = Object.freeze(["AUTH_OK", "NOTIFICATION", "NOTIFICATION_UPDATE", "ACK_OK", "ERROR"]);
+export const CLIENT_FRAMES = Object.freeze(["AUTH", "ACK", "MARK", "MARK_ALL"]);
+export const SERVER_FRAMES = Object.freeze(["AUTH_OK", "NOTIFICATION", "NOTIFICATION_UPDATE", "ACK_OK", "MARK_OK", "INBOX_STATE", "ERROR"]);
+
+/** The marks (docs/asyncapi.yaml, MarkName): read implies seen, archived implies read. */
+export const MARKS = Object.freeze(["seen", "read", "archived", "unarchived"]);
+
+/** The most ids one MARK frame takes (the gateway's bound; mark() sends more in several). */
+export const MAX_MARK_IDS = 500;
+
+/**
+ * The user's inbox counts as last shown (pure): accept(state) is true only for a state whose
+ * seq is above the last accepted one. States of one user are numbered by the server after
+ * each mark (counts read after it), so a higher seq has newer counts; two states may arrive
+ * out of order (two gateways, the read API), and an older one is dropped.
+ */
+export class InboxSeq {
+  constructor() {
+    this.seq = 0;
+    /** @type {object | null} the last accepted state */
+    this.state = null;
+  }
+
+  accept(state) {
+    const seq = Number(state?.seq);
+    if (!Number.isInteger(seq) || seq <= this.seq) return false;
+    this.seq = seq;
+    this.state = state;
+    return true;
+  }
+}
 
 /** A notification's version (1 when it has none: not a digest, or from an older gateway). */
 export function versionOf(note) {
@@ -183,6 +217,8 @@ export const frames = Object.freeze({
   authTrusted: (userId, tenantId) =>
     tenantId ? { type: "AUTH", userId, tenantId } : { type: "AUTH", userId },
   ack: (notificationIds) => ({ type: "ACK", notificationIds }),
+  mark: (mark, notificationIds) => ({ type: "MARK", mark, notificationIds }),
+  markAll: (mark) => ({ type: "MARK_ALL", mark }),
 });
 
 /** The client stopped for good: `code` is the close code (or null). */
@@ -229,8 +265,9 @@ class Emitter {
  * id, to replace in place; never an older version after a newer one; it may name an id the
  * app has only from the read API's history), "state"
  * ("connecting" | "open" | "reconnecting" | "closed"), "open" (the AUTH_OK frame and the url),
- * "ack" (ids the gateway confirmed), "error" ({code, message, fatal}), "close" ({code, reason,
- * action}: how a connection ended).
+ * "ack" (ids the gateway confirmed), "inbox" (an INBOX_STATE newer than the last emitted:
+ * {seq, mark, notificationIds, all, at, unseen, unread}), "error" ({code, message, fatal}),
+ * "close" ({code, reason, action}: how a connection ended).
  */
 export class HeraldClient extends Emitter {
   /**
@@ -269,6 +306,9 @@ export class HeraldClient extends Emitter {
     this._flushTimer = null;
     this._wake = null;
     this._replayLeft = 0;
+    this.inbox = new InboxSeq();
+    /** @type {{resolve: Function, reject: Function, frame: object}[]} marks sent, unanswered */
+    this._marks = [];
     this._onOnline = () => this._wakeUp();
     this._onOffline = () => this._drop();
   }
@@ -309,6 +349,57 @@ export class HeraldClient extends Emitter {
   ack(...ids) {
     this.ledger.ack(ids.flat());
     this._scheduleFlush(this.ledger.unsent.size >= this.ackBatch ? 0 : this.ackDelay);
+  }
+
+  /**
+   * Mark some of the user's notifications: "seen", "read" (implies seen), "archived" (implies
+   * read) or "unarchived". Resolves with the gateway's answer {mark, notificationIds (the
+   * user's), unknown, changed, seq} (more than MAX_MARK_IDS ids: several frames, one answer
+   * merged); rejects with a HeraldError if not open, refused, or not recorded (TRY_AGAIN:
+   * call again; a repeat is safe). The new counts come as an "inbox" event, in every tab.
+   */
+  async mark(mark, ids) {
+    const list = [...new Set([ids].flat())];
+    if (!MARKS.includes(mark)) throw new TypeError(`mark: one of ${MARKS.join(", ")}`);
+    if (list.length === 0) throw new TypeError("give at least one notification id");
+    const answers = [];
+    for (let at = 0; at < list.length; at += MAX_MARK_IDS) {
+      answers.push(await this._sendMark(frames.mark(mark, list.slice(at, at + MAX_MARK_IDS))));
+    }
+    return {
+      type: "MARK_OK", mark, all: false,
+      notificationIds: answers.flatMap((a) => a.notificationIds ?? []),
+      unknown: answers.flatMap((a) => a.unknown ?? []),
+      changed: answers.reduce((n, a) => n + (a.changed ?? 0), 0),
+      seq: Math.max(...answers.map((a) => a.seq ?? 0)),
+    };
+  }
+
+  /**
+   * Mark every notification of the user that exists when the gateway begins (a high-water
+   * mark: one arriving meanwhile is left). Resolves with {mark, all: true, changed, seq}.
+   */
+  markAll(mark) {
+    if (!MARKS.includes(mark)) return Promise.reject(new TypeError(`mark: one of ${MARKS.join(", ")}`));
+    return this._sendMark(frames.markAll(mark));
+  }
+
+  _sendMark(frame) {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== 1 || this.state !== "open") {
+      return Promise.reject(new HeraldError(null, "not connected: mark again once open"));
+    }
+    return new Promise((resolve, reject) => {
+      this._marks.push({ resolve, reject, frame });
+      ws.send(JSON.stringify(frame));
+    });
+  }
+
+  /** Every mark sent on a connection that ended is unanswered: its fate is unknown. */
+  _failMarks(message) {
+    const marks = this._marks;
+    this._marks = [];
+    for (const m of marks) m.reject(new HeraldError(null, message));
   }
 
   /** Drop the current connection (as a network drop would); the client reconnects. */
@@ -435,6 +526,7 @@ export class HeraldClient extends Emitter {
       ws.onclose = (event) => {
         clearTimeout(timer);
         if (this._ws === ws) this._ws = null;
+        this._failMarks("the connection ended before the mark was answered; mark again");
         const code = event.code === CLOSE.ABNORMAL || event.code === 4000 ? null : event.code;
         resolve({ code: code ?? null, reason: event.reason || "" });
       };
@@ -470,6 +562,15 @@ export class HeraldClient extends Emitter {
         this.emit("ack", [...acked, ...(frame.unknown ?? [])]);
         break;
       }
+      case "MARK_OK":
+        this._marks.shift()?.resolve(frame);
+        break;
+      case "INBOX_STATE":
+        if (this.inbox.accept(frame)) {
+          const { type: _type, ...state } = frame;
+          this.emit("inbox", state);
+        }
+        break;
       case "AUTH_OK":
         this.stats.connects += 1;
         this._replayLeft = Number(frame.pending) || 0;
@@ -480,7 +581,14 @@ export class HeraldClient extends Emitter {
         this._scheduleFlush(0);
         break;
       case "ERROR":
-        if (frame.code === "TRY_AGAIN") {
+        if (frame.code === "BAD_MARK" || (frame.code === "TRY_AGAIN" && frame.mark != null)) {
+          // the answer to the oldest mark sent (frames are answered in order)
+          const waiting = this._marks.shift();
+          const error = new HeraldError(null, `${frame.code}: ${frame.message}`);
+          error.frameCode = frame.code;
+          if (waiting) waiting.reject(error);
+          else this.emit("error", { code: frame.code, message: frame.message, fatal: false });
+        } else if (frame.code === "TRY_AGAIN") {
           this.stats.ackRetries += 1;
           this.ledger.onTryAgain(frame.notificationIds ?? []);
           this._scheduleFlush(200);
@@ -607,6 +715,35 @@ export class ReadApi {
   async markAllRead(userId) {
     const body = await this._call("POST", `/v1/users/${encodeURIComponent(userId)}/notifications/read-all`);
     return body.marked;
+  }
+
+  /** {userId, tenantId, unseen, unread, seq}: the badge figures and the last announced seq. */
+  async counts(userId) {
+    const [path] = this._user(userId);
+    return this._call("GET", `${path}/notifications/counts`);
+  }
+
+  /**
+   * Marks some notifications "seen", "read", "archived" or "unarchived" (1–500 ids):
+   * {marked, unknown, state: {seq, mark, notificationIds, all, at, unseen, unread}}. Every
+   * connection of the user gets the state as INBOX_STATE.
+   */
+  async mark(userId, mark, notificationIds) {
+    if (Array.isArray(mark)) [userId, mark, notificationIds] = [undefined, userId, mark];
+    const [path] = this._user(userId);
+    return this._call("POST", `${path}/notifications/marks`, {}, { mark, notificationIds });
+  }
+
+  /** Marks every notification that exists now (a high-water mark): {changed, state}. */
+  async markAll(userId, mark) {
+    if (mark === undefined) [userId, mark] = [undefined, userId];
+    const [path] = this._user(userId);
+    return this._call("POST", `${path}/notifications/marks/all`, {}, { mark });
+  }
+
+  /** One page of the archived notifications (archived: out of the default history). */
+  archived(userId, { limit = 20, cursor } = {}) {
+    return this._call("GET", `/v1/users/${encodeURIComponent(userId)}/notifications`, { limit, cursor, archived: true });
   }
 
   /** (userId?, rest) → [the user's path segment, rest]: the user may be left out (options.userId). */

@@ -12,8 +12,8 @@ these classes. What Herald holds in Redis for a user
 * their members of the global expiry index, and those of the acked notifications whose
   members are still there (found through the markers below): removed (``ZREM``, another
   slot);
-* their rate-limit window as an actor (the ids of events they sent, for a minute): deleted
-  in the same script;
+* their rate-limit window as an actor (the ids of events they sent, for a minute), and their
+  inbox-state counter (``inboxseq``, :mod:`common.inbox`): deleted in the same script;
 * the "already made" markers (``seen``), semantic-window markers (``sem``) and open digests
   (``digest``, :mod:`common.buffer.digest`): found with
   ``SCAN MATCH`` in pages of :data:`SCAN_COUNT`, folded into the tombstone and deleted, one
@@ -115,7 +115,8 @@ class RedisErasure:
         raw: Any = await call(
             self._redis, ERASE,
             [names.pending_hash(tenant_id, user_id), names.pending_index(tenant_id, user_id),
-             names.erased_marker(tenant_id, user_id), names.rate_limit_key(tenant_id, user_id)],
+             names.erased_marker(tenant_id, user_id), names.rate_limit_key(tenant_id, user_id),
+             names.inbox_seq(tenant_id, user_id)],
             [at_ms, self._ttl_ms],
         )
         ids = [as_text(i) for i in raw]

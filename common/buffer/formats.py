@@ -5,8 +5,9 @@
 * **Erasure index member** (``{prefix}:erasures``): ``tenant|user``, scored by the erasure
   time (epoch ms).
 * **Persist-stream entry** (``{prefix}:persist``): ``n`` = the notification JSON, ``s`` =
-  ``acked`` | ``expired``, ``t`` = epoch ms when it became so, and ``r`` = epoch ms it was
-  read (mark-read only; absent otherwise). The Lua scripts (:mod:`common.buffer.scripts`)
+  ``acked`` | ``expired``, ``t`` = epoch ms when it became so, and the inbox states a mark
+  set (issue 20; each absent otherwise): ``r`` = read, ``v`` = seen ("viewed"), ``a`` =
+  archived, epoch ms. The Lua scripts (:mod:`common.buffer.scripts`)
   write the same fields; :func:`encode_entry` is their Python twin (tests, the benchmark).
 * **Pending hash field** (``{prefix}:pending:{tenant:user}``): notification id -> the
   notification JSON, exactly as the consumer made it (the gateway sends it unchanged).
@@ -83,12 +84,14 @@ def parse_erasure_member(member: bytes | str) -> tuple[str, str] | None:
 
 # --- persist stream -------------------------------------------------------------------------
 def encode_entry(notification_json: str | bytes, status: Status, at_ms: int,
-                 read_ms: int | None = None) -> dict[str, str]:
+                 read_ms: int | None = None, seen_ms: int | None = None,
+                 archived_ms: int | None = None) -> dict[str, str]:
     """The fields of one entry (what the ack/expire scripts write)."""
     body = notification_json.decode() if isinstance(notification_json, bytes) else notification_json
     fields = {"n": body, "s": status.value, "t": str(at_ms)}
-    if read_ms is not None:
-        fields["r"] = str(read_ms)
+    for name, ms in (("r", read_ms), ("v", seen_ms), ("a", archived_ms)):
+        if ms is not None:
+            fields[name] = str(ms)
     return fields
 
 
@@ -121,9 +124,11 @@ def decode_entry(fields: Mapping[bytes, bytes]) -> Row:
         raise ValueError(f"malformed stream entry: status {raw_status[:40]!r} is not acked or "
                          "expired")
     at_ms = _ms(raw_at, "t")
-    raw_read = fields.get(b"r")
+    raw_read, raw_seen, raw_archived = fields.get(b"r"), fields.get(b"v"), fields.get(b"a")
     read_ms = _ms(raw_read, "r") if raw_read is not None else None
-    return make_row(_validate_json(body), status, at_ms, read_ms)
+    seen_ms = _ms(raw_seen, "v") if raw_seen is not None else None
+    archived_ms = _ms(raw_archived, "a") if raw_archived is not None else None
+    return make_row(_validate_json(body), status, at_ms, read_ms, seen_ms, archived_ms)
 
 
 def entry_belongs(fields: Any, needle_user: bytes, tenant_id: str, user_id: str) -> bool:

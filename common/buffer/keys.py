@@ -111,6 +111,12 @@ class BufferKeys:
         """Pub/sub channel the gateways subscribe to for a connected user."""
         return f"{self.prefix}:live:{self.tag(tenant_id, user_id)}"
 
+    def inbox_seq(self, tenant_id: str, user_id: str) -> str:
+        """Counter (``INCR``) of the user's inbox-state changes: the ``seq`` of each
+        ``INBOX_STATE`` (:mod:`common.inbox`), so a client never shows older counts after
+        newer ones."""
+        return f"{self.prefix}:inboxseq:{self.tag(tenant_id, user_id)}"
+
     def held_set(self, tenant_id: str, user_id: str) -> str:
         """SET of the user's held members (:meth:`held_index_at`): the per-user index that
         moves a user's held notifications when their time zone or quiet hours change

@@ -6,8 +6,10 @@ each one found, then remove them — so "the stream entry exists before the noti
 leaves the buffer" holds by construction, and a crash can only come before the script (all
 still pending: the client sends the ACK again) or after it (all done). ACKs of many users go
 in one round trip (:meth:`PendingStore.ack_many`, fed by :mod:`ws_gateway.ack_batcher`).
-Mark-read is the same script with ``r`` (read at) on the entry: the persister stores it as
-``acked`` with ``readAt``.
+Marking seen, read or archived is the same script with ``v``, ``r``, ``a`` on the entry (the
+states the mark implies, :class:`common.records.Mark`): the persister stores it as ``acked``
+with them. **Any mark of a pending notification acknowledges it** (it was shown), so a
+pending notification is always unseen and unread, and counts as such.
 
 Keys come from the caller's own identity, so an ACK can only touch its own user's
 notifications; another user's id is simply not found.
@@ -30,7 +32,7 @@ from common.buffer.formats import encode_entry
 from common.buffer.keys import BufferKeys
 from common.buffer.scripts import ACK, NEWEST, REPLAY, RoundTrip, call
 from common.models import Notification
-from common.records import Status
+from common.records import Mark, Status
 from common.redis_pool import as_text
 
 __all__ = ["REPLAY_CHUNK", "AckOutcome", "AckRequest", "PendingStore"]
@@ -107,20 +109,22 @@ class PendingStore:
         removed). Raises :class:`RedisError` (or ``OSError``/``TimeoutError``) if the round
         trip itself failed: any request may or may not be done; a repeat is safe (what was
         done is no longer pending: ``unknown``)."""
-        return await self._ack(requests, read_ms=None)
+        return await self._ack(requests, None, 0)
 
-    async def _ack(self, requests: Sequence[AckRequest], read_ms: int | None
+    async def _ack(self, requests: Sequence[AckRequest], mark: Mark | None, at_ms: int
                    ) -> list[AckOutcome]:
         if not requests:
             return []
         keys = self._keys
         now_ms = int(time.time() * 1000)
+        sets = mark.sets if mark is not None else ()
+        states = ["" if state not in sets else at_ms for state in ("read", "seen", "archived")]
         trip = RoundTrip()
         for request in requests:
             trip.script(ACK, [keys.pending_hash(request.tenant_id, request.user_id),
                               keys.pending_index(request.tenant_id, request.user_id),
                               keys.persist_stream_of(request.tenant_id, request.user_id)],
-                        [now_ms, "" if read_ms is None else read_ms, *request.ids])
+                        [now_ms, *states, *request.ids])
         try:
             replies = await trip.run(self._redis, self._timeout)
         except TimeoutError as exc:  # the round trip's deadline: say it as Redis would
@@ -141,33 +145,47 @@ class PendingStore:
         """Acknowledge one pending notification as read at ``read_ms`` (its ``acked`` entry
         carries ``r``); ``False`` if it is not pending for this user. Raises on a Redis
         error (then it is still pending, or done: a repeat is safe)."""
-        [outcome] = await self._ack([AckRequest(tenant_id, user_id, (notification_id,))],
-                                    read_ms)
-        if isinstance(outcome, RedisError):
-            raise outcome
-        return bool(outcome[0])
+        return bool(await self.mark(tenant_id, user_id, [notification_id], Mark.READ, read_ms))
 
-    async def mark_all_read(self, tenant_id: str, user_id: str, read_ms: int) -> int:
-        """Acknowledge as read every pending notification of the user (their ``acked``
-        entries carry ``r``), :data:`REPLAY_CHUNK` ids per script, one round trip; how many.
-        Notifications that arrive meanwhile may or may not be included."""
-        ids = [i for i, _ in await self.replay(tenant_id, user_id, include_expired=True)]
+    async def mark(self, tenant_id: str, user_id: str, notification_ids: Sequence[str],
+                   mark: Mark, at_ms: int) -> list[str]:
+        """Acknowledge those of the ids pending for this user, their entries carrying the
+        states ``mark`` sets (``UNARCHIVED`` sets none: a pending notification is never
+        archived, and it stays pending); the ids that were pending. :data:`REPLAY_CHUNK` ids
+        per script, one round trip. Raises on a Redis error (a repeat is safe)."""
+        if mark is Mark.UNARCHIVED:
+            return []
+        ids = list(dict.fromkeys(notification_ids))
         requests = [AckRequest(tenant_id, user_id, tuple(ids[start:start + REPLAY_CHUNK]))
                     for start in range(0, len(ids), REPLAY_CHUNK)]
-        marked = 0
-        for outcome in await self._ack(requests, read_ms):
+        marked: list[str] = []
+        for outcome in await self._ack(requests, mark, at_ms):
             if isinstance(outcome, RedisError):
                 raise outcome
-            marked += len(outcome[0])
+            marked += outcome[0]
         return marked
+
+    async def listed(self, tenant_id: str, user_id: str) -> list[str]:
+        """The ids pending for the user now (the high-water mark of a "mark all")."""
+        trip = RoundTrip()
+        trip.command("ZRANGE", self._keys.pending_index(tenant_id, user_id), 0, -1)
+        return [as_text(i) for i in await trip.one(self._redis, self._timeout)]
+
+    async def mark_all_read(self, tenant_id: str, user_id: str, read_ms: int) -> int:
+        """Acknowledge as read every notification pending for the user when it begins (their
+        ``acked`` entries carry ``r`` and ``v``); how many. One that arrives meanwhile stays
+        pending, unread."""
+        ids = await self.listed(tenant_id, user_id)
+        return len(await self.mark(tenant_id, user_id, ids, Mark.READ, read_ms))
 
     async def record_read(self, notification: Notification, status: Status, status_ms: int,
                           read_ms: int) -> None:
         """Add the entry that marks an already stored notification read: its own status and
-        status time, and ``r``, to its user's shard stream. The persister's upsert keeps the
-        first ``readAt``."""
+        status time, ``r`` and ``v`` (read implies seen), to its user's shard stream. The
+        persister's upsert keeps the first ``readAt`` and ``seenAt``."""
         trip = RoundTrip()
-        fields = encode_entry(notification.model_dump_json(), status, status_ms, read_ms)
+        fields = encode_entry(notification.model_dump_json(), status, status_ms, read_ms,
+                              read_ms)
         trip.command("XADD", self._keys.persist_stream_of(notification.tenantId,
                                                           notification.userId),
                      "*", *[x for kv in fields.items() for x in kv])

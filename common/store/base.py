@@ -14,8 +14,17 @@ Contract (tested once against every backend in ``tests/integration/test_store_co
   derived from tenant, event and recipient, so this means a forged or corrupt entry): a
   notification never moves between users.
 * ``history`` is newest first by ``createdAt``, then by id (descending), one tenant and user
-  only; its cursor is an opaque string (:mod:`common.store.cursor`) that both backends read
-  alike. A bad cursor raises :class:`InvalidCursor` (a ``ValueError``).
+  only, without the archived ones (with ``archived=True``: only the archived ones); its
+  cursor is an opaque string (:mod:`common.store.cursor`) that both backends read alike.
+  A bad cursor raises :class:`InvalidCursor` (a ``ValueError``).
+* Inbox states (issue 20, the rules in :mod:`common.records`): ``mark`` sets a state (and
+  the ones it implies) on some of the user's notifications, keeping each time once set, or
+  clears ``archivedAt`` (``Mark.UNARCHIVED``); it returns the ids that are the user's
+  (changed or not), so an id missing from it is not stored for them. ``mark_all`` does it
+  to every notification of the user created at or before ``created_until`` (the caller's
+  high-water mark) that lacks the state, and returns how many changed. Each is one atomic
+  statement; ``counts`` is one snapshot (``unseen``: ``seenAt`` unset, ``unread``:
+  ``readAt`` unset).
 * ``erase_user`` deletes every row of one tenant and user (GDPR erasure; with
   ``created_until``, only those created at or before it: what an erasure covered) and returns
   how many went; it is idempotent. ``export_user`` returns up to ``limit`` rows of one tenant
@@ -61,7 +70,7 @@ from typing import Protocol
 
 from common.catalog import TemplateDef, TenantConfig, TypeDef
 from common.preferences import QuietHours, UserSettings
-from common.records import StoredNotification
+from common.records import InboxCounts, Mark, StoredNotification
 from common.rows import Row
 from common.tenancy import ApiKey, Tenant
 
@@ -128,9 +137,27 @@ class Store(Protocol):
         ...
 
     async def history(
-        self, tenant_id: str, user_id: str, limit: int, cursor: str | None = None
+        self, tenant_id: str, user_id: str, limit: int, cursor: str | None = None,
+        *, archived: bool = False,
     ) -> tuple[list[StoredNotification], str | None]:
-        """One page, newest first, and the cursor of the next page (``None`` on the last)."""
+        """One page, newest first, and the cursor of the next page (``None`` on the last);
+        the unarchived notifications, or (``archived``) only the archived ones."""
+        ...
+
+    async def counts(self, tenant_id: str, user_id: str) -> InboxCounts:
+        """The user's stored notifications not seen and not read, in one snapshot."""
+        ...
+
+    async def mark(self, tenant_id: str, user_id: str, notification_ids: Sequence[str],
+                   mark: Mark, at: datetime) -> list[str]:
+        """Apply ``mark`` to those ids (see the module's contract); the ids stored for this
+        user (at most :data:`MAX_PAGE` at once)."""
+        ...
+
+    async def mark_all(self, tenant_id: str, user_id: str, mark: Mark, at: datetime,
+                       created_until: datetime) -> int:
+        """Apply ``mark`` to every notification of the user created at or before
+        ``created_until`` that it changes; how many it changed."""
         ...
 
     async def unread_count(self, tenant_id: str, user_id: str) -> int:

@@ -2,10 +2,11 @@
 
 One document per notification, ``_id`` = the notification id, the notification's fields at
 the top level (dates as BSON dates, so they are queryable and the TTL monitor can read them)
-plus ``status``, ``statusAt`` and ``readAt``. Indexes:
+plus ``status``, ``statusAt``, ``seenAt``, ``readAt`` and ``archivedAt``. Indexes:
 
 * ``user_newest_first``: ``(tenantId, userId, createdAt desc, _id desc)`` for ``history``;
 * ``user_unread``: ``(tenantId, userId, readAt)`` for ``unread_count``;
+* ``user_unseen``: ``(tenantId, userId, seenAt)`` for ``counts``;
 * ``retention``: a TTL index on ``statusAt`` (``STORE_RETENTION_DAYS``). A changed retention
   is applied to the existing index with ``collMod``; keep the setting the same in every
   service that opens the store, or they take turns changing it.
@@ -14,8 +15,10 @@ Writes: one unordered ``bulk_write`` of ``UpdateOne(upsert=True)`` per call. The
 ``{_id, tenantId, userId}`` (an id stored for another user never matches, and on a sharded
 collection the filter carries the shard key); the update is a pipeline whose ``$cond`` keeps
 every field of a stored ``acked`` document when the new status is not ``acked``, and whose
-``$ifNull`` keeps ``readAt``; a body of a higher ``version`` (a digest's update) wins
-``message``/``count``/``actors``/``version`` and ``readAt`` (:func:`common.rows.merge`).
+``$ifNull`` keeps ``seenAt`` and ``readAt`` (``archivedAt``: the stored one, set or not; an
+insert takes the row's); a body of a higher ``version``
+(a digest's update) wins ``message``/``count``/``actors``/``version`` and the three states
+(:func:`common.rows.merge`).
 Every value goes in as ``$literal``, so a message that starts
 with ``$`` stays text. A duplicate-key error means either two upserts of one new id raced
 (the retry finds the document and merges) or the id is stored for another user (the retry
@@ -53,11 +56,12 @@ from common.logs import get_logger
 from common.millis import from_ms, to_ms, truncate
 from common.models import Notification
 from common.preferences import QuietHours, UserSettings
-from common.records import Status, StoredNotification
+from common.records import InboxCounts, Mark, Status, StoredNotification
 from common.rows import Row, collapse, row_of, version_of
 from common.store.base import (
     MAX_EXPORT,
     MAX_MEMBER_PAGE,
+    MAX_PAGE,
     check_limit,
     check_member_ids,
     check_settings_users,
@@ -86,6 +90,8 @@ KNOWN_USERS = "known_users"
 DUPLICATE_KEY = 11000
 INDEX_OPTIONS_CONFLICT = 85
 _KEPT_IF_ACKED = {"$eq": ["$status", Status.ACKED.value]}
+_NEW_DOC = {"$eq": [{"$ifNull": ["$status", None]}, None]}
+"""The upsert is inserting (the document has no status yet)."""
 _VERSIONED = ("message", "count", "actors", "version")
 """The fields a digest's update changes: a higher ``version`` wins them."""
 
@@ -117,10 +123,14 @@ def upsert_op(row: Row) -> UpdateOne:
         same = stage[k]
         stage[k] = {"$cond": [newer, {"$literal": values[k]},
                               {"$cond": [older, f"${k}", same]}]}
-    read_at = from_ms(row.read_ms) if row.read_ms is not None else None
-    stage["readAt"] = {"$cond": [newer, {"$literal": read_at},
-                                 {"$cond": [older, "$readAt",
-                                            {"$ifNull": ["$readAt", {"$literal": read_at}]}]}]}
+    for name, ms in (("readAt", row.read_ms), ("seenAt", row.seen_ms),
+                     ("archivedAt", row.archived_ms)):
+        at = from_ms(ms) if ms is not None else None
+        # archivedAt of the same version: only an insert takes it (common.rows.merge)
+        same = {"$cond": [_NEW_DOC, {"$literal": at}, f"${name}"]} if name == "archivedAt" \
+            else {"$ifNull": [f"${name}", {"$literal": at}]}
+        stage[name] = {"$cond": [newer, {"$literal": at},
+                                 {"$cond": [older, f"${name}", same]}]}
     owner = {"_id": row.id, "tenantId": row.tenant_id, "userId": row.user_id}
     return UpdateOne(owner, [{"$set": stage}], upsert=True)
 
@@ -144,7 +154,27 @@ def _record_of(doc: Document) -> StoredNotification:
         status=Status(doc["status"]),
         statusAt=_utc(doc["statusAt"]),
         readAt=_utc(doc.get("readAt")),
+        seenAt=_utc(doc.get("seenAt")),
+        archivedAt=_utc(doc.get("archivedAt")),
     )
+
+
+_STATE_FIELD = {"seen": "seenAt", "read": "readAt", "archived": "archivedAt"}
+
+
+def _mark_update(mark: Mark, at: datetime) -> list[Document]:
+    """The update pipeline of a mark: each state it implies kept once set."""
+    if mark is Mark.UNARCHIVED:
+        return [{"$set": {"archivedAt": None}}]
+    when = {"$literal": truncate(at)}
+    fields = [_STATE_FIELD[state] for state in mark.sets]
+    return [{"$set": {f: {"$ifNull": [f"${f}", when]} for f in fields}}]
+
+
+def _lacks(mark: Mark) -> Document:
+    if mark is Mark.UNARCHIVED:
+        return {"archivedAt": {"$ne": None}}
+    return {_STATE_FIELD[mark.sets[-1]]: None}
 
 
 def _tenant_of(doc: Document) -> Tenant:
@@ -234,6 +264,7 @@ class MongoStore:
             IndexModel([("tenantId", 1), ("userId", 1), ("createdAt", -1), ("_id", -1)],
                        name="user_newest_first"),
             IndexModel([("tenantId", 1), ("userId", 1), ("readAt", 1)], name="user_unread"),
+            IndexModel([("tenantId", 1), ("userId", 1), ("seenAt", 1)], name="user_unseen"),
         ]
         await self._coll.create_indexes(indexes)
         await self._keys.create_indexes([
@@ -288,10 +319,12 @@ class MongoStore:
                         notificationIds=ids[:20], count=len(ids))
 
     async def history(
-        self, tenant_id: str, user_id: str, limit: int, cursor: str | None = None
+        self, tenant_id: str, user_id: str, limit: int, cursor: str | None = None,
+        *, archived: bool = False,
     ) -> tuple[list[StoredNotification], str | None]:
         check_limit(limit)
-        query: Document = {"tenantId": tenant_id, "userId": user_id}
+        query: Document = {"tenantId": tenant_id, "userId": user_id,
+                           "archivedAt": {"$ne": None} if archived else None}
         if cursor is not None:
             created_ms, last_id = decode_cursor(cursor)
             at = from_ms(created_ms)
@@ -311,21 +344,39 @@ class MongoStore:
             {"tenantId": tenant_id, "userId": user_id, "readAt": None}
         )
 
+    async def counts(self, tenant_id: str, user_id: str) -> InboxCounts:
+        # Two counts on the user's indexes: without a transaction MongoDB reads them one
+        # after the other (SQLite's is one snapshot); the gap is a query's length.
+        owner = {"tenantId": tenant_id, "userId": user_id}
+        unseen = await self._coll.count_documents({**owner, "seenAt": None})
+        unread = await self._coll.count_documents({**owner, "readAt": None})
+        return InboxCounts(unseen, unread)
+
+    async def mark(self, tenant_id: str, user_id: str, notification_ids: Sequence[str],
+                   mark: Mark, at: datetime) -> list[str]:
+        check_limit(len(notification_ids) or 1, MAX_PAGE)
+        if not notification_ids:
+            return []
+        owner = {"_id": {"$in": list(notification_ids)}, "tenantId": tenant_id,
+                 "userId": user_id}
+        await self._coll.update_many(owner, _mark_update(mark, at))
+        found = await self._coll.find(owner).to_list()
+        return [d["_id"] for d in found]
+
+    async def mark_all(self, tenant_id: str, user_id: str, mark: Mark, at: datetime,
+                       created_until: datetime) -> int:
+        query = {"tenantId": tenant_id, "userId": user_id,
+                 "createdAt": {"$lte": truncate(created_until)}, **_lacks(mark)}
+        result = await self._coll.update_many(query, _mark_update(mark, at))
+        return int(result.modified_count)
+
     async def mark_read(
         self, tenant_id: str, user_id: str, notification_id: str, at: datetime
     ) -> bool:
-        result = await self._coll.update_one(
-            {"_id": notification_id, "tenantId": tenant_id, "userId": user_id},
-            [{"$set": {"readAt": {"$ifNull": ["$readAt", {"$literal": truncate(at)}]}}}],
-        )
-        return result.matched_count == 1
+        return bool(await self.mark(tenant_id, user_id, [notification_id], Mark.READ, at))
 
     async def mark_all_read(self, tenant_id: str, user_id: str, at: datetime) -> int:
-        result = await self._coll.update_many(
-            {"tenantId": tenant_id, "userId": user_id, "readAt": None},
-            {"$set": {"readAt": truncate(at)}},
-        )
-        return int(result.modified_count)
+        return await self.mark_all(tenant_id, user_id, Mark.READ, at, at)
 
     async def get(
         self, tenant_id: str, user_id: str, notification_id: str

@@ -30,8 +30,9 @@ next batch meanwhile; ``executemany`` took the GIL back for every row, so the tw
 kept waiting on each other. The merge rule is SQL, applied row by row in the array's order:
 ``INSERT ... ON CONFLICT(id) DO UPDATE ... WHERE`` skips the update when the stored row is
 ``acked`` and the new one is not, or belongs to another tenant or user, and keeps
-``read_ms`` once set — but a body of a higher ``version`` (a digest's update) wins, with its
-``read_ms`` (:func:`common.rows.merge`). Retention: :meth:`SqliteStore.prune` deletes rows
+``read_ms`` and ``seen_ms`` once set, and ``archived_ms`` as stored — but a body of a
+higher ``version`` (a digest's update) wins, with its states (:func:`common.rows.merge`).
+Retention: :meth:`SqliteStore.prune` deletes rows
 whose status is older than ``STORE_RETENTION_DAYS``, ``PRUNE_CHUNK`` rows per transaction so
 that no reader or writer waits long; the persister calls it on a timer.
 """
@@ -52,11 +53,12 @@ from common.catalog import DEFAULT_LOCALE, TemplateDef, TenantConfig, TypeDef
 from common.millis import from_ms, to_ms
 from common.models import Notification
 from common.preferences import QuietHours, UserSettings
-from common.records import Status, StoredNotification
+from common.records import InboxCounts, Mark, Status, StoredNotification
 from common.rows import Row, row_of
 from common.store.base import (
     MAX_EXPORT,
     MAX_MEMBER_PAGE,
+    MAX_PAGE,
     check_limit,
     check_member_ids,
     check_settings_users,
@@ -83,7 +85,9 @@ CREATE TABLE IF NOT EXISTS notifications (
     status      TEXT NOT NULL CHECK (status IN ('pending', 'acked', 'expired')),
     status_ms   INTEGER NOT NULL,
     read_ms     INTEGER,
-    body        TEXT NOT NULL
+    body        TEXT NOT NULL,
+    seen_ms     INTEGER,
+    archived_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS notifications_user_newest
     ON notifications (tenant_id, user_id, created_ms DESC, id DESC);
@@ -153,15 +157,30 @@ CREATE TABLE IF NOT EXISTS known_users (
 ) WITHOUT ROWID;
 """
 # Schema 3 (issue 19) adds event_types, templates, tenant_settings and user_settings; schema
-# 4 (issue 20) subscriptions and known_users. A file of an older schema gets them when
-# opened (every statement above is IF NOT EXISTS).
+# 4 (issue 20) subscriptions and known_users, and ``seen_ms`` and ``archived_ms``
+# (``ALTER TABLE`` on an older file, :func:`_add_state_columns`) with the unseen index after
+# them. A file of an older schema gets the tables when opened (every statement above is IF
+# NOT EXISTS).
+_STATE_INDEXES = """
+CREATE INDEX IF NOT EXISTS notifications_user_unseen
+    ON notifications (tenant_id, user_id) WHERE seen_ms IS NULL;
+"""
+
+
+def _add_state_columns(conn: sqlite3.Connection) -> None:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(notifications)")}
+    for column in ("seen_ms", "archived_ms"):
+        if column not in have:
+            conn.execute(f"ALTER TABLE notifications ADD COLUMN {column} INTEGER")
 
 _UPSERT = """
 INSERT INTO notifications
-    (id, tenant_id, user_id, created_ms, status, status_ms, read_ms, body)
+    (id, tenant_id, user_id, created_ms, status, status_ms, read_ms, body, seen_ms,
+     archived_ms)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-       json_extract(value, '$[6]'), json_extract(value, '$[7]')
+       json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
+       json_extract(value, '$[9]')
 FROM json_each(?1) WHERE true
 ON CONFLICT (id) DO UPDATE SET
     created_ms = CASE WHEN {kept} THEN notifications.created_ms ELSE excluded.created_ms END,
@@ -170,6 +189,11 @@ ON CONFLICT (id) DO UPDATE SET
     read_ms = CASE WHEN {new_v} > {old_v} THEN excluded.read_ms
                    WHEN {new_v} < {old_v} THEN notifications.read_ms
                    ELSE COALESCE(notifications.read_ms, excluded.read_ms) END,
+    seen_ms = CASE WHEN {new_v} > {old_v} THEN excluded.seen_ms
+                   WHEN {new_v} < {old_v} THEN notifications.seen_ms
+                   ELSE COALESCE(notifications.seen_ms, excluded.seen_ms) END,
+    archived_ms = CASE WHEN {new_v} > {old_v} THEN excluded.archived_ms
+                       ELSE notifications.archived_ms END,
     body = CASE WHEN {new_v} > {old_v} THEN excluded.body
                 WHEN {new_v} < {old_v} THEN notifications.body
                 WHEN {kept} THEN notifications.body ELSE excluded.body END
@@ -179,10 +203,10 @@ WHERE notifications.tenant_id = excluded.tenant_id
            new_v="COALESCE(json_extract(excluded.body, '$.version'), 1)",
            old_v="COALESCE(json_extract(notifications.body, '$.version'), 1)")
 """The merge rule of :func:`common.rows.merge` in SQL (a digest's higher ``version`` wins the
-body and its ``read_ms``: an update marks it unread again). The version is read from the
-bodies, on a conflict only: no column, no migration."""
+body and its states: an update makes it unseen, unread and unarchived again). The version
+is read from the bodies, on a conflict only: no column, no migration."""
 
-_COLUMNS = "created_ms, id, status, status_ms, read_ms, body"
+_COLUMNS = "created_ms, id, status, status_ms, read_ms, body, seen_ms, archived_ms"
 
 
 def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -199,6 +223,8 @@ def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            _add_state_columns(conn)
+            conn.executescript(_STATE_INDEXES)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.close()
@@ -207,13 +233,29 @@ def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
 
 
 def _record_of(row: Values) -> StoredNotification:
-    _created, _id, status, status_ms, read_ms, body = row
+    _created, _id, status, status_ms, read_ms, body, seen_ms, archived_ms = row
     return StoredNotification(
         notification=Notification.model_validate_json(body),
         status=Status(status),
         statusAt=from_ms(status_ms),
         readAt=from_ms(read_ms) if read_ms is not None else None,
+        seenAt=from_ms(seen_ms) if seen_ms is not None else None,
+        archivedAt=from_ms(archived_ms) if archived_ms is not None else None,
     )
+
+
+def _set_clause(mark: Mark) -> str:
+    """The SET of a mark: each state it implies kept once set (``?1``: the time)."""
+    if mark is Mark.UNARCHIVED:
+        return "archived_ms = NULL"
+    return ", ".join(f"{state}_ms = COALESCE({state}_ms, ?1)" for state in mark.sets)
+
+
+def _lacks(mark: Mark) -> str:
+    """The rows ``mark`` changes (its strongest state unset; archived for unarchive)."""
+    return {Mark.SEEN: "seen_ms IS NULL", Mark.READ: "read_ms IS NULL",
+            Mark.ARCHIVED: "archived_ms IS NULL",
+            Mark.UNARCHIVED: "archived_ms IS NOT NULL"}[mark]
 
 
 _TENANT_COLUMNS = "id, name, created_ms, rate, burst"
@@ -328,10 +370,12 @@ class SqliteStore:
             await self._call(lambda conn: _write(conn, batch))
 
     async def history(
-        self, tenant_id: str, user_id: str, limit: int, cursor: str | None = None
+        self, tenant_id: str, user_id: str, limit: int, cursor: str | None = None,
+        *, archived: bool = False,
     ) -> tuple[list[StoredNotification], str | None]:
         check_limit(limit)
-        sql = f"SELECT {_COLUMNS} FROM notifications WHERE tenant_id = ? AND user_id = ?"
+        sql = (f"SELECT {_COLUMNS} FROM notifications WHERE tenant_id = ? AND user_id = ? "
+               f"AND archived_ms IS {'NOT ' if archived else ''}NULL")
         args: list[Any] = [tenant_id, user_id]
         if cursor is not None:
             created_ms, last_id = decode_cursor(cursor)
@@ -350,21 +394,40 @@ class SqliteStore:
         row = await self._call(lambda conn: conn.execute(sql, (tenant_id, user_id)).fetchone())
         return int(row[0])
 
+    async def counts(self, tenant_id: str, user_id: str) -> InboxCounts:
+        sql = ("SELECT (SELECT count(*) FROM notifications WHERE tenant_id = ?1 "
+               "AND user_id = ?2 AND seen_ms IS NULL), (SELECT count(*) FROM notifications "
+               "WHERE tenant_id = ?1 AND user_id = ?2 AND read_ms IS NULL)")
+        row = await self._call(lambda conn: conn.execute(sql, (tenant_id, user_id)).fetchone())
+        return InboxCounts(int(row[0]), int(row[1]))
+
+    async def mark(self, tenant_id: str, user_id: str, notification_ids: Sequence[str],
+                   mark: Mark, at: datetime) -> list[str]:
+        check_limit(len(notification_ids) or 1, MAX_PAGE)
+        if not notification_ids:
+            return []
+        # One statement: the update and the answer (RETURNING every row it matched).
+        sql = (f"UPDATE notifications SET {_set_clause(mark)} WHERE tenant_id = ?2 "
+               "AND user_id = ?3 AND id IN (SELECT value FROM json_each(?4)) RETURNING id")
+        args = (to_ms(at), tenant_id, user_id, orjson.dumps(list(notification_ids)).decode())
+        rows = await self._call(lambda conn: conn.execute(sql, args).fetchall())
+        return [r[0] for r in rows]
+
+    async def mark_all(self, tenant_id: str, user_id: str, mark: Mark, at: datetime,
+                       created_until: datetime) -> int:
+        sql = (f"UPDATE notifications SET {_set_clause(mark)} WHERE tenant_id = ?2 "
+               f"AND user_id = ?3 AND created_ms <= ?4 AND {_lacks(mark)}")
+        args = (to_ms(at), tenant_id, user_id, to_ms(created_until))
+        changed: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
+        return changed
+
     async def mark_read(
         self, tenant_id: str, user_id: str, notification_id: str, at: datetime
     ) -> bool:
-        sql = ("UPDATE notifications SET read_ms = COALESCE(read_ms, ?) "
-               "WHERE id = ? AND tenant_id = ? AND user_id = ?")
-        args = (to_ms(at), notification_id, tenant_id, user_id)
-        changed = await self._call(lambda conn: conn.execute(sql, args).rowcount)
-        return bool(changed == 1)
+        return bool(await self.mark(tenant_id, user_id, [notification_id], Mark.READ, at))
 
     async def mark_all_read(self, tenant_id: str, user_id: str, at: datetime) -> int:
-        sql = ("UPDATE notifications SET read_ms = ? "
-               "WHERE tenant_id = ? AND user_id = ? AND read_ms IS NULL")
-        args = (to_ms(at), tenant_id, user_id)
-        changed: int = await self._call(lambda conn: conn.execute(sql, args).rowcount)
-        return changed
+        return await self.mark_all(tenant_id, user_id, Mark.READ, at, at)
 
     async def get(
         self, tenant_id: str, user_id: str, notification_id: str

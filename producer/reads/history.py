@@ -1,23 +1,18 @@
-"""The read API: a user's history (pending from Redis merged with the store), the unread
-count, and mark-read.
+"""The read API: a user's history (pending from Redis merged with the store), the counts,
+and the marks (seen / read / archived, issue 20).
 
 History is newest first by ``(createdAt in ms, id)``; the cursor is that pair of the last item
 returned, so pages stay stable while new notifications arrive. A notification can briefly be
 both pending and stored (an ACK is written to the persist stream before it leaves the buffer):
-the stored copy wins.
+the stored copy wins. The default history leaves the archived out; ``archived=True`` shows
+only them (from the store: a pending notification is never archived).
 
-Marking a pending notification read also acknowledges it, through the same path as a
-gateway ACK (:meth:`common.buffer.pending.PendingStore.mark_read`: one script writes the
-``acked`` entry, with ``r`` = read at, to the persist stream and removes the notification);
-marking a stored one read adds an entry with its own status and ``r``. The persister writes
-both to the store, which keeps the first ``readAt``; the producer reads the store and never
-writes it. So a mark-read shows in the history once the persister has stored it (usually a
-few milliseconds), and an erasure racing it is handled where every other entry's is (the
-persisters drop and delete entries of erased users, :mod:`common.buffer.erasure`).
-Mark-all-read acknowledges every pending notification the same way (one script per
-:data:`~common.buffer.pending.REPLAY_CHUNK` ids), then sets ``readAt`` on the stored ones
-that have none: that one bulk update is the producer's only write to the store (the
-persister's upsert keeps a ``readAt`` once set, so the two never undo each other).
+Marks and counts are :mod:`common.inbox`'s (its docstring states the rules): a mark of a
+pending notification acknowledges it with its states and stores its row at once; a mark of a
+stored one is one statement in the store; every mark announces the new counts with the
+user's next ``seq`` on the user's live channel (every connection of the user gets it). The
+producer writes the store for marks only; the persister's upsert keeps every state once set,
+so the two never undo each other.
 """
 
 from __future__ import annotations
@@ -28,9 +23,9 @@ from redis.asyncio import Redis
 
 from common.buffer.keys import BufferKeys
 from common.buffer.pending import PendingStore
-from common.millis import to_ms
-from common.models import Notification, utc_now
-from common.records import Status, StoredNotification
+from common.inbox import Inbox, Marked
+from common.models import Notification
+from common.records import InboxCounts, Mark, Status, StoredNotification
 from common.store.base import Store
 from common.store.cursor import encode_cursor
 from producer.store_holder import StoreHolder
@@ -53,7 +48,14 @@ def _key(record: StoredNotification) -> Cursor:
 class History:
     def __init__(self, redis: Redis, names: BufferKeys, holder: StoreHolder) -> None:
         self._buffer = PendingStore(redis, names)
+        self._redis = redis
+        self._names = names
         self._holder = holder
+
+    @property
+    def inbox(self) -> Inbox:
+        """The marks and counts over the buffer and the store (:mod:`common.inbox`)."""
+        return Inbox(self._redis, self._names, self._store)
 
     @property
     def _store(self) -> Store:
@@ -75,11 +77,14 @@ class History:
         return records
 
     async def page(
-        self, tenant_id: str, user_id: str, limit: int, cursor: Cursor | None
+        self, tenant_id: str, user_id: str, limit: int, cursor: Cursor | None,
+        archived: bool = False,
     ) -> tuple[list[StoredNotification], Cursor | None]:
-        pending = await self._pending(tenant_id, user_id, cursor, limit)
+        # A pending notification is never archived (any mark acknowledges it).
+        pending = [] if archived else await self._pending(tenant_id, user_id, cursor, limit)
         stored, _ = await self._store.history(
-            tenant_id, user_id, limit + 1, encode_cursor(*cursor) if cursor else None
+            tenant_id, user_id, limit + 1, encode_cursor(*cursor) if cursor else None,
+            archived=archived,
         )
         merged: dict[str, StoredNotification] = {r.notification.id: r for r in pending}
         merged.update({r.notification.id: r for r in stored})  # the stored copy wins
@@ -93,35 +98,40 @@ class History:
         return await self._buffer.count(tenant_id, user_id)
 
     async def unread(self, tenant_id: str, user_id: str) -> int:
-        pending = await self._buffer.count(tenant_id, user_id)
-        return pending + await self._store.unread_count(tenant_id, user_id)
+        return (await self.inbox.counts(tenant_id, user_id)).unread
+
+    async def counts(self, tenant_id: str, user_id: str) -> tuple[InboxCounts, int]:
+        """The counts and the last announced ``seq`` (read before the counts: the counts
+        are at least as new as that ``seq``'s)."""
+        inbox = self.inbox
+        seq = await inbox.seq(tenant_id, user_id)
+        return await inbox.counts(tenant_id, user_id), seq
 
     async def mark_read(self, tenant_id: str, user_id: str, notification_id: str) -> bool:
         """Mark the user's notification read; ``False`` if they have no such notification.
         Idempotent: the first ``readAt`` is kept."""
-        now_ms = to_ms(utc_now())
-        if await self._buffer.mark_read(tenant_id, user_id, notification_id, now_ms):
-            return True
-        stored = await self._store.get(tenant_id, user_id, notification_id)
-        if stored is None:
-            return False
-        if stored.readAt is None:
-            await self._buffer.record_read(stored.notification, stored.status,
-                                           to_ms(stored.statusAt), now_ms)
-        return True
+        return bool((await self.inbox.mark(tenant_id, user_id, [notification_id],
+                                           Mark.READ)).found)
 
     async def mark_all_read(self, tenant_id: str, user_id: str) -> int:
-        """Every unread notification of the user read (pending ones acknowledged too); how
-        many were marked. Notifications that arrive meanwhile may or may not be included."""
-        now = utc_now()
-        pending = await self._buffer.mark_all_read(tenant_id, user_id, to_ms(now))
-        return pending + await self._store.mark_all_read(tenant_id, user_id, now)
+        """Every notification of the user that existed when this began read (pending ones
+        acknowledged too); how many changed. One arriving meanwhile stays unread."""
+        return (await self.inbox.mark_all(tenant_id, user_id, Mark.READ)).changed
+
+    async def mark(self, tenant_id: str, user_id: str, ids: list[str], mark: Mark) -> Marked:
+        return await self.inbox.mark(tenant_id, user_id, ids, mark)
+
+    async def mark_all(self, tenant_id: str, user_id: str, mark: Mark) -> Marked:
+        return await self.inbox.mark_all(tenant_id, user_id, mark)
 
 
 def to_json(record: StoredNotification) -> dict[str, Any]:
-    """A notification as the API shows it: the wire fields plus ``status`` and ``readAt``."""
+    """A notification as the API shows it: the wire fields plus ``status``, ``seenAt``,
+    ``readAt`` and ``archivedAt``."""
     body = record.notification.model_dump(mode="json")
     body["status"] = record.status.value
-    body["readAt"] = record.readAt.isoformat().replace("+00:00", "Z") if record.readAt else None
+    for name in ("seenAt", "readAt", "archivedAt"):
+        at = getattr(record, name)
+        body[name] = at.isoformat().replace("+00:00", "Z") if at else None
     return body
 

@@ -43,7 +43,7 @@ from producer.errors import HttpError, dependency_unavailable, json_response
 from producer.reads.history import History, to_json
 from producer.routing import READ_SECURITY, Declared, Operation, answer, answers, param
 
-__all__ = ["TENANT_PARAM", "Gate", "check_id", "read_routes"]
+__all__ = ["TENANT_PARAM", "Gate", "check_id", "naming_dependencies", "read_routes"]
 
 MAX_LIMIT = 100  # the store takes up to 1000; one page more is asked for to see hasMore
 
@@ -117,7 +117,7 @@ def _limit(request: Request) -> int:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _naming_dependencies(endpoint: Endpoint) -> Endpoint:
+def naming_dependencies(endpoint: Endpoint) -> Endpoint:
     """``endpoint`` answering 503 naming Redis or the store when one does not answer."""
 
     async def guarded(request: Request) -> Response:
@@ -142,7 +142,12 @@ def read_routes(history: History, gate: Gate) -> list[Declared]:
         except ValueError as exc:
             raise HttpError(422, "invalid_request", str(exc),
                             [{"field": "cursor", "message": str(exc)}]) from None
-        page, next_cursor = await history.page(tenant, user, limit, cursor)
+        raw_archived = request.query_params.get("archived", "false")
+        if raw_archived not in ("true", "false"):
+            raise HttpError(422, "invalid_request", "archived must be true or false",
+                            [{"field": "archived", "message": f"got {raw_archived[:20]!r}"}])
+        page, next_cursor = await history.page(tenant, user, limit, cursor,
+                                               archived=raw_archived == "true")
         return json_response({
             "notifications": [to_json(r) for r in page],
             "nextCursor": encode_cursor(*next_cursor) if next_cursor else None,
@@ -183,16 +188,19 @@ def read_routes(history: History, gate: Gate) -> list[Declared]:
                       {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}),
                 param("cursor", "query", "`nextCursor` of the previous page.",
                       {"type": "string"}),
+                param("archived", "query", "`true`: only the archived notifications (the "
+                                           "default leaves them out).",
+                      {"type": "boolean", "default": False}),
             ],
             "responses": answers({200: answer("A page.", shapes.NotificationPage)}, *errors),
-        }}, endpoint=_naming_dependencies(list_notifications)),
+        }}, endpoint=naming_dependencies(list_notifications)),
         Declared("/v1/users/{userId}/notifications/unread-count", {"get": {
             "tags": ["read"], "operationId": "countUnread",
             "summary": "Pending plus stored and not read",
             "security": READ_SECURITY,
             "parameters": [user, TENANT_PARAM],
             "responses": answers({200: answer("The count.", shapes.UnreadCount)}, *errors),
-        }}, endpoint=_naming_dependencies(unread_count)),
+        }}, endpoint=naming_dependencies(unread_count)),
         Declared("/v1/notifications/{notificationId}/read", {"post": {
             "tags": ["read"], "operationId": "markRead",
             "summary": "Mark a notification read (and acknowledge it if still pending)",
@@ -204,7 +212,7 @@ def read_routes(history: History, gate: Gate) -> list[Declared]:
                 TENANT_PARAM,
             ],
             "responses": answers({200: answer("Marked.", shapes.MarkedRead)}, *errors),
-        }}, endpoint=_naming_dependencies(mark_read)),
+        }}, endpoint=naming_dependencies(mark_read)),
         Declared("/v1/users/{userId}/notifications/read-all", {"post": {
             "tags": ["read"], "operationId": "markAllRead",
             "summary": "Mark every unread notification of a user read",
@@ -214,5 +222,5 @@ def read_routes(history: History, gate: Gate) -> list[Declared]:
             "parameters": [user, TENANT_PARAM],
             "responses": answers({200: answer("Marked.", shapes.MarkedAllRead)},
                                  401, 403, 422),
-        }}, endpoint=_naming_dependencies(mark_all_read)),
+        }}, endpoint=naming_dependencies(mark_all_read)),
     ]

@@ -1,5 +1,7 @@
 // <herald-inbox> on the producer's /demo page against a live stack: the first page, infinite
-// scroll, mark read, keyboard, mark all read, a live arrival sent from the page's own form.
+// scroll, mark read, keyboard, mark all read, a live arrival sent from the page's own form;
+// then a second tab of the same user: opening the bell in one clears both badges (seen), a
+// click in the other marks read in both, an archive in the first leaves both lists.
 // Screenshots of each step in HERALD_ARTIFACTS. Prints one JSON object (the last line).
 // Env: HERALD_PRODUCER_URL, HERALD_GATEWAYS, HERALD_TOKEN, HERALD_USER, HERALD_EXPECTED,
 // HERALD_API_KEY (the demo form sends it as X-API-Key).
@@ -87,6 +89,41 @@ try {
   await shot("inbox-5-live-arrival");
   result.rowsAtEnd = await rows.count();
   void badge;
+
+  // a second tab of the same user
+  const tab = await browser.newPage({ viewport: { width: 1000, height: 1100 } });
+  tab.on("pageerror", (e) => result.console.push(`tab pageerror: ${e.message}`));
+  await tab.goto(`${producer}/demo#${hash}`);
+  const inTab = (fn, arg) => tab.waitForFunction(fn, arg, { ...wait, polling: 100 });
+  await inTab(() => document.querySelector("herald-inbox")?.shadowRoot.querySelector(".state")?.dataset.state === "open");
+  await inTab(() => document.querySelector("herald-inbox").shadowRoot.querySelector(".badge").textContent === "1");
+  const tabInbox = tab.locator("herald-inbox");
+  const tabBadge = () => tabInbox.evaluate((el) => {
+    const b = el.shadowRoot.querySelector(".badge");
+    return b.hidden ? null : b.textContent;
+  });
+  result.tabBadgeAtStart = await tabBadge();
+  // opening the bell in the first tab: everything seen, both badges go
+  await inbox.locator(".bell").click(); // closes
+  await inbox.locator(".bell").click(); // opens: MARK_ALL seen
+  await waitFor(() => document.querySelector("herald-inbox").shadowRoot.querySelector(".badge").hidden);
+  await inTab(() => document.querySelector("herald-inbox").shadowRoot.querySelector(".badge").hidden);
+  result.badgesAfterBellOpen = [await badgeText(), await tabBadge()];
+  // a click on the live row in the second tab: read in both
+  await inTab(() => document.querySelector("herald-inbox").shadowRoot.querySelectorAll("li.unread").length === 1);
+  await tabInbox.locator("li.unread .message").first().click();
+  await waitFor(() => document.querySelector("herald-inbox").shadowRoot.querySelectorAll("li.unread").length === 0);
+  result.unreadRowsAfterTabRead = await inbox.locator("li.unread").count();
+  // archive the newest row in the first tab: it leaves both lists
+  const before = await tabInbox.locator("li[data-id]").count();
+  const archivedId = await rows.first().getAttribute("data-id");
+  await inbox.locator("li[data-id] button[data-archive]").first().click();
+  await inTab((id) => !document.querySelector("herald-inbox").shadowRoot.querySelector(`li[data-id="${id}"]`), archivedId);
+  result.tabRowsAfterArchive = [before, await tabInbox.locator("li[data-id]").count()];
+  result.rowsAfterArchive = await rows.count();
+  result.seqs = [await inbox.evaluate((el) => el._seq), await tabInbox.evaluate((el) => el._seq)];
+  await tab.screenshot({ path: screenshotPath("inbox-6-second-tab"), fullPage: true });
+  result.screenshots.push("inbox-6-second-tab");
 } catch (err) {
   result.error = String(err?.stack ?? err);
 } finally {

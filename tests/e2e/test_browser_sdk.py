@@ -221,10 +221,19 @@ async def test_the_inbox_pages_marks_read_and_shows_live_arrivals(stack: Stack) 
     assert result["focusAfterEscape"] == "bell"
     assert result["liveRegion"], "the arrival was announced"
     assert len(result["screenshots"]) >= 4
+    # two tabs agree: seen when the bell opens, read on click, archived (issue 20)
+    assert result["tabBadgeAtStart"] == "1"
+    assert result["badgesAfterBellOpen"] == [None, None]
+    assert result["unreadRowsAfterTabRead"] == 0
+    before, after = result["tabRowsAfterArchive"]
+    assert after == before - 1
+    assert result["rowsAfterArchive"] == len(sent)  # 45 + the live one - the archived one
+    assert result["seqs"][0] == result["seqs"][1] >= 3
 
-    statuses = await eventually(stack.statuses, lambda s: len(s) == len(sent) + 1 and all(
+    # the live one made 46; the archived one is out of the default history
+    statuses = await eventually(stack.statuses, lambda s: len(s) == len(sent) and all(
         v == "acked" for v in s.values()), timeout=30)
-    assert len(statuses) == len(sent) + 1
+    assert len(statuses) == len(sent)
 
 
 async def configure(producer: Service, method: str, path: str, body: dict[str, Any]) -> Any:

@@ -242,7 +242,7 @@ async def test_a_script_redis_does_not_know_is_loaded_and_only_it_is_run_again(
     trip.script(unknown, [names.keys.pending_hash("default", "bob"),
                           names.keys.pending_index("default", "bob"),
                           names.keys.persist_stream_of("default", "bob")],
-                [1, "", n.id])
+                [1, "", "", "", n.id])
     replies = await trip.run(raw)
     assert replies == [1, [n.id.encode()]]
     assert await redis.get(f"{names.prefix}:counter") == "1"  # not run twice

@@ -139,6 +139,12 @@ async def test_erasure_removes_everything_of_one_user_and_nothing_else(
     await eventually(lambda: history(api, "bob"),
                      lambda h: sorted(h.values()) == ["acked", "acked", "pending", "pending"])
     assert sorted(await stream_notes(redis, names, "default", "bob")) == sorted(bob[:2])
+    # a mark of a stored one: its inbox seq (common/inbox.py) is a key of bob's too
+    marked = await api.post("/v1/users/bob/notifications/marks", headers=KEY,
+                            json={"mark": "seen", "notificationIds": [bob[0]]})
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["marked"] == [bob[0]]
+    assert await redis.get(names.keys.inbox_seq("default", "bob")) == "1"
 
     exported = await api.get("/v1/users/bob/export", headers=KEY)
     assert exported.status_code == 200

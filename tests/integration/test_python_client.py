@@ -109,3 +109,33 @@ async def test_a_refused_token_is_refreshed_and_a_bad_static_one_stops(
             await stuck.wait_open(scaled(10))
     assert refused.value.code == 4003
     assert stuck.connects == 0
+
+
+async def test_marks_over_the_read_api_reach_the_client_as_inbox_states(
+    services: Callable[..., Service], channel: AbstractChannel, redis: Redis, names: Names
+) -> None:
+    from herald_client import ReadApi
+
+    await services("consumer").start()
+    await services("persister").start()
+    producer = await services("producer").start()
+    gateway = await services("ws_gateway", JWT_SECRET=SECRET).start()
+    states: list[dict[str, object]] = []
+    client = HeraldClient(ws_url(gateway), token=token("pat"), on_inbox=states.append)
+    async with client, ReadApi(producer.url, token("pat")) as api:
+        await client.wait_open(scaled(10))
+        await send(channel, names, ["m0", "m1", "m2"], "pat")
+        await eventually(lambda: buffered(redis, names, "pat"), lambda f: len(f) == 3)
+        ids = sorted(await buffered(redis, names, "pat"))
+        assert (await api.counts("pat"))["unseen"] == 3
+        done = await api.mark("pat", "archived", [ids[0], "nope"])
+        assert (done["marked"], done["unknown"]) == ([ids[0]], ["nope"])
+        everything = await api.mark_all("pat", "seen")
+        assert everything["changed"] == 2
+        await eventually(lambda: asyncio.sleep(0, len(states)), lambda n: n == 2)
+        assert [(s["seq"], s["mark"], s["unseen"], s["unread"]) for s in states] == [
+            (done["state"]["seq"], "archived", 2, 2), (everything["state"]["seq"], "seen", 0, 2)]
+        assert client.inbox == states[-1]
+        assert [n["id"] async for n in api.history("pat", archived=True)] == [ids[0]]
+        counts = await api.counts("pat")
+        assert (counts["unseen"], counts["unread"], counts["seq"]) == (0, 2, states[-1]["seq"])

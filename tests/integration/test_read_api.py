@@ -85,8 +85,9 @@ async def test_an_id_with_a_trailing_newline_is_422_and_a_wrong_method_405_with_
 async def test_marking_a_pending_notification_read_acks_it(
     api: httpx.AsyncClient, redis: Redis, names: Names, services: Callable[..., Service]
 ) -> None:
-    """Mark-read goes the way of an ACK: an ``acked`` entry with ``r`` on the persist stream
-    (the producer never writes the store); the persister stores it with ``readAt``."""
+    """Mark-read goes the way of an ACK: an ``acked`` entry with ``r`` (and ``v``: read
+    implies seen) on the persist stream; the producer stores its row at once too (the
+    persister's later upsert keeps the states), so it shows read in the history at once."""
     [nid] = await buffered(redis, names, "bob")
     async with api:
         headers = bearer(token("bob"))
@@ -98,6 +99,7 @@ async def test_marking_a_pending_notification_read_acks_it(
         [(_, fields)] = entries(await redis.xrange(names.keys.persist_stream))
         assert fields["s"] == "acked"
         assert int(fields["r"]) > 0
+        assert fields["v"] == fields["r"]
         assert (await api.get("/v1/users/bob/notifications/unread-count",
                               headers=headers)).json()["unread"] == 0
 

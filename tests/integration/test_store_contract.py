@@ -13,8 +13,8 @@ from common.catalog import DEFAULT_LOCALE, TemplateDef, TypeDef
 from common.millis import to_ms, truncate
 from common.models import EventType, Notification, Priority
 from common.preferences import QuietHours, UserSettings
-from common.records import Status, StoredNotification
-from common.rows import row_of
+from common.records import InboxCounts, Mark, Status, StoredNotification
+from common.rows import make_row, row_of
 from common.store import MAX_PAGE, InvalidCursor, Store
 from common.store.base import (
     MAX_EXPORT,
@@ -111,7 +111,8 @@ async def test_one_batch_with_an_id_several_times_is_as_if_written_one_by_one(
         await store.upsert_rows([row_of(expected)])
         if before == "expired-and-read":
             assert await store.mark_read("t1", "u1", n.id, BASE - timedelta(minutes=30))
-            expected = expected.model_copy(update={"readAt": BASE - timedelta(minutes=30)})
+            read_at = BASE - timedelta(minutes=30)  # read implies seen
+            expected = expected.model_copy(update={"readAt": read_at, "seenAt": read_at})
     batch = [rec(n, status, at=BASE + timedelta(seconds=i, microseconds=999),
                  read=BASE + timedelta(minutes=i)
                  if i == read_by else None)
@@ -709,3 +710,112 @@ async def test_erase_user_removes_their_subscriptions_and_known_entry(store: Sto
     await store.erase_user("t1", "carol", created_until=BASE)
     assert await store.topics_of("t1", "carol") == ["c"]
     assert await store.known_users("t1", after=None, limit=10) == []
+
+
+# --- inbox states: seen / read / archived (issue 20, common/records.py) ---------------------
+async def states(store: Store, nid: str) -> tuple[datetime | None, ...]:
+    got = await store.get("t1", "u1", nid)
+    assert got is not None
+    return got.seenAt, got.readAt, got.archivedAt
+
+
+async def test_marks_nest_and_keep_the_first_time(store: Store) -> None:
+    a, b, c = note(), note(), note()
+    await store.upsert_many([rec(n) for n in (a, b, c)])
+    assert await store.counts("t1", "u1") == InboxCounts(3, 3)
+    t1, t2, t3 = (BASE + timedelta(minutes=m) for m in (1, 2, 3))
+    assert await store.mark("t1", "u1", [a.id], Mark.SEEN, t1) == [a.id]
+    assert await states(store, a.id) == (truncate(t1), None, None)
+    assert await store.counts("t1", "u1") == InboxCounts(2, 3)
+    # read implies seen; the first seenAt stays
+    assert sorted(await store.mark("t1", "u1", [a.id, b.id], Mark.READ, t2)) == sorted(
+        [a.id, b.id])
+    assert await states(store, a.id) == (truncate(t1), truncate(t2), None)
+    assert await states(store, b.id) == (truncate(t2), truncate(t2), None)
+    assert await store.counts("t1", "u1") == InboxCounts(1, 1)
+    # archived implies read and seen; it leaves the default history
+    assert await store.mark("t1", "u1", [c.id], Mark.ARCHIVED, t3) == [c.id]
+    assert await states(store, c.id) == (truncate(t3),) * 3
+    assert await store.counts("t1", "u1") == InboxCounts(0, 0)
+    assert [r.notification.id for r in await everything(store)] == [b.id, a.id] or \
+        {r.notification.id for r in await everything(store)} == {a.id, b.id}
+    archived, _ = await store.history("t1", "u1", MAX_PAGE, archived=True)
+    assert [r.notification.id for r in archived] == [c.id]
+    # unarchive clears archivedAt only: it stays read
+    assert await store.mark("t1", "u1", [c.id], Mark.UNARCHIVED, t3) == [c.id]
+    assert await states(store, c.id) == (truncate(t3), truncate(t3), None)
+    assert await store.counts("t1", "u1") == InboxCounts(0, 0)
+    assert len(await everything(store)) == 3
+
+
+async def test_mark_answers_only_the_users_own_ids(store: Store) -> None:
+    mine, theirs = note(), note(user="u2")
+    await store.upsert_many([rec(mine), rec(theirs)])
+    at = BASE + timedelta(minutes=1)
+    assert await store.mark("t1", "u1", [mine.id, theirs.id, "nope"], Mark.READ, at) == [
+        mine.id]
+    assert await store.counts("t1", "u2") == InboxCounts(1, 1)
+    assert await store.mark("t1", "u1", [], Mark.READ, at) == []
+
+
+@pytest.mark.parametrize("mark", [Mark.SEEN, Mark.READ, Mark.ARCHIVED])
+async def test_mark_all_stops_at_the_high_water_mark(store: Store, mark: Mark) -> None:
+    old = [note(created=BASE - timedelta(minutes=i)) for i in range(3)]
+    new = note(created=BASE + timedelta(seconds=1))  # arrived after the mark-all began
+    theirs = note(user="u2", created=BASE - timedelta(minutes=5))
+    await store.upsert_many([rec(n) for n in (*old, new, theirs)])
+    at = BASE + timedelta(minutes=10)
+    assert await store.mark_all("t1", "u1", mark, at, BASE) == 3
+    assert await store.mark_all("t1", "u1", mark, at, BASE) == 0
+    got = await states(store, new.id)
+    assert got == (None, None, None)
+    expected = {Mark.SEEN: InboxCounts(1, 4), Mark.READ: InboxCounts(1, 1),
+                Mark.ARCHIVED: InboxCounts(1, 1)}[mark]
+    assert await store.counts("t1", "u1") == expected
+    assert await store.counts("t1", "u2") == InboxCounts(1, 1)
+    if mark is Mark.ARCHIVED:
+        assert await store.mark_all("t1", "u1", Mark.UNARCHIVED, at, BASE) == 3
+        assert len(await everything(store)) == 4
+
+
+async def test_marks_are_kept_by_later_upserts_of_the_same_version(store: Store) -> None:
+    n = note()
+    await store.upsert_many([rec(n)])
+    at = BASE + timedelta(minutes=1)
+    await store.mark("t1", "u1", [n.id], Mark.ARCHIVED, at)
+    await store.upsert_many([rec(n, Status.EXPIRED, at=n.expiresAt)])
+    assert await states(store, n.id) == (truncate(at),) * 3
+
+
+async def test_a_digest_update_brings_it_back_unseen_unread_unarchived(store: Store) -> None:
+    """Issue 19's rule grown: the states of an older version do not cover the newer text."""
+    n = note()
+    await store.upsert_many([rec(n)])
+    await store.mark("t1", "u1", [n.id], Mark.ARCHIVED, BASE + timedelta(minutes=1))
+    assert await store.counts("t1", "u1") == InboxCounts(0, 0)
+    await store.upsert_many([rec(digest(n, 2, 2, ["carol", "alice"]), Status.EXPIRED,
+                                 at=n.expiresAt)])
+    assert await states(store, n.id) == (None, None, None)
+    assert await store.counts("t1", "u1") == InboxCounts(1, 1)
+    assert [r.notification.id for r in await everything(store)] == [n.id]
+
+
+async def test_states_given_with_a_row_are_stored(store: Store) -> None:
+    n = note()
+    seen, read = BASE + timedelta(minutes=1), BASE + timedelta(minutes=2)
+    record = rec(n).model_copy(update={"seenAt": seen, "readAt": read})
+    await store.upsert_many([record])
+    assert await states(store, n.id) == (truncate(seen), truncate(read), None)
+
+
+async def test_an_unarchive_is_not_undone_by_the_same_entry_upserted_again(store: Store) -> None:
+    """A pending notification marked archived is upserted at once (common/inbox.py) and
+    again when the persister reaches its stream entry; an unarchive between the two stays."""
+    n = note()
+    at = BASE + timedelta(minutes=1)
+    archived = make_row(n, Status.ACKED.value, to_ms(at), to_ms(at), to_ms(at), to_ms(at))
+    await store.upsert_rows([archived])
+    assert (await states(store, n.id))[2] == truncate(at)
+    assert await store.mark("t1", "u1", [n.id], Mark.UNARCHIVED, at) == [n.id]
+    await store.upsert_rows([archived])  # the persister, later
+    assert await states(store, n.id) == (truncate(at), truncate(at), None)

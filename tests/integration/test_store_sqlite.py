@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from common.models import EventType, Notification, Priority
-from common.records import Status, StoredNotification
+from common.records import InboxCounts, Mark, Status, StoredNotification
 from common.store import open_store
 from common.store.sqlite import CACHE_KIB, WAL_CHECKPOINT_PAGES, SqliteStore
 
@@ -133,5 +133,30 @@ async def test_a_schema_2_file_gets_the_configuration_tables_when_opened(
         await store.set_default_locale("t1", "de")
         assert (await store.get_tenant_config("t1")).default_locale == "de"
         assert len((await store.history("t1", "u1", 10))[0]) == 1
+    finally:
+        await store.close()
+
+
+async def test_a_schema_3_file_gains_the_inbox_state_columns_when_opened(
+    tmp_path: Path,
+) -> None:
+    """A database made before issue 20 (schema 3: no ``seen_ms``/``archived_ms``) keeps its
+    rows, gains the two columns (unset: unseen, unarchived) and the unseen index."""
+    path = tmp_path / "old.db"
+    store = await open_store(f"sqlite:///{path}")
+    await store.upsert_many([rec("n1")])
+    await store.close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DROP INDEX notifications_user_unseen")
+        conn.execute("ALTER TABLE notifications DROP COLUMN seen_ms")
+        conn.execute("ALTER TABLE notifications DROP COLUMN archived_ms")
+        conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        assert await store.counts("t1", "u1") == InboxCounts(1, 1)
+        assert await store.mark("t1", "u1", ["n1"], Mark.ARCHIVED, datetime.now(UTC)) == ["n1"]
+        assert await store.counts("t1", "u1") == InboxCounts(0, 0)
     finally:
         await store.close()

@@ -43,21 +43,29 @@ def normalize(record: StoredNotification) -> StoredNotification:
     return record.model_copy(update={
         "notification": notification,
         "statusAt": truncate(record.statusAt),
-        "readAt": truncate(record.readAt) if record.readAt is not None else None,
+        **{k: truncate(v) if (v := getattr(record, k)) is not None else None
+           for k in _STATES},
     })
+
+
+_STATES = ("seenAt", "readAt", "archivedAt")
 
 
 def merge(older: StoredNotification, newer: StoredNotification) -> StoredNotification:
     """The upsert rule: ``acked`` is never downgraded to ``expired``; the first ``readAt`` is
     kept, and one that comes with an ``expired`` record is taken even when the stored row is
     ``acked`` (a mark-read of a stored notification carries the status it read). A higher
-    ``version`` (a digest's update) wins the notification and its ``readAt`` (unread again);
-    an older one changes neither."""
+    ``version`` (a digest's update) wins the notification and its states (unseen, unread,
+    unarchived again); an older one changes neither. ``seenAt`` follows ``readAt``'s rule;
+    ``archivedAt`` is the stored one's (only an insert takes it from the record written: an
+    unarchive is never undone by an entry upserted again)."""
     kept = older if older.status is Status.ACKED and newer.status is not Status.ACKED else newer
     if newer.notification.version > older.notification.version:
         return kept.model_copy(update={"notification": newer.notification,
-                                       "readAt": newer.readAt})
+                                       **{k: getattr(newer, k) for k in _STATES}})
     if newer.notification.version < older.notification.version:
         return kept.model_copy(update={"notification": older.notification,
-                                       "readAt": older.readAt})
-    return kept.model_copy(update={"readAt": older.readAt or newer.readAt})
+                                       **{k: getattr(older, k) for k in _STATES}})
+    return kept.model_copy(update={"seenAt": older.seenAt or newer.seenAt,
+                                   "readAt": older.readAt or newer.readAt,
+                                   "archivedAt": older.archivedAt})

@@ -16,7 +16,9 @@ import orjson
 import pytest
 import yaml
 
+from common.inbox import InboxState
 from common.models import TYPE_PATTERN, Event, EventType, Notification, Priority
+from common.records import InboxCounts, Mark
 from ws_gateway import protocol
 
 pytestmark = pytest.mark.unit
@@ -54,11 +56,12 @@ def frame_types(action: str) -> dict[str, list[str]]:
 
 
 def test_frame_types_both_ways() -> None:
-    assert set(frame_types("receive")) == {"AUTH", "ACK"}
+    assert set(frame_types("receive")) == {"AUTH", "ACK", "MARK", "MARK_ALL"}
     assert set(frame_types("send")) == {"AUTH_OK", "NOTIFICATION", "NOTIFICATION_UPDATE",
-                                         "ACK_OK", "ERROR"}
+                                         "ACK_OK", "MARK_OK", "INBOX_STATE", "ERROR"}
     assert protocol.__doc__ is not None
-    for kind in ("AUTH_OK", "NOTIFICATION", "ACK_OK", "ERROR", "AUTH", "ACK"):
+    for kind in ("AUTH_OK", "NOTIFICATION", "ACK_OK", "ERROR", "AUTH", "ACK", "MARK",
+                 "MARK_ALL", "MARK_OK", "INBOX_STATE"):
         assert kind in protocol.__doc__
 
 
@@ -95,6 +98,16 @@ def test_every_frame_the_gateway_sends_fits_the_document() -> None:
              "NotificationUpdateFrame")
     validate(orjson.loads(protocol.ack_ok(["a"], ["b"])), "AckOkFrame")
     validate(orjson.loads(protocol.error("TRY_AGAIN", "later", ["a"])), "ErrorFrame")
+    validate(orjson.loads(protocol.error("TRY_AGAIN", "later", ["a"], Mark.READ)), "ErrorFrame")
+    validate(orjson.loads(protocol.error("TRY_AGAIN", "later", None, Mark.SEEN)), "ErrorFrame")
+    validate(orjson.loads(protocol.mark_ok(Mark.READ, ["a"], ["b"], 1, 4)), "MarkOkFrame")
+    validate(orjson.loads(protocol.mark_ok(Mark.SEEN, None, [], 12, 5)), "MarkOkFrame")
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    for ids in (("a", "b"), None):
+        state = InboxState(3, Mark.ARCHIVED, ids, at, InboxCounts(1, 2)).to_json()
+        frame = protocol.inbox_state_frame(state)
+        assert frame is not None
+        validate(orjson.loads(frame), "InboxStateFrame")
     with pytest.raises(jsonschema.ValidationError):
         validate({"type": "AUTH_OK", "userId": "bob"}, "AuthOkFrame")
 
@@ -105,17 +118,19 @@ def test_every_error_code_the_gateway_sends_is_documented() -> None:
     pattern = re.compile(
         r'(?:FrameError|AuthError|protocol\.error|_refuse\([\w.]+,)\(?\s*"([A-Z_]+)"')
     used = {code for path in sources for code in pattern.findall(path.read_text("utf-8"))}
-    assert {"BAD_FRAME", "BAD_ACK", "UNKNOWN_TYPE", "AUTH_INVALID", "AUTH_EXPIRED",
+    assert {"BAD_FRAME", "BAD_ACK", "BAD_MARK", "UNKNOWN_TYPE", "AUTH_INVALID", "AUTH_EXPIRED",
             "TRY_AGAIN", "AUTH_TIMEOUT"} <= used
     assert used <= set(SCHEMAS["ErrorFrame"]["properties"]["code"]["enum"])
 
 
 def test_the_documents_client_examples_parse_and_fit() -> None:
-    for message in ("Auth", "Ack"):
+    kinds = {"Auth": protocol.Auth, "Ack": protocol.Ack, "Mark": protocol.MarkFrame,
+             "MarkAll": protocol.MarkFrame}
+    for message, kind in kinds.items():
         for example in DOC["components"]["messages"][message]["examples"]:
             frame = example["payload"]
             parsed = protocol.parse(orjson.dumps(frame).decode(), max_ack_ids=1000)
-            assert isinstance(parsed, protocol.Auth if message == "Auth" else protocol.Ack)
+            assert isinstance(parsed, kind)
             names = frame_types("receive")[frame["type"]]
             assert any(_fits(frame, name) for name in names), frame
 

@@ -80,3 +80,16 @@ def test_a_higher_version_is_an_update_and_an_older_one_never_after_it() -> None
     assert ledger.duplicates == 3
     assert ledger.on_notification("n", 5) is Verdict.DELIVER
     assert ledger.on_notification("n", 5) is Verdict.SKIP
+
+
+def test_inbox_seq_keeps_only_newer_states() -> None:
+    from herald_client import InboxSeq
+
+    inbox = InboxSeq()
+    assert inbox.accept({"seq": 2, "unseen": 1})
+    assert not inbox.accept({"seq": 1, "unseen": 9})
+    assert not inbox.accept({"seq": 2, "unseen": 9})
+    assert not inbox.accept({"seq": "3"})
+    assert not inbox.accept({"seq": True})
+    assert inbox.accept({"seq": 5, "unseen": 0})
+    assert (inbox.seq, inbox.state) == (5, {"seq": 5, "unseen": 0})

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from common.auth import AuthError, Identity, Verifier
+from common.inbox import MAX_MARK_IDS
+from common.records import Mark
 from ws_gateway import protocol
 
 pytestmark = pytest.mark.unit
@@ -103,3 +105,32 @@ def test_trusted_mode_takes_a_bare_user_id() -> None:
     assert verifier.verify({"userId": "u1"}) == Identity("default", "u1")
     with pytest.raises(AuthError):
         verifier.verify({"userId": 7})
+
+
+def test_mark_frames_and_their_bound() -> None:
+    parsed = protocol.parse('{"type":"MARK","mark":"archived","notificationIds":["a","a","b"]}',
+                            max_ack_ids=5)
+    assert parsed == protocol.MarkFrame(Mark.ARCHIVED, ("a", "b"))
+    assert protocol.parse('{"type":"MARK_ALL","mark":"unarchived"}', max_ack_ids=5) == \
+        protocol.MarkFrame(Mark.UNARCHIVED, None)
+    many = orjson.dumps({"type": "MARK", "mark": "seen",
+                         "notificationIds": [str(i) for i in range(MAX_MARK_IDS + 1)]})
+    with pytest.raises(protocol.FrameError) as info:  # never over the inbox's own bound
+        protocol.parse(many.decode(), max_ack_ids=10_000)
+    assert (info.value.code, str(info.value)) == ("BAD_MARK", f"at most {MAX_MARK_IDS} ids "
+                                                              "per MARK")
+
+
+def test_inbox_state_frames_from_the_live_message() -> None:
+    state = {"seq": 4, "mark": "read", "notificationIds": ["a"], "all": False,
+             "at": "2026-01-02T03:04:05.000Z", "unseen": 1, "unread": 2}
+    frame = protocol.inbox_state_frame(state)
+    assert frame is not None
+    assert orjson.loads(frame) == {"type": "INBOX_STATE", "seq": 4, "mark": "read",
+                                   "notificationIds": ["a"], "all": False,
+                                   "at": "2026-01-02T03:04:05.000Z", "unseen": 1, "unread": 2}
+    bad: object
+    for bad in (None, [], {**state, "seq": "4"}, {**state, "unseen": -1},
+                {**state, "mark": "loved"}, {**state, "notificationIds": "a"},
+                {**state, "unread": True}, {**state, "at": None}):
+        assert protocol.inbox_state_frame(bad) is None

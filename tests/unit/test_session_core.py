@@ -6,11 +6,13 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from common.records import Mark
 from ws_gateway import protocol
 from ws_gateway.session_core import (
     REPLAY,
     SENT_MEMORY,
     Action,
+    ApplyMark,
     Close,
     Deliver,
     FlushAck,
@@ -53,6 +55,8 @@ def drain(core: SessionCore, replays: list[list[tuple[str, str]]] | None = None)
     while (step := core.next_step()) is not None:
         if isinstance(step, Deliver):
             sent.append(step.notification_id)
+        elif isinstance(step, Send):
+            sent.append(str(orjson.loads(step.text)["type"]))
         else:
             sent += [d.notification_id for d in core.replayed(batches.pop(0))]
     return sent
@@ -400,3 +404,79 @@ def test_version_of_reads_the_key_never_text_in_a_string() -> None:
     assert protocol.version_of(versioned("d", 4)) == 4
     assert protocol.version_of(note("n")) == 1
     assert protocol.version_of('{"message":"\\"version\\":9"}') == 1
+
+
+# --- inbox states (issue 20) ---------------------------------------------------------------
+STATE = ('{"type":"INBOX_STATE","seq":2,"mark":"seen","notificationIds":null,"all":true,'
+         '"at":"2026-01-02T03:04:05.000Z","unseen":0,"unread":1}')
+
+
+def test_a_mark_asks_for_the_mark_and_is_answered_mark_ok() -> None:
+    core = opened()
+    [asked] = core.receive('{"type":"MARK","mark":"read","notificationIds":["a","b","a"]}')
+    assert asked == ApplyMark(Mark.READ, ("a", "b"))
+    assert core.receive('{"type":"MARK_ALL","mark":"seen"}') == [ApplyMark(Mark.SEEN, None)]
+    text = protocol.mark_ok(Mark.READ, ["a"], ["b"], 1, 7)
+    assert core.mark_done(text) == [Send(text)]
+
+
+def test_a_mark_not_recorded_is_try_again_with_its_mark_and_ids() -> None:
+    core = opened()
+    assert frames(core.mark_failed(ApplyMark(Mark.ARCHIVED, ("a",)))) == [
+        {"type": "ERROR", "code": "TRY_AGAIN", "message": "the mark was not recorded; send it "
+         "again", "mark": "archived", "notificationIds": ["a"]}]
+    [error] = frames(core.mark_failed(ApplyMark(Mark.SEEN, None)))
+    assert (error["mark"], "notificationIds" in error) == ("seen", False)
+    core.closed()
+    assert core.mark_failed(ApplyMark(Mark.SEEN, None)) == []
+    assert core.mark_done("x") == []
+
+
+@pytest.mark.parametrize("data", [
+    '{"type":"MARK","mark":"read"}',
+    '{"type":"MARK","mark":"read","notificationIds":[]}',
+    '{"type":"MARK","mark":"loved","notificationIds":["a"]}',
+    '{"type":"MARK","mark":1,"notificationIds":["a"]}',
+    '{"type":"MARK","notificationIds":["a"]}',
+    '{"type":"MARK","mark":"read","notificationIds":["a b"]}',
+    '{"type":"MARK","mark":"read","notificationIds":["1","2","3","4","5","6"]}',
+    '{"type":"MARK_ALL"}',
+    '{"type":"MARK_ALL","mark":"read","notificationIds":["a"]}',
+])
+def test_a_bad_mark_is_bad_mark_and_the_connection_goes_on(data: str) -> None:
+    core = opened()
+    [error] = frames(core.receive(data))
+    assert error["code"] == "BAD_MARK"
+    assert core.state is State.OPEN
+
+
+def test_a_mark_before_auth_is_auth_required() -> None:
+    core = SessionCore(LIMITS, now=100.0)
+    actions = core.receive('{"type":"MARK_ALL","mark":"seen"}')
+    assert frames(actions)[0]["code"] == "AUTH_REQUIRED"
+    assert closes(actions)[0].code == protocol.CLOSE_AUTH_REQUIRED
+
+
+def test_inbox_states_go_in_turn_with_live_notifications() -> None:
+    core = opened()
+    core.start()
+    assert core.live("n1", '{"id":"n1"}') == []  # the writer runs already (replay)
+    core.inbox(STATE)
+    core.live("n2", '{"id":"n2"}')
+    assert drain(core, [[]]) == ["n1", "INBOX_STATE", "n2"]
+
+
+def test_an_inbox_state_before_start_waits_for_it() -> None:
+    core = opened()
+    assert core.inbox(STATE) == []
+    assert core.start() == [StartWriter()]
+    assert drain(core, [[("n0", '{"id":"n0"}')]]) == ["n0", "INBOX_STATE"]
+
+
+def test_inbox_states_count_against_the_backlog() -> None:
+    core = opened()
+    for _ in range(LIMITS.send_queue_size):
+        assert closes(core.inbox(STATE)) == []
+    [close] = closes(core.inbox(STATE))
+    assert close.code == protocol.CLOSE_OVERLOADED
+    assert core.inbox(STATE) == []

@@ -40,7 +40,8 @@ function fits(frame, schemas) {
 }
 
 test("every frame the SDK builds fits one of the document's schemas for it", () => {
-  const built = [frames.authToken("jwt"), frames.authTrusted("bob"), frames.authTrusted("bob", "acme"), frames.ack(["n1", "n2"])];
+  const built = [frames.authToken("jwt"), frames.authTrusted("bob"), frames.authTrusted("bob", "acme"), frames.ack(["n1", "n2"]),
+    frames.mark("read", ["n1"]), frames.markAll("seen")];
   for (const frame of built) assert.ok(fits(frame, received.get(frame.type)), JSON.stringify(frame));
 });
 

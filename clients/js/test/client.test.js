@@ -191,3 +191,74 @@ test("a digest's update: the same id replaced in order, never an older version a
   assert.deepEqual(shown[3], ["update", "d", 5]);
   await client.close();
 });
+
+test("marks: MARK / MARK_ALL answered in order by MARK_OK, bad or failed ones rejected", async () => {
+  const client = connect("ws://gw/ws", { token: "t", WebSocket: FakeSocket, backoff: fast });
+  await assert.rejects(client.mark("read", ["a"]), /not connected/);
+  await until(() => FakeSocket.sockets.length === 1);
+  const ws = FakeSocket.last();
+  open(ws);
+  await assert.rejects(client.mark("loved", ["a"]), TypeError);
+  await assert.rejects(client.markAll("loved"), TypeError);
+  const read = client.mark("read", ["a", "b", "a"]);
+  const all = client.markAll("seen");
+  const failed = client.mark("archived", "c");
+  const marks = ws.sent.filter((f) => f.type.startsWith("MARK"));
+  assert.deepEqual(marks, [
+    { type: "MARK", mark: "read", notificationIds: ["a", "b"] },
+    { type: "MARK_ALL", mark: "seen" },
+    { type: "MARK", mark: "archived", notificationIds: ["c"] },
+  ]);
+  ws.serverSend({ type: "MARK_OK", mark: "read", all: false, notificationIds: ["a"], unknown: ["b"], changed: 1, seq: 4 });
+  ws.serverSend({ type: "MARK_OK", mark: "seen", all: true, notificationIds: null, unknown: [], changed: 7, seq: 5 });
+  ws.serverSend({ type: "ERROR", code: "TRY_AGAIN", message: "later", mark: "archived", notificationIds: ["c"] });
+  assert.deepEqual(await read, { type: "MARK_OK", mark: "read", all: false, notificationIds: ["a"], unknown: ["b"], changed: 1, seq: 4 });
+  assert.equal((await all).changed, 7);
+  await assert.rejects(failed, /TRY_AGAIN/);
+  const lost = client.mark("seen", ["d"]);
+  ws.serverClose(1006);
+  await assert.rejects(lost, /connection ended/);
+  await client.close();
+});
+
+test("more than MAX_MARK_IDS ids go in several frames with one merged answer", async () => {
+  const client = connect("ws://gw/ws", { token: "t", WebSocket: FakeSocket });
+  await until(() => FakeSocket.sockets.length === 1);
+  const ws = FakeSocket.last();
+  open(ws);
+  const ids = Array.from({ length: 501 }, (_, i) => `n${i}`);
+  const done = client.mark("read", ids);
+  await until(() => ws.sent.filter((f) => f.type === "MARK").length === 1);
+  ws.serverSend({ type: "MARK_OK", mark: "read", all: false, notificationIds: ids.slice(0, 500), unknown: [], changed: 500, seq: 1 });
+  await until(() => ws.sent.filter((f) => f.type === "MARK").length === 2);
+  assert.deepEqual(ws.sent.filter((f) => f.type === "MARK")[1].notificationIds, ["n500"]);
+  ws.serverSend({ type: "MARK_OK", mark: "read", all: false, notificationIds: [], unknown: ["n500"], changed: 0, seq: 2 });
+  const answer = await done;
+  assert.equal(answer.notificationIds.length, 500);
+  assert.deepEqual([answer.unknown, answer.changed, answer.seq], [["n500"], 500, 2]);
+  await client.close();
+});
+
+test("inbox states: only a seq above the last emitted one is shown, across reconnects", async () => {
+  const client = connect("ws://gw/ws", { token: "t", WebSocket: FakeSocket, backoff: fast });
+  const shown = [];
+  client.on("inbox", (s) => shown.push([s.seq, s.unseen, s.unread]));
+  await until(() => FakeSocket.sockets.length === 1);
+  const ws = FakeSocket.last();
+  open(ws);
+  const state = (seq, unseen, unread) => ({ type: "INBOX_STATE", seq, mark: "seen", notificationIds: null, all: true, at: "2026-01-01T00:00:00.000Z", unseen, unread });
+  ws.serverSend(state(3, 2, 5));
+  ws.serverSend(state(2, 9, 9)); // older: crossed on the way (another gateway, the read API)
+  ws.serverSend(state(3, 9, 9)); // the same seq again
+  ws.serverSend(state(5, 0, 4));
+  ws.serverClose(1006);
+  await until(() => FakeSocket.sockets.length === 2);
+  const again = FakeSocket.last();
+  open(again);
+  again.serverSend(state(4, 1, 1));
+  again.serverSend(state(6, 0, 3));
+  assert.deepEqual(shown, [[3, 2, 5], [5, 0, 4], [6, 0, 3]]);
+  assert.equal(client.inbox.seq, 6);
+  assert.equal("type" in client.inbox.state, true);
+  await client.close();
+});

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from herald_client.client import HeraldClient, HeraldError
+from herald_client.inbox import InboxSeq
 from herald_client.ledger import Ledger, Verdict
 from herald_client.policy import Action, Backoff, after_close
 from herald_client.reads import ReadApi
 
-__all__ = ["Action", "Backoff", "HeraldClient", "HeraldError", "Ledger", "ReadApi", "Verdict",
-           "after_close"]
+__all__ = ["Action", "Backoff", "HeraldClient", "HeraldError", "InboxSeq", "Ledger", "ReadApi",
+           "Verdict", "after_close"]

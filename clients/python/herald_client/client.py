@@ -19,6 +19,12 @@ and on the next connection until ``ACK_OK`` confirms it.
 Digests: a newer ``version`` of a notification already yielded (``NOTIFICATION_UPDATE``, or
 the latest body replayed after a reconnect) is yielded again — the same ``id``, to replace in
 place ("alice and 11 others liked your post"); an older or equal version never is.
+
+Inbox states: every mark of the user's (read API, or any connection) comes as
+``INBOX_STATE``; one whose ``seq`` is above the last kept (:class:`~herald_client.inbox.InboxSeq`)
+becomes :attr:`HeraldClient.inbox` ``{seq, mark, notificationIds, all, at, unseen, unread}``
+and is passed to ``on_inbox``. Marks are made over the read API
+(:meth:`herald_client.reads.ReadApi.mark`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from herald_client.inbox import InboxSeq
 from herald_client.ledger import Ledger, Verdict
 from herald_client.policy import Action, Backoff, after_close
 
@@ -65,10 +72,12 @@ class HeraldClient:
         open_timeout: float = 10.0,
         queue_size: int = 10_000,
         on_state: Callable[[str], None] | None = None,
+        on_inbox: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         """``token`` (a JWT), ``get_token`` (called before every connection), or ``user_id``
         (only for a gateway in ``AUTH_MODE=trusted``). ``auto_ack`` ACKs each notification as
-        it is handed to the app; otherwise the app calls :meth:`ack`."""
+        it is handed to the app; otherwise the app calls :meth:`ack`. ``on_inbox`` gets each
+        inbox state newer than the last (the badge: its ``unseen``)."""
         if token is None and get_token is None and user_id is None:
             raise ValueError("give token, get_token, or user_id (trusted mode)")
         self.url = url
@@ -79,6 +88,8 @@ class HeraldClient:
         self._backoff = backoff or Backoff()
         self._open_timeout = open_timeout
         self._on_state = on_state
+        self._on_inbox = on_inbox
+        self._inbox = InboxSeq()
         self._queue: asyncio.Queue[Notification] = asyncio.Queue(queue_size)
         self.ledger = Ledger()
         self.state = "idle"
@@ -164,6 +175,11 @@ class HeraldClient:
             else:
                 getter.cancel()
 
+    @property
+    def inbox(self) -> dict[str, Any] | None:
+        """The newest inbox state received (``None`` before the first)."""
+        return self._inbox.state
+
     async def ack(self, *ids: str) -> None:
         """ACK these notifications; sent within ``ack_delay``, many per frame, and again
         until the gateway confirms them."""
@@ -239,6 +255,10 @@ class HeraldClient:
                     self._schedule_flush(self._ack_delay)
             elif verdict is Verdict.REACK:
                 self._schedule_flush(self._ack_delay)
+        elif kind == "INBOX_STATE":
+            state = {k: v for k, v in frame.items() if k != "type"}
+            if self._inbox.accept(state) and self._on_inbox is not None:
+                self._on_inbox(state)
         elif kind == "ACK_OK":
             self.ledger.on_ack_ok(frame.get("notificationIds", []), frame.get("unknown", []))
         elif kind == "AUTH_OK":

@@ -1,4 +1,6 @@
-"""The read API over HTTP: history page by page, unread count, mark read, mark all read.
+"""The read API over HTTP: history page by page, counts, and the inbox marks (seen, read —
+implies seen —, archived — implies read —, unarchived; a pending notification marked is
+acknowledged; every connection of the user gets the new counts as ``INBOX_STATE``).
 
 Credentials: a user's JWT (their own notifications) or a tenant API key (any user of that
 tenant), sent as ``Authorization: Bearer``. Errors raise :class:`httpx.HTTPStatusError` with
@@ -31,18 +33,21 @@ class ReadApi:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _call(self, method: str, path: str, **params: str) -> Any:
+    async def _call(self, method: str, path: str, json: Any = None, **params: str) -> Any:
         answer = await self._http.request(method, path, params=params or None,
-                                          headers=self._headers)
+                                          headers=self._headers, json=json)
         answer.raise_for_status()
         return answer.json()
 
-    async def history(self, user_id: str, page_size: int = 50
+    async def history(self, user_id: str, page_size: int = 50, *, archived: bool = False
                       ) -> AsyncIterator[dict[str, Any]]:
-        """Every notification of the user, newest first, fetched a page at a time."""
+        """Every notification of the user, newest first, fetched a page at a time (the
+        archived ones only with ``archived=True``; never both)."""
         cursor: str | None = None
         while True:
             params = {"limit": str(page_size)}
+            if archived:
+                params["archived"] = "true"
             if cursor:
                 params["cursor"] = cursor
             page = await self._call("GET", f"/v1/users/{quote(user_id, safe='')}/notifications",
@@ -66,3 +71,27 @@ class ReadApi:
         body = await self._call(
             "POST", f"/v1/users/{quote(user_id, safe='')}/notifications/read-all")
         return int(body.get("marked", 0))
+
+    async def counts(self, user_id: str) -> dict[str, Any]:
+        """``{userId, tenantId, unseen, unread, seq}``: the badge figures, at least as new as
+        the state of ``seq``."""
+        body: dict[str, Any] = await self._call(
+            "GET", f"/v1/users/{quote(user_id, safe='')}/notifications/counts")
+        return body
+
+    async def mark(self, user_id: str, mark: str, notification_ids: list[str]
+                   ) -> dict[str, Any]:
+        """Mark 1-500 notifications ``seen``, ``read``, ``archived`` or ``unarchived``:
+        ``{marked, unknown, state}`` (``state``: what every connection of the user gets)."""
+        body: dict[str, Any] = await self._call(
+            "POST", f"/v1/users/{quote(user_id, safe='')}/notifications/marks",
+            json={"mark": mark, "notificationIds": notification_ids})
+        return body
+
+    async def mark_all(self, user_id: str, mark: str) -> dict[str, Any]:
+        """Mark every notification that exists now (a high-water mark: one arriving
+        meanwhile is left): ``{changed, state}``."""
+        body: dict[str, Any] = await self._call(
+            "POST", f"/v1/users/{quote(user_id, safe='')}/notifications/marks/all",
+            json={"mark": mark})
+        return body

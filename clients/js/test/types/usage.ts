@@ -1,6 +1,6 @@
 // Compiled (not run) by `npm test` (tsc --noEmit): the hand-written .d.ts files describe the
 // API as the README shows it.
-import { connect, HeraldClient, ReadApi, Backoff, afterClose, CLOSE, isNewer, versionOf, type Notification, type Page, type Preferences, type Profile } from "../../herald.js";
+import { connect, HeraldClient, ReadApi, Backoff, afterClose, CLOSE, isNewer, versionOf, type Notification, type Page, type Preferences, type Profile, type InboxState, type MarkOk, type InboxCounts } from "../../herald.js";
 import { HeraldInbox } from "../../herald-inbox.js";
 
 const client: HeraldClient = connect(["ws://a/ws", "ws://b/ws"], {
@@ -57,3 +57,14 @@ if (inbox) {
 }
 void action;
 void delay;
+
+async function marks(c: HeraldClient, api: ReadApi): Promise<number> {
+  c.on("inbox", (s: InboxState) => console.log(s.seq, s.unseen, s.unread, s.all, s.at));
+  const ok: MarkOk = await c.mark("read", ["n1", "n2"]);
+  await c.markAll("seen");
+  const counts: InboxCounts = await api.counts("bob");
+  await api.mark("bob", "archived", ["n1"]);
+  await api.markAll("unarchived");
+  return ok.seq + counts.unseen + c.inbox.seq;
+}
+void marks;
