@@ -19,10 +19,10 @@ from bench.clients import close_all, open_clients
 from bench.procstat import ProcSampler, rss_kib
 from bench.target import open_target
 
-__all__ = ["run_idle"]
+__all__ = ["run_idle", "settled_rss"]
 
 
-async def _settled_rss(pid: int, seconds: float = 2.0) -> int:
+async def settled_rss(pid: int, seconds: float = 2.0) -> int:
     """RSS (KiB) once it has stopped moving by more than 1 % within ``seconds``, at most
     ``5 * seconds`` of waiting."""
     last = rss_kib(pid)
@@ -49,18 +49,18 @@ async def run_idle(opts: argparse.Namespace) -> dict[str, Any]:
         users = [f"i{secrets.token_hex(2)}-{n}" for n in range(total)]
         url = target.ws_endpoint()
         async with ProcSampler(pids) as sampler:
-            rss0 = await _settled_rss(gateway)
+            rss0 = await settled_rss(gateway)
             started = time.perf_counter()
             warm, errors = await open_clients(url, target.protocol, users[:first],
                                               target.secret)
             open_s = time.perf_counter() - started
-            rss1 = await _settled_rss(gateway)
+            rss1 = await settled_rss(gateway)
             started = time.perf_counter()
             rest, more = await open_clients(url, target.protocol, users[first:],
                                             target.secret)
             open_s += time.perf_counter() - started
             errors += more
-            rss2 = await _settled_rss(gateway)
+            rss2 = await settled_rss(gateway)
             held = warm + rest
             alive = sum(1 for ws in held if ws.close_code is None)
         await close_all(held)

@@ -25,8 +25,9 @@ WebSocket clients that ACK), idle (gateway RSS per idle connection), fanout (gat
 publish (the producer's publish path without HTTP: the ceiling of ingest), trace (the console's
 trace marks' cost per event), capacity (Redis and store bytes per notification), templates (the
 consumer's making step with templates against fixed formatting), release (the burst when many
-users' quiet hours end at once), fanout_topic (one topic event to --subscribers users and a
-one-recipient event's latency meanwhile), all (the whole table of bench/RESULTS.md)."""
+users' quiet hours end at once), fanout_topic (one topic event to --subscribers users, --connected
+of them on one gateway, and a one-recipient event's latency meanwhile), all (the whole table of
+bench/RESULTS.md)."""
 
 SCENARIOS = {  # name -> module:function, imported on use
     "ingest": "bench.ingest:run_ingest",
@@ -56,7 +57,7 @@ SMOKE = {  # every scenario in about two seconds, at tiny scale
     "rate": 50.0, "deadline": 5.0, "connections": 50, "events": 500, "entries": 1000,
     "users": 5, "per_user": 2, "fanout_rate": 200.0,
     "notifications": 200, "sizes": "400", "capacity_users": 50, "held": 1000,
-    "subscribers": 500,
+    "subscribers": 500, "connected": 20,
 }
 
 
@@ -128,6 +129,9 @@ def parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("fanout_topic (one topic event to many subscribers)")
     g.add_argument("--subscribers", type=int, default=100_000,
                    help="users subscribed to the topic (the bench row: 100000 and 10000)")
+    g.add_argument("--connected", type=int, default=10_000,
+                   help="of the subscribers, how many are connected to the one gateway (AUTH, "
+                        "ACK every notification) during the fan-out; at most --subscribers")
     g.add_argument("--fanout-page", type=int, default=500,
                    help="subscribers per chunk (FANOUT_PAGE_SIZE)")
     g.add_argument("--probe-interval", type=float, default=0.2,
