@@ -136,7 +136,7 @@ def create_app(settings: ProducerSettings) -> ASGIApp:
         *user_routes(holder, gate.tenant_and_user, config, settings.max_body_bytes,
                      rescheduler(redis, settings.names.keys)),
         *topic_routes(holder, admin_tenant(door, holder), settings.max_body_bytes),
-        *fanout_routes(redis, settings.names.keys, door),
+        *fanout_routes(redis, settings.names.keys, door, holder),
         *console_routes(console),
     ]
     declared += docs_routes(declared)

@@ -1,10 +1,11 @@
 """Who may manage a tenant's topics: the tenant's admins.
 
-:func:`admin_tenant` makes the check the topics routes share (and the fan-out routes may):
-the operator key (``ADMIN_API_KEY``) naming the tenant with ``?tenantId=`` (required; an
-unknown tenant is ``404``), or a tenant's key with the scope ``admin`` (its own tenant;
-``?tenantId=`` naming another is ``403``). No key is ``401``; a malformed ``tenantId`` is
-``422`` naming it. As :mod:`producer.catalog.routes` decides for the catalogue.
+:func:`admin_tenant` makes the check the topics routes share (and the fan-out routes, for
+the operator key): the operator key (``ADMIN_API_KEY``) naming the tenant with
+``?tenantId=`` (required; an unknown tenant is ``404``), or a tenant's key with the scope
+``admin`` (its own tenant; ``?tenantId=`` naming another is ``403``). No key is ``401``; a
+malformed ``tenantId`` is ``422`` naming it. As :mod:`producer.catalog.routes` decides for
+the catalogue.
 """
 
 from __future__ import annotations

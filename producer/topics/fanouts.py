@@ -2,7 +2,10 @@
 cancel (issue 20; the consumer does the fan-out, :mod:`consumer.fanout`).
 
 Who may call: a tenant's key with ``admin`` or ``events:write`` (who may send the event may
-follow and stop it), for its own tenant's fan-outs only; anything else 401/403.
+follow and stop it), for its own tenant's fan-outs only (``?tenantId=`` naming another is
+``403``); or the operator key (``ADMIN_API_KEY``, the console's) naming the tenant with
+``?tenantId=``, checked by :func:`producer.topics.access.admin_tenant` (required; an unknown
+tenant ``404``). Anything else 401/403; a malformed ``tenantId`` ``422``.
 
 * ``GET``: ``{"eventId", "tenantId", "topic", "state", "startedAt", "finishedAt", "pages",
   "recipients", "made", "muted", "held", "duplicate", "failed"}`` — ``state`` ``running``,
@@ -35,7 +38,9 @@ from common.models import ID_RULE, is_id, utc_now
 from common.tenancy import ADMIN, EVENTS_WRITE
 from producer.door import Door, credential, forbidden
 from producer.errors import HttpError, dependency_unavailable, json_response
-from producer.routing import KEY_SECURITY, Declared, answer, answers, by_method, param
+from producer.routing import ID_SCHEMA, KEY_SECURITY, Declared, answer, answers, by_method, param
+from producer.store_holder import StoreHolder
+from producer.topics.access import admin_tenant, bad_field
 
 __all__ = ["FanoutOut", "fanout_json", "fanout_routes"]
 
@@ -84,14 +89,22 @@ def _not_found(event_id: str) -> HttpError:
     return HttpError(404, "not_found", f"no fan-out of event {event_id!r} for this tenant")
 
 
-def fanout_routes(redis: Redis, keys: BufferKeys, door: Door) -> list[Declared]:
+def fanout_routes(redis: Redis, keys: BufferKeys, door: Door,
+                  holder: StoreHolder) -> list[Declared]:
     ledger = FanoutLedger(redis, keys)
+    operator = admin_tenant(door, holder)
 
     async def tenant_of(request: Request) -> str:
-        principal = await door.authenticate(credential(request.scope["headers"]))
+        key = credential(request.scope["headers"])
+        if key is not None and door.is_admin_key(key):
+            return await operator(request)  # the operator key names the tenant
+        named = request.query_params.get("tenantId")
+        if named is not None and not is_id(named):
+            raise bad_field("tenantId", ID_RULE)
+        principal = await door.authenticate(key)
         if not principal.scopes & {ADMIN, EVENTS_WRITE}:
             raise forbidden("this key lacks the scope 'admin' or 'events:write'")
-        return principal.tenant_id
+        return principal.tenant_for(named)
 
     async def read(request: Request) -> Response:
         tenant, event_id = await tenant_of(request), _event_id(request)
@@ -116,20 +129,25 @@ def fanout_routes(redis: Redis, keys: BufferKeys, door: Door) -> list[Declared]:
             raise HttpError(409, "conflict", "this fan-out is over: every page was made")
         return json_response(fanout_json(record))
 
-    path_param = [param("eventId", "path", "The topic event's `eventId`.")]
+    path_param = [param("eventId", "path", "The topic event's `eventId`."),
+                  param("tenantId", "query", "The tenant: required with the operator key; "
+                                             "a tenant key's own (another is 403).",
+                        ID_SCHEMA)]
+    who = ("A tenant key with `admin` or `events:write`, or the operator key with "
+           "`?tenantId=`. ")
     common: dict[str, Any] = {"tags": ["topics"], "security": KEY_SECURITY,
                               "parameters": path_param}
     return [Declared("/v1/fanouts/{eventId}", {
         "get": {**common, "operationId": "getFanout",
                 "summary": "A topic event's fan-out: state and progress",
-                "description": "Needs a key with `admin` or `events:write`. Counts grow page "
+                "description": who + "Counts grow page "
                                "by page; each page is counted once however often its chunk "
                                "is delivered.",
                 "responses": answers({200: answer("The fan-out.", FanoutOut)},
                                      401, 403, 404, 422, 503)},
         "delete": {**common, "operationId": "cancelFanout",
                    "summary": "Cancel a running fan-out",
-                   "description": "Chunks taken afterwards make nothing and publish no "
+                   "description": who + "Chunks taken afterwards make nothing and publish no "
                                   "successor; the page being made completes. Idempotent; "
                                   "409 on a fan-out that is over.",
                    "responses": answers({200: answer("The fan-out, cancelled.", FanoutOut)},

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from aio_pika.abc import AbstractChannel
 from redis.asyncio import Redis
 
 from common.naming import Names
+from common.store.sqlite import SqliteStore
 from tests.support.amqp import queue_depth
 from tests.support.browser import ARTIFACTS, require_browser, run_scenario
 from tests.support.events import actor_window_over, buffered
@@ -156,5 +158,82 @@ async def test_types_and_templates_page_creates_a_type_previews_saves_and_shows_
             for t in templates["templates"]] == [
         ("task.assigned", "en", 2, "{{ actorId }} gave you {{ data.task }}")]
     assert templates["defaultLocale"] == "de"
+    for name in result["screenshots"]:
+        assert (ARTIFACTS / "console" / f"{name}.png").stat().st_size > 0
+
+
+async def test_fanouts_page_follows_one_to_done_cancels_one_part_way_and_shows_a_late_409(
+    services: Callable[..., Service], tmp_path: Path,
+) -> None:
+    """The "Fan-outs" page (tests/browser/fanouts.mjs) on real fan-outs: a topic of 300
+    subscribers and one of 2,000, one user a page. The page shows the fan-out running, then
+    done with every count, and stops asking; its Cancel stops one part-way (the API agrees);
+    a cancel that lands after the last page shows the producer's 409."""
+    require_browser()
+    store_url = f"sqlite:///{tmp_path}/herald.db"
+    store = await SqliteStore.open(store_url.removeprefix("sqlite:///"))
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    try:
+        await store.subscribe("default", "followers:small",
+                              [f"s{n:04d}" for n in range(300)], since)
+        await store.subscribe("default", "followers:big",
+                              [f"b{n:04d}" for n in range(2000)], since)
+    finally:
+        await store.close()
+    stack = await start_stack(services, tmp_path, FANOUT_PAGE_SIZE="1")
+    result = await run_scenario("fanouts.mjs", {
+        "HERALD_PRODUCER_URL": stack.producer.url, "HERALD_ADMIN_KEY": ADMIN_KEY,
+        "HERALD_API_KEY": stack.key, "HERALD_SMALL_TOPIC": "followers:small",
+        "HERALD_BIG_TOPIC": "followers:big",
+    }, timeout=180, name="console")
+
+    assert result["navActive"] == "Fan-outs"
+    assert "no fan-out" in result["unknown"]["status"]
+    assert result["unknown"]["viewHidden"]
+
+    watched = result["watched"]
+    states = [s["state"] for s in watched["samples"]]
+    assert "running" in states, watched["samples"]
+    assert states[-1] == "done", watched["samples"]
+    running_pages = [int(s["pages"]) for s in watched["samples"] if s["state"] == "running"]
+    assert running_pages, watched["samples"]
+    assert min(running_pages) < 301, watched["samples"]
+    view = watched["view"]
+    assert (view["state"], view["topic"], view["pages"], view["recipients"], view["made"]) == (
+        "done", "followers:small", "301", "300", "300"), view  # the last page empty
+    assert (view["muted"], view["held"], view["duplicate"], view["failed"]) == ("0",) * 4
+    assert view["startedAt"].endswith("Z"), view
+    assert view["finishedAt"].endswith("Z"), view
+    assert not view["cancelVisible"]
+    assert watched["status"] == "default · event fan-watched: done"
+    assert watched["getsLater"] == watched["getsAtDone"], watched  # polling stopped
+
+    before = result["beforeCancel"]
+    assert (before["state"], before["cancelVisible"]) == ("running", True), before
+    cancelled = result["cancelled"]
+    assert cancelled["view"]["state"] == "cancelled"
+    assert not cancelled["view"]["cancelVisible"]
+    assert cancelled["view"]["finishedAt"].endswith("Z")
+    assert cancelled["status"].startswith("cancelled after "), cancelled
+    assert cancelled["deletes"] == 1
+    assert cancelled["getsLater"] == cancelled["getsAtCancel"], cancelled
+    assert cancelled["api"]["state"] == "cancelled"
+    assert cancelled["api"]["recipients"] < 2000, cancelled["api"]
+    # at most the page being made when the cancel landed completes after it
+    assert cancelled["api"]["pages"] <= int(cancelled["view"]["pages"]) + 1, cancelled
+
+    late = result["late"]
+    assert late["shownBefore"] == "running"
+    assert "409" in late["status"], late
+    assert "already done" in late["status"], late
+    assert late["deletes"] == 1
+    assert (late["view"]["state"], late["view"]["recipients"]) == ("done", "300"), late
+
+    assert result["dialogs"] == [
+        "Cancel the fan-out of event fan-cancelled (tenant default)?",
+        "Cancel the fan-out of event fan-late (tenant default)?"]
+    assert result["markup"]["elements"] == 0
+    assert result["signedOut"] == {"viewHidden": True, "status": ""}
+    assert not [m for m in result["console"] if m.startswith("pageerror")], result["console"]
     for name in result["screenshots"]:
         assert (ARTIFACTS / "console" / f"{name}.png").stat().st_size > 0

@@ -15,7 +15,7 @@ from common.naming import Names
 from common.store.sqlite import SqliteStore
 from tests.support.amqp import publish_raw
 from tests.support.events import buffered, event_body
-from tests.support.keys import headers, make_key
+from tests.support.keys import admin_headers, headers, make_key
 from tests.support.processes import Service
 from tests.support.timing import eventually
 
@@ -73,12 +73,36 @@ async def test_progress_cancel_and_who_may_ask(
         assert (await api.get("/v1/fanouts/post-1", headers=reader)).status_code == 403
         assert (await api.get("/v1/fanouts/post-1", headers=other)).status_code == 404
         assert (await api.get("/v1/fanouts/post-1", headers=writer)).status_code == 200
+        # a tenant key naming its own tenant is fine, another tenant is 403
+        assert (await api.get("/v1/fanouts/post-1", params={"tenantId": "default"},
+                              headers=writer)).status_code == 200
+        assert (await api.get("/v1/fanouts/post-1", params={"tenantId": "other"},
+                              headers=writer)).status_code == 403
+
+        # The operator key (the console's) names the tenant with ?tenantId=, as for topics.
+        operator = admin_headers()
+        seen = await api.get("/v1/fanouts/post-1", params={"tenantId": "default"},
+                             headers=operator)
+        assert seen.status_code == 200, seen.text
+        assert (seen.json()["eventId"], seen.json()["tenantId"]) == ("post-1", "default")
+        unnamed = await api.get("/v1/fanouts/post-1", headers=operator)
+        assert unnamed.status_code == 422
+        assert unnamed.json()["details"][0]["field"] == "tenantId"
+        assert (await api.get("/v1/fanouts/post-1", params={"tenantId": "bad id"},
+                              headers=operator)).status_code == 422
+        assert (await api.get("/v1/fanouts/post-1", params={"tenantId": "nosuchtenant"},
+                              headers=operator)).status_code == 404
+        assert (await api.get("/v1/fanouts/post-1", params={"tenantId": "other"},
+                              headers=operator)).status_code == 404  # other has no such one
+        assert (await api.get("/v1/fanouts/post-1", params={"tenantId": "default"},
+                              headers={"X-API-Key": "wrong-" + "k" * 40})).status_code == 401
 
         cancelled = await api.delete("/v1/fanouts/post-1", headers=writer)
         assert cancelled.status_code == 200, cancelled.text
         assert cancelled.json()["state"] == "cancelled"
         assert cancelled.json()["finishedAt"] is not None
-        again = await api.delete("/v1/fanouts/post-1")
+        again = await api.delete("/v1/fanouts/post-1", params={"tenantId": "default"},
+                                 headers=operator)
         assert again.status_code == 200
         assert again.json()["state"] == "cancelled"
         final = await api.get("/v1/fanouts/post-1")
@@ -96,6 +120,9 @@ async def test_progress_cancel_and_who_may_ask(
         late = await api.delete("/v1/fanouts/post-2")
         assert late.status_code == 409
         assert late.json()["error"] == "conflict"
+        late = await api.delete("/v1/fanouts/post-2", params={"tenantId": "default"},
+                                headers=operator)
+        assert late.status_code == 409
 
 
 async def test_through_the_api_subscribe_post_a_topic_event_and_follow_its_progress(

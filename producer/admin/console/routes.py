@@ -7,7 +7,9 @@ Redis not answering → 503 ``dependency_unavailable`` naming it; RabbitMQ (dead
 
 The pages' "Types & templates" (``#catalog``) has no admin route of its own: with the same
 key it calls :mod:`producer.catalog`'s ``/v1/event-types``, ``/v1/templates`` (naming the
-tenant with ``?tenantId=``, as the Users page does) and ``POST /v1/templates/preview``.
+tenant with ``?tenantId=``, as the Users page does) and ``POST /v1/templates/preview``; its
+"Fan-outs" (``#fanouts``) likewise calls :mod:`producer.topics.fanouts`'s
+``GET``/``DELETE /v1/fanouts/{eventId}?tenantId=``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-// Herald console: a page per hash (#live, #dead-letters, #users, #tenants, #catalog, #trace).
+// Herald console: a page per hash (#live, #dead-letters, #users, #tenants, #catalog, #fanouts,
+// #trace).
 // Data comes only from /v1/admin/... with the admin key from sessionStorage; every value is
 // written with textContent (never as HTML).
 "use strict";
@@ -51,6 +52,7 @@ function message(body) {
 function signOut(reason) {
   sessionStorage.removeItem(KEY);
   if (liveTimer) { clearInterval(liveTimer); liveTimer = null; }
+  stopFanoutPolling();
   for (const page of document.querySelectorAll(".page")) page.hidden = true;
   for (const tbody of document.querySelectorAll("tbody")) tbody.replaceChildren();
   $("trace-timeline").replaceChildren();
@@ -60,6 +62,10 @@ function signOut(reason) {
   $("tenant-view").hidden = true;
   $("catalog-view").hidden = true;
   $("catalog-status").textContent = "";
+  $("fanout-view").hidden = true;
+  $("fanout-status").textContent = "";
+  $("fanout-cancel-status").textContent = "";
+  fanout = null;
   $("tpl-preview").textContent = "";
   $("tpl-error").textContent = "";
   tenant = null;
@@ -94,7 +100,7 @@ function show() {
   if (!sessionStorage.getItem(KEY)) return;
   const [name, arg] = (location.hash.slice(1) || "live").split("=");
   const pages = { live: startLive, "dead-letters": loadDeadLetters, users: () => {},
-                  tenants: loadTenants, catalog: () => {}, trace: () => { if (arg) trace(decodeURIComponent(arg)); } };
+                  tenants: loadTenants, catalog: () => {}, fanouts: resumeFanout, trace: () => { if (arg) trace(decodeURIComponent(arg)); } };
   const page = name in pages ? name : "live";
   for (const section of document.querySelectorAll(".page")) {
     section.hidden = section.id !== `page-${page}`;
@@ -103,6 +109,7 @@ function show() {
     link.classList.toggle("active", link.dataset.page === page);
   }
   if (page !== "live" && liveTimer) { clearInterval(liveTimer); liveTimer = null; }
+  if (page !== "fanouts") stopFanoutPolling();
   pages[page]();
 }
 window.addEventListener("hashchange", show);
@@ -558,6 +565,109 @@ $("locale-form").addEventListener("submit", async (event) => {
 });
 
 $("catalog-form").addEventListener("submit", (event) => { event.preventDefault(); loadCatalog(); });
+
+// --- Fan-outs (/v1/fanouts/{eventId}) ------------------------------------------------------------
+// One topic event's fan-out of one tenant (the operator key names it: ?tenantId=), refreshed
+// every FANOUT_POLL_MS while it runs, at most FANOUT_MAX_POLLS times per look-up (then "Show"
+// again resumes); cancelled with a confirmation (DELETE; 409 once every page was made).
+const FANOUT_POLL_MS = 1000;
+const FANOUT_MAX_POLLS = 600;
+const FANOUT_FIELDS = ["state", "topic", "startedAt", "finishedAt", "pages", "recipients", "made",
+                       "muted", "held", "duplicate", "failed"];
+let fanout = null;       // {tenant, eventId, polls, seq}: what the page shows
+let fanoutTimer = null;
+let fanoutSeq = 0;
+
+function stopFanoutPolling() {
+  if (fanoutTimer) { clearTimeout(fanoutTimer); fanoutTimer = null; }
+}
+
+function fanoutPath(target) {
+  return `/v1/fanouts/${encodeURIComponent(target.eventId)}?tenantId=${encodeURIComponent(target.tenant)}`;
+}
+
+function showFanout(body) {
+  for (const name of FANOUT_FIELDS) {
+    const value = body[name];
+    $(`fanout-${name}`).textContent = value === null || value === undefined ? "–" : String(value);
+  }
+  $("fanout-state").className = `value ${["running", "done", "cancelled"].includes(body.state) ? body.state : ""}`;
+  $("fanout-cancel").hidden = body.state !== "running";
+  $("fanout-view").hidden = false;
+}
+
+async function pollFanout(target) {
+  fanoutTimer = null;
+  let answer;
+  try { answer = await api(fanoutPath(target)); } catch { return; }
+  if (target.seq !== fanoutSeq) return; // another look-up since
+  if (answer.status !== 200) {
+    $("fanout-view").hidden = true;
+    $("fanout-status").textContent = message(answer.body);
+    return;
+  }
+  const body = answer.body;
+  showFanout(body);
+  target.polls += 1;
+  $("fanout-status").textContent = `${target.tenant} · event ${target.eventId}: ${body.state}`;
+  $("fanout-updated").textContent = "updated " + new Date().toLocaleTimeString();
+  if (body.state !== "running") return;
+  if (target.polls >= FANOUT_MAX_POLLS) {
+    $("fanout-updated").textContent += ` · stopped refreshing after ${target.polls} look-ups: press Show to resume`;
+    return;
+  }
+  if (!$("page-fanouts").hidden) fanoutTimer = setTimeout(() => pollFanout(target), FANOUT_POLL_MS);
+}
+
+function lookUpFanout(tenant, eventId) {
+  stopFanoutPolling();
+  fanout = { tenant, eventId, polls: 0, seq: ++fanoutSeq };
+  $("fanout-view").hidden = true; // nothing of the last one shown as this one's
+  $("fanout-cancel-status").textContent = "";
+  $("fanout-status").textContent = "loading…";
+  return pollFanout(fanout);
+}
+
+// Back on the page: a running fan-out shown before is refreshed again.
+function resumeFanout() {
+  if (fanout && !fanoutTimer && $("fanout-state").textContent === "running") {
+    fanout.polls = 0;
+    pollFanout(fanout);
+  }
+}
+
+$("fanout-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  lookUpFanout($("fanout-tenant").value.trim(), $("fanout-id").value.trim());
+});
+
+$("fanout-cancel").addEventListener("click", async () => {
+  const target = fanout;
+  if (!target) return;
+  if (!window.confirm(`Cancel the fan-out of event ${target.eventId} (tenant ${target.tenant})?`)) return;
+  $("fanout-cancel-status").textContent = "cancelling…";
+  let answer;
+  try { answer = await api(fanoutPath(target), { method: "DELETE" }); } catch { return; }
+  if (target.seq !== fanoutSeq) return;
+  // whatever look-up was in flight is now older than this answer: it is ignored
+  stopFanoutPolling();
+  fanout = { ...target, polls: 0, seq: ++fanoutSeq };
+  if (answer.status === 200) {
+    showFanout(answer.body);
+    $("fanout-status").textContent = `${target.tenant} · event ${target.eventId}: ${answer.body.state}`;
+    $("fanout-cancel-status").textContent =
+      `cancelled after ${answer.body.pages} page(s): chunks taken from now on make nothing`;
+    return;
+  }
+  if (answer.status === 409) {
+    $("fanout-cancel-status").textContent =
+      "not cancelled: this fan-out is already done (409), every page was made";
+    pollFanout(fanout); // its final counts
+    return;
+  }
+  $("fanout-cancel-status").textContent = message(answer.body);
+  pollFanout(fanout);
+});
 
 // --- Trace ------------------------------------------------------------------------------------------
 const DETAIL_SKIP = new Set(["stage", "at", "service", "replica"]);
