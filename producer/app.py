@@ -57,7 +57,7 @@ from producer.site.docs import docs_assets, docs_routes
 from producer.site.pages import demo_routes
 from producer.site.sdk import sdk_routes
 from producer.store_holder import StoreHolder
-from producer.topics.access import admin_tenant
+from producer.tenant_admin import admin_tenant
 from producer.topics.fanouts import fanout_routes
 from producer.topics.routes import topic_routes
 from producer.users.held import rescheduler

@@ -25,6 +25,7 @@ __all__ = [
     "MAX_FIELD_CHARS",
     "BodyTooLarge",
     "HttpError",
+    "bad_field",
     "dependency_unavailable",
     "error_body",
     "error_response",
@@ -69,6 +70,11 @@ class HttpError(Exception):
 def internal_error() -> HttpError:
     """The answer to an exception nothing else handled (it is logged where it is caught)."""
     return HttpError(500, "internal_error", "unexpected server error")
+
+
+def bad_field(field: str, message: str, code: str = "invalid_request") -> HttpError:
+    """``422`` naming ``field`` (a path or query parameter the body's validation did not see)."""
+    return HttpError(422, code, f"{field}: {message}", [{"field": field, "message": message}])
 
 
 def dependency_unavailable(name: str, retry_after_seconds: int = 5) -> HttpError:

@@ -46,16 +46,15 @@ from common.catalog import (
     sample_context,
 )
 from common.config_cache import ConfigCache
-from common.models import ID_RULE, is_id, utc_now
+from common.models import utc_now
 from common.store.base import Store
 from common.templates import TemplateRefused, check, render
-from common.tenancy import ADMIN
 from producer import api_shapes as shapes
 from producer.bodies import read_bounded, validate_body
 from producer.catalog.preview import data_problem
 from producer.config_access import store_guarded
-from producer.door import Door, credential, unauthorized
-from producer.errors import HttpError, json_response, parse_json
+from producer.door import Door
+from producer.errors import HttpError, bad_field, json_response, parse_json
 from producer.routing import (
     ID_SCHEMA,
     KEY_SECURITY,
@@ -69,6 +68,7 @@ from producer.routing import (
 from producer.routing import body as request_body
 from producer.schemas import DefaultLocaleIn, TemplateIn, TypeIn
 from producer.store_holder import StoreHolder
+from producer.tenant_admin import admin_tenant
 
 __all__ = ["MAX_TEMPLATE_BODY_BYTES", "MAX_TYPE_BODY_BYTES", "catalog_routes"]
 
@@ -80,19 +80,16 @@ TYPE_RULE = "1-64 of [A-Za-z0-9._-], starting with a letter"
 LOCALE_RULE = "a locale: en, en-GB, pt-BR, zh-Hant, es-419"
 
 
-def _bad(field: str, message: str, code: str = "invalid_request") -> HttpError:
-    return HttpError(422, code, f"{field}: {message}", [{"field": field, "message": message}])
-
 
 def _type_name(value: str, field: str = "type") -> str:
     if not is_type_name(value):
-        raise _bad(field, TYPE_RULE)
+        raise bad_field(field, TYPE_RULE)
     return value
 
 
 def _locale(value: str) -> str:
     if not is_locale(value):
-        raise _bad("locale", LOCALE_RULE)
+        raise bad_field("locale", LOCALE_RULE)
     return value
 
 
@@ -106,23 +103,7 @@ def catalog_routes(holder: StoreHolder, door: Door, cache: ConfigCache,
     def store() -> Store:
         return holder.store
 
-    async def tenant_of(request: Request) -> str:
-        """The tenant the caller may configure (see the module docstring)."""
-        named = request.query_params.get("tenantId")
-        if named is not None and not is_id(named):
-            raise _bad("tenantId", ID_RULE)
-        key = credential(request.scope["headers"])
-        if key is None:
-            raise unauthorized("send an admin key: X-API-Key: <key> or "
-                               "Authorization: Bearer <key>")
-        if not door.is_admin_key(key):
-            return (await door.authenticate(key)).require(ADMIN).tenant_for(named)
-        if named is None:
-            raise _bad("tenantId", "the operator key names the tenant: ?tenantId=")
-        if await store().get_tenant(named) is None:
-            raise HttpError(404, "not_found", "no such tenant",
-                            [{"field": "tenantId", "message": "no such tenant"}])
-        return named
+    tenant_of = admin_tenant(door, holder)
 
     async def body_of(request: Request, limit: int) -> Any:
         return parse_json(await read_bounded(request, min(limit, max_body_bytes)))
@@ -137,7 +118,7 @@ def catalog_routes(holder: StoreHolder, door: Door, cache: ConfigCache,
         asked = validate_body(TypeIn, await body_of(request, MAX_TYPE_BODY_BYTES),
                               "invalid_request", "the body must be an event type")
         if asked.type is not None and asked.type != name:
-            raise _bad("type", f"the body names {asked.type!r}, the path {name!r}")
+            raise bad_field("type", f"the body names {asked.type!r}, the path {name!r}")
         typedef = TypeDef(name, asked.priority, asked.transactional, asked.digestWindowSeconds,
                           tuple(asked.digestBy), asked.defaultEnabled,
                           asked.quietHours or default_quiet_hours(asked.transactional),
@@ -148,7 +129,7 @@ def catalog_routes(holder: StoreHolder, door: Door, cache: ConfigCache,
                             [{"field": f, "message": m} for f, m in problems])
         config = await store().get_tenant_config(tenant)
         if name not in config.types and len(config.types) >= MAX_TYPES_PER_TENANT:
-            raise _bad("type", f"a tenant stores at most {MAX_TYPES_PER_TENANT} types")
+            raise bad_field("type", f"a tenant stores at most {MAX_TYPES_PER_TENANT} types")
         created = await store().put_type(tenant, typedef)
         cache.forget(tenant)
         return json_response(typedef.to_json(), 201 if created else 200)
@@ -179,14 +160,14 @@ def catalog_routes(holder: StoreHolder, door: Door, cache: ConfigCache,
         asked = validate_body(TemplateIn, await body_of(request, MAX_TEMPLATE_BODY_BYTES),
                               "invalid_request", 'the body must be {"source": str}')
         if asked.sample is not None and (problem := data_problem(asked.sample)) is not None:
-            raise _bad("sample", problem.replace("data ", "sample ", 1))
+            raise bad_field("sample", problem.replace("data ", "sample ", 1))
         config = await store().get_tenant_config(tenant)
         if config.type_of(name) is None:
-            raise _bad("type", f"no event type {name!r} in this tenant; define it with "
+            raise bad_field("type", f"no event type {name!r} in this tenant; define it with "
                                f"PUT /v1/event-types/{name}", "unknown_type")
         if (name, locale) not in config.templates and \
                 len(config.templates) >= MAX_TEMPLATES_PER_TENANT:
-            raise _bad("locale", f"a tenant stores at most {MAX_TEMPLATES_PER_TENANT} "
+            raise bad_field("locale", f"a tenant stores at most {MAX_TEMPLATES_PER_TENANT} "
                                  "templates")
         try:
             check(asked.source)

@@ -4,7 +4,7 @@ cancel (issue 20; the consumer does the fan-out, :mod:`consumer.fanout`).
 Who may call: a tenant's key with ``admin`` or ``events:write`` (who may send the event may
 follow and stop it), for its own tenant's fan-outs only (``?tenantId=`` naming another is
 ``403``); or the operator key (``ADMIN_API_KEY``, the console's) naming the tenant with
-``?tenantId=``, checked by :func:`producer.topics.access.admin_tenant` (required; an unknown
+``?tenantId=``, checked by :func:`producer.tenant_admin.admin_tenant` (required; an unknown
 tenant ``404``). Anything else 401/403; a malformed ``tenantId`` ``422``.
 
 * ``GET``: ``{"eventId", "tenantId", "topic", "state", "startedAt", "finishedAt", "pages",
@@ -37,10 +37,10 @@ from common.millis import from_ms, to_ms
 from common.models import ID_RULE, is_id, utc_now
 from common.tenancy import ADMIN, EVENTS_WRITE
 from producer.door import Door, credential, forbidden
-from producer.errors import HttpError, dependency_unavailable, json_response
+from producer.errors import HttpError, bad_field, dependency_unavailable, json_response
 from producer.routing import ID_SCHEMA, KEY_SECURITY, Declared, answer, answers, by_method, param
 from producer.store_holder import StoreHolder
-from producer.topics.access import admin_tenant, bad_field
+from producer.tenant_admin import admin_tenant
 
 __all__ = ["FanoutOut", "fanout_json", "fanout_routes"]
 

@@ -3,7 +3,7 @@
 An event with ``"topic": "followers:alice"`` reaches the topic's subscribers when the
 consumer expands it (:class:`common.models.Event`); these routes keep the subscriptions
 (:class:`common.store.base.Store`, durable in SQLite or MongoDB). Who may call:
-:func:`producer.topics.access.admin_tenant` (a tenant key with ``admin``, or the operator key
+:func:`producer.tenant_admin.admin_tenant` (a tenant key with ``admin``, or the operator key
 with ``?tenantId=``).
 
 * ``PUT /v1/topics/{topic}/subscribers/{userId}``: subscribe; ``201`` when new, ``200`` when
@@ -51,7 +51,7 @@ from common.store.base import Store
 from producer import api_shapes as shapes
 from producer.bodies import read_bounded, validate_body
 from producer.config_access import store_guarded
-from producer.errors import json_response, parse_json
+from producer.errors import bad_field, json_response, parse_json
 from producer.routing import (
     ID_SCHEMA,
     KEY_SECURITY,
@@ -65,7 +65,7 @@ from producer.routing import (
 from producer.routing import body as request_body
 from producer.schemas import MAX_SUBSCRIBERS_CHANGE, SubscribersIn
 from producer.store_holder import StoreHolder
-from producer.topics.access import TenantOf, bad_field
+from producer.tenant_admin import TenantOf
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MAX_SUBSCRIBERS_BODY_BYTES", "decode_cursor",
            "encode_cursor", "topic_routes"]

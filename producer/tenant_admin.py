@@ -1,7 +1,7 @@
-"""Who may manage a tenant's topics: the tenant's admins.
+"""Who may manage a tenant's configuration, topics and fan-outs: the tenant's admins.
 
-:func:`admin_tenant` makes the check the topics routes share (and the fan-out routes, for
-the operator key): the operator key (``ADMIN_API_KEY``) naming the tenant with
+:func:`admin_tenant` makes the check the catalogue, topics and fan-out routes share: the
+operator key (``ADMIN_API_KEY``) naming the tenant with
 ``?tenantId=`` (required; an unknown tenant is ``404``), or a tenant's key with the scope
 ``admin`` (its own tenant; ``?tenantId=`` naming another is ``403``). No key is ``401``; a
 malformed ``tenantId`` is ``422`` naming it. As :mod:`producer.catalog.routes` decides for
@@ -17,17 +17,12 @@ from starlette.requests import Request
 from common.models import ID_RULE, is_id
 from common.tenancy import ADMIN
 from producer.door import Door, credential, unauthorized
-from producer.errors import HttpError
+from producer.errors import HttpError, bad_field
 from producer.store_holder import StoreHolder
 
-__all__ = ["TenantOf", "admin_tenant", "bad_field"]
+__all__ = ["TenantOf", "admin_tenant"]
 
 TenantOf = Callable[[Request], Awaitable[str]]
-
-
-def bad_field(field: str, message: str, code: str = "invalid_request") -> HttpError:
-    """``422`` naming ``field``."""
-    return HttpError(422, code, f"{field}: {message}", [{"field": field, "message": message}])
 
 
 def admin_tenant(door: Door, holder: StoreHolder) -> TenantOf:
